@@ -1,0 +1,379 @@
+"""The domain, as plain dataclasses: what the store keeps and the care rules reason about.
+
+Every timestamp is an aware datetime in UTC. Records go to and from the store as plain dicts
+(`to_record` / `from_record`), with datetimes as ISO-8601 strings.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any, Literal, TypeVar
+
+NETWORKS = ("mastodon", "bluesky")
+ITEM_KINDS = ("mention", "reply", "quote")
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+Network = Literal["mastodon", "bluesky"]
+ItemKind = Literal["mention", "reply", "quote"]
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    """Someone who wrote a post: one of our accounts or a stranger."""
+
+    network: str
+    handle: str
+    """Mastodon: the full `user@domain` acct, without a leading @; Bluesky: the handle."""
+    id: str = ""
+    """Mastodon: the account id on our server; Bluesky: the DID."""
+    display_name: str = ""
+    url: str = ""
+
+    @property
+    def contact_key(self) -> str:
+        """The key of this person's contact dossier: network and the most stable identifier."""
+        if self.network == "bluesky" and self.id:
+            return f"bluesky:{self.id}"
+        return f"{self.network}:{self.handle.lstrip('@').lower()}"
+
+    @property
+    def label(self) -> str:
+        """How an operator reads the author: `@user@domain` or `handle.bsky.social`."""
+        return f"@{self.handle}" if self.network == "mastodon" else self.handle
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """A post as seen through one managed account: ours, addressed to us, or from the home timeline."""
+
+    account: str
+    """The managed account (config id) through which we saw it."""
+    remote_id: str
+    """Mastodon: the status id (an opaque string); Bluesky: the at:// URI."""
+    author: Author
+    text: str
+    """Plain text (Mastodon HTML already turned into text). Strangers' words: never markup."""
+    created_at: datetime
+    url: str = ""
+    cid: str = ""
+    """Bluesky: the record's CID (for strong refs)."""
+    reply_to: str = ""
+    """The remote id of the post this one answers, if any."""
+    reply_to_author: str = ""
+    """The author id (Mastodon account id / Bluesky DID) of the post this one answers."""
+    reply_root: str = ""
+    reply_root_cid: str = ""
+    visibility: str = "public"
+    spoiler_text: str = ""
+    langs: tuple[str, ...] = ()
+    own: bool = False
+    """Written by the managed account itself."""
+    quote_of: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """Something addressed to a managed account that may need an answer."""
+
+    id: str
+    """A short stable key that operators type (`socialtui done 4f9a2c1`)."""
+    account: str
+    kind: str
+    post: Post
+    notified_at: datetime | None = None
+
+    @property
+    def received_at(self) -> datetime:
+        """When the item was written: its age counts from here."""
+        return self.post.created_at
+
+
+def item_id(account: str, remote_id: str) -> str:
+    """The short key of the item that `remote_id` makes for `account`: stable across processes."""
+    digest = hashlib.sha1(f"{account}\0{remote_id}".encode()).digest()
+    return base64.b32encode(digest).decode("ascii").lower()[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did something: the Unix login (the truth) and the name shown to the team."""
+
+    login: str
+    operator: str
+
+    @property
+    def label(self) -> str:
+        return self.operator if self.operator == self.login else f"{self.operator} ({self.login})"
+
+
+@dataclass(frozen=True, slots=True)
+class ItemState:
+    """What operators decided about an item: done without a reply, and why."""
+
+    item: str
+    account: str
+    done: bool
+    reason: str = ""
+    login: str = ""
+    operator: str = ""
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """"I am answering this": visible to every operator until it expires or is released."""
+
+    item: str
+    login: str
+    operator: str
+    at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContactNote:
+    text: str
+    login: str
+    operator: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A person who talks to our accounts, keyed by network and handle or DID."""
+
+    key: str
+    network: str
+    handle: str
+    display_name: str = ""
+    tags: tuple[str, ...] = ()
+    notes: tuple[ContactNote, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffAck:
+    login: str
+    operator: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffNote:
+    """A note written at the end of a shift, that later operators acknowledge."""
+
+    id: str
+    login: str
+    operator: str
+    at: datetime
+    text: str
+    pinned_items: tuple[str, ...] = ()
+    pinned_accounts: tuple[str, ...] = ()
+    acks: tuple[HandoffAck, ...] = ()
+
+    def acked_by(self, login: str) -> HandoffAck | None:
+        return next((ack for ack in self.acks if ack.login == login), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A reply being written, saved as it is typed, so a dropped SSH session loses nothing."""
+
+    item: str
+    account: str
+    text: str
+    login: str
+    operator: str
+    updated_at: datetime
+    idempotency_key: str
+    """Fixed when the draft is made: Mastodon `Idempotency-Key`, Bluesky record key (a TID)."""
+    visibility: str = "public"
+    spoiler_text: str = ""
+
+
+OUTBOX_STATES = ("queued", "sending", "sent", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """A reply committed durably before it is sent: sent exactly once, or still waiting, never lost."""
+
+    id: str
+    """The idempotency key: Mastodon `Idempotency-Key`, Bluesky rkey."""
+    item: str
+    account: str
+    text: str
+    login: str
+    operator: str
+    created_at: datetime
+    updated_at: datetime
+    state: str = "queued"
+    in_reply_to: str = ""
+    visibility: str = "public"
+    spoiler_text: str = ""
+    attempts: int = 0
+    remote_id: str = ""
+    url: str = ""
+    error: str = ""
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    """An operator's working session, from start to handoff."""
+
+    login: str
+    operator: str
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One operator action, as the append-only audit trail keeps it. Never holds a secret."""
+
+    at: datetime
+    login: str
+    operator: str
+    action: str
+    account: str = ""
+    item: str = ""
+    detail: str = ""
+
+
+HEALTH_STATES = ("ok", "auth", "rate_limited", "unreachable", "never")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountHealth:
+    """How the poller last got on with an account's server."""
+
+    account: str
+    state: str = "never"
+    since: datetime | None = None
+    until: datetime | None = None
+    """Rate limited until this time."""
+    error: str = ""
+    last_sync_at: datetime | None = None
+    last_ok_at: datetime | None = None
+
+    @property
+    def summary(self) -> str:
+        if self.state == "ok":
+            return "ok"
+        if self.state == "never":
+            return "never synced"
+        if self.state == "rate_limited" and self.until:
+            return f"rate limited until {self.until.strftime('%H:%M:%S')}Z"
+        if self.state == "auth":
+            return f"auth refused: {self.error}" if self.error else "auth refused"
+        since = f" since {self.since.strftime('%H:%M')}Z" if self.since else ""
+        return f"unreachable{since}: {self.error}" if self.error else f"unreachable{since}"
+
+
+# --- records -----------------------------------------------------------------------------------------
+
+T = TypeVar("T")
+
+
+def _dt_to_str(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO-8601 timestamp (with `Z` or an offset) as an aware UTC datetime."""
+    at = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def to_record(obj: Any) -> Any:
+    """A dataclass (nested too) as JSON-ready plain data."""
+    if is_dataclass(obj):
+        return {f.name: to_record(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, datetime):
+        return _dt_to_str(obj)
+    if isinstance(obj, (list, tuple)):
+        return [to_record(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_record(v) for k, v in obj.items()}
+    return obj
+
+
+@cache
+def _field_kinds(cls: type) -> tuple[tuple[str, str, type | None], ...]:
+    """(name, kind, inner class) per field: kind is plain, time, record or records."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in fields(cls):
+        hint = hints[f.name]
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if hint is datetime or (args == [datetime]):
+            out.append((f.name, "time", None))
+        elif is_dataclass(hint):
+            out.append((f.name, "record", hint))
+        elif typing.get_origin(hint) is tuple:
+            inner = args[0] if args else None
+            if inner is not None and is_dataclass(inner):
+                out.append((f.name, "records", inner))
+            else:
+                out.append((f.name, "tuple", None))
+        else:
+            out.append((f.name, "plain", None))
+    return tuple(out)
+
+
+def from_record(cls: type[T], data: dict[str, Any]) -> T:
+    """The dataclass `cls` from plain data written by `to_record`; unknown keys are ignored."""
+    kwargs: dict[str, Any] = {}
+    for name, kind, inner in _field_kinds(cls):
+        if name not in data:
+            continue
+        value = data[name]
+        if value is None:
+            kwargs[name] = None
+        elif kind == "time":
+            kwargs[name] = parse_time(value)
+        elif kind == "record":
+            kwargs[name] = from_record(inner, value)  # type: ignore[arg-type]
+        elif kind == "records":
+            kwargs[name] = tuple(from_record(inner, v) for v in value)  # type: ignore[arg-type]
+        elif kind == "tuple":
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+__all__ = [
+    "NETWORKS",
+    "ITEM_KINDS",
+    "VISIBILITIES",
+    "OUTBOX_STATES",
+    "HEALTH_STATES",
+    "Author",
+    "Post",
+    "Item",
+    "Actor",
+    "ItemState",
+    "Claim",
+    "Contact",
+    "ContactNote",
+    "HandoffNote",
+    "HandoffAck",
+    "Draft",
+    "OutboxEntry",
+    "Shift",
+    "AuditEvent",
+    "AccountHealth",
+    "item_id",
+    "parse_time",
+    "to_record",
+    "from_record",
+    "field",
+]
