@@ -121,7 +121,9 @@ class Store:
         with self.items_file.read() as db:
             docs = db.table("items").raw()
             return [
-                from_record(Item, doc) for doc in docs.values() if account is None or doc["account"] == account
+                from_record(Item, doc)
+                for doc in docs.values()
+                if account is None or doc["account"] == account
             ]
 
     def item(self, item_id: str) -> Item | None:
@@ -273,7 +275,9 @@ class Store:
             }:
                 return author.contact_key, author.network, author.handle, author.display_name
         network, handle = candidates[0]
-        key = Author(network=network, handle=handle, id=handle if handle.startswith("did:") else "").contact_key
+        key = Author(
+            network=network, handle=handle, id=handle if handle.startswith("did:") else ""
+        ).contact_key
         return key, network, handle, ""
 
     # -- writing: operator actions (each one transaction, each one audited) ---------------------------
@@ -297,8 +301,13 @@ class Store:
     def mark_done(self, item: Item, reason: str, actor: Actor, now: datetime) -> ItemState:
         """Mark an item answered without a reply, with the reason; releases any claim on it."""
         state = ItemState(
-            item=item.id, account=item.account, done=True, reason=reason,
-            login=actor.login, operator=actor.operator, at=now,
+            item=item.id,
+            account=item.account,
+            done=True,
+            reason=reason,
+            login=actor.login,
+            operator=actor.operator,
+            at=now,
         )
         with self._action() as db:
             db.table("states").put(item.id, to_record(state))
@@ -325,7 +334,9 @@ class Store:
                 claim = replace(current, expires_at=now + ttl)  # a renewal: not a new action
                 table.put(item.id, to_record(claim))
                 return claim
-            claim = Claim(item=item.id, login=actor.login, operator=actor.operator, at=now, expires_at=now + ttl)
+            claim = Claim(
+                item=item.id, login=actor.login, operator=actor.operator, at=now, expires_at=now + ttl
+            )
             table.put(item.id, to_record(claim))
             self._audit(actor, now, "claim", item.account, item.id)
         return claim
@@ -437,7 +448,9 @@ class Store:
                 self._audit(actor, now, "handoff-ack", "", "", note.id)
         return acked
 
-    def start_shift(self, actor: Actor, now: datetime, resume_within: timedelta = timedelta(hours=12)) -> Shift:
+    def start_shift(
+        self, actor: Actor, now: datetime, resume_within: timedelta = timedelta(hours=12)
+    ) -> Shift:
         """Start the operator's shift, or resume their open one. An open shift older than
         `resume_within` (a dashboard that died without a handoff) is closed now and a new one starts."""
         with self._action() as db:
@@ -502,6 +515,25 @@ class Store:
             if actor is not None and action:
                 detail = entry.url or entry.remote_id if entry.state == "sent" else entry.error
                 self._audit(actor, entry.updated_at, action, entry.account, entry.item, detail)
+
+    def outbox_begin_send(
+        self, entry_id: str, now: datetime, stale_after: timedelta = timedelta(minutes=2)
+    ) -> tuple[OutboxEntry, bool] | None:
+        """Take an outbox entry for sending: it must be queued, or stuck in `sending` for longer than
+        `stale_after` (its sender died). Returns (entry, was_sending); None if another process has it
+        or it is finished. A `was_sending` entry may already be on the server: look before sending."""
+        with self.ops.write() as db:
+            table = db.table("outbox")
+            doc = table.get_key(entry_id)
+            if doc is None:
+                return None
+            entry = from_record(OutboxEntry, doc)
+            stale = entry.state == "sending" and now - entry.updated_at >= stale_after
+            if entry.state != "queued" and not stale:
+                return None
+            entry = replace(entry, state="sending", attempts=entry.attempts + 1, updated_at=now)
+            table.put(entry.id, to_record(entry))
+        return entry, stale
 
     # -- writing: the poller ------------------------------------------------------------------------
 
@@ -571,7 +603,9 @@ class Store:
             table = db.table("home")
             removed["home_posts"] = table.remove_where(lambda d: _iso_utc(d["created_at"]) < cutoff)
         with self.ops.write() as db:
-            removed["claims"] = db.table("claims").remove_where(lambda d: _iso_utc(d["expires_at"]) < now.isoformat())
+            removed["claims"] = db.table("claims").remove_where(
+                lambda d: _iso_utc(d["expires_at"]) < now.isoformat()
+            )
             removed["outbox"] = db.table("outbox").remove_where(
                 lambda d: d["state"] == "sent" and _iso_utc(d["updated_at"]) < cutoff
             )
@@ -579,14 +613,23 @@ class Store:
 
     # -- the audit trail ----------------------------------------------------------------------------
 
-    def audit(self, actor: Actor, now: datetime, action: str, account: str = "", item: str = "", detail: str = "") -> None:
+    def audit(
+        self, actor: Actor, now: datetime, action: str, account: str = "", item: str = "", detail: str = ""
+    ) -> None:
         """Append one event to the audit trail (for actions that change no other store file)."""
         self._audit(actor, now, action, account, item, detail)
 
-    def _audit(self, actor: Actor, now: datetime, action: str, account: str = "", item: str = "", detail: str = "") -> None:
+    def _audit(
+        self, actor: Actor, now: datetime, action: str, account: str = "", item: str = "", detail: str = ""
+    ) -> None:
         event = AuditEvent(
-            at=now, login=actor.login, operator=actor.operator, action=action,
-            account=account, item=item, detail=detail,
+            at=now,
+            login=actor.login,
+            operator=actor.operator,
+            action=action,
+            account=account,
+            item=item,
+            detail=detail,
         )
         pending = getattr(self._local, "pending", None)
         if pending is not None:

@@ -1,0 +1,786 @@
+"""The care rules, as pure functions of (items, posts, states, config, now).
+
+No I/O, no store, no clock: `now` is always a parameter, so every rule can be tested with a fixed time
+across DST changes and time zones. Each call builds its lookup indexes once (replies by account and
+parent, sent outbox entries by item), so the cost grows with items plus posts, never their product.
+
+- `unanswered_queue`: every item not answered, oldest first, with its age against the reply target.
+- `quiet_gap` / `quiet_gaps`: how long each account has been quiet, against `max_quiet`.
+- `report`: response times, share answered within target, conversations held, over a window.
+- `check_summary`: the one line and exit status of `socialtui check`, for monitoring.
+
+Ages, gaps and response times count only the account's active hours, in real seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections import Counter, defaultdict
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from socialtui.config import AccountConfig
+from socialtui.model import ITEM_KINDS, AccountHealth, Claim, Item, ItemState, OutboxEntry, Post
+from socialtui.timespec import format_duration, wall_to_utc
+
+DUE_SHARE = 0.75
+"""An item is `due` (and a gap is `warn`) once past this share of its limit."""
+HEALTH_GRACE = timedelta(minutes=15)
+"""An account failing for longer than this is critical; shorter, a warning."""
+LONG_GAP_SPAN = timedelta(days=7)
+"""How far back `QuietGap.long_gaps` and the daily rhythm look."""
+ELSEWHERE = "(elsewhere)"
+"""The operator a reply is attributed to when it was written from another app."""
+CHECK_LINE_LIMIT = 300
+"""`check_summary` keeps its line within about this many characters."""
+
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
+_KINDS = frozenset(ITEM_KINDS)
+
+
+def normalize_handle(handle: str) -> str:
+    """A handle as compared across the app: no leading `@`, lower case."""
+    return handle.strip().lstrip("@").lower()
+
+
+def target_state(age: float, limit: float) -> str:
+    """`ok`, `due` (past 75% of the limit) or `late` (past the limit), for active seconds."""
+    if age > limit:
+        return "late"
+    if age > DUE_SHARE * limit:
+        return "due"
+    return "ok"
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float | None:
+    """The nearest-rank p-th percentile of ascending values: the smallest value with at least p% of
+    the values at or below it, i.e. `sorted_values[ceil(p/100 * n) - 1]`. None when empty.
+
+    So the median (p=50) of an even count is the lower of the two middle values: always a real
+    response time, never an average of two.
+    """
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+# --- indexes built once per call ----------------------------------------------------------------------
+
+
+class _Owners:
+    """Which managed account wrote a post: `own`, or an author matching an account's handle."""
+
+    def __init__(self, accounts: Iterable[AccountConfig]) -> None:
+        self._by_handle = {(a.network, normalize_handle(a.handle)): a.id for a in accounts}
+        # Authors repeat a lot (our accounts, regular contacts): normalize each raw handle once.
+        self._memo: dict[tuple[str, str], str | None] = {}
+
+    def account_of(self, post: Post) -> str | None:
+        if post.own:
+            return post.account
+        key = (post.author.network, post.author.handle)
+        try:
+            return self._memo[key]
+        except KeyError:
+            found = self._by_handle.get((key[0], normalize_handle(key[1])))
+            self._memo[key] = found
+            return found
+
+
+def _first_replies(own_posts: Iterable[Post], owners: _Owners) -> dict[tuple[str, str], Post]:
+    """The earliest own reply per (account, parent remote id)."""
+    first: dict[tuple[str, str], Post] = {}
+    for post in own_posts:
+        if not post.reply_to:
+            continue
+        account = owners.account_of(post)
+        if account is None:
+            continue
+        key = (account, post.reply_to)
+        seen = first.get(key)
+        if seen is None or post.created_at < seen.created_at:
+            first[key] = post
+    return first
+
+
+def _replied(own_posts: Iterable[Post], owners: _Owners) -> set[tuple[str, str]]:
+    """(account, parent remote id) for every own reply: the queue only needs to know that one exists.
+
+    The hot loop of a refresh (every cached own post), so `own` posts skip the handle lookup."""
+    keys: set[tuple[str, str]] = set()
+    add = keys.add
+    for post in own_posts:
+        if not post.reply_to:
+            continue
+        if post.own:
+            add((post.account, post.reply_to))
+        else:
+            account = owners.account_of(post)
+            if account is not None:
+                add((account, post.reply_to))
+    return keys
+
+
+def _sent_at(entry: OutboxEntry) -> datetime:
+    return entry.sent_at or entry.updated_at
+
+
+def _first_sent(outbox: Iterable[OutboxEntry] | None) -> dict[str, OutboxEntry]:
+    """The earliest sent outbox entry per item."""
+    first: dict[str, OutboxEntry] = {}
+    for entry in outbox or ():
+        if entry.state != "sent":
+            continue
+        seen = first.get(entry.item)
+        if seen is None or _sent_at(entry) < _sent_at(seen):
+            first[entry.item] = entry
+    return first
+
+
+def _care_items(
+    items: Iterable[Item], accounts: Mapping[str, AccountConfig], owners: _Owners
+) -> Iterable[Item]:
+    """Items that may need an answer: right kind, a configured account, not our own, each id once."""
+    seen: set[str] = set()
+    for item in items:
+        if item.id in seen or item.kind not in _KINDS or item.account not in accounts:
+            continue
+        # Our accounts mention each other; those posts are ours, never work for the team.
+        if owners.account_of(item.post) is not None:
+            continue
+        seen.add(item.id)
+        yield item
+
+
+def _live_claims(claims: Iterable[Claim] | Mapping[str, Claim] | None, now: datetime) -> dict[str, Claim]:
+    """The unexpired claim per item (the latest, if two operators claimed the same item)."""
+    values = claims.values() if isinstance(claims, Mapping) else (claims or ())
+    live: dict[str, Claim] = {}
+    for claim in values:
+        if claim.expires_at <= now:
+            continue
+        seen = live.get(claim.item)
+        if seen is None or claim.at > seen.at:
+            live[claim.item] = claim
+    return live
+
+
+# --- the unanswered queue -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """An unanswered item with its age against the account's reply target."""
+
+    item: Item
+    age_s: float
+    """Active seconds since the item was received."""
+    target_s: float
+    """The account's `reply_within`, in seconds (of active time)."""
+    state: str
+    """`ok`, `due` (past 75% of the target) or `late` (past the target)."""
+    claim: Claim | None = None
+    """The unexpired claim on the item, if an operator is answering it."""
+
+    @property
+    def account(self) -> str:
+        return self.item.account
+
+    @property
+    def left_s(self) -> float:
+        """Active seconds until the item is late; negative once it is."""
+        return self.target_s - self.age_s
+
+
+def unanswered_queue(
+    items: Iterable[Item],
+    own_posts: Iterable[Post],
+    states: Mapping[str, ItemState],
+    accounts: Sequence[AccountConfig],
+    now: datetime,
+    *,
+    claims: Iterable[Claim] | Mapping[str, Claim] | None = None,
+    outbox: Iterable[OutboxEntry] | None = None,
+) -> list[QueueEntry]:
+    """Every item not answered, oldest first (ties by item id), across all accounts.
+
+    Answered: an own post of the item's account replies to it (from any app), a sent outbox entry
+    exists for it, or an operator marked it done. Items of accounts not in `accounts`, and posts by
+    any managed account, are left out.
+    """
+    by_id = {account.id: account for account in accounts}
+    owners = _Owners(accounts)
+    replied = _replied(own_posts, owners)
+    sent = _first_sent(outbox)
+    live = _live_claims(claims, now)
+    entries = []
+    for item in _care_items(items, by_id, owners):
+        if (item.account, item.post.remote_id) in replied or item.id in sent:
+            continue
+        state = states.get(item.id)
+        if state is not None and state.done:
+            continue
+        account = by_id[item.account]
+        age = account.active_hours.active_seconds(item.received_at, now)
+        target = account.reply_within.total_seconds()
+        entries.append(QueueEntry(item, age, target, target_state(age, target), live.get(item.id)))
+    entries.sort(key=lambda entry: (entry.item.received_at, entry.item.id))
+    return entries
+
+
+def reply_deadline(account: AccountConfig, item: Item) -> datetime:
+    """The wall-clock instant at which an item becomes late (its target counted in active hours)."""
+    return account.active_hours.advance(item.received_at, account.reply_within.total_seconds())
+
+
+# --- quiet gaps ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QuietSpan:
+    """A stretch without own posts that lasted longer than the account's `max_quiet`."""
+
+    start: datetime
+    end: datetime
+    active_s: float
+    """Active seconds between start and end."""
+    open: bool = False
+    """Still going on: `end` is now."""
+
+
+@dataclass(frozen=True, slots=True)
+class QuietGap:
+    """How long an account has been quiet, against its limit, and its recent rhythm."""
+
+    account: str
+    state: str
+    """`ok`, `warn` (past 75% of max_quiet), `breach` (past max_quiet), `off-hours` (outside active
+    hours now: the gap is frozen and does not alarm) or `unknown` (never synced, no post known)."""
+    quiet_s: float
+    """Active seconds since `since` (0 when unknown)."""
+    limit_s: float
+    """`max_quiet` in seconds."""
+    since: datetime | None
+    """Where the gap is measured from: the last own post, or `now - lookback` when none is known."""
+    last_post_at: datetime | None
+    """The last own post or reply, if any is known."""
+    left_s: float | None
+    """Active seconds before a breach (0 once breached); None when unknown."""
+    breach_at: datetime | None
+    """The wall-clock instant of the breach (past once breached); None when unknown."""
+    long_gaps: tuple[QuietSpan, ...] = ()
+    """Gaps longer than max_quiet over the last 7 days, oldest first, clipped to those 7 days; the
+    last one is `open` if the account is still in it."""
+    hourly: tuple[int, ...] = (0,) * 24
+    """Own posts per hour over the last 24 hours, oldest first; the last bucket is the past hour."""
+    daily: tuple[int, ...] = (0,) * 7
+    """Own posts per local day over the last 7 days, oldest first; the last bucket is today."""
+
+
+def _quiet_gap(
+    account: AccountConfig,
+    last: datetime | None,
+    recent: list[datetime],
+    now: datetime,
+    *,
+    synced: bool,
+    lookback: timedelta,
+) -> QuietGap:
+    """The gap from the last own post and the account's post times since `now - 8 days`."""
+    limit = account.max_quiet.total_seconds()
+    if last is None and not synced:
+        return QuietGap(account.id, "unknown", 0.0, limit, None, None, None, None)
+    hours = account.active_hours
+    since = last if last is not None else now - lookback
+    gap = hours.active_seconds(since, now)
+    if not hours.is_active(now):
+        state = "off-hours"
+    else:
+        state = {"late": "breach", "due": "warn"}.get(target_state(gap, limit), "ok")
+    times = sorted(t for t in recent if t <= now)
+
+    window_start = now - LONG_GAP_SPAN
+    over = account.max_quiet
+    spans = []
+    previous = window_start
+    ends = [(t, False) for t in times[bisect_left(times, window_start) :]]
+    for at, is_open in [*ends, (now, True)]:
+        # Active time never exceeds real time: most pairs are ruled out without touching the calendar.
+        if at - previous > over:
+            active = hours.active_seconds(previous, at)
+            if active > limit:
+                spans.append(QuietSpan(previous, at, active, open=is_open))
+        previous = at
+
+    # Rhythm by counting between bucket edges in the sorted times: no per-post time zone work.
+    # Hour buckets are (edge, edge + 1h], the last ending at now; day buckets run from local midnight.
+    hour_edges = [bisect_right(times, now - (24 - i) * _HOUR) for i in range(25)]
+    hourly = [hour_edges[i + 1] - hour_edges[i] for i in range(24)]
+    today = now.astimezone(account.tz).date()
+    day_edges = [
+        bisect_left(times, wall_to_utc(datetime.combine(today - timedelta(days=6 - i), time()), account.tz))
+        for i in range(7)
+    ] + [len(times)]
+    daily = [day_edges[i + 1] - day_edges[i] for i in range(7)]
+    return QuietGap(
+        account=account.id,
+        state=state,
+        quiet_s=gap,
+        limit_s=limit,
+        since=since,
+        last_post_at=last,
+        left_s=max(0.0, limit - gap),
+        breach_at=hours.advance(since, limit),
+        long_gaps=tuple(spans),
+        hourly=tuple(hourly),
+        daily=tuple(daily),
+    )
+
+
+def quiet_gaps(
+    accounts: Sequence[AccountConfig],
+    own_posts: Iterable[Post],
+    now: datetime,
+    *,
+    synced: Collection[str] | None = None,
+    lookback: timedelta = timedelta(days=7),
+) -> dict[str, QuietGap]:
+    """`quiet_gap` for every account in one pass over the posts, keyed by account id.
+
+    `synced` names the accounts that have ever synced (None: all of them); an account that has not,
+    with no own post known, is `unknown`.
+    """
+    wanted = {account.id for account in accounts}
+    owners = _Owners(accounts)
+    last: dict[str, datetime] = {}
+    recent: dict[str, dict[str, datetime]] = defaultdict(dict)
+    # Eight days back covers seven local days in any time zone; older posts only move `last`.
+    cutoff = now - LONG_GAP_SPAN - _DAY
+    for post in own_posts:
+        # The hot loop of a refresh: `own` posts skip the handle lookup.
+        account = post.account if post.own else owners.account_of(post)
+        if account is None or account not in wanted:
+            continue
+        at = post.created_at
+        seen = last.get(account)
+        if seen is None or at > seen:
+            last[account] = at
+        if at >= cutoff:
+            # Keyed by remote id: a post seen through two managed accounts counts once.
+            recent[account][post.remote_id] = at
+    return {
+        account.id: _quiet_gap(
+            account,
+            last.get(account.id),
+            list(recent[account.id].values()),
+            now,
+            synced=synced is None or account.id in synced,
+            lookback=lookback,
+        )
+        for account in accounts
+    }
+
+
+def quiet_gap(
+    account: AccountConfig,
+    own_posts: Iterable[Post],
+    now: datetime,
+    *,
+    synced: bool = True,
+    lookback: timedelta = timedelta(days=7),
+) -> QuietGap:
+    """How long `account` has been quiet: since its last own post or reply, in active hours.
+
+    `own_posts` may hold other accounts' posts too: only this account's count. If the account has
+    synced but no own post is known, the gap runs from `now - lookback` and `last_post_at` is None.
+    """
+    return quiet_gaps([account], own_posts, now, synced=None if synced else (), lookback=lookback)[account.id]
+
+
+# --- metrics ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """One row of the report: an account, an operator, or the total.
+
+    Items count when received in the window; their answers may come later (up to now). Fields that
+    make no sense for an operator (received, overdue, quiet, posts, share of conversation) are None
+    on operator rows.
+    """
+
+    kind: str
+    """`account`, `operator` or `total`."""
+    key: str
+    """The account id, the operator's login (or `(elsewhere)`), or `total`."""
+    name: str
+    """What to show: the account id, the operator's display name, or `total`."""
+    received: int | None
+    """Items received in the window."""
+    answered: int
+    """Of those, answered by a reply (attributed on operator rows to who sent the first reply)."""
+    done: int
+    """Of those, marked done without a reply."""
+    done_reasons: tuple[tuple[str, int], ...]
+    """Done counts by reason, most frequent first (`(no reason)` when none was given)."""
+    response_times_s: tuple[float, ...]
+    """First-response times of the answered items, active seconds, ascending."""
+    median_s: float | None
+    """Nearest-rank median of response_times_s (the lower middle value for an even count)."""
+    p90_s: float | None
+    """Nearest-rank 90th percentile of response_times_s."""
+    on_time: int
+    """Answered within the account's reply target."""
+    overdue: int | None
+    """Unanswered, not done, and already past the target at `now`."""
+    within_target: float | None
+    """on_time / (answered + overdue); done items are left out; None when that is 0."""
+    longest_quiet_s: float | None
+    """The longest stretch without own posts inside the window, active seconds."""
+    posts: int | None
+    """Own posts written in the window, replies included (also replies sent through socialtui that
+    the poller has not fetched back yet)."""
+    replies: int
+    """Replies written in the window (replies to oneself, i.e. threads, are not conversation)."""
+    conversation_share: float | None
+    """replies / posts; None with no posts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Metrics over [since, now]: per account (config order), per operator (by login, then
+    `(elsewhere)`), the total, and an hour-by-weekday grid of own posts."""
+
+    since: datetime
+    now: datetime
+    accounts: tuple[Metrics, ...]
+    operators: tuple[Metrics, ...]
+    total: Metrics
+    activity: tuple[tuple[int, ...], ...]
+    """7 rows (Mon..Sun) of 24 counts (hours 0..23): own posts in the window, each in its account's
+    local time."""
+
+
+class _Tally:
+    """Counts for one report row while the items are walked."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.answered = 0
+        self.done = 0
+        self.reasons: Counter[str] = Counter()
+        self.times: list[float] = []
+        self.on_time = 0
+        self.overdue = 0
+        self.longest_quiet = 0.0
+        self.posts = 0
+        self.replies = 0
+        self.name = ""
+
+    def row(self, kind: str, key: str, name: str) -> Metrics:
+        times = tuple(sorted(self.times))
+        denominator = self.answered + (0 if kind == "operator" else self.overdue)
+        operator = kind == "operator"
+        return Metrics(
+            kind=kind,
+            key=key,
+            name=name,
+            received=None if operator else self.received,
+            answered=self.answered,
+            done=self.done,
+            done_reasons=tuple(sorted(self.reasons.items(), key=lambda pair: (-pair[1], pair[0]))),
+            response_times_s=times,
+            median_s=percentile(times, 50),
+            p90_s=percentile(times, 90),
+            on_time=self.on_time,
+            overdue=None if operator else self.overdue,
+            within_target=self.on_time / denominator if denominator else None,
+            longest_quiet_s=None if operator else self.longest_quiet,
+            posts=None if operator else self.posts,
+            replies=self.replies,
+            conversation_share=None if operator or not self.posts else self.replies / self.posts,
+        )
+
+
+def _is_conversation(post: Post) -> bool:
+    """A reply to someone else (a reply to oneself only continues a thread)."""
+    return bool(post.reply_to) and not (post.reply_to_author and post.reply_to_author == post.author.id)
+
+
+def report(
+    items: Iterable[Item],
+    own_posts: Iterable[Post],
+    states: Mapping[str, ItemState],
+    outbox: Iterable[OutboxEntry],
+    accounts: Sequence[AccountConfig],
+    since: datetime,
+    now: datetime,
+) -> Report:
+    """Response times, the share answered within target and conversations held, over [since, now].
+
+    Each item received in the window counts once, for its account and for the operator who handled
+    it: whoever sent its first reply through socialtui (the outbox entry's login), `(elsewhere)` for
+    a reply seen only from another app, or the login that marked it done. A first response is the
+    earliest of its first own reply post and its sent outbox entry; its time counts active hours.
+    """
+    by_id = {account.id: account for account in accounts}
+    owners = _Owners(accounts)
+    own_posts = list(own_posts)
+    outbox = list(outbox)
+    replied = _first_replies(own_posts, owners)
+    sent = _first_sent(outbox)
+    login_of_remote = {e.remote_id: e for e in outbox if e.state == "sent" and e.remote_id}
+
+    per_account = {account.id: _Tally() for account in accounts}
+    per_operator: dict[str, _Tally] = defaultdict(_Tally)
+    for item in _care_items(items, by_id, owners):
+        if not since <= item.received_at <= now:
+            continue
+        account = by_id[item.account]
+        tally = per_account[account.id]
+        tally.received += 1
+        target = account.reply_within.total_seconds()
+        reply = replied.get((item.account, item.post.remote_id))
+        entry = sent.get(item.id)
+        # The first response, and who gave it (a post we sent ourselves is credited to its sender).
+        first: tuple[datetime, str, str] | None = None
+        if reply is not None:
+            via = login_of_remote.get(reply.remote_id)
+            first = (
+                (reply.created_at, via.login, via.operator)
+                if via
+                else (reply.created_at, ELSEWHERE, ELSEWHERE)
+            )
+        if entry is not None and (first is None or _sent_at(entry) <= first[0]):
+            first = (_sent_at(entry), entry.login, entry.operator)
+        if first is not None:
+            took = account.active_hours.active_seconds(item.received_at, first[0])
+            operator = per_operator[first[1]]
+            operator.name = operator.name or first[2] or first[1]
+            for row in (tally, operator):
+                row.answered += 1
+                row.times.append(took)
+                row.on_time += took <= target
+            continue
+        state = states.get(item.id)
+        if state is not None and state.done:
+            reason = state.reason.strip() or "(no reason)"
+            operator = per_operator[state.login or "(unknown)"]
+            operator.name = operator.name or state.operator or state.login or "(unknown)"
+            for row in (tally, operator):
+                row.done += 1
+                row.reasons[reason] += 1
+            continue
+        if account.active_hours.active_seconds(item.received_at, now) > target:
+            tally.overdue += 1
+
+    # Own posts in the window, each once (a post can be seen through two managed accounts).
+    times: dict[str, dict[str, datetime]] = defaultdict(dict)
+    activity = [[0] * 24 for _ in range(7)]
+    for post in own_posts:
+        if not since <= post.created_at <= now:
+            continue
+        account_id = owners.account_of(post)
+        if account_id is None or account_id not in per_account or post.remote_id in times[account_id]:
+            continue
+        times[account_id][post.remote_id] = post.created_at
+        tally = per_account[account_id]
+        tally.posts += 1
+        if _is_conversation(post):
+            tally.replies += 1
+            via = login_of_remote.get(post.remote_id)
+            per_operator[via.login if via else ELSEWHERE].replies += 1
+            if not via:
+                per_operator[ELSEWHERE].name = ELSEWHERE
+            elif not per_operator[via.login].name:
+                per_operator[via.login].name = via.operator or via.login
+        local = post.created_at.astimezone(by_id[account_id].tz)
+        activity[local.weekday()][local.hour] += 1
+    # A reply sent through socialtui counts before the poller has fetched it back as a post.
+    for entry in login_of_remote.values():
+        at = _sent_at(entry)
+        if (
+            entry.account not in per_account
+            or entry.remote_id in times[entry.account]
+            or not since <= at <= now
+        ):
+            continue
+        times[entry.account][entry.remote_id] = at
+        tally = per_account[entry.account]
+        tally.posts += 1
+        tally.replies += 1
+        per_operator[entry.login].replies += 1
+        per_operator[entry.login].name = per_operator[entry.login].name or entry.operator or entry.login
+        local = at.astimezone(by_id[entry.account].tz)
+        activity[local.weekday()][local.hour] += 1
+
+    for account in accounts:
+        per_account[account.id].longest_quiet = _longest_quiet(
+            account, sorted(times[account.id].values()), since, now
+        )
+
+    account_rows = tuple(per_account[a.id].row("account", a.id, a.id) for a in accounts)
+    operator_rows = tuple(
+        per_operator[login].row("operator", login, per_operator[login].name or login)
+        for login in sorted(per_operator, key=lambda login: (login == ELSEWHERE, login))
+    )
+    total = _Tally()
+    for account in accounts:
+        part = per_account[account.id]
+        total.received += part.received
+        total.answered += part.answered
+        total.done += part.done
+        total.reasons.update(part.reasons)
+        total.times.extend(part.times)
+        total.on_time += part.on_time
+        total.overdue += part.overdue
+        total.longest_quiet = max(total.longest_quiet, part.longest_quiet)
+        total.posts += part.posts
+        total.replies += part.replies
+    return Report(
+        since=since,
+        now=now,
+        accounts=account_rows,
+        operators=operator_rows,
+        total=total.row("total", "total", "total"),
+        activity=tuple(tuple(row) for row in activity),
+    )
+
+
+def _longest_quiet(account: AccountConfig, times: list[datetime], since: datetime, now: datetime) -> float:
+    """The longest stretch without own posts inside [since, now], in active seconds."""
+    longest = 0.0
+    previous = since
+    for at in [*times, now]:
+        # Active time never exceeds real time, so shorter stretches cannot win.
+        if (at - previous).total_seconds() > longest:
+            longest = max(longest, account.active_hours.active_seconds(previous, at))
+        previous = at
+    return longest
+
+
+# --- check --------------------------------------------------------------------------------------------
+
+OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+_LABELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+
+
+def _items_problem(entries: list[QueueEntry], word: str) -> str:
+    oldest = max(entries, key=lambda entry: entry.age_s)
+    noun = "item" if len(entries) == 1 else "items"
+    where = f"{format_duration(oldest.age_s)} on {oldest.account}"
+    if len(entries) == 1:
+        return f"1 {word} {noun} ({where})"
+    return f"{len(entries)} {word} {noun} (oldest {where})"
+
+
+def _health_problem(account: str, health: AccountHealth, now: datetime) -> tuple[int, str] | None:
+    if health.state in ("auth", "unreachable"):
+        what = "auth refused" if health.state == "auth" else "unreachable"
+        if health.since is None:
+            # No start time known: assume the worst, a failing account must not look fine.
+            return CRITICAL, f"{account} {what}"
+        lasted = now - health.since
+        level = CRITICAL if lasted > HEALTH_GRACE else WARNING
+        return level, f"{account} {what} for {format_duration(lasted.total_seconds())}"
+    if health.state == "rate_limited":
+        until = f" until {health.until.strftime('%H:%M')}Z" if health.until else ""
+        return WARNING, f"{account} rate limited{until}"
+    if health.state == "never":
+        return WARNING, f"{account} never synced"
+    return None
+
+
+def check_summary(
+    accounts: Sequence[AccountConfig],
+    queue: Sequence[QueueEntry],
+    gaps: Mapping[str, QuietGap],
+    healths: Mapping[str, AccountHealth],
+    now: datetime,
+) -> tuple[int, str]:
+    """The exit status and one line for `socialtui check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    CRITICAL: late items, breached quiet gaps, accounts refused (auth) or unreachable for more than
+    15 minutes. WARNING: due items, gaps near their limit, rate limits, shorter failures, accounts not
+    synced yet. UNKNOWN: no accounts, or none has ever synced. Worst problems first; the line is cut
+    at about 300 characters with `; +N more`. `healths` lacks accounts that never synced.
+    """
+    if not accounts:
+        return UNKNOWN, "UNKNOWN: no accounts configured"
+    states = {a.id: healths.get(a.id) or AccountHealth(a.id) for a in accounts}
+    if all(health.state == "never" for health in states.values()):
+        if len(accounts) == 1:
+            return UNKNOWN, f"UNKNOWN: {accounts[0].id} has never synced"
+        return UNKNOWN, f"UNKNOWN: none of the {len(accounts)} accounts has synced yet"
+
+    problems: list[tuple[int, str]] = []
+    late = [entry for entry in queue if entry.state == "late"]
+    due = [entry for entry in queue if entry.state == "due"]
+    if late:
+        problems.append((CRITICAL, _items_problem(late, "late")))
+    ordered = [gaps[a.id] for a in accounts if a.id in gaps]
+    for level, state in ((CRITICAL, "breach"), (WARNING, "warn")):
+        for gap in sorted((g for g in ordered if g.state == state), key=lambda g: -g.quiet_s):
+            problems.append(
+                (
+                    level,
+                    f"{gap.account} quiet {format_duration(gap.quiet_s)} of {format_duration(gap.limit_s)}",
+                )
+            )
+    for account in accounts:
+        problem = _health_problem(account.id, states[account.id], now)
+        if problem is not None:
+            problems.append(problem)
+    if due:
+        problems.append((WARNING, _items_problem(due, "due")))
+    # Stable sort: within a level, items come before gaps before accounts, as appended.
+    problems.sort(key=lambda problem: -problem[0])
+
+    if not problems:
+        noun = "account" if len(accounts) == 1 else "accounts"
+        return OK, (
+            f"OK: {len(accounts)} {noun}, {len(queue)} unanswered (none late), no quiet gap near its limit"
+        )
+    level = problems[0][0]
+    head = f"{_LABELS[level]}: "
+    shown: list[str] = []
+    for index, (_, text) in enumerate(problems):
+        rest = len(problems) - index - 1
+        tail = f"; +{rest} more" if rest else ""
+        if shown and len(head) + len("; ".join([*shown, text])) + len(tail) > CHECK_LINE_LIMIT:
+            break
+        shown.append(text)
+    line = head + "; ".join(shown)
+    if len(shown) < len(problems):
+        line += f"; +{len(problems) - len(shown)} more"
+    return level, line
+
+
+__all__ = [
+    "DUE_SHARE",
+    "HEALTH_GRACE",
+    "LONG_GAP_SPAN",
+    "ELSEWHERE",
+    "OK",
+    "WARNING",
+    "CRITICAL",
+    "UNKNOWN",
+    "QueueEntry",
+    "QuietSpan",
+    "QuietGap",
+    "Metrics",
+    "Report",
+    "normalize_handle",
+    "target_state",
+    "percentile",
+    "unanswered_queue",
+    "reply_deadline",
+    "quiet_gap",
+    "quiet_gaps",
+    "report",
+    "check_summary",
+]

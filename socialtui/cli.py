@@ -1,0 +1,408 @@
+"""The command line: argument parsing and thin commands over the core. A contract: scripts use it.
+
+Exit codes: 0 success; 1 an error at run time (store busy, item not found, network failure);
+2 a bad config or bad arguments; `check` uses 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import shlex
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from socialtui import __version__
+from socialtui.clock import Clock, system_clock
+from socialtui.config import Config, ConfigError, load_config, resolve_config_path
+from socialtui.model import Actor, HandoffNote
+from socialtui.store import Store, StoreError
+from socialtui.text import clean, fit, one_line
+from socialtui.timespec import format_duration, parse_duration
+
+
+class CommandError(Exception):
+    """A command that cannot do what was asked; the message is for the user, exit status 1."""
+
+
+# --- context shared by every command -------------------------------------------------------------
+
+
+class Context:
+    """What a command works with: config, store, clock and the operator. Loaded lazily."""
+
+    def __init__(self, args: argparse.Namespace, clock: Clock | None = None) -> None:
+        self.args = args
+        self.clock = clock or system_clock()
+        self._config: Config | None = None
+        self._store: Store | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(resolve_config_path(self.args.config))
+        return self._config
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.config.team.data_dir)
+        return self._store
+
+    @property
+    def actor(self) -> Actor:
+        login = unix_login()
+        name = self.args.operator or self.config.display_name(login)
+        return Actor(login=login, operator=name)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+
+def unix_login() -> str:
+    """The Unix login of this process (from the uid, not from environment variables one can set)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid{os.getuid()}"
+
+
+def out(line: str = "") -> None:
+    print(line)
+
+
+# --- status and check ----------------------------------------------------------------------------
+
+
+def cmd_status(ctx: Context) -> int:
+    from socialtui.overview import build_overview, overview_json
+
+    now = ctx.now()
+    overview = build_overview(ctx.config, ctx.store, now)
+    if ctx.args.json:
+        print(json.dumps(overview_json(overview, ctx.actor), ensure_ascii=False, indent=2))
+        return 0
+    config = ctx.config
+    out(f"socialtui status  {now.strftime('%Y-%m-%d %H:%M')} UTC  operator {ctx.actor.label}")
+    if not config.accounts:
+        out(
+            f"No accounts are configured in {config.path}: add [[accounts]] tables (see config.example.toml)."
+        )
+        return 0
+    out()
+    out(f"{'ACCOUNT':<20} {'UNANSWERED':>10} {'LATE':>5} {'OLDEST':>7}  {'QUIET':<22} HEALTH")
+    for a in overview.accounts:
+        oldest = format_duration(a.oldest_unanswered_s) if a.oldest_unanswered_s is not None else "-"
+        if a.gap.state == "unknown":
+            quiet = "unknown"
+        else:
+            quiet = f"{format_duration(a.gap.quiet_s)} of {format_duration(a.account.max_quiet.total_seconds())} {a.gap.state}"
+        out(
+            f"{fit(a.account.id, 20)} {a.unanswered:>10} {a.late:>5} {oldest:>7}  {quiet:<22} {a.health.summary}"
+        )
+    out()
+    if not overview.queue:
+        never = [a.account.id for a in overview.accounts if a.health.state == "never"]
+        if never:
+            out(f"No unanswered items yet: {', '.join(never)} never synced (run `socialtui sync --once`).")
+        else:
+            out("No unanswered items.")
+        return 0
+    out(f"UNANSWERED, oldest first ({len(overview.queue)}, {overview.late} late)")
+    for entry in overview.queue:
+        post = entry.item.post
+        claimed = f"  claimed by {entry.claim.operator}" if entry.claim else ""
+        out(
+            f"  {entry.item.id}  {format_duration(entry.age_s):>6} {entry.state:<4}  {fit(entry.item.account, 16)} "
+            f"{fit(one_line(post.author.label), 24)} {one_line(post.text, 60)}{claimed}"
+        )
+    return 0
+
+
+def cmd_check(ctx: Context) -> int:
+    from socialtui.overview import build_overview
+
+    try:
+        overview = build_overview(ctx.config, ctx.store, ctx.now())
+    except StoreError as exc:
+        print(f"UNKNOWN: {exc}")
+        return 3
+    code, line = overview.check()
+    print(line)
+    return code
+
+
+# --- operator actions ----------------------------------------------------------------------------
+
+
+def cmd_done(ctx: Context) -> int:
+    item = ctx.store.find_item(ctx.args.item)
+    reason = ctx.args.reason.strip() or "no reply needed"
+    ctx.store.mark_done(item, reason, ctx.actor, ctx.now())
+    out(f"{item.id} done ({reason}): {one_line(item.post.author.label)} on {item.account}")
+    return 0
+
+
+def cmd_note(ctx: Context) -> int:
+    text = " ".join(ctx.args.text).strip()
+    if text:
+        contact = ctx.store.add_note(ctx.args.contact, text, ctx.actor, ctx.now())
+        out(f"Noted for {contact.key} ({len(contact.notes)} notes).")
+        return 0
+    key, network, handle, display = ctx.store.resolve_contact(ctx.args.contact)
+    contact = ctx.store.contact(key)
+    title = f"{clean(display)} " if display else ""
+    out(f"{title}{key}")
+    if contact is None or (not contact.notes and not contact.tags):
+        out("No notes yet. Add one: socialtui note CONTACT TEXT")
+        return 0
+    if contact.tags:
+        out(f"tags: {', '.join(contact.tags)}")
+    for note in contact.notes:
+        out(f"- {note.at.strftime('%Y-%m-%d %H:%M')}Z {note.operator}: {clean(note.text)}")
+    return 0
+
+
+def _open_handoffs(notes: list[HandoffNote], login: str) -> list[HandoffNote]:
+    return [note for note in notes if note.login != login and note.acked_by(login) is None]
+
+
+def _print_handoff(note: HandoffNote) -> None:
+    out(f"── {note.id}  by {note.operator} ({note.login}) at {note.at.strftime('%Y-%m-%d %H:%M')}Z")
+    for line in clean(note.text).splitlines() or [""]:
+        out(f"   {line}")
+    if note.pinned_items or note.pinned_accounts:
+        out(f"   pinned: {', '.join(note.pinned_items + note.pinned_accounts)}")
+    acks = ", ".join(f"{a.operator} {a.at.strftime('%H:%M')}Z" for a in note.acks) or "nobody yet"
+    out(f"   acknowledged by: {acks}")
+
+
+def cmd_handoff(ctx: Context) -> int:
+    action = ctx.args.action
+    store, actor, now = ctx.store, ctx.actor, ctx.now()
+    if action == "write":
+        text = " ".join(ctx.args.text).strip()
+        if not text:
+            text = _edit_handoff(ctx)
+            if not text:
+                out("Handoff not written: the note was empty.")
+                return 1
+        note = store.write_handoff(text, actor, now)
+        out(f"Handoff {note.id} written; the next operators will see it until they acknowledge it.")
+        return 0
+    notes = store.handoffs()
+    if action == "show":
+        shown = notes if ctx.args.all else _open_handoffs(notes, actor.login)
+        if ctx.args.json:
+            from socialtui.model import to_record
+
+            print(json.dumps([to_record(n) for n in shown], ensure_ascii=False, indent=2))
+            return 0
+        if not shown:
+            out("No handoff notes." if ctx.args.all or not notes else "No handoff notes waiting for you.")
+            return 0
+        for note in shown:
+            _print_handoff(note)
+        return 0
+    # ack
+    acked = store.ack_handoffs(actor, now, ctx.args.id)
+    if not acked:
+        out("Nothing to acknowledge.")
+    for note in acked:
+        out(f"Acknowledged {note.id} by {note.operator}.")
+    return 0
+
+
+def _edit_handoff(ctx: Context) -> str:
+    """Open $EDITOR on an auto-drafted note; returns the text without comment lines."""
+    from socialtui.handoff import draft_handoff
+
+    if not sys.stdin.isatty():
+        raise CommandError("handoff write needs TEXT (or a terminal for $EDITOR)")
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    draft = draft_handoff(ctx.config, ctx.store, ctx.actor, ctx.now())
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="handoff-", delete=False) as fh:
+        fh.write(draft)
+        path = fh.name
+    try:
+        subprocess.run([*shlex.split(editor), path], check=False)
+        text = Path(path).read_text(encoding="utf-8")
+    finally:
+        os.unlink(path)
+    return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip()
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def cmd_report(ctx: Context) -> int:
+    from socialtui.report import build_report, render_report, report_json
+
+    now = ctx.now()
+    try:
+        window = parse_duration(ctx.args.since)
+    except ValueError as exc:
+        raise ArgumentError(f"--since {ctx.args.since!r}: {exc}") from None
+    since = now - window
+    if ctx.args.audit:
+        events = ctx.store.audit_events(since)
+        if ctx.args.json:
+            from socialtui.model import to_record
+
+            print(json.dumps([to_record(e) for e in events], ensure_ascii=False, indent=2))
+            return 0
+        if not events:
+            out(f"No operator actions since {since.strftime('%Y-%m-%d %H:%M')}Z.")
+        for e in events:
+            where = " ".join(x for x in (e.account, e.item) if x)
+            out(
+                f"{e.at.strftime('%Y-%m-%d %H:%M:%S')}Z {e.operator} ({e.login}) {e.action} {where} {one_line(e.detail, 80)}".rstrip()
+            )
+        return 0
+    report = build_report(ctx.config, ctx.store, since, now)
+    if ctx.args.json:
+        print(json.dumps(report_json(report, since, now), ensure_ascii=False, indent=2))
+    else:
+        for line in render_report(report, ctx.config, since, now):
+            out(line)
+    return 0
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+class ArgumentError(Exception):
+    """Bad arguments: exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ArgumentError(f"{self.prog}: {message}")
+
+
+Command = Callable[[Context], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    def shared_options(default: Any) -> argparse.ArgumentParser:
+        options = argparse.ArgumentParser(add_help=False)
+        options.add_argument(
+            "--config",
+            metavar="PATH",
+            default=default,
+            help="config file (default $SOCIALTUI_CONFIG, then the XDG config dir)",
+        )
+        options.add_argument(
+            "--operator",
+            metavar="NAME",
+            default=default,
+            help="the name shown to the team (the audit keeps your Unix login)",
+        )
+        return options
+
+    # Before and after the command name alike; a command's copy must not reset what came before it.
+    common = shared_options(argparse.SUPPRESS)
+    parser = _Parser(
+        prog="socialtui",
+        description="Round-the-clock care of brand accounts, from a terminal.",
+        parents=[shared_options(None)],
+    )
+    parser.add_argument("--version", action="version", version=f"socialtui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("status", parents=[common], help="accounts, gaps and the unanswered queue")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser(
+        "check", parents=[common], help="for monitoring: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN"
+    )
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("done", parents=[common], help="mark an item answered without a reply")
+    p.add_argument("item", metavar="ITEM", help="item id (or an unambiguous prefix of at least 4 characters)")
+    p.add_argument(
+        "--reason",
+        default="no reply needed",
+        help="why no reply is needed: spam, thanked, handled elsewhere...",
+    )
+    p.set_defaults(func=cmd_done)
+
+    p = sub.add_parser("note", parents=[common], help="add a note about a contact, or list their notes")
+    p.add_argument("contact", metavar="CONTACT", help="@user@domain, handle.bsky.social or a DID")
+    p.add_argument("text", metavar="TEXT", nargs="*", help="the note (none: list the contact's notes)")
+    p.set_defaults(func=cmd_note)
+
+    p = sub.add_parser("handoff", parents=[common], help="write, show or acknowledge handoff notes")
+    hsub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    w = hsub.add_parser(
+        "write", parents=[common], help="write a handoff note (no TEXT: edit an auto-draft in $EDITOR)"
+    )
+    w.add_argument("text", metavar="TEXT", nargs="*")
+    s = hsub.add_parser("show", parents=[common], help="the notes waiting for your acknowledgement")
+    s.add_argument("--all", action="store_true", help="every note, acknowledged or not")
+    s.add_argument("--json", action="store_true")
+    a = hsub.add_parser("ack", parents=[common], help="acknowledge the notes waiting for you")
+    a.add_argument("id", metavar="ID", nargs="?", help="one note (default: all waiting for you)")
+    p.set_defaults(func=cmd_handoff)
+
+    p = sub.add_parser(
+        "report", parents=[common], help="response times, answered share, gaps: per account and operator"
+    )
+    p.add_argument("--since", default="24h", help="the window, e.g. 24h or 7d (default 24h)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--audit", action="store_true", help="the audit trail of operator actions instead")
+    p.set_defaults(func=cmd_report)
+
+    for register in EXTRA_COMMANDS:
+        register(sub, common)
+    return parser
+
+
+EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = []
+
+
+def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except ArgumentError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    func = getattr(args, "func", None)
+    if func is None:
+        func = _dashboard
+    ctx = Context(args, clock)
+    try:
+        return func(ctx)
+    except ConfigError as exc:
+        print(f"socialtui: bad config: {exc}", file=sys.stderr)
+        return 2
+    except ArgumentError as exc:
+        print(f"socialtui: {exc}", file=sys.stderr)
+        return 2
+    except (StoreError, CommandError) as exc:
+        print(f"socialtui: {exc}", file=sys.stderr)
+        return 3 if args.command == "check" else 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _dashboard(ctx: Context) -> int:
+    try:
+        from socialtui.tui.app import run_dashboard
+    except ImportError:
+        raise CommandError("the dashboard is not built yet; try `socialtui status`") from None
+    return run_dashboard(ctx)
+
+
+__all__ = ["main", "build_parser", "Context", "unix_login"]

@@ -1,0 +1,141 @@
+"""The state of the team's accounts at one moment: what `status`, `check` and the dashboard show.
+
+It reads the store once and applies the care rules; it holds no logic of its own beyond grouping.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from socialtui import care
+from socialtui.config import AccountConfig, Config
+from socialtui.model import AccountHealth, Actor, Post
+from socialtui.store import Snapshot, Store
+from socialtui.text import clean
+
+
+@dataclass(frozen=True)
+class AccountOverview:
+    """One managed account: its queue counts, quiet gap and health."""
+
+    account: AccountConfig
+    unanswered: int
+    due: int
+    late: int
+    oldest_unanswered_s: float | None
+    gap: care.QuietGap
+    health: AccountHealth
+
+
+@dataclass(frozen=True)
+class Overview:
+    generated_at: datetime
+    accounts: list[AccountOverview]
+    queue: list[care.QueueEntry]
+    snapshot: Snapshot
+
+    @property
+    def late(self) -> int:
+        return sum(1 for entry in self.queue if entry.state == "late")
+
+    def check(self) -> tuple[int, str]:
+        """The monitoring verdict: (exit code, one line)."""
+        return care.check_summary(
+            [a.account for a in self.accounts],
+            self.queue,
+            {a.account.id: a.gap for a in self.accounts},
+            {a.account.id: a.health for a in self.accounts},
+            self.generated_at,
+        )
+
+
+def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapshot | None = None) -> Overview:
+    """Read the store (or use `snapshot`) and apply the care rules at `now`."""
+    snap = snapshot or store.snapshot(now)
+    queue = care.unanswered_queue(
+        snap.items, snap.own_posts, snap.states, config.accounts, now, claims=snap.claims, outbox=snap.outbox
+    )
+    own_by_account: dict[str, list[Post]] = defaultdict(list)
+    for post in snap.own_posts:
+        own_by_account[post.account].append(post)
+    queue_by_account: dict[str, list[care.QueueEntry]] = defaultdict(list)
+    for entry in queue:
+        queue_by_account[entry.item.account].append(entry)
+    accounts = []
+    for account in config.accounts:
+        health = snap.health.get(account.id) or AccountHealth(account=account.id)
+        entries = queue_by_account.get(account.id, [])
+        gap = care.quiet_gap(account, own_by_account.get(account.id, []), now, synced=health.state != "never")
+        accounts.append(
+            AccountOverview(
+                account=account,
+                unanswered=len(entries),
+                due=sum(1 for e in entries if e.state == "due"),
+                late=sum(1 for e in entries if e.state == "late"),
+                oldest_unanswered_s=max((e.age_s for e in entries), default=None),
+                gap=gap,
+                health=health,
+            )
+        )
+    return Overview(generated_at=now, accounts=accounts, queue=queue, snapshot=snap)
+
+
+def _seconds(value: float | None) -> int | None:
+    return None if value is None else int(round(value))
+
+
+def overview_json(overview: Overview, actor: Actor) -> dict[str, Any]:
+    """The `status --json` document (a contract for scripts: add keys, never rename them)."""
+    accounts = []
+    for a in overview.accounts:
+        accounts.append(
+            {
+                "id": a.account.id,
+                "network": a.account.network,
+                "handle": a.account.handle,
+                "unanswered": a.unanswered,
+                "due": a.due,
+                "late": a.late,
+                "oldest_unanswered_s": _seconds(a.oldest_unanswered_s),
+                "quiet_s": _seconds(a.gap.quiet_s),
+                "max_quiet_s": int(a.account.max_quiet.total_seconds()),
+                "quiet_state": a.gap.state,
+                "quiet_left_s": _seconds(a.gap.left_s),
+                "last_post_at": a.gap.last_post_at.isoformat() if a.gap.last_post_at else None,
+                "health": a.health.state,
+                "health_detail": a.health.summary,
+                "last_sync_at": a.health.last_sync_at.isoformat() if a.health.last_sync_at else None,
+            }
+        )
+    unanswered = []
+    for entry in overview.queue:
+        post = entry.item.post
+        unanswered.append(
+            {
+                "item": entry.item.id,
+                "account": entry.item.account,
+                "kind": entry.item.kind,
+                "author": post.author.label,
+                "text": clean(post.text),
+                "url": post.url,
+                "received_at": post.created_at.isoformat(),
+                "age_s": _seconds(entry.age_s),
+                "state": entry.state,
+                "claimed_by": entry.claim.operator if entry.claim else None,
+            }
+        )
+    return {
+        "generated_at": overview.generated_at.isoformat(),
+        "operator": actor.operator,
+        "login": actor.login,
+        "accounts": accounts,
+        "unanswered": unanswered,
+        "totals": {
+            "accounts": len(accounts),
+            "unanswered": len(unanswered),
+            "late": overview.late,
+        },
+    }

@@ -1,0 +1,118 @@
+"""The report: what the care rules measured over a window, as text for people and JSON for scripts.
+
+No follower counts: response times, the share answered within target, conversations held, gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from socialtui import care
+from socialtui.config import Config
+from socialtui.store import Store
+from socialtui.text import fit, one_line
+from socialtui.timespec import format_duration
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Response-time buckets for the distribution chart: upper bounds in seconds.
+BUCKETS = ((300, "<5m"), (900, "<15m"), (1800, "<30m"), (3600, "<1h"), (4 * 3600, "<4h"), (None, "4h+"))
+
+
+def build_report(config: Config, store: Store, since: datetime, now: datetime) -> care.Report:
+    snap = store.snapshot(now)
+    return care.report(snap.items, snap.own_posts, snap.states, snap.outbox, config.accounts, since, now)
+
+
+def _dur(value: float | None) -> str:
+    return "-" if value is None else format_duration(value)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.0f}%"
+
+
+def _row(m: care.Metrics) -> str:
+    received = "-" if m.received is None else str(m.received)
+    return (
+        f"{fit(one_line(m.name), 22)} {received:>5} {m.answered:>5} {m.done:>5} {_dur(m.median_s):>7} "
+        f"{_dur(m.p90_s):>7} {_share(m.within_target):>7} {_dur(m.longest_quiet_s):>8} "
+        f"{'-' if m.posts is None else m.posts:>5} {_share(m.conversation_share):>6}"
+    )
+
+
+def sparkline(values: list[int] | tuple[int, ...]) -> str:
+    """One block character per value, scaled to the largest (an empty one for zero)."""
+    top = max(values, default=0)
+    if top == 0:
+        return "·" * len(values)
+    return "".join(BLOCKS[0 if v == 0 else max(1, round(v / top * (len(BLOCKS) - 1)))] for v in values)
+
+
+def distribution(times: tuple[float, ...]) -> list[tuple[str, int]]:
+    """How many response times fall in each bucket (<5m, <15m, ... 4h+)."""
+    counts = [0] * len(BUCKETS)
+    for t in times:
+        counts[next(i for i, (bound, _) in enumerate(BUCKETS) if bound is None or t < bound)] += 1
+    return [(label, n) for (_, label), n in zip(BUCKETS, counts, strict=True)]
+
+
+def render_report(report: care.Report, config: Config, since: datetime, now: datetime) -> list[str]:
+    """The report as lines of text, for the terminal (fits 80 columns)."""
+    lines = [
+        f"socialtui report  {since.strftime('%Y-%m-%d %H:%M')}Z to {now.strftime('%Y-%m-%d %H:%M')}Z",
+        "",
+    ]
+    header = f"{'':22} {'recv':>5} {'answ':>5} {'done':>5} {'median':>7} {'p90':>7} {'in tgt':>7} {'longest':>8} {'posts':>5} {'conv':>6}"
+    if not config.accounts:
+        return lines + ["No accounts are configured."]
+    lines += ["PER ACCOUNT (response times in active hours; longest = longest quiet gap)", header]
+    lines += [_row(m) for m in report.accounts]
+    lines += [_row(report.total), ""]
+    if report.operators:
+        lines += ["PER OPERATOR", header]
+        lines += [_row(m) for m in report.operators]
+        lines.append("")
+    reasons = dict(report.total.done_reasons)
+    if reasons:
+        lines.append("Done without a reply: " + ", ".join(f"{one_line(r)} {n}" for r, n in reasons.items()))
+        lines.append("")
+    times = report.total.response_times_s
+    if times:
+        lines.append("First-response times")
+        dist = distribution(times)
+        top = max(n for _, n in dist) or 1
+        for label, n in dist:
+            lines.append(f"  {label:>5} {'█' * round(n / top * 40):<40} {n}")
+        lines.append("")
+    if any(any(row) for row in report.activity):
+        lines.append("Own posts by hour (local time), Mon to Sun")
+        lines.append("       0     6     12    18   ")
+        for day, row in zip(DAYS, report.activity, strict=True):
+            lines.append(f"  {day}  {sparkline(row)}")
+    else:
+        lines.append("No posts from our accounts in this window.")
+    return lines
+
+
+def _metrics_json(m: care.Metrics) -> dict[str, Any]:
+    data = asdict(m)
+    data["done_reasons"] = dict(m.done_reasons)
+    data["response_times_s"] = [round(t) for t in m.response_times_s]
+    for key in ("median_s", "p90_s", "longest_quiet_s"):
+        if data[key] is not None:
+            data[key] = round(data[key])
+    return data
+
+
+def report_json(report: care.Report, since: datetime, now: datetime) -> dict[str, Any]:
+    return {
+        "since": since.isoformat(),
+        "until": now.isoformat(),
+        "accounts": [_metrics_json(m) for m in report.accounts],
+        "operators": [_metrics_json(m) for m in report.operators],
+        "total": _metrics_json(report.total),
+        "activity": [list(row) for row in report.activity],
+    }

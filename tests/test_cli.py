@@ -1,0 +1,262 @@
+"""The command line, on an empty and on a filled store: what scripts and operators see."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from socialtui.cli import main, unix_login
+from socialtui.clock import FixedClock
+from socialtui.model import AccountHealth, Actor, Author, Item, Post, item_id
+from socialtui.store import Store
+
+NOW = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)  # a Wednesday
+
+CONFIG = """
+[team]
+data_dir = "data"
+timezone = "Europe/London"
+poll_interval = "30s"
+claim_ttl = "10m"
+
+[operators]
+{login} = "Night lead"
+
+[[accounts]]
+id = "acme-mastodon"
+network = "mastodon"
+server = "https://mastodon.example"
+handle = "@acme@mastodon.example"
+token_env = "ACME_TOKEN"
+active_hours = "always"
+max_quiet = "4h"
+reply_within = "30m"
+
+[[accounts]]
+id = "acme-bluesky"
+network = "bluesky"
+server = "https://bsky.example"
+handle = "acme.bsky.example"
+app_password_env = "ACME_BSKY"
+active_hours = "always"
+max_quiet = "4h"
+reply_within = "30m"
+"""
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(login=unix_login()))
+    return path
+
+
+def run(config_path: Path, *args: str, now: datetime = NOW) -> tuple[int, str, str]:
+    import contextlib
+    import io
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["--config", str(config_path), *args], clock=FixedClock(now))
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def mention(n: int, account: str, minutes_ago: float, text: str = "Is the shop open on Sunday?") -> Item:
+    if account == "acme-mastodon":
+        author = Author("mastodon", f"sam{n}@example.org", f"9{n}", f"Sam {n}")
+        remote = f"01HQ{n:022d}"
+    else:
+        author = Author("bluesky", f"kim{n}.example.com", f"did:plc:kim{n}", f"Kim {n}")
+        remote = f"at://did:plc:kim{n}/app.bsky.feed.post/3k{n:011d}"
+    post = Post(account, remote, author, text, NOW - timedelta(minutes=minutes_ago), url=f"https://x/{n}")
+    return Item(item_id(account, remote), account, "mention", post)
+
+
+def own_post(account: str, minutes_ago: float, reply_to: str = "") -> Post:
+    handle = "acme@mastodon.example" if account == "acme-mastodon" else "acme.bsky.example"
+    network = "mastodon" if account == "acme-mastodon" else "bluesky"
+    return Post(
+        account, f"own-{account}-{minutes_ago}", Author(network, handle, "1"), "hello",
+        NOW - timedelta(minutes=minutes_ago), reply_to=reply_to, own=True,
+    )
+
+
+def fill(config_path: Path) -> tuple[Store, list[Item]]:
+    store = Store(config_path.parent / "data")
+    items = [
+        mention(1, "acme-mastodon", 72, "The app crashed again after the update"),
+        mention(2, "acme-mastodon", 25),
+        mention(3, "acme-bluesky", 5, "Love the new colours!"),
+        mention(4, "acme-bluesky", 300),
+    ]
+    store.put_items(items)
+    store.put_own_posts([own_post("acme-mastodon", 40), own_post("acme-bluesky", 260, reply_to=items[3].post.remote_id)])
+    for account in ("acme-mastodon", "acme-bluesky"):
+        store.set_health(AccountHealth(account=account, state="ok", last_sync_at=NOW, last_ok_at=NOW))
+    return store, items
+
+
+# --- empty store ---------------------------------------------------------------------------------
+
+
+def test_every_command_on_an_empty_data_dir_prints_an_empty_state(config_path: Path) -> None:
+    code, text, err = run(config_path, "status")
+    assert code == 0 and err == ""
+    assert "never synced" in text
+    code, text, _ = run(config_path, "status", "--json")
+    data = json.loads(text)
+    assert data["unanswered"] == [] and [a["id"] for a in data["accounts"]] == ["acme-mastodon", "acme-bluesky"]
+    code, line, _ = run(config_path, "check")
+    assert code == 3 and line.startswith("UNKNOWN")
+    assert run(config_path, "handoff", "show")[1].strip() == "No handoff notes."
+    assert run(config_path, "handoff", "ack")[1].strip() == "Nothing to acknowledge."
+    assert "No notes yet" in run(config_path, "note", "@sam@example.org")[1]
+    code, text, _ = run(config_path, "report")
+    assert code == 0 and "Traceback" not in text
+    code, _, err = run(config_path, "done", "abcd1234")
+    assert code == 1 and "no item 'abcd1234'" in err
+
+
+# --- filled store --------------------------------------------------------------------------------
+
+
+def test_status_json_has_the_contract_keys(config_path: Path) -> None:
+    store, items = fill(config_path)
+    store.claim(items[0], Actor("ops2", "Ops Two"), NOW - timedelta(minutes=1), timedelta(minutes=10))
+    code, text, _ = run(config_path, "status", "--json")
+    data = json.loads(text)
+    assert code == 0
+    assert {"generated_at", "operator", "accounts", "unanswered"} <= set(data)
+    assert data["operator"] == "Night lead"
+    for account in data["accounts"]:
+        assert {"id", "network", "handle", "unanswered", "late", "oldest_unanswered_s", "quiet_s",
+                "max_quiet_s", "quiet_state", "health"} <= set(account)
+    by_id = {a["id"]: a for a in data["accounts"]}
+    assert by_id["acme-mastodon"]["unanswered"] == 2 and by_id["acme-mastodon"]["late"] == 1
+    assert by_id["acme-mastodon"]["oldest_unanswered_s"] == 72 * 60
+    assert by_id["acme-bluesky"]["unanswered"] == 1, "the item answered from another app is not in the queue"
+    assert by_id["acme-bluesky"]["quiet_s"] == 260 * 60 and by_id["acme-bluesky"]["quiet_state"] == "breach"
+    assert by_id["acme-mastodon"]["quiet_state"] == "ok"
+    first = data["unanswered"][0]
+    assert {"item", "account", "author", "text", "url", "age_s", "state", "claimed_by"} <= set(first)
+    assert first["item"] == items[0].id and first["state"] == "late" and first["claimed_by"] == "Ops Two"
+    assert [u["item"] for u in data["unanswered"]] == [items[0].id, items[1].id, items[2].id], "oldest first"
+
+
+def test_check_is_critical_with_late_items_and_a_breached_gap(config_path: Path) -> None:
+    fill(config_path)
+    code, line, _ = run(config_path, "check")
+    assert code == 2
+    assert line.startswith("CRITICAL: ")
+    assert "1 late item" in line and "acme-mastodon" in line
+    assert "acme-bluesky quiet 4h20m of 4h" in line
+    assert "\n" not in line.strip()
+
+
+def test_check_is_ok_when_all_is_answered(config_path: Path) -> None:
+    store, items = fill(config_path)
+    actor = Actor("alice", "Alice")
+    for item in items:
+        store.mark_done(item, "thanked", actor, NOW)
+    store.put_own_posts([own_post("acme-bluesky", 1)])
+    code, line, _ = run(config_path, "check")
+    assert (code, line.split(":")[0]) == (0, "OK")
+
+
+def test_done_takes_the_item_out_of_the_queue_and_is_audited(config_path: Path) -> None:
+    store, items = fill(config_path)
+    code, text, _ = run(config_path, "done", items[0].id[:5], "--reason", "spam")
+    assert code == 0 and "done (spam)" in text
+    data = json.loads(run(config_path, "status", "--json")[1])
+    assert items[0].id not in [u["item"] for u in data["unanswered"]]
+    event = store.audit_events()[-1]
+    assert (event.action, event.item, event.detail, event.login) == ("done", items[0].id, "spam", unix_login())
+
+
+def test_operator_override_is_shown_but_the_login_is_audited(config_path: Path) -> None:
+    store, items = fill(config_path)
+    run(config_path, "--operator", "Demo Dana", "done", items[1].id, "--reason", "thanked")
+    event = store.audit_events()[-1]
+    assert event.operator == "Demo Dana" and event.login == unix_login()
+
+
+def test_notes_are_added_and_listed(config_path: Path) -> None:
+    fill(config_path)
+    assert run(config_path, "note", "@sam1@example.org", "Prefers", "DMs")[0] == 0
+    code, text, _ = run(config_path, "note", "sam1@example.org")
+    assert code == 0 and "Sam 1" in text and "Prefers DMs" in text and "Night lead" in text
+
+
+def test_handoff_write_show_ack(config_path: Path, tmp_path: Path) -> None:
+    fill(config_path)
+    store = Store(tmp_path / "data")
+    store.write_handoff("Watch acme-bluesky: quiet all evening", Actor("dayshift", "Day shift"), NOW)
+    code, text, _ = run(config_path, "handoff", "show")
+    assert "Watch acme-bluesky" in text and "nobody yet" in text
+    shown = json.loads(run(config_path, "handoff", "show", "--json")[1])
+    assert len(shown) == 1
+    assert "Acknowledged" in run(config_path, "handoff", "ack")[1]
+    assert run(config_path, "handoff", "show")[1].strip() == "No handoff notes waiting for you."
+    assert "Night lead" in run(config_path, "handoff", "show", "--all")[1]
+    code, text, _ = run(config_path, "handoff", "write", "All", "calm")
+    assert code == 0 and "written" in text
+
+
+def test_report_json_and_audit(config_path: Path) -> None:
+    store, items = fill(config_path)
+    run(config_path, "done", items[1].id, "--reason", "spam")
+    data = json.loads(run(config_path, "report", "--since", "24h", "--json")[1])
+    assert "accounts" in data and "operators" in data
+    audit = run(config_path, "report", "--audit")[1]
+    assert "done" in audit and items[1].id in audit
+    code, _, err = run(config_path, "report", "--since", "yesterday")
+    assert code == 2 and "--since" in err
+
+
+def test_a_bad_config_exits_2_naming_file_key_and_value(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(CONFIG.format(login="x").replace('max_quiet = "4h"', 'max_quiet = "4 hours"', 1))
+    code, out, err = run(path, "status")
+    assert code == 2 and out == ""
+    assert str(path) in err and "accounts[0].max_quiet" in err and "4 hours" in err
+
+
+def test_a_missing_config_exits_2(tmp_path: Path) -> None:
+    code, _, err = run(tmp_path / "nope.toml", "status")
+    assert code == 2 and "nope.toml" in err
+
+
+def test_hostile_text_reaches_the_terminal_inert(config_path: Path) -> None:
+    store, _ = fill(config_path)
+    nasty = "\x1b[2J\x1b]0;pwned\x07[bold red]hi[/] \u202egnp.exe\u200b ok"
+    store.put_items([mention(9, "acme-mastodon", 3, nasty)])
+    text = run(config_path, "status")[1]
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text and "\u200b" not in text
+    assert "[bold red]hi[/]" in text, "markup-like text is shown as it was written"
+
+
+# --- several processes at once, through the command line -------------------------------------------
+
+
+def test_eight_concurrent_handoff_writes_lose_nothing(config_path: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "SOCIALTUI_NOW": NOW.isoformat()}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "socialtui", "--config", str(config_path), "--operator", f"op{n}",
+             "handoff", "write", f"note number {n}"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for n in range(8)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+    notes = Store(tmp_path / "data").handoffs()
+    assert sorted(n.text for n in notes) == sorted(f"note number {n}" for n in range(8))
+    assert len([e for e in Store(tmp_path / "data").audit_events() if e.action == "handoff"]) == 8
