@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,9 @@ def out(line: str = "") -> None:
 # --- status and check ----------------------------------------------------------------------------
 
 
+STATUS_ROWS = 40
+
+
 def cmd_status(ctx: Context) -> int:
     from socialtui.overview import build_overview, overview_json
 
@@ -116,13 +119,16 @@ def cmd_status(ctx: Context) -> int:
             out("No unanswered items.")
         return 0
     out(f"UNANSWERED, oldest first ({len(overview.queue)}, {overview.late} late)")
-    for entry in overview.queue:
+    shown = overview.queue if ctx.args.all else overview.queue[:STATUS_ROWS]
+    for entry in shown:
         post = entry.item.post
         claimed = f"  claimed by {entry.claim.operator}" if entry.claim else ""
         out(
             f"  {entry.item.id}  {format_duration(entry.age_s):>6} {entry.state:<4}  {fit(entry.item.account, 16)} "
             f"{fit(one_line(post.author.label), 24)} {one_line(post.text, 60)}{claimed}"
         )
+    if len(shown) < len(overview.queue):
+        out(f"  … and {len(overview.queue) - len(shown)} more (--all lists every item, --json too)")
     return 0
 
 
@@ -318,7 +324,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("status", parents=[common], help="accounts, gaps and the unanswered queue")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help="machine-readable output (every item)")
+    p.add_argument("--all", action="store_true", help=f"list every unanswered item (default: the oldest {STATUS_ROWS})")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(

@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import typing
+from collections.abc import Callable
+from dataclasses import MISSING as MISSING_FIELD
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any, Literal, TypeVar
 
 NETWORKS = ("mastodon", "bluesky")
@@ -286,16 +288,28 @@ def _dt_to_str(value: datetime) -> str:
 
 def parse_time(value: str) -> datetime:
     """An ISO-8601 timestamp (with `Z` or an offset) as an aware UTC datetime."""
-    at = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    at = datetime.fromisoformat(value)
     if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC)
+        return at.replace(tzinfo=UTC)
+    return at if at.tzinfo is UTC else at.astimezone(UTC)
+
+
+@cache
+def _defaults(cls: type) -> tuple[tuple[str, Any], ...]:
+    return tuple((f.name, f.default) for f in fields(cls))
 
 
 def to_record(obj: Any) -> Any:
-    """A dataclass (nested too) as JSON-ready plain data."""
+    """A dataclass (nested too) as JSON-ready plain data. Fields at their default value are left out
+    (`from_record` restores them): the post cache is mostly empty strings otherwise."""
     if is_dataclass(obj):
-        return {f.name: to_record(getattr(obj, f.name)) for f in fields(obj)}
+        record = {}
+        for name, default in _defaults(type(obj)):
+            value = getattr(obj, name)
+            if default is not MISSING_FIELD and type(value) is type(default) and value == default:
+                continue
+            record[name] = to_record(value)
+        return record
     if isinstance(obj, datetime):
         return _dt_to_str(obj)
     if isinstance(obj, (list, tuple)):
@@ -306,47 +320,50 @@ def to_record(obj: Any) -> Any:
 
 
 @cache
-def _field_kinds(cls: type) -> tuple[tuple[str, str, type | None], ...]:
-    """(name, kind, inner class) per field: kind is plain, time, record or records."""
+def _converters(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
+    """Per field of `cls`: its name and how to turn stored data back into the field's type."""
     hints = typing.get_type_hints(cls)
-    out = []
+    out: list[tuple[str, Callable[[Any], Any] | None]] = []
     for f in fields(cls):
         hint = hints[f.name]
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if hint is datetime or (args == [datetime]):
-            out.append((f.name, "time", None))
+        if hint is datetime or args == [datetime]:
+            out.append((f.name, parse_time))
         elif is_dataclass(hint):
-            out.append((f.name, "record", hint))
+            out.append((f.name, partial(from_record, hint)))
         elif typing.get_origin(hint) is tuple:
             inner = args[0] if args else None
             if inner is not None and is_dataclass(inner):
-                out.append((f.name, "records", inner))
+                out.append((f.name, partial(_records, inner)))
             else:
-                out.append((f.name, "tuple", None))
+                out.append((f.name, tuple))
         else:
-            out.append((f.name, "plain", None))
+            out.append((f.name, None))
     return tuple(out)
+
+
+def _records(cls: type[T], values: list[dict[str, Any]]) -> tuple[T, ...]:
+    return tuple(from_record(cls, v) for v in values)
+
+
+_INTERNED: dict[tuple[Any, ...], Any] = {}
 
 
 def from_record(cls: type[T], data: dict[str, Any]) -> T:
     """The dataclass `cls` from plain data written by `to_record`; unknown keys are ignored."""
+    if cls is Author:  # the same people write many posts: share one object per author
+        key = (data["network"], data["handle"], data.get("id", ""), data.get("display_name", ""), data.get("url", ""))
+        author = _INTERNED.get(key)
+        if author is None:
+            if len(_INTERNED) > 100_000:
+                _INTERNED.clear()
+            author = _INTERNED[key] = Author(*key)
+        return author  # type: ignore[return-value]
     kwargs: dict[str, Any] = {}
-    for name, kind, inner in _field_kinds(cls):
-        if name not in data:
-            continue
-        value = data[name]
-        if value is None:
-            kwargs[name] = None
-        elif kind == "time":
-            kwargs[name] = parse_time(value)
-        elif kind == "record":
-            kwargs[name] = from_record(inner, value)  # type: ignore[arg-type]
-        elif kind == "records":
-            kwargs[name] = tuple(from_record(inner, v) for v in value)  # type: ignore[arg-type]
-        elif kind == "tuple":
-            kwargs[name] = tuple(value)
-        else:
-            kwargs[name] = value
+    for name, convert in _converters(cls):
+        if name in data:
+            value = data[name]
+            kwargs[name] = value if convert is None or value is None else convert(value)
     return cls(**kwargs)
 
 

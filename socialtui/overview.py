@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from socialtui import care
@@ -54,7 +54,7 @@ class Overview:
 
 def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapshot | None = None) -> Overview:
     """Read the store (or use `snapshot`) and apply the care rules at `now`."""
-    snap = snapshot or store.snapshot(now)
+    snap = snapshot or store.snapshot(now, open_only=True, posts_since=now - care_lookback())
     queue = care.unanswered_queue(
         snap.items, snap.own_posts, snap.states, config.accounts, now, claims=snap.claims, outbox=snap.outbox
     )
@@ -81,6 +81,12 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
             )
         )
     return Overview(generated_at=now, accounts=accounts, queue=queue, snapshot=snap)
+
+
+def care_lookback() -> timedelta:
+    """How far back the gap rules look (long gaps, rhythm): own posts older than this are not needed,
+    except each account's latest, which the store always keeps."""
+    return timedelta(days=8)
 
 
 def _seconds(value: float | None) -> int | None:

@@ -49,6 +49,8 @@ def cell_width(text: str) -> int:
 
 def fit(text: str, width: int) -> str:
     """Pad or cut a cleaned one-line text to exactly `width` terminal cells."""
+    if text.isascii():
+        return text.ljust(width) if len(text) <= width else text[: max(width - 1, 0)] + "…"[:width]
     out, used = [], 0
     for ch in text:
         w = 2 if unicodedata.east_asian_width(ch) in "WF" else 0 if unicodedata.combining(ch) else 1

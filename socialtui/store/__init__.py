@@ -224,10 +224,16 @@ class Store:
             doc = db.table("contacts").get_key(key)
             return from_record(Contact, doc) if doc else None
 
-    def snapshot(self, now: datetime) -> Snapshot:
-        """Items, own posts, operator state and health: everything the care rules read."""
+    def snapshot(self, now: datetime, *, open_only: bool = False, posts_since: datetime | None = None) -> Snapshot:
+        """Items, own posts, operator state and health: everything the care rules read.
+
+        `open_only` leaves out items that are plainly answered (done, replied to by the account, or
+        sent through the outbox), before they are decoded; `posts_since` leaves out older own posts.
+        The queue, gaps and `check` need no more than that; the report needs everything.
+        """
         with self.ops.read() as db:
-            states = {key: from_record(ItemState, doc) for key, doc in db.table("states").raw().items()}
+            raw_states = db.table("states").raw()
+            states = {key: from_record(ItemState, doc) for key, doc in raw_states.items()}
             claims = {}
             for doc in db.table("claims").raw().values():
                 claim = from_record(Claim, doc)
@@ -235,9 +241,41 @@ class Store:
                     claims[claim.item] = claim
             outbox = [from_record(OutboxEntry, doc) for doc in db.table("outbox").raw().values()]
             drafts = {key: from_record(Draft, doc) for key, doc in db.table("drafts").raw().items()}
+        cutoff = posts_since.isoformat() if posts_since else None
+        with self.posts_file.read() as db:
+            raw_own = db.table("own").raw()
+            replied = {(doc["account"], doc["reply_to"]) for doc in raw_own.values() if doc.get("reply_to")}
+            if cutoff is None:
+                own_posts = [from_record(Post, doc) for doc in raw_own.values()]
+            else:
+                latest: dict[str, tuple[str, dict[str, Any]]] = {}
+                for doc in raw_own.values():  # each account's latest post: its gap is measured from it
+                    at = _iso_utc(doc["created_at"])
+                    if doc["account"] not in latest or at > latest[doc["account"]][0]:
+                        latest[doc["account"]] = (at, doc)
+                keep = [doc for _, doc in latest.values() if _iso_utc(doc["created_at"]) < cutoff]
+                own_posts = [
+                    from_record(Post, doc)
+                    for doc in [*keep, *(d for d in raw_own.values() if _iso_utc(d["created_at"]) >= cutoff)]
+                ]
+        sent = {entry.item for entry in outbox if entry.state == "sent"}
+        with self.items_file.read() as db:
+            raw_items = db.table("items").raw()
+            if open_only:
+                items = [
+                    from_record(Item, doc)
+                    for key, doc in raw_items.items()
+                    if not (
+                        (key in raw_states and raw_states[key].get("done"))
+                        or key in sent
+                        or (doc["account"], doc["post"]["remote_id"]) in replied
+                    )
+                ]
+            else:
+                items = [from_record(Item, doc) for doc in raw_items.values()]
         return Snapshot(
-            items=self.items(),
-            own_posts=self.own_posts(),
+            items=items,
+            own_posts=own_posts,
             states=states,
             claims=claims,
             outbox=outbox,
@@ -268,12 +306,14 @@ class Store:
                 f"{net}:{h}" for net, h in wanted
             }:
                 return contact.key, contact.network, contact.handle, contact.display_name
-        for item in self.items():
-            author = item.post.author
-            if (author.network, author.handle.lower()) in wanted or (author.network, author.id) in {
-                (n, h) for n, h in candidates
-            }:
-                return author.contact_key, author.network, author.handle, author.display_name
+        ids = {(net, handle) for net, handle in candidates}
+        with self.items_file.read() as db:
+            for doc in db.table("items").raw().values():
+                raw_author = doc["post"]["author"]
+                net, handle = raw_author["network"], raw_author["handle"]
+                if (net, handle.lower()) in wanted or (net, raw_author.get("id", "")) in ids:
+                    author = from_record(Author, raw_author)
+                    return author.contact_key, author.network, author.handle, author.display_name
         network, handle = candidates[0]
         key = Author(
             network=network, handle=handle, id=handle if handle.startswith("did:") else ""
@@ -607,7 +647,7 @@ class Store:
                 lambda d: _iso_utc(d["expires_at"]) < now.isoformat()
             )
             removed["outbox"] = db.table("outbox").remove_where(
-                lambda d: d["state"] == "sent" and _iso_utc(d["updated_at"]) < cutoff
+                lambda d: d.get("state") == "sent" and _iso_utc(d["updated_at"]) < cutoff
             )
         return removed
 

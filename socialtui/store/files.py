@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
@@ -301,8 +301,8 @@ class StoreFile:
                 f"cannot read {self.path}: permission denied (is your login in the operators' group?)"
             ) from exc
         try:
-            data = json.loads(raw) if raw.strip() else {}
-        except ValueError as exc:
+            data = orjson.loads(raw) if raw.strip() else {}
+        except orjson.JSONDecodeError as exc:
             raise StoreCorrupt(
                 f"{self.path} is not valid JSON ({exc}); socialtui will not overwrite it. "
                 "Restore it from a backup or move it aside."
@@ -326,7 +326,7 @@ class StoreFile:
 
     def _save(self, data: dict[str, Any], lock_fd: int) -> None:
         data.setdefault(META_TABLE, {})["schema"] = {"version": SCHEMA_VERSION, "file": self.name}
-        payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        payload = orjson.dumps(data)
         directory = self.path.parent
         tmp = None
         try:
