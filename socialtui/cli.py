@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 an error at run time (store busy, item not found, netwo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pwd
@@ -43,6 +44,7 @@ class Context:
         self.clock = clock or system_clock()
         self._config: Config | None = None
         self._store: Store | None = None
+        self.demo = False
 
     @property
     def config(self) -> Config:
@@ -281,6 +283,182 @@ def cmd_report(ctx: Context) -> int:
     return 0
 
 
+# --- the network: sync, reply, login, sandbox, demo ------------------------------------------------
+
+
+def _stamp() -> str:
+    return datetime.now().astimezone().strftime("%H:%M:%S")
+
+
+def cmd_sync(ctx: Context) -> int:
+    import asyncio
+    import signal
+
+    from socialtui.sync import Syncer
+
+    def log(line: str) -> None:
+        print(f"{_stamp()} {one_line(line)}", flush=True)
+
+    syncer = Syncer(ctx.config, ctx.store, ctx.clock, log=log)
+    if not ctx.config.accounts:
+        out(f"No accounts are configured in {ctx.config.path}; nothing to sync.")
+        return 0
+    if ctx.args.once:
+        results = asyncio.run(syncer.run_once())
+        for r in results:
+            if r.ok:
+                log(f"{r.account}: ok, {r.new_items} new items, {r.new_own_posts} new own posts ({r.requests} requests)")
+            else:
+                log(f"{r.account}: failed: {r.error}")
+        return 0 if all(r.ok for r in results) else 1
+
+    async def service() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        log(f"socialtui sync: {len(ctx.config.accounts)} accounts, every {format_duration(ctx.config.team.poll_interval.total_seconds())}")
+        await syncer.run(stop)
+        log("socialtui sync: stopped")
+
+    asyncio.run(service())
+    return 0
+
+
+def cmd_reply(ctx: Context) -> int:
+    import asyncio
+    import time
+
+    from socialtui.outbox import ReplyRefused, deliver, queue_reply
+    from socialtui.sync import default_adapter_factory
+
+    text = " ".join(ctx.args.text)
+    if text == "-":
+        text = sys.stdin.read()
+    text = text.strip()
+    if not text:
+        raise ArgumentError("reply: TEXT is empty")
+    store, config, now, actor = ctx.store, ctx.config, ctx.now(), ctx.actor
+    item = store.find_item(ctx.args.item)
+    try:
+        account = config.account(item.account)
+    except KeyError:
+        raise CommandError(f"{item.id} belongs to {item.account}, which is no longer in {config.path}") from None
+    claim = store.claims(now).get(item.id)
+    if claim and claim.login != actor.login and not ctx.args.force:
+        raise CommandError(
+            f"{item.id} is claimed by {claim.operator} since {claim.at.strftime('%H:%M')}Z (--force to reply anyway)"
+        )
+    adapter = default_adapter_factory(config, store, ctx.clock)(account)
+
+    async def send() -> int:
+        try:
+            try:
+                entry = queue_reply(store, config, adapter, item, text, actor, now, force=ctx.args.force)
+            except ReplyRefused as exc:
+                raise CommandError(f"not sent: {exc}") from None
+            out(f"Replying from {account.id} ({account.handle}) to {one_line(item.post.author.label)}…")
+            delivery = await deliver(store, adapter, item, entry.id, ctx.clock)
+            deadline = time.monotonic() + 30
+            while delivery.entry.state == "sending" and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)  # another process is sending it: wait for its result
+                current = store.outbox_entry(entry.id)
+                if current is not None:
+                    delivery = type(delivery)(current, current.state)
+            entry = delivery.entry
+            if entry.state == "sent":
+                out(f"Sent: {entry.url or entry.remote_id}")
+                return 0
+            if entry.state == "failed":
+                print(f"socialtui: reply failed: {entry.error} (the text is kept in the outbox)", file=sys.stderr)
+                return 1
+            print(f"socialtui: {delivery.message}; the reply waits in the outbox and the poller will send it", file=sys.stderr)
+            return 1
+        finally:
+            await adapter.aclose()
+
+    return asyncio.run(send())
+
+
+def cmd_login(ctx: Context) -> int:
+    import asyncio
+
+    from socialtui.networks.mastodon import authorize_url, exchange_code, register_app
+
+    config = ctx.config
+    try:
+        account = config.account(ctx.args.account)
+    except KeyError:
+        raise CommandError(f"no account {ctx.args.account!r} in {config.path}") from None
+    if account.network != "mastodon":
+        raise CommandError(
+            f"{account.id} is on {account.network}: create an app password in the network's settings and "
+            f"put it in the file named by app_password_file (mode 640)"
+        )
+    if not account.token_file:
+        raise CommandError(f"{account.id} has no token_file in {config.path}: login writes the token there")
+
+    async def flow() -> str:
+        app = await register_app(account.server)
+        out("Open this address in a browser, log in as the brand account and authorize socialtui:")
+        out()
+        out(f"  {authorize_url(account.server, app.client_id)}")
+        out()
+        code = input("Then paste the authorization code here: ").strip()
+        if not code:
+            raise CommandError("no code given; nothing was written")
+        return await exchange_code(account.server, app.client_id, app.client_secret, code)
+
+    token = asyncio.run(flow())
+    _write_secret_file(Path(account.token_file), token)
+    out(f"Token written to {account.token_file} (readable by its owner and group only).")
+    return 0
+
+
+def _write_secret_file(path: Path, secret: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".token.", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o640)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def cmd_sandbox(ctx: Context) -> int:
+    from socialtui.sandbox.server import serve
+
+    write = Path(ctx.args.write_config).resolve() if ctx.args.write_config else None
+    try:
+        serve(port=ctx.args.port, write_config=write, traffic=not ctx.args.quiet)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise CommandError(f"cannot serve on 127.0.0.1:{ctx.args.port}: {exc.strerror}") from None
+    return 0
+
+
+def cmd_demo(ctx: Context) -> int:
+    import shutil
+
+    from socialtui.sandbox.server import demo_world, start
+
+    directory = Path(tempfile.mkdtemp(prefix="socialtui-demo-"))
+    try:
+        with start(demo_world(ctx.clock.now), write_config=directory / "config.toml", traffic=True) as sandbox:
+            ctx.args.config = str(sandbox.config_path)
+            ctx.demo = True
+            return _dashboard(ctx)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 # --- parser --------------------------------------------------------------------------------------
 
 
@@ -368,12 +546,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audit", action="store_true", help="the audit trail of operator actions instead")
     p.set_defaults(func=cmd_report)
 
-    for register in EXTRA_COMMANDS:
-        register(sub, common)
+    p = sub.add_parser("sync", parents=[common], help="the headless poller (a service), or one pass")
+    p.add_argument("--once", action="store_true", help="one pass over the accounts no other process polls")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("reply", parents=[common], help="reply to an item from the shell, through the outbox")
+    p.add_argument("item", metavar="ITEM")
+    p.add_argument("text", metavar="TEXT", nargs="+", help="the reply (- reads it from standard input)")
+    p.add_argument("--force", action="store_true", help="reply even if answered meanwhile or claimed by someone else")
+    p.set_defaults(func=cmd_reply)
+
+    p = sub.add_parser("login", parents=[common], help="Mastodon: authorize socialtui and write the account's token_file")
+    p.add_argument("account", metavar="ACCOUNT", help="the account id in the config")
+    p.set_defaults(func=cmd_login)
+
+    p = sub.add_parser("sandbox", parents=[common], help="the sandbox network (Mastodon + Bluesky) on 127.0.0.1")
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
+    p.add_argument("--write-config", metavar="PATH", help="write a ready config (and secret files) for its brand accounts")
+    p.add_argument("--quiet", action="store_true", help="no live traffic, only the week of history")
+    p.set_defaults(func=cmd_sandbox)
+
+    p = sub.add_parser("demo", parents=[common], help="the dashboard on the sandbox network, in a throw-away data dir")
+    p.set_defaults(func=cmd_demo)
     return parser
-
-
-EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = []
 
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
@@ -386,6 +581,10 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     func = getattr(args, "func", None)
     if func is None:
         func = _dashboard
+    if not hasattr(args, "config"):
+        args.config = None
+    if not hasattr(args, "operator"):
+        args.operator = None
     ctx = Context(args, clock)
     try:
         return func(ctx)

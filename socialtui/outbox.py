@@ -1,0 +1,186 @@
+"""Replies through the outbox: committed before they are sent, sent exactly once, never lost.
+
+1. The reply is checked by the network's rules and committed to the outbox with its idempotency key
+   (fixed when the draft was made: a Mastodon `Idempotency-Key`, a Bluesky record key).
+2. A sender takes the entry (`queued` -> `sending`) under the store lock: only one process sends it.
+3. On success the server's id and URL are recorded (`sent`), and the item leaves the queue.
+4. After an uncertain failure (the request may have reached the server) the sender first looks for the
+   reply on the server, because not every server honours the idempotency key. A transient failure is
+   retried with the same key; a permanent one ends as `failed` with the text kept.
+
+A sender killed at any point leaves the entry `queued` or `sending`; the next sender (the poller, or a
+retry) finds it and, for `sending`, looks on the server before sending again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from socialtui import care
+from socialtui.clock import Clock
+from socialtui.config import Config
+from socialtui.model import Actor, Draft, Item, OutboxEntry, Post
+from socialtui.networks.base import Adapter
+from socialtui.networks.errors import NetworkFailure
+from socialtui.store import Store
+
+ATTEMPTS = 3
+
+
+class ReplyRefused(Exception):
+    """The reply was not queued: too long, already answered, claimed by someone else. For the user."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    entry: OutboxEntry
+    message: str
+
+    @property
+    def sent(self) -> bool:
+        return self.entry.state == "sent"
+
+
+def answered_meanwhile(store: Store, config: Config, item: Item, now: datetime) -> bool:
+    """Has the account answered this item (from any app, or through the outbox), or has an operator
+    marked it done?"""
+    snap = store.snapshot(now)
+    return not care.unanswered_queue(
+        [item], snap.own_posts, snap.states, config.accounts, now, outbox=snap.outbox
+    )
+
+
+def queue_reply(
+    store: Store,
+    config: Config,
+    adapter: Adapter,
+    item: Item,
+    text: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    force: bool = False,
+    draft: Draft | None = None,
+) -> OutboxEntry:
+    """Check and commit a reply to the outbox. Raises ReplyRefused with the reason."""
+    pending = [e for e in store.outbox() if e.item == item.id and e.state in ("queued", "sending")]
+    if pending:
+        return pending[0]
+    if not force and answered_meanwhile(store, config, item, now):
+        raise ReplyRefused(f"{item.id} has been answered meanwhile (use --force to reply again)")
+    prepared = adapter.prepare_reply(item, text)
+    if not prepared.ok:
+        raise ReplyRefused(prepared.problem or "the reply cannot be sent as it is")
+    draft = draft or store.draft(item.id)
+    key = draft.idempotency_key if draft else adapter.new_idempotency_key()
+    entry = OutboxEntry(
+        id=key,
+        item=item.id,
+        account=item.account,
+        text=prepared.text,
+        login=actor.login,
+        operator=actor.operator,
+        created_at=now,
+        updated_at=now,
+        in_reply_to=item.post.remote_id,
+        visibility=prepared.visibility,
+        spoiler_text=prepared.spoiler_text,
+    )
+    return store.outbox_add(entry, actor, now)
+
+
+async def deliver(
+    store: Store,
+    adapter: Adapter,
+    item: Item,
+    entry_id: str,
+    clock: Clock,
+    *,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    attempts: int = ATTEMPTS,
+) -> Delivery:
+    """Send one outbox entry, exactly once. Never raises for network trouble."""
+    taken = store.outbox_begin_send(entry_id, clock.now())
+    if taken is None:
+        current = store.outbox_entry(entry_id)
+        if current is None:
+            raise KeyError(entry_id)
+        return Delivery(
+            current,
+            f"already {current.state} (another process is sending it)"
+            if current.state == "sending"
+            else current.state,
+        )
+    entry, was_sending = taken
+    actor = Actor(entry.login, entry.operator)
+    if was_sending:
+        found = await _look_for(adapter, item, entry)
+        if found is not None:
+            return _sent(store, entry, found, actor, clock)
+    prepared = adapter.prepare_reply(item, entry.text, visibility=entry.visibility)
+    last_error = ""
+    for attempt in range(attempts):
+        try:
+            post = await adapter.send_reply(item, prepared, entry.id)
+        except NetworkFailure as exc:
+            last_error = str(exc) or type(exc).__name__
+            if exc.uncertain:
+                found = await _look_for(adapter, item, entry)
+                if found is not None:
+                    return _sent(store, entry, found, actor, clock)
+            if not exc.transient:
+                failed = replace(entry, state="failed", error=last_error, updated_at=clock.now())
+                store.outbox_update(failed, actor, "reply-failed")
+                return Delivery(failed, f"failed: {last_error}")
+            if attempt + 1 < attempts:
+                await sleep(min(2**attempt, 10) * random.uniform(0.5, 1.0))
+            continue
+        return _sent(store, entry, post, actor, clock)
+    waiting = replace(entry, state="queued", error=f"will retry: {last_error}", updated_at=clock.now())
+    store.outbox_update(waiting)
+    return Delivery(waiting, f"not sent yet, will retry: {last_error}")
+
+
+async def _look_for(adapter: Adapter, item: Item, entry: OutboxEntry) -> Post | None:
+    try:
+        return await adapter.find_reply(item, entry.id, entry.text)
+    except NetworkFailure:
+        return None
+
+
+def _sent(store: Store, entry: OutboxEntry, post: Post, actor: Actor, clock: Clock) -> Delivery:
+    now = clock.now()
+    sent = replace(
+        entry, state="sent", remote_id=post.remote_id, url=post.url, error="", updated_at=now, sent_at=now
+    )
+    store.outbox_update(sent, actor, "reply-sent")
+    store.put_own_posts([replace(post, own=True, account=entry.account)])
+    return Delivery(sent, f"sent: {post.url or post.remote_id}")
+
+
+async def retry_pending(
+    store: Store,
+    adapter: Adapter,
+    account_id: str,
+    clock: Clock,
+    *,
+    settle: timedelta = timedelta(seconds=30),
+) -> list[Delivery]:
+    """The poller's pass over an account's unfinished outbox entries (senders that died or gave up).
+    Entries younger than `settle` are left to the process that queued them."""
+    results = []
+    now = clock.now()
+    for entry in store.outbox():
+        if entry.account != account_id or entry.state not in ("queued", "sending"):
+            continue
+        if now - entry.updated_at < settle:
+            continue
+        item = store.item(entry.item)
+        if item is None:
+            continue
+        results.append(await deliver(store, adapter, item, entry.id, clock))
+    return results

@@ -1,0 +1,327 @@
+"""The shared poller: one per account on the machine, whoever runs it.
+
+An account is polled by the process that holds its lease: an flock on `leases/ACCOUNT.lock` in the
+data dir, held for as long as the process polls it. The kernel drops the lock when the process exits
+(however it exits), so another `socialtui sync` or dashboard takes the account over at its next try.
+
+A cycle costs two requests when nothing changed (new items after the cursor, own posts after the
+cursor); the home timeline is fetched less often. Failures become the account's health in the store;
+each account backs off on its own, so one failing server never delays the others, and a recovering
+one is polled at its normal pace again, with no burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from socialtui.clock import Clock
+from socialtui.config import AccountConfig, Config, read_secret
+from socialtui.model import AccountHealth
+from socialtui.networks.base import Adapter
+from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure, RateLimited
+from socialtui.store import Store
+from socialtui.store.files import open_shared
+
+BACKFILL = timedelta(days=7)
+BACKFILL_LIMIT = 300
+MAX_BACKOFF = timedelta(minutes=15)
+CATCH_UP_PAGES = 3
+
+AdapterFactory = Callable[[AccountConfig], Adapter]
+
+
+class Lease:
+    """The right to poll one account on this machine: an exclusive, non-blocking flock."""
+
+    def __init__(self, store: Store, account_id: str) -> None:
+        self.path = store.private_dir("leases") / f"{account_id}.lock"
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        fd = open_shared(self.path, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+@dataclass
+class CycleResult:
+    account: str
+    ok: bool
+    new_items: int = 0
+    new_own_posts: int = 0
+    home_posts: int = 0
+    requests: int = 0
+    error: str = ""
+    next_in: float = 0.0
+
+
+class AccountPoller:
+    """Polls one account: items, own posts and (less often) the home timeline, into the store."""
+
+    def __init__(
+        self, account: AccountConfig, config: Config, store: Store, clock: Clock, adapter: Adapter
+    ) -> None:
+        self.account = account
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.adapter = adapter
+        self.failures = 0
+        self._last_home: float | None = None
+
+    async def cycle(self) -> CycleResult:
+        """One pass. Never raises for network trouble: it becomes the account's health."""
+        now = self.clock.now()
+        before = self.adapter.requests
+        result = CycleResult(account=self.account.id, ok=False)
+        try:
+            await self._poll(now, result)
+        except NetworkFailure as exc:
+            result.error = str(exc)
+            result.next_in = self._record_failure(exc, now)
+        else:
+            result.ok = True
+            self.failures = 0
+            self.store.set_health(
+                AccountHealth(account=self.account.id, state="ok", last_sync_at=now, last_ok_at=now)
+            )
+            result.next_in = self.config.team.poll_interval.total_seconds()
+        result.requests = self.adapter.requests - before
+        return result
+
+    async def _poll(self, now: datetime, result: CycleResult) -> None:
+        since = now - BACKFILL
+        account = self.account.id
+        # A page cut short by the limit (done=False) is followed at once, a few pages per cycle, so a
+        # burst is caught up quickly without one account hogging the cycle.
+        for _ in range(CATCH_UP_PAGES):
+            items_cursor = self.store.cursor(account, "items")
+            page = await self.adapter.fetch_items(items_cursor, since, BACKFILL_LIMIT)
+            result.new_items += self.store.put_items(page.items)
+            if page.cursor and page.cursor != items_cursor:
+                self.store.set_cursor(account, "items", page.cursor)
+            if page.done:
+                break
+        for _ in range(CATCH_UP_PAGES):
+            own_cursor = self.store.cursor(account, "own")
+            own = await self.adapter.fetch_own_posts(own_cursor, since, BACKFILL_LIMIT)
+            result.new_own_posts += self.store.put_own_posts(own.items)
+            if own.cursor and own.cursor != own_cursor:
+                self.store.set_cursor(account, "own", own.cursor)
+            if own.done:
+                break
+        home_every = self.config.team.home_poll_interval.total_seconds()
+        mono = self.clock.monotonic()
+        if self._last_home is None or mono - self._last_home >= home_every:
+            self._last_home = mono
+            home = await self.adapter.fetch_home(100)
+            result.home_posts = self.store.put_home_posts(home)
+        # Replies whose sender died or gave up: this process holds the account's lease, so it finishes them.
+        from socialtui.outbox import retry_pending
+
+        await retry_pending(self.store, self.adapter, account, self.clock)
+
+    def _record_failure(self, exc: NetworkFailure, now: datetime) -> float:
+        """Store the account's health and say how long to wait before the next try."""
+        self.failures += 1
+        previous = self.store.health().get(self.account.id) or AccountHealth(account=self.account.id)
+        interval = self.config.team.poll_interval.total_seconds()
+        backoff = min(interval * 2 ** (self.failures - 1), MAX_BACKOFF.total_seconds())
+        backoff = random.uniform(backoff / 2, backoff)  # jitter: several accounts never retry in step
+        base = dict(
+            account=self.account.id, error=_short(exc), last_sync_at=now, last_ok_at=previous.last_ok_at
+        )
+        if isinstance(exc, RateLimited):
+            until = exc.reset_at or now + timedelta(seconds=backoff)
+            health = AccountHealth(state="rate_limited", since=now, until=until, **base)
+            wait = max((until - now).total_seconds(), interval)
+        elif isinstance(exc, (AuthRefused, AuthExpired)):
+            since = previous.since if previous.state == "auth" else now
+            health = AccountHealth(state="auth", since=since, **base)
+            wait = max(backoff, 60.0)
+        else:
+            since = previous.since if previous.state == "unreachable" and previous.since else now
+            health = AccountHealth(state="unreachable", since=since, **base)
+            wait = backoff
+        self.store.set_health(health)
+        return wait
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def default_adapter_factory(config: Config, store: Store, clock: Clock, **options: Any) -> AdapterFactory:
+    """Adapters for the configured servers: secrets read when the adapter is made (never stored),
+    Bluesky sessions shared through the data dir. `options` go to `make_adapter` (a test transport)."""
+    from socialtui.networks import make_adapter
+    from socialtui.store.sessions import FileSessionStore
+
+    def factory(account: AccountConfig) -> Adapter:
+        secret = read_secret(account)
+        sessions = FileSessionStore(store, account.id) if account.network == "bluesky" else None
+        return make_adapter(account, secret, session_store=sessions, now=clock.now, **options)
+
+    return factory
+
+
+class Syncer:
+    """Polls every account whose lease it can take; tries the others again each interval."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        adapter_factory: AdapterFactory | None = None,
+        *,
+        log: Callable[[str], None] | None = None,
+        accounts: list[str] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.factory = adapter_factory or default_adapter_factory(config, store, clock)
+        self.log = log or (lambda line: None)
+        wanted = [a for a in config.accounts if accounts is None or a.id in accounts]
+        self.leases = {a.id: Lease(store, a.id) for a in wanted}
+        self.accounts = {a.id: a for a in wanted}
+        self.pollers: dict[str, AccountPoller] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._wake: dict[str, asyncio.Event] = {}
+
+    def held(self) -> list[str]:
+        return [account for account, lease in self.leases.items() if lease.held]
+
+    def _poller(self, account_id: str) -> AccountPoller | None:
+        poller = self.pollers.get(account_id)
+        if poller is None:
+            account = self.accounts[account_id]
+            try:
+                adapter = self.factory(account)
+            except Exception as exc:  # a missing secret or bad session file: the account's health says so
+                self.store.set_health(
+                    AccountHealth(
+                        account=account_id,
+                        state="auth",
+                        since=self.clock.now(),
+                        error=_short(exc),
+                        last_sync_at=self.clock.now(),
+                    )
+                )
+                self.log(f"{account_id}: {exc}")
+                return None
+            poller = AccountPoller(account, self.config, self.store, self.clock, adapter)
+            self.pollers[account_id] = poller
+        return poller
+
+    async def run_once(self) -> list[CycleResult]:
+        """One pass over every account this process can lease; leases are released after."""
+        results: list[CycleResult] = []
+        try:
+            runnable = []
+            for account_id, lease in self.leases.items():
+                if not lease.try_acquire():
+                    self.log(f"{account_id}: polled by another process; skipped")
+                    continue
+                poller = self._poller(account_id)
+                if poller is not None:
+                    runnable.append(poller)
+            results = list(await asyncio.gather(*(p.cycle() for p in runnable)))
+            self.store.prune(self.clock.now(), self.config.team.retention)
+        finally:
+            await self.close()
+        return results
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set: each leased account in its own task, at its own pace."""
+        retry_leases = self.config.team.poll_interval.total_seconds()
+        try:
+            self.store.prune(self.clock.now(), self.config.team.retention)
+            while not stop.is_set():
+                for account_id, lease in self.leases.items():
+                    if account_id in self._tasks or not lease.try_acquire():
+                        continue
+                    self.log(f"{account_id}: polling")
+                    self._wake[account_id] = asyncio.Event()
+                    self._tasks[account_id] = asyncio.create_task(self._account_loop(account_id, stop))
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=retry_leases)
+                except TimeoutError:
+                    pass
+        finally:
+            for task in self._tasks.values():
+                task.cancel()
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+            self._tasks.clear()
+            await self.close()
+
+    def poll_now(self, account_id: str | None = None) -> None:
+        """Ask the account loops to poll at once (the dashboard's "refresh")."""
+        for key, event in self._wake.items():
+            if account_id is None or key == account_id:
+                event.set()
+
+    async def _account_loop(self, account_id: str, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            poller = self._poller(account_id)
+            wait = 60.0
+            if poller is not None:
+                result = await poller.cycle()
+                wait = result.next_in
+                if result.ok and (result.new_items or result.new_own_posts):
+                    self.log(f"{account_id}: {result.new_items} new items, {result.new_own_posts} own posts")
+                elif not result.ok:
+                    self.log(f"{account_id}: {result.error}; next try in {wait:.0f}s")
+            wake = self._wake[account_id]
+            wake.clear()
+            try:
+                await asyncio.wait_for(_first(stop, wake), timeout=wait)
+            except TimeoutError:
+                pass
+
+    async def close(self) -> None:
+        for poller in self.pollers.values():
+            await poller.adapter.aclose()
+        self.pollers.clear()
+        for lease in self.leases.values():
+            lease.release()
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
+
+
+__all__ = ["Syncer", "AccountPoller", "Lease", "CycleResult", "default_adapter_factory"]

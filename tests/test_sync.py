@@ -1,0 +1,241 @@
+"""The shared poller against the sandbox network: backfill, idle cost, latency, faults, leases."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from socialtui import care
+from socialtui.overview import build_overview
+from socialtui.sandbox.server import start
+from socialtui.sandbox.world import World
+from socialtui.store import Store
+from socialtui.sync import Lease
+
+from sandbox_env import NOW, make_team
+
+
+@pytest.fixture
+def team(tmp_path: Path):
+    return make_team(tmp_path)
+
+
+def queue_remote_ids(team, account: str) -> list[str]:
+    snap = team.store.snapshot(team.clock.now())
+    queue = care.unanswered_queue(snap.items, snap.own_posts, snap.states, team.config.accounts, team.clock.now(), outbox=snap.outbox)
+    return sorted(e.item.post.remote_id for e in queue if e.item.account == account)
+
+
+async def test_first_sync_shows_exactly_the_sandbox_unanswered_items(team) -> None:
+    results = await team.syncer().run_once()
+    assert [r.ok for r in results] == [True] * 4, [r.error for r in results]
+    for account in team.config.accounts:
+        expected = sorted(team.summary.unanswered[account.id])
+        assert expected, f"the sandbox left nothing unanswered on {account.id}"
+        assert queue_remote_ids(team, account.id) == expected, account.id
+    health = team.store.health()
+    assert {h.state for h in health.values()} == {"ok"}
+
+
+async def test_gaps_come_from_own_posts(team) -> None:
+    await team.syncer().run_once()
+    overview = build_overview(team.config, team.store, NOW)
+    gaps = {a.account.id: a.gap for a in overview.accounts}
+    assert gaps["nightowl-mastodon"].state == "warn", "the sandbox's quiet account drifts towards its gap"
+    assert gaps["nightowl-mastodon"].last_post_at is not None
+
+
+async def test_an_idle_cycle_costs_at_most_two_requests_per_account(team) -> None:
+    syncer = team.syncer()
+    syncer.leases = {k: v for k, v in syncer.leases.items()}
+    pollers = []
+    for account in team.config.accounts:
+        assert syncer.leases[account.id].try_acquire()
+        pollers.append(syncer._poller(account.id))
+    for poller in pollers:
+        assert (await poller.cycle()).ok
+    team.advance(10)
+    costs = {}
+    for poller in pollers:
+        result = await poller.cycle()
+        assert result.ok and result.new_items == 0
+        costs[poller.account.id] = result.requests
+    await syncer.close()
+    assert all(cost <= 2 for cost in costs.values()), costs
+
+
+async def test_a_new_mention_reaches_the_store_on_the_next_cycle(team) -> None:
+    syncer = team.syncer()
+    for account in team.config.accounts:
+        syncer.leases[account.id].try_acquire()
+    poller = syncer._poller("acme-mastodon")
+    await poller.cycle()
+    team.advance(5)
+    team.world.post_as("mastodon", "newcomer@example.org", "@acme@sandbox.social is the shop open today?")
+    team.advance(5)
+    result = await poller.cycle()
+    await syncer.close()
+    assert result.new_items == 1
+    texts = [i.post.text for i in team.store.items("acme-mastodon")]
+    assert any("is the shop open today?" in t for t in texts)
+
+
+@pytest.mark.parametrize(
+    ("fault", "state"),
+    [("429", "rate_limited"), ("500", "unreachable"), ("malformed", "unreachable"), ("expired", "auth")],
+)
+async def test_a_failing_account_is_shown_failing_while_the_others_go_on(team, fault: str, state: str) -> None:
+    syncer = team.syncer(max_attempts=1)
+    for account in team.config.accounts:
+        syncer.leases[account.id].try_acquire()
+    await asyncio.gather(*(syncer._poller(a.id).cycle() for a in team.config.accounts))
+    team.world.faults.set("acme-mastodon", fault, seconds=120)
+    team.world.post_as("mastodon", "zoe", "@nightowl@sandbox.social still there?")
+    team.advance(10)
+    results = {r.account: r for r in await asyncio.gather(*(syncer._poller(a.id).cycle() for a in team.config.accounts))}
+    assert not results["acme-mastodon"].ok
+    assert results["nightowl-mastodon"].ok and results["nightowl-mastodon"].new_items == 1
+    health = team.store.health()
+    assert health["acme-mastodon"].state == state
+    assert health["nightowl-bluesky"].state == "ok"
+    if fault == "429":
+        assert health["acme-mastodon"].until is not None
+        assert results["acme-mastodon"].next_in >= 60, "it waits for the reset, no hammering"
+    code, line = build_overview(team.config, team.store, team.clock.now()).check()
+    assert "acme-mastodon" in line and code >= 1
+    # The fault clears: the next cycle recovers, with no burst of requests.
+    team.world.faults.clear("acme-mastodon")
+    team.advance(results["acme-mastodon"].next_in)
+    recovered = await syncer._poller("acme-mastodon").cycle()
+    await syncer.close()
+    # One ordinary cycle: items, own posts, and the home timeline (up to 3 pages) that fell due meanwhile.
+    assert recovered.ok and recovered.requests <= 5
+    assert team.store.health()["acme-mastodon"].state == "ok"
+
+
+async def test_an_expired_bluesky_session_is_refreshed_not_recreated(team) -> None:
+    syncer = team.syncer()
+    for account in team.config.accounts:
+        syncer.leases[account.id].try_acquire()
+    poller = syncer._poller("acme-bluesky")
+    assert (await poller.cycle()).ok
+    team.world.faults.set("acme-bluesky", "expired")
+    team.advance(10)
+    result = await poller.cycle()
+    await syncer.close()
+    assert result.ok, result.error
+    counts = team.world.stats.snapshot()["accounts"]
+    calls = {endpoint: n for per_account in counts.values() for endpoint, n in per_account.items()}
+    created = sum(n for endpoint, n in calls.items() if "createSession" in endpoint)
+    refreshed = sum(n for endpoint, n in calls.items() if "refreshSession" in endpoint)
+    assert (created, refreshed) == (1, 1), calls  # one session, then a refresh: never a second login
+
+
+async def test_backoff_grows_with_failures_and_is_capped(team) -> None:
+    syncer = team.syncer(max_attempts=1)
+    syncer.leases["acme-bluesky"].try_acquire()
+    poller = syncer._poller("acme-bluesky")
+    team.world.faults.set("acme-bluesky", "500")
+    waits = []
+    for _ in range(12):
+        result = await poller.cycle()
+        waits.append(result.next_in)
+        team.advance(result.next_in)
+    await syncer.close()
+    assert waits[5] > waits[0]
+    assert max(waits) <= 15 * 60
+    health = team.store.health()["acme-bluesky"]
+    assert health.state == "unreachable" and health.since == NOW, "unreachable since the first failure"
+
+
+async def test_a_second_syncer_skips_leased_accounts_and_takes_over(team) -> None:
+    first, second = team.syncer(), team.syncer()
+    for account in team.config.accounts:
+        assert first.leases[account.id].try_acquire()
+    assert await second.run_once() == [], "every account is polled by the first"
+    await first.close()
+    results = await second.run_once()
+    assert sorted(r.account for r in results) == sorted(a.id for a in team.config.accounts)
+
+
+def test_a_lease_is_exclusive_between_processes_and_freed_when_the_holder_dies(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    lease = Lease(store, "acme")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time\n"
+            "from socialtui.store import Store\n"
+            "from socialtui.sync import Lease\n"
+            f"lease = Lease(Store({str(tmp_path)!r}), 'acme')\n"
+            "assert lease.try_acquire()\n"
+            "print('held', flush=True)\n"
+            "time.sleep(60)\n"
+        )],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert not lease.try_acquire()
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        assert lease.try_acquire(), "the kernel frees the lock of a killed holder"
+    finally:
+        holder.kill()
+        lease.release()
+
+
+def test_two_sync_services_poll_each_account_exactly_once(tmp_path: Path) -> None:
+    """Two `socialtui sync` processes on one data dir: the second polls nothing until the first is
+    killed, then takes every account over."""
+    with start(World(), write_config=tmp_path / "c.toml", traffic=False) as sandbox:
+        config = str(sandbox.config_path)
+        text = Path(config).read_text().replace('poll_interval = "10s"', 'poll_interval = "1s"')
+        Path(config).write_text(text)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        cmd = [sys.executable, "-m", "socialtui", "--config", config, "sync"]
+        first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        second = None
+        try:
+            polled: set[str] = set()
+            deadline = time.monotonic() + 30
+            while len(polled) < 4 and time.monotonic() < deadline:
+                line = first.stdout.readline()
+                if line.endswith(": polling\n"):
+                    polled.add(line.split()[1].rstrip(":"))
+            assert len(polled) == 4, "the first service polls every account"
+            second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            time.sleep(3)
+            assert second.poll() is None
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+            taken: set[str] = set()
+            deadline = time.monotonic() + 30
+            while len(taken) < 4 and time.monotonic() < deadline:
+                line = second.stdout.readline()
+                if line.endswith(": polling\n"):
+                    taken.add(line.split()[1].rstrip(":"))
+            assert taken == polled
+        finally:
+            for proc in (first, second):
+                if proc is not None and proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        proc.wait(10)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+
+
+def test_retention_is_applied_by_the_poller(team) -> None:
+    asyncio.run(team.syncer().run_once())
+    team.advance(timedelta(days=30).total_seconds())
+    before = len(team.store.items())
+    team.store.prune(team.clock.now(), team.config.team.retention)
+    assert len(team.store.items()) < before
