@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sandbox_env import NOW, make_team
 
 from socialtui import care
 from socialtui.overview import build_overview
@@ -19,8 +20,6 @@ from socialtui.sandbox.server import start
 from socialtui.sandbox.world import World
 from socialtui.store import Store
 from socialtui.sync import Lease
-
-from sandbox_env import NOW, make_team
 
 
 @pytest.fixture
