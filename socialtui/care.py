@@ -22,7 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from socialtui.config import AccountConfig
-from socialtui.model import ITEM_KINDS, AccountHealth, Claim, Item, ItemState, OutboxEntry, Post
+from socialtui.model import (
+    ITEM_KINDS,
+    AccountHealth,
+    Claim,
+    HandoffNote,
+    Item,
+    ItemState,
+    OutboxEntry,
+    Post,
+    Shift,
+)
 from socialtui.timespec import format_duration, wall_to_utc
 
 DUE_SHARE = 0.75
@@ -452,7 +462,7 @@ class Metrics:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """Metrics over [since, now]: per account (config order), per operator (by login, then
+    """Metrics over [since, now]: per account (config order), per operator (by operator name, then
     `(elsewhere)`), the total, and an hour-by-weekday grid of own posts."""
 
     since: datetime
@@ -551,12 +561,12 @@ def report(
         if reply is not None:
             via = login_of_remote.get(reply.remote_id)
             first = (
-                (reply.created_at, via.login, via.operator)
+                (reply.created_at, _who(via), via.operator)
                 if via
                 else (reply.created_at, ELSEWHERE, ELSEWHERE)
             )
         if entry is not None and (first is None or _sent_at(entry) <= first[0]):
-            first = (_sent_at(entry), entry.login, entry.operator)
+            first = (_sent_at(entry), _who(entry), entry.operator)
         if first is not None:
             took = account.active_hours.active_seconds(item.received_at, first[0])
             operator = per_operator[first[1]]
@@ -569,7 +579,7 @@ def report(
         state = states.get(item.id)
         if state is not None and state.done:
             reason = state.reason.strip() or "(no reason)"
-            operator = per_operator[state.login or "(unknown)"]
+            operator = per_operator[_who(state) or "(unknown)"]
             operator.name = operator.name or state.operator or state.login or "(unknown)"
             for row in (tally, operator):
                 row.done += 1
@@ -593,11 +603,11 @@ def report(
         if _is_conversation(post):
             tally.replies += 1
             via = login_of_remote.get(post.remote_id)
-            per_operator[via.login if via else ELSEWHERE].replies += 1
+            per_operator[_who(via) if via else ELSEWHERE].replies += 1
             if not via:
                 per_operator[ELSEWHERE].name = ELSEWHERE
-            elif not per_operator[via.login].name:
-                per_operator[via.login].name = via.operator or via.login
+            elif not per_operator[_who(via)].name:
+                per_operator[_who(via)].name = _who(via)
         local = post.created_at.astimezone(by_id[account_id].tz)
         activity[local.weekday()][local.hour] += 1
     # A reply sent through socialtui counts before the poller has fetched it back as a post.
@@ -613,8 +623,8 @@ def report(
         tally = per_account[entry.account]
         tally.posts += 1
         tally.replies += 1
-        per_operator[entry.login].replies += 1
-        per_operator[entry.login].name = per_operator[entry.login].name or entry.operator or entry.login
+        per_operator[_who(entry)].replies += 1
+        per_operator[_who(entry)].name = per_operator[_who(entry)].name or _who(entry)
         local = at.astimezone(by_id[entry.account].tz)
         activity[local.weekday()][local.hour] += 1
 
@@ -701,8 +711,13 @@ def check_summary(
     gaps: Mapping[str, QuietGap],
     healths: Mapping[str, AccountHealth],
     now: datetime,
+    *,
+    overdue: Sequence[OverdueHandoff] = (),
 ) -> tuple[int, str]:
     """The exit status and one line for `socialtui check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    A handoff note that an operator on shift has left unacknowledged past `handoff_ack_within`
+    (`overdue`) is a WARNING.
 
     CRITICAL: late items, breached quiet gaps, accounts refused (auth) or unreachable for more than
     15 minutes. WARNING: due items, gaps near their limit, rate limits, shorter failures, accounts not
@@ -737,6 +752,14 @@ def check_summary(
             problems.append(problem)
     if due:
         problems.append((WARNING, _items_problem(due, "due")))
+    for late_ack in overdue:
+        problems.append(
+            (
+                WARNING,
+                f"handoff from {late_ack.note.operator} unacknowledged by {late_ack.shift.operator} "
+                f"for {format_duration((now - late_ack.shift.started_at).total_seconds())}",
+            )
+        )
     # Stable sort: within a level, items come before gaps before accounts, as appended.
     problems.sort(key=lambda problem: -problem[0])
 
@@ -760,7 +783,58 @@ def check_summary(
     return level, line
 
 
+def _who(record: OutboxEntry | ItemState) -> str:
+    """The operator a record is credited to: their team name (the login when none was recorded)."""
+    return record.operator or record.login
+
+
+# --- handoffs -------------------------------------------------------------------------------------
+
+FIRST_SHIFT_LOOKBACK = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueHandoff:
+    """A handoff note that an operator on shift has not acknowledged in time."""
+
+    note: HandoffNote
+    shift: Shift
+
+
+def handoffs_waiting(
+    notes: Iterable[HandoffNote], shifts: Iterable[Shift], operator: str, now: datetime
+) -> list[HandoffNote]:
+    """The notes `operator` must read and acknowledge: written by others since the start of their last
+    shift before the current one (a first shift: the last day), not yet acknowledged by them.
+    Oldest first."""
+    mine = sorted((s for s in shifts if s.operator == operator), key=lambda s: s.started_at)
+    current = mine[-1] if mine and mine[-1].ended_at is None else None
+    earlier = mine[:-1] if current else mine
+    if earlier:
+        since = earlier[-1].started_at
+    else:
+        since = (current.started_at if current else now) - FIRST_SHIFT_LOOKBACK
+    waiting = [n for n in notes if n.operator != operator and n.at >= since and n.acked_by(operator) is None]
+    return sorted(waiting, key=lambda n: (n.at, n.id))
+
+
+def overdue_handoffs(
+    notes: Sequence[HandoffNote], shifts: Sequence[Shift], now: datetime, ack_within: timedelta
+) -> list[OverdueHandoff]:
+    """Notes left unacknowledged by an operator whose shift started more than `ack_within` ago."""
+    overdue = []
+    for shift in shifts:
+        if shift.ended_at is not None or now - shift.started_at <= ack_within:
+            continue
+        for note in handoffs_waiting(notes, shifts, shift.operator, now):
+            overdue.append(OverdueHandoff(note, shift))
+    return overdue
+
+
 __all__ = [
+    "OverdueHandoff",
+    "handoffs_waiting",
+    "overdue_handoffs",
     "DUE_SHARE",
     "HEALTH_GRACE",
     "LONG_GAP_SPAN",

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from socialtui import __version__
+from socialtui import __version__, care
 from socialtui.clock import Clock, system_clock
 from socialtui.config import Config, ConfigError, load_config, resolve_config_path
 from socialtui.model import Actor, HandoffNote
@@ -178,10 +178,6 @@ def cmd_note(ctx: Context) -> int:
     return 0
 
 
-def _open_handoffs(notes: list[HandoffNote], login: str) -> list[HandoffNote]:
-    return [note for note in notes if note.login != login and note.acked_by(login) is None]
-
-
 def _print_handoff(note: HandoffNote) -> None:
     out(f"── {note.id}  by {note.operator} ({note.login}) at {note.at.strftime('%Y-%m-%d %H:%M')}Z")
     for line in clean(note.text).splitlines() or [""]:
@@ -207,7 +203,7 @@ def cmd_handoff(ctx: Context) -> int:
         return 0
     notes = store.handoffs()
     if action == "show":
-        shown = notes if ctx.args.all else _open_handoffs(notes, actor.login)
+        shown = notes if ctx.args.all else care.handoffs_waiting(notes, store.shifts(actor.operator), actor.operator, now)
         if ctx.args.json:
             from socialtui.model import to_record
 
@@ -225,6 +221,27 @@ def cmd_handoff(ctx: Context) -> int:
         out("Nothing to acknowledge.")
     for note in acked:
         out(f"Acknowledged {note.id} by {note.operator}.")
+    return 0
+
+
+def cmd_shift(ctx: Context) -> int:
+    store, actor, now = ctx.store, ctx.actor, ctx.now()
+    if ctx.args.action == "start":
+        shift = store.start_shift(actor, now)
+        out(f"{actor.operator} on shift since {shift.started_at.strftime('%Y-%m-%d %H:%M')}Z.")
+        waiting = care.handoffs_waiting(store.handoffs(), store.shifts(actor.operator), actor.operator, now)
+        if waiting:
+            out(f"{len(waiting)} handoff note(s) to read first:")
+            for note in waiting:
+                _print_handoff(note)
+            out("Acknowledge with: socialtui handoff ack")
+        return 0
+    if ctx.args.action == "end":
+        store.end_shift(actor, now)
+        out(f"Shift ended for {actor.operator}. Leave a note for the next shift: socialtui handoff write")
+        return 0
+    current = [s for s in store.shifts(actor.operator) if s.ended_at is None]
+    out(f"{actor.operator} on shift since {current[-1].started_at.strftime('%Y-%m-%d %H:%M')}Z." if current else f"{actor.operator} is not on shift.")
     return 0
 
 
@@ -345,7 +362,7 @@ def cmd_reply(ctx: Context) -> int:
     except KeyError:
         raise CommandError(f"{item.id} belongs to {item.account}, which is no longer in {config.path}") from None
     claim = store.claims(now).get(item.id)
-    if claim and claim.login != actor.login and not ctx.args.force:
+    if claim and claim.operator != actor.operator and not ctx.args.force:
         raise CommandError(
             f"{item.id} is claimed by {claim.operator} since {claim.at.strftime('%H:%M')}Z (--force to reply anyway)"
         )
@@ -545,6 +562,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--audit", action="store_true", help="the audit trail of operator actions instead")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("shift", parents=[common], help="start or end your shift (the dashboard starts it for you)")
+    p.add_argument("action", nargs="?", choices=("start", "end", "show"), default="show")
+    p.set_defaults(func=cmd_shift)
 
     p = sub.add_parser("sync", parents=[common], help="the headless poller (a service), or one pass")
     p.add_argument("--once", action="store_true", help="one pass over the accounts no other process polls")

@@ -15,7 +15,7 @@ from socialtui.timespec import format_duration
 def draft_handoff(config: Config, store: Store, actor: Actor, now: datetime) -> str:
     """A note drafted from the store. Lines starting with `#` are guidance and are dropped on save."""
     overview = build_overview(config, store, now)
-    shifts = [s for s in store.shifts(actor.login) if s.ended_at is None]
+    shifts = [s for s in store.shifts(actor.operator) if s.ended_at is None]
     shift_start = shifts[-1].started_at if shifts else None
     lines = [
         f"# Handoff from {actor.operator}, {now.strftime('%Y-%m-%d %H:%M')}Z. Edit freely; '#' lines are dropped.",
@@ -34,11 +34,11 @@ def draft_handoff(config: Config, store: Store, actor: Actor, now: datetime) -> 
             f"{one_line(e.item.post.text, 60)}"
             for e in late
         ]
-    mine = [e for e in overview.queue if e.claim and e.claim.login == actor.login]
+    mine = [e for e in overview.queue if e.claim and e.claim.operator == actor.operator]
     if mine:
         lines += ["", "Claimed by me and not finished:"]
         lines += [f"- {e.item.id} {e.item.account}: {one_line(e.item.post.text, 60)}" for e in mine]
-    drafts = [d for d in overview.snapshot.drafts.values() if d.login == actor.login]
+    drafts = [d for d in overview.snapshot.drafts.values() if d.operator == actor.operator]
     if drafts:
         lines += ["", "Drafts left behind:"]
         lines += [f"- {d.item} {d.account}: {one_line(d.text, 60)}" for d in drafts]
@@ -58,7 +58,7 @@ def draft_handoff(config: Config, store: Store, actor: Actor, now: datetime) -> 
         sent = [
             e
             for e in overview.snapshot.outbox
-            if e.state == "sent" and e.login == actor.login and e.sent_at and e.sent_at >= shift_start
+            if e.state == "sent" and e.operator == actor.operator and e.sent_at and e.sent_at >= shift_start
         ]
         lines += ["", f"Replies sent this shift (since {shift_start.strftime('%H:%M')}Z): {len(sent)}"]
     lines += ["", "Notes for the next shift:", ""]

@@ -103,7 +103,9 @@ def item_id(account: str, remote_id: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who did something: the Unix login (the truth) and the name shown to the team."""
+    """Who did something: the Unix login (the truth, kept in the audit trail) and the operator name,
+    which the team sees and which identifies the operator in claims, shifts and acknowledgements
+    (`--operator` can set it, so two people sharing a Unix login stay two operators)."""
 
     login: str
     operator: str
@@ -177,8 +179,8 @@ class HandoffNote:
     pinned_accounts: tuple[str, ...] = ()
     acks: tuple[HandoffAck, ...] = ()
 
-    def acked_by(self, login: str) -> HandoffAck | None:
-        return next((ack for ack in self.acks if ack.login == login), None)
+    def acked_by(self, operator: str) -> HandoffAck | None:
+        return next((ack for ack in self.acks if ack.operator == operator), None)
 
 
 @dataclass(frozen=True, slots=True)

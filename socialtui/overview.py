@@ -36,6 +36,7 @@ class Overview:
     accounts: list[AccountOverview]
     queue: list[care.QueueEntry]
     snapshot: Snapshot
+    overdue_handoffs: list[care.OverdueHandoff]
 
     @property
     def late(self) -> int:
@@ -49,6 +50,7 @@ class Overview:
             {a.account.id: a.gap for a in self.accounts},
             {a.account.id: a.health for a in self.accounts},
             self.generated_at,
+            overdue=self.overdue_handoffs,
         )
 
 
@@ -80,7 +82,8 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
                 health=health,
             )
         )
-    return Overview(generated_at=now, accounts=accounts, queue=queue, snapshot=snap)
+    overdue = care.overdue_handoffs(store.handoffs(), store.shifts(), now, config.team.handoff_ack_within)
+    return Overview(generated_at=now, accounts=accounts, queue=queue, snapshot=snap, overdue_handoffs=overdue)
 
 
 def care_lookback() -> timedelta:

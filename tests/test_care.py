@@ -482,8 +482,8 @@ def test_report_on_a_worked_scenario() -> None:
     # Operators: kim sent a2 (late) and b1 (on time); lee marked a3 and b3 done; elsewhere: a1, b2.
     #   Replies written in the window: kim r-a2, r-b1; elsewhere r-a6, r-a1, r-b2.
     rows = {row.key: row for row in result.operators}
-    assert [row.key for row in result.operators] == ["kim", "lee", ELSEWHERE]
-    kim, lee, elsewhere = rows["kim"], rows["lee"], rows[ELSEWHERE]
+    assert [row.key for row in result.operators] == ["Kim", "Lee", ELSEWHERE]
+    kim, lee, elsewhere = rows["Kim"], rows["Lee"], rows[ELSEWHERE]
     assert (kim.name, kim.answered, kim.on_time, kim.within_target, kim.replies) == ("Kim", 2, 1, 0.5, 2)
     assert kim.response_times_s == (1200.0, 7200.0)
     assert (lee.answered, lee.done, lee.within_target, lee.done_reasons) == (
@@ -538,7 +538,7 @@ def test_report_counts_a_sent_reply_before_it_is_fetched_back() -> None:
         1,
         1.0,
     )
-    assert [(op.key, op.name, op.answered, op.replies) for op in result.operators] == [("kim", "Kim", 1, 1)]
+    assert [(op.key, op.name, op.answered, op.replies) for op in result.operators] == [("Kim", "Kim", 1, 1)]
     assert result.activity[0][18] == 1  # Monday 18:30 UTC
     # Once fetched back, the same reply is not counted twice.
     posts = [own_post(MASTODON, "r1", NOW - timedelta(hours=1, minutes=30), reply_to="q1")]

@@ -173,7 +173,7 @@ def test_handoffs_and_acknowledgements(tmp_path: Path) -> None:
     assert store.ack_handoffs(ALICE, NOW) == [], "a writer does not acknowledge their own note"
     acked = store.ack_handoffs(BOB, NOW + timedelta(minutes=5))
     assert [n.id for n in acked] == [note.id]
-    assert store.handoffs()[0].acked_by("bob").at == NOW + timedelta(minutes=5)
+    assert store.handoffs()[0].acked_by("Bob").at == NOW + timedelta(minutes=5)
     assert store.ack_handoffs(BOB, NOW) == [], "acknowledging twice records nothing new"
 
 

@@ -210,10 +210,10 @@ class Store:
             notes = [from_record(HandoffNote, doc) for doc in db.table("handoffs").raw().values()]
         return sorted(notes, key=lambda note: (note.at, note.id))
 
-    def shifts(self, login: str | None = None) -> list[Shift]:
+    def shifts(self, operator: str | None = None) -> list[Shift]:
         with self.ops.read() as db:
             shifts = [from_record(Shift, doc) for doc in db.table("shifts").raw().values()]
-        return sorted((s for s in shifts if login is None or s.login == login), key=lambda s: s.started_at)
+        return sorted((s for s in shifts if operator is None or s.operator == operator), key=lambda s: s.started_at)
 
     def contacts(self) -> dict[str, Contact]:
         with self.ops.read() as db:
@@ -369,7 +369,7 @@ class Store:
             doc = table.get_key(item.id)
             current = from_record(Claim, doc) if doc else None
             if current is not None and current.expires_at > now:
-                if current.login != actor.login:
+                if current.operator != actor.operator:
                     return current
                 claim = replace(current, expires_at=now + ttl)  # a renewal: not a new action
                 table.put(item.id, to_record(claim))
@@ -393,7 +393,7 @@ class Store:
         with self._action() as db:
             table = db.table("claims")
             doc = table.get_key(item.id)
-            if doc is None or doc["login"] != actor.login:
+            if doc is None or doc.get("operator") != actor.operator:
                 return False
             table.remove_keys([item.id])
             self._audit(actor, now, "release", item.account, item.id)
@@ -478,7 +478,7 @@ class Store:
             updates = {}
             for key in keys:
                 note = from_record(HandoffNote, docs[key])
-                if note.acked_by(actor.login) or (note_id is None and note.login == actor.login):
+                if note.acked_by(actor.operator) or (note_id is None and note.operator == actor.operator):
                     continue
                 note = replace(note, acks=note.acks + (HandoffAck(actor.login, actor.operator, now),))
                 updates[key] = to_record(note)
@@ -496,7 +496,7 @@ class Store:
         with self._action() as db:
             table = db.table("shifts")
             for doc in list(table.raw().values()):
-                if doc["login"] != actor.login or doc.get("ended_at") is not None:
+                if doc.get("operator") != actor.operator or doc.get("ended_at") is not None:
                     continue
                 shift = from_record(Shift, doc)
                 if now - shift.started_at < resume_within:
@@ -514,14 +514,14 @@ class Store:
     def _end_shift(self, db: Any, actor: Actor, now: datetime) -> None:
         table = db.table("shifts")
         for doc in list(table.raw().values()):
-            if doc["login"] == actor.login and doc.get("ended_at") is None:
+            if doc.get("operator") == actor.operator and doc.get("ended_at") is None:
                 shift = replace(from_record(Shift, doc), ended_at=now)
                 table.put(self._shift_key(shift), to_record(shift))
                 self._audit(actor, now, "shift-end")
 
     @staticmethod
     def _shift_key(shift: Shift) -> str:
-        return f"{shift.login}@{shift.started_at.isoformat()}"
+        return f"{shift.operator}@{shift.started_at.isoformat()}"
 
     def save_draft(self, draft: Draft) -> None:
         """Save a draft as it is typed (not audited: it is not an action yet)."""
