@@ -159,22 +159,49 @@ def cmd_done(ctx: Context) -> int:
 
 
 def cmd_note(ctx: Context) -> int:
+    store, actor, now = ctx.store, ctx.actor, ctx.now()
     text = " ".join(ctx.args.text).strip()
+    key, network, handle, display = store.resolve_contact(ctx.args.contact)
+    if ctx.args.tag or ctx.args.untag:
+        current = store.contact(key)
+        tags = set(current.tags if current else ()) | set(ctx.args.tag)
+        tags -= {t.strip().lower() for t in ctx.args.untag}
+        contact = store.set_tags(ctx.args.contact, tags, actor, now)
+        out(f"Tags of {contact.key}: {', '.join(contact.tags) or 'none'}")
     if text:
-        contact = ctx.store.add_note(ctx.args.contact, text, ctx.actor, ctx.now())
+        contact = store.add_note(ctx.args.contact, text, actor, now)
         out(f"Noted for {contact.key} ({len(contact.notes)} notes).")
+    if text or ctx.args.tag or ctx.args.untag:
         return 0
-    key, network, handle, display = ctx.store.resolve_contact(ctx.args.contact)
-    contact = ctx.store.contact(key)
-    title = f"{clean(display)} " if display else ""
+    dossier = store.dossier(key)
+    contact = dossier.contact
+    title = f"{clean(display or (contact.display_name if contact else ''))} ".lstrip()
     out(f"{title}{key}")
-    if contact is None or (not contact.notes and not contact.tags):
-        out("No notes yet. Add one: socialtui note CONTACT TEXT")
-        return 0
-    if contact.tags:
+    if contact and contact.tags:
         out(f"tags: {', '.join(contact.tags)}")
-    for note in contact.notes:
-        out(f"- {note.at.strftime('%Y-%m-%d %H:%M')}Z {note.operator}: {clean(note.text)}")
+    if contact is None or not contact.notes:
+        out("No notes yet. Add one: socialtui note CONTACT TEXT")
+    else:
+        for note in contact.notes:
+            out(f"- {note.at.strftime('%Y-%m-%d %H:%M')}Z {note.operator}: {clean(note.text)}")
+    if dossier.items:
+        replies = {(p.account, p.reply_to): p for p in dossier.replies}
+        out(f"history with our accounts ({len(dossier.items)} items):")
+        for item in dossier.items[-10:]:
+            answered = "answered" if (item.account, item.post.remote_id) in replies else "no reply"
+            out(f"  {item.post.created_at.strftime('%Y-%m-%d %H:%M')}Z {item.account} {item.kind} ({answered}): {one_line(item.post.text, 50)}")
+    return 0
+
+
+def cmd_contacts(ctx: Context) -> int:
+    found = ctx.store.search_contacts(" ".join(ctx.args.query), ctx.args.tag or "")
+    if not found:
+        out("No contacts match." if ctx.args.query or ctx.args.tag else "No contacts yet: `socialtui note CONTACT TEXT` makes one.")
+        return 0
+    for contact in found:
+        tags = f" [{', '.join(contact.tags)}]" if contact.tags else ""
+        last = f" — {one_line(contact.notes[-1].text, 50)}" if contact.notes else ""
+        out(f"{contact.key}  {one_line(contact.display_name, 30)}{tags} {len(contact.notes)} notes{last}")
     return 0
 
 
@@ -539,8 +566,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("note", parents=[common], help="add a note about a contact, or list their notes")
     p.add_argument("contact", metavar="CONTACT", help="@user@domain, handle.bsky.social or a DID")
-    p.add_argument("text", metavar="TEXT", nargs="*", help="the note (none: list the contact's notes)")
+    p.add_argument("text", metavar="TEXT", nargs="*", help="the note (none: show the contact's dossier)")
+    p.add_argument("--tag", action="append", default=[], metavar="TAG", help="add a tag (vip, press, repeat-complaint...)")
+    p.add_argument("--untag", action="append", default=[], metavar="TAG", help="remove a tag")
     p.set_defaults(func=cmd_note)
+
+    p = sub.add_parser("contacts", parents=[common], help="search contacts by handle, name, tag or note")
+    p.add_argument("query", metavar="QUERY", nargs="*")
+    p.add_argument("--tag", metavar="TAG", help="only contacts with this tag")
+    p.set_defaults(func=cmd_contacts)
 
     p = sub.add_parser("handoff", parents=[common], help="write, show or acknowledge handoff notes")
     hsub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)

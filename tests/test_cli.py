@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -260,3 +261,24 @@ def test_eight_concurrent_handoff_writes_lose_nothing(config_path: Path, tmp_pat
     notes = Store(tmp_path / "data").handoffs()
     assert sorted(n.text for n in notes) == sorted(f"note number {n}" for n in range(8))
     assert len([e for e in Store(tmp_path / "data").audit_events() if e.action == "handoff"]) == 8
+
+
+def test_a_contact_dossier_has_notes_tags_and_history_across_accounts(config_path: Path) -> None:
+    store, items = fill(config_path)
+    # Sam 1 also wrote to the Bluesky account? Different network: a different person. Write twice on Mastodon.
+    again = mention(1, "acme-mastodon", 30, "Still broken, day three")
+    again = Item(item_id("acme-mastodon", "second"), again.account, "reply", replace(again.post, remote_id="second"))
+    store.put_items([again])
+    store.put_own_posts([replace(own_post("acme-mastodon", 20), remote_id="r2", reply_to="second")])
+    assert run(config_path, "note", "@sam1@example.org", "--tag", "VIP", "--tag", "repeat-complaint")[0] == 0
+    run(config_path, "note", "@sam1@example.org", "Refund promised on the 3rd")
+    text = run(config_path, "note", "sam1@example.org")[1]
+    assert "tags: repeat-complaint, vip" in text
+    assert "Refund promised on the 3rd" in text
+    assert "history with our accounts (2 items)" in text
+    assert "(no reply): The app crashed" in text and "(answered): Still broken, day three" in text
+    assert "mastodon:sam1@example.org" in run(config_path, "contacts", "refund")[1]
+    assert "mastodon:sam1@example.org" in run(config_path, "contacts", "--tag", "vip")[1]
+    assert run(config_path, "contacts", "nobody-like-this")[1].strip() == "No contacts match."
+    run(config_path, "note", "@sam1@example.org", "--untag", "vip")
+    assert "tags: repeat-complaint\n" in run(config_path, "note", "sam1@example.org")[1]

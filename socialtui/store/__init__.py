@@ -68,6 +68,7 @@ __all__ = [
     "StoreWriteFailed",
     "SCHEMA_VERSION",
     "NotFoundInStore",
+    "Dossier",
 ]
 
 
@@ -86,6 +87,20 @@ class Snapshot:
     outbox: list[OutboxEntry]
     health: dict[str, AccountHealth]
     drafts: dict[str, Draft] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dossier:
+    contact: Contact | None
+    items: list[Item]
+    replies: list[Post]
+
+
+def _contact_key(raw_author: dict[str, Any]) -> str:
+    """`Author.contact_key` of a stored author, without building the object."""
+    if raw_author["network"] == "bluesky" and raw_author.get("id"):
+        return f"bluesky:{raw_author['id']}"
+    return f"{raw_author['network']}:{raw_author['handle'].lstrip('@').lower()}"
 
 
 def _post_key(post: Post) -> str:
@@ -319,6 +334,40 @@ class Store:
             network=network, handle=handle, id=handle if handle.startswith("did:") else ""
         ).contact_key
         return key, network, handle, ""
+
+    def dossier(self, key: str) -> Dossier:
+        """Everything the team knows about one person: the contact record, their items addressed to
+        any of our accounts (oldest first), and our replies to them."""
+        with self.items_file.read() as db:
+            items = [
+                from_record(Item, doc)
+                for doc in db.table("items").raw().values()
+                if _contact_key(doc["post"]["author"]) == key
+            ]
+        items.sort(key=lambda item: item.post.created_at)
+        wanted = {(item.account, item.post.remote_id) for item in items}
+        with self.posts_file.read() as db:
+            replies = [
+                from_record(Post, doc)
+                for doc in db.table("own").raw().values()
+                if (doc["account"], doc.get("reply_to", "")) in wanted
+            ]
+        replies.sort(key=lambda post: post.created_at)
+        return Dossier(contact=self.contact(key), items=items, replies=replies)
+
+    def search_contacts(self, query: str = "", tag: str = "") -> list[Contact]:
+        """Contacts whose handle, name, tags or notes contain `query` (any case), with `tag` if given."""
+        needle = query.strip().lower()
+        found = []
+        for contact in self.contacts().values():
+            if tag and tag.lower() not in contact.tags:
+                continue
+            haystack = " ".join(
+                [contact.key, contact.handle, contact.display_name, *contact.tags, *(n.text for n in contact.notes)]
+            ).lower()
+            if needle in haystack:
+                found.append(contact)
+        return sorted(found, key=lambda c: c.handle.lower())
 
     # -- writing: operator actions (each one transaction, each one audited) ---------------------------
 
