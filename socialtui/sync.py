@@ -100,6 +100,12 @@ class AccountPoller:
         now = self.clock.now()
         before = self.adapter.requests
         result = CycleResult(account=self.account.id, ok=False)
+        health = self.store.health().get(self.account.id)
+        if health and health.state == "rate_limited" and health.until and health.until > now:
+            # The server said when: another process (or an earlier `sync --once`) must not hammer it.
+            result.error = f"rate limited until {health.until.strftime('%H:%M:%S')}Z; not polled"
+            result.next_in = (health.until - now).total_seconds()
+            return result
         try:
             await self._poll(now, result)
         except NetworkFailure as exc:

@@ -238,3 +238,22 @@ def test_retention_is_applied_by_the_poller(team) -> None:
     before = len(team.store.items())
     team.store.prune(team.clock.now(), team.config.team.retention)
     assert len(team.store.items()) < before
+
+
+async def test_a_rate_limited_account_is_not_polled_before_its_reset_even_by_another_process(team) -> None:
+    first = team.syncer(max_attempts=1)
+    first.leases["acme-mastodon"].try_acquire()
+    team.world.faults.set("acme-mastodon", "429", count=1, seconds=120)
+    failed = await first._poller("acme-mastodon").cycle()
+    await first.close()
+    assert team.store.health()["acme-mastodon"].state == "rate_limited"
+    before = team.world.stats.requests("acme-mastodon")
+    assert before > 0
+    team.advance(30)
+    second = await team.syncer().run_once()  # a later `sync --once`, a new process in real life
+    skipped = next(r for r in second if r.account == "acme-mastodon")
+    assert not skipped.ok and "not polled" in skipped.error and failed.next_in >= 90
+    assert team.world.stats.requests("acme-mastodon") == before, "no request before the reset"
+    team.advance(100)
+    third = await team.syncer().run_once()
+    assert next(r for r in third if r.account == "acme-mastodon").ok
