@@ -20,6 +20,15 @@ _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(\x07|\x1b\\)|[@-Z\\
 _SPACES = re.compile(r"[ \t]+")
 
 
+def strip_controls(value: object) -> str:
+    """A string from the network as it is stored: a str, line breaks normalised to `\n`, no C0/C1
+    control characters (an ESC never even reaches the store). Bidi marks and joiners are kept here:
+    they are part of what people wrote; `clean` deals with them on display."""
+    if not isinstance(value, str):
+        return ""
+    return _CONTROLS.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
 def clean(text: str, *, max_length: int | None = None) -> str:
     """Text as plain characters: escape sequences and controls removed, line breaks kept."""
     text = _ANSI.sub("", text)

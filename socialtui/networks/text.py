@@ -10,16 +10,13 @@ from html.parser import HTMLParser
 
 import regex
 
-# C0 (except tab and newline), DEL and C1: an ESC or CSI in a post must never reach the terminal.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from socialtui.text import strip_controls
+
 _GRAPHEME_RE = regex.compile(r"\X")
 
 
-def clean(value: object) -> str:
-    """A string from the network, safe to show: str, no control characters (`\\r\\n` -> `\\n`)."""
-    if not isinstance(value, str):
-        return ""
-    return _CONTROL_RE.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))
+clean = strip_controls
+"""A string from the network as stored: no control characters (the one rule lives in socialtui.text)."""
 
 
 def clean_line(value: object) -> str:
