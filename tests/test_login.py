@@ -1,0 +1,51 @@
+"""`socialtui login`: Mastodon's authorization flow out of band, as an operator does it over SSH."""
+
+from __future__ import annotations
+
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from socialtui.sandbox.server import start
+from socialtui.sandbox.world import World
+
+
+def test_login_writes_a_working_token_readable_by_owner_and_group_only(tmp_path: Path) -> None:
+    with start(World(), write_config=tmp_path / "c.toml", traffic=False) as sandbox:
+        token_file = tmp_path / "acme-mastodon.token"
+        token_file.unlink()  # a fresh install: no token yet
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "socialtui", "--config", str(sandbox.config_path), "login", "acme-mastodon"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        url = ""
+        while not url:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            if "/oauth/authorize?" in line:
+                url = line.strip()
+        assert url.startswith(sandbox.url) and "urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob" in url
+        # The operator opens the address in a browser and logs in as the brand account.
+        page = httpx.get(url + "&username=acme").text
+        code = re.search(r'class="oauth-code" readonly type="text" value="([^"]+)"', page).group(1)
+        out, err = proc.communicate(code + "\n", timeout=30)
+        assert proc.returncode == 0, err
+        assert "Token written to" in out
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o640
+        token = token_file.read_text().strip()
+        assert token and token not in out and token not in err, "the token is never printed"
+        me = httpx.get(f"{sandbox.url}/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {token}"})
+        assert me.json()["username"] == "acme"
+
+
+def test_login_explains_what_to_do_for_bluesky(tmp_path: Path) -> None:
+    with start(World(), write_config=tmp_path / "c.toml", traffic=False) as sandbox:
+        result = subprocess.run(
+            [sys.executable, "-m", "socialtui", "--config", str(sandbox.config_path), "login", "acme-bluesky"],
+            capture_output=True, text=True, timeout=30,
+        )
+        assert result.returncode == 1 and "app password" in result.stderr
