@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -494,8 +494,15 @@ def cmd_demo(ctx: Context) -> int:
     from socialtui.sandbox.server import demo_world, start
 
     directory = Path(tempfile.mkdtemp(prefix="socialtui-demo-"))
+    world = demo_world(ctx.clock.now)
+    # One question on the always-on account, about to pass its 30-minute reply target: the newcomer
+    # sees an item turn late within the first minute.
+    world.post_as(
+        "mastodon", "sam@example.org", "@nightowl@sandbox.social is the late show tonight sold out? I can't find tickets",
+        at=ctx.clock.now() - timedelta(minutes=29, seconds=20),
+    )
     try:
-        with start(demo_world(ctx.clock.now), write_config=directory / "config.toml", traffic=True) as sandbox:
+        with start(world, write_config=directory / "config.toml", traffic=True) as sandbox:
             ctx.args.config = str(sandbox.config_path)
             ctx.demo = True
             return _dashboard(ctx)

@@ -146,8 +146,15 @@ class AccountPoller:
         mono = self.clock.monotonic()
         if self._last_home is None or mono - self._last_home >= home_every:
             self._last_home = mono
-            home = await self.adapter.fetch_home(100)
-            result.home_posts = self.store.put_home_posts(home)
+            try:
+                home = await self.adapter.fetch_home(100)
+            except (RateLimited, AuthRefused, AuthExpired):
+                raise
+            except NetworkFailure as exc:
+                # Listening can wait for its next slot; the items and own posts are in already.
+                result.error = f"home timeline: {_short(exc)}"
+            else:
+                result.home_posts = self.store.put_home_posts(home)
         # Replies whose sender died or gave up: this process holds the account's lease, so it finishes them.
         from socialtui.outbox import retry_pending
 
@@ -299,9 +306,11 @@ class Syncer:
         while not stop.is_set():
             poller = self._poller(account_id)
             wait = 60.0
+            started = self.clock.monotonic()
             if poller is not None:
                 result = await poller.cycle()
-                wait = result.next_in
+                # A fixed rate: the time the cycle took is part of the interval, not added to it.
+                wait = max(result.next_in - (self.clock.monotonic() - started), 0.0)
                 if result.ok and (result.new_items or result.new_own_posts):
                     self.log(f"{account_id}: {result.new_items} new items, {result.new_own_posts} own posts")
                 elif not result.ok:

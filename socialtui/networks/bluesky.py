@@ -53,6 +53,7 @@ MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
 ITEM_REASONS = ("mention", "reply", "quote")
 PAGE_MAX = 100
+QUIET_PAGE = 10
 REFRESH_MARGIN = timedelta(seconds=60)
 """Refresh the access token this long before its `exp`."""
 
@@ -614,8 +615,14 @@ class BlueskyAdapter:
         entries: list[dict[str, Any]] = []
         examined = 0
         seen_newest: str | None = None
+        # Polling from a cursor, usually nothing is new: a small first page keeps an idle poll cheap
+        # (feeds have no "newer than" parameter, so a full page would resend what we already have).
+        quiet_first_page = not first_run and page_cursor is None
         while True:
             size = min(PAGE_MAX, limit - examined)
+            if quiet_first_page:
+                size = min(size, QUIET_PAGE)
+                quiet_first_page = False
             query = [*params, ("limit", str(size))] + ([("cursor", page_cursor)] if page_cursor else [])
             answer = await self._xrpc("GET", nsid, params=query)
             page = _entries(answer.data, key, nsid)
