@@ -97,11 +97,14 @@ class Adapter(Protocol):
 
     async def fetch_items(self, cursor: str | None, since: datetime, limit: int) -> Page[Item]:
         """Mentions, replies and quotes newer than `cursor` (oldest first). With no cursor (first run),
-        back to `since`, at most `limit`."""
+        back to `since`, at most `limit`. An adapter may return again items from a short window
+        behind its cursor (Bluesky re-reads a few minutes, for posts from slow client clocks): the
+        caller keeps items by id, so they never double."""
         ...
 
     async def fetch_own_posts(self, cursor: str | None, since: datetime, limit: int) -> Page[Post]:
-        """The account's own posts and replies (`own=True`), newer than `cursor` (oldest first)."""
+        """The account's own posts and replies (`own=True`), newer than `cursor` (oldest first); like
+        `fetch_items`, possibly with some already returned."""
         ...
 
     async def fetch_home(self, limit: int) -> list[Post]:

@@ -54,6 +54,7 @@ MAX_BYTES = 3000
 ITEM_REASONS = ("mention", "reply", "quote")
 PAGE_MAX = 100
 QUIET_PAGE = 10
+CURSOR_OVERLAP = timedelta(minutes=5)
 REFRESH_MARGIN = timedelta(seconds=60)
 """Refresh the access token this long before its `exp`."""
 
@@ -611,6 +612,11 @@ class BlueskyAdapter:
         limit = max(1, limit)
         newest, page_cursor, stop = _parse_cursor(cursor)
         stop_at = _time(stop) if stop else None
+        if stop_at is not None:
+            # The AppView orders by a post's sort time, the earlier of its createdAt and when it was
+            # indexed: a post from a client whose clock is slow lands behind entries we have already
+            # seen. Re-read a window behind the cursor; items are keyed by URI, so nothing doubles.
+            stop_at -= CURSOR_OVERLAP
         first_run = cursor is None
         entries: list[dict[str, Any]] = []
         examined = 0

@@ -634,7 +634,8 @@ class Store:
             table = db.table("items")
             existing = table.raw()
             new = sum(1 for key in docs if key not in existing)
-            table.put_many(docs)
+            # A poll re-reads a little behind its cursor: what is unchanged is not written again.
+            table.put_many({key: doc for key, doc in docs.items() if existing.get(key) != doc})
         return new
 
     def put_own_posts(self, posts: Iterable[Post]) -> int:
@@ -649,8 +650,9 @@ class Store:
             return 0
         with file.write() as db:
             table = db.table(table_name)
-            new = sum(1 for key in docs if key not in table.raw())
-            table.put_many(docs)
+            existing = table.raw()
+            new = sum(1 for key in docs if key not in existing)
+            table.put_many({key: doc for key, doc in docs.items() if existing.get(key) != doc})
         return new
 
     def set_cursor(self, account: str, kind: str, value: str) -> None:
