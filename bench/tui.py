@@ -1,0 +1,209 @@
+"""Dashboard benchmark: the team's worth of data of bench/store.py, and what an operator waits on.
+
+The store: 20 accounts x 2,000 cached posts, 2,000 open items (and as many answered), contacts and
+handoffs (`bench.store.build_store`). The dashboard runs headless at 80x24 in a fresh process, with
+the store followed every second as in production (no network: the adapters are stubs).
+
+    python bench/tui.py [--accounts 20] [--posts 2000] [--open-items 2000] [--size 80x24]
+
+Prints, each against its budget:
+    cold_start_first_paint   from starting the process to the first paint showing the whole queue
+    queue_step               moving the selection one row: key press to the repainted screen (median)
+    rss_after_start          resident memory once the first full paint is done
+"""
+
+from __future__ import annotations
+
+import time
+
+PROCESS_STARTED = time.time()  # before any import: the child's cold start counts its imports
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+BUDGETS = {"cold_start_first_paint": 1.5, "queue_step": 50.0, "rss_after_start": 250.0}
+STEPS = 40
+
+
+def verdict(value: float, budget: float) -> str:
+    return "ok" if value <= budget else "over"
+
+
+# --- the measured process ------------------------------------------------------------------------
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def child(config_path: str, size: tuple[int, int], expected: int) -> None:
+    from datetime import datetime
+
+    from textual import events
+
+    from socialtui.clock import FixedClock
+    from socialtui.config import load_config
+    from socialtui.model import Actor, Item, Post
+    from socialtui.networks.base import ReplyDraft
+    from socialtui.store import Store
+    from socialtui.tui.app import SocialApp
+    from socialtui.tui.widgets.queue import QueueTable
+
+    now = datetime.fromisoformat(os.environ["SOCIALTUI_NOW"])
+
+    class StubAdapter:
+        """No network: a thread of one post, replies that never leave."""
+
+        def __init__(self, account: object) -> None:
+            self.account = account
+
+        async def fetch_thread(self, post: Post) -> list[Post]:
+            return [post]
+
+        def prepare_reply(self, item: Item, text: str, *, visibility: str | None = None) -> ReplyDraft:
+            return ReplyDraft(text, item.post.remote_id, "public", "", (), len(text), 500, bool(text))
+
+        def new_idempotency_key(self) -> str:
+            return "bench"
+
+        async def aclose(self) -> None:
+            pass
+
+    config = load_config(config_path)
+    store = Store(config.team.data_dir)
+    app = SocialApp(
+        config, store, FixedClock(now), Actor("bench", "Bench"), adapter_factory=StubAdapter, sync=False
+    )  # type: ignore[arg-type]
+    result: dict[str, float | list[float]] = {}
+
+    async def run() -> None:
+        async with app.run_test(size=size) as pilot:
+            screen = app.screen
+            queue = screen.query_one(QueueTable)
+            assert queue.row_count == 0, "the queue filled before it could be watched"
+            paints: list[float] = []
+            full: list[float] = []
+            original = screen._compositor_refresh
+
+            def painted() -> None:
+                original()
+                paints.append(time.perf_counter())
+                if not full and queue.row_count >= expected:
+                    full.append(time.time())  # the first paint with the whole queue in it
+
+            screen._compositor_refresh = painted  # type: ignore[method-assign]
+            while not full:
+                await asyncio.sleep(0.002)
+            result["first_paint"] = full[0]
+            result["rss"] = rss_mb()
+            result["rows"] = queue.row_count
+            await pilot.pause(1.5)  # the next readings of the store come and go: steps run among them
+            # When the cursor actually moved (the paint showing it necessarily comes after).
+            moves: list[float] = []
+            watch_cursor = queue.watch_cursor_coordinate
+
+            def moved(old: object, new: object) -> None:
+                moves.append(time.perf_counter())
+                watch_cursor(old, new)
+
+            queue.watch_cursor_coordinate = moved  # type: ignore[method-assign]
+            steps: list[float] = []
+            for _ in range(STEPS):
+                pressed = time.perf_counter()
+                app.post_message(events.Key("down", None))
+                while not moves or moves[-1] < pressed:
+                    await asyncio.sleep(0.0005)
+                at = moves[-1]
+                while not paints or paints[-1] < at:
+                    await asyncio.sleep(0.0005)
+                shown_at = next(paint for paint in paints if paint >= at)
+                steps.append((shown_at - pressed) * 1000)
+                await asyncio.sleep(0.03)  # a person's key repeat is slower than this
+            result["steps"] = steps
+            result["rss_after_steps"] = rss_mb()
+
+    asyncio.run(run())
+    print(json.dumps(result))
+
+
+# --- the driver ----------------------------------------------------------------------------------
+
+
+def build(directory: Path, accounts: int, posts: int, open_items: int) -> tuple[Path, str, int]:
+    """The store of bench/store.py; (config path, the fixed `now`, how many items are open)."""
+    from bench.store import NOW, build_store
+
+    config_path, _store = build_store(directory, accounts=accounts, posts=posts, open_items=open_items)
+    return config_path, NOW.isoformat(), (open_items // accounts) * accounts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--accounts", type=int, default=20)
+    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--open-items", type=int, default=2000)
+    parser.add_argument("--size", default="80x24")
+    parser.add_argument("--child", nargs=3, metavar=("CONFIG", "SIZE", "EXPECTED"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        config_path, size, expected = args.child
+        width, height = (int(n) for n in size.split("x"))
+        child(config_path, (width, height), int(expected))
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        started = time.perf_counter()
+        config_path, now, expected = build(directory, args.accounts, args.posts, args.open_items)
+        sizes = {p.name: p.stat().st_size for p in (directory / "data").glob("*.json")}
+        print(
+            f"# store built in {time.perf_counter() - started:.1f}s: "
+            + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items()))
+        )
+        env = {**os.environ, "SOCIALTUI_NOW": now, "PYTHONDONTWRITEBYTECODE": "1"}
+        spawned = time.time()
+        done = subprocess.run(
+            [sys.executable, __file__, "--child", str(config_path), args.size, str(expected)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            return 1
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    cold = result["first_paint"] - spawned
+    steps = sorted(result["steps"])
+    step = statistics.median(steps)
+    print(
+        f"# {result['rows']} rows in the queue at {args.size}; steps: median {step:.0f} ms, p95 {steps[int(len(steps) * 0.95) - 1]:.0f} ms, max {steps[-1]:.0f} ms"
+    )
+    print(
+        f"cold_start_first_paint: {cold:.2f} s (budget {BUDGETS['cold_start_first_paint']} s) {verdict(cold, BUDGETS['cold_start_first_paint'])}"
+    )
+    print(
+        f"queue_step: {step:.0f} ms (budget {BUDGETS['queue_step']:.0f} ms) {verdict(step, BUDGETS['queue_step'])}"
+    )
+    rss = result["rss"]
+    print(
+        f"rss_after_start: {rss:.0f} MB (budget {BUDGETS['rss_after_start']:.0f} MB) {verdict(rss, BUDGETS['rss_after_start'])}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,385 @@
+"""The dashboard application: the services every screen uses, and the loop that follows the store.
+
+- The store is read every second in a worker thread (`StoreFollower`): store reads take file locks
+  that another process may hold for seconds, so never on the UI thread. A reading that fails
+  (`StoreBusy`) is shown in the header and the dashboard keeps the last good one.
+- Every network call runs on `NetworkLoop`'s thread, and so does the poller for the accounts no
+  `socialtui sync` holds.
+- Readings go down as the `dashboard` attribute; screens watch it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual import events, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.content import Content
+from textual.reactive import reactive
+from textual.screen import Screen
+
+from socialtui.clock import Clock
+from socialtui.config import Config
+from socialtui.model import Actor, Item, Post
+from socialtui.networks.base import Adapter
+from socialtui.store import Store, StoreBusy, StoreError
+from socialtui.sync import AdapterFactory, Syncer, default_adapter_factory
+from socialtui.tui.data import Dashboard, StoreFollower
+from socialtui.tui.drafts import DraftKeeper
+from socialtui.tui.keys import help_lines, split_keymap
+from socialtui.tui.network import NetworkLoop
+from socialtui.tui.render import WIDE_FROM, ago, line_of
+from socialtui.tui.screens.dialogs import ConfirmDialog
+
+if TYPE_CHECKING:
+    from socialtui.cli import Context
+
+T = TypeVar("T")
+
+HANG_UPS = (signal.SIGHUP, signal.SIGTERM)
+REFRESH_EVERY = 1.0
+"""Seconds between readings of the store: another operator's action shows within two."""
+
+
+class SocialApp(App[int]):
+    """socialtui's dashboard."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "socialtui"
+    ENABLE_COMMAND_PALETTE = True
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
+    BINDINGS = [
+        Binding("question_mark,f1", "help", "Help", id="help"),
+        Binding("ctrl+r", "refresh", "Refresh now", show=False, id="refresh"),
+    ]
+
+    dashboard: reactive[Dashboard | None] = reactive(None, always_update=True)
+    """The latest reading of the store (None until the first one)."""
+    store_problem: reactive[str] = reactive("")
+    """Why the last reading failed (another process holding the store, a bad file), or ""."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        clock: Clock,
+        actor: Actor,
+        *,
+        adapter_factory: AdapterFactory | None = None,
+        sync: bool = True,
+        refresh_every: float = REFRESH_EVERY,
+        cursor_blink: bool = True,
+        theme: str | None = None,
+        demo: bool = False,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.actor = actor
+        self.follower = StoreFollower(config, store)
+        self.network = NetworkLoop(config, adapter_factory or default_adapter_factory(config, store, clock))
+        self.sync_enabled = sync
+        self.refresh_every = refresh_every
+        self.cursor_blink = cursor_blink
+        self.told: list[tuple[str, str]] = []
+        """Every notification shown, (severity, message): what tests and the operator's log read."""
+        self.shift_start: datetime | None = None
+        self.keymap_applied: dict[str, str] = {}
+        self._reading = threading.Lock()
+        self._wanted_theme = theme
+        self.demo = demo
+        """Running on the sandbox network (`socialtui demo`): the header says so."""
+        self._signals_caught = False
+        self.leaving = False
+        """Quitting: the draft is being saved and the app is closing."""
+
+    # -- start and stop -----------------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        from socialtui.tui.screens.main import MainScreen
+
+        return MainScreen()
+
+    def on_mount(self) -> None:
+        self._catch_hangups()
+        self._choose_theme()
+        self._apply_keymap()
+        self.network.start()
+        if self.sync_enabled and self.config.accounts:
+            self.network.start_syncer(Syncer(self.config, self.store, self.clock, self.network.factory))
+        self.start_shift()
+        self.refresh_dashboard()
+        self.set_interval(self.refresh_every, self.refresh_dashboard, name="follow-store")
+
+    def _catch_hangups(self) -> None:
+        """A dropped SSH session (SIGHUP) or a `kill` (SIGTERM) ends the dashboard the orderly way:
+        the draft being written is saved, the poller's leases go back, the demo cleans up."""
+        try:
+            loop = asyncio.get_running_loop()
+            for signum in HANG_UPS:
+                loop.add_signal_handler(signum, self._hang_up)
+        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
+            return  # not the main thread, or no such signals here
+        self._signals_caught = True
+
+    async def on_event(self, event: events.Event) -> None:
+        if self.leaving and isinstance(event, (events.Key, events.MouseDown, events.Click)):
+            return  # on the way out: keys typed meanwhile must not open screens that will not live
+        await super().on_event(event)
+
+    def _hang_up(self) -> None:
+        from socialtui.tui.screens.composer import ComposerScreen
+
+        self.leaving = True
+        for screen in self.screen_stack:
+            if isinstance(screen, ComposerScreen):
+                screen.keep_draft_now()
+        self.exit(0)
+
+    async def action_quit(self) -> None:
+        """Quit (q, ctrl+q): the draft being written is saved first, to the last keystroke."""
+        from socialtui.tui.screens.composer import ComposerScreen
+
+        self.leaving = True
+        for screen in self.screen_stack:
+            if isinstance(screen, ComposerScreen):
+                screen.keeper.set_text(screen.text)
+                try:
+                    await self.in_thread(screen.keeper.flush)
+                except StoreError:
+                    pass  # the draft as it was half a second ago stays
+        self.exit(0)
+
+    def _choose_theme(self) -> None:
+        wanted = self._wanted_theme or os.environ.get("SOCIALTUI_THEME", "")
+        if wanted and wanted in self.available_themes:
+            self.theme = wanted
+        elif self.console.color_system in ("standard", "windows"):
+            # 16 colours (TERM=screen, old terminals, some SSH setups): the ANSI theme reads best.
+            self.theme = "ansi-dark"
+
+    def _apply_keymap(self) -> None:
+        keymap, unknown = split_keymap(self.config.keys)
+        if unknown:
+            self.tell(
+                f"{self.config.path}: [keys] names unknown bindings: {', '.join(unknown)}; "
+                "they were ignored (press ? for the binding ids).",
+                "error",
+                timeout=20,
+            )
+        self.keymap_applied = keymap
+        self.set_keymap(keymap)
+
+    async def on_unmount(self) -> None:
+        if self._signals_caught:
+            loop = asyncio.get_running_loop()
+            for signum in HANG_UPS:
+                loop.remove_signal_handler(signum)
+        # Stop polling (leases go back, so another dashboard or `socialtui sync` takes over) and close
+        # the network clients, off the UI thread.
+        await asyncio.to_thread(self.network.stop)
+
+    # -- services for the screens -------------------------------------------------------------------
+
+    def tell(self, message: str, severity: str = "information", *, timeout: float | None = None) -> None:
+        """A notification. Never markup: messages quote servers and strangers."""
+        self.told.append((severity, message))
+        self.notify(message, severity=severity, markup=False, timeout=timeout)  # type: ignore[arg-type]
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work (the store) in a thread, from an async worker."""
+        return await asyncio.to_thread(fn, *args)
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def keys_help(self) -> list[tuple[str, list[Any]]]:
+        return help_lines(self.keymap_applied, self.get_key_display_for)
+
+    def get_key_display_for(self, key: str) -> str:
+        return self.get_key_display(Binding(key, ""))
+
+    # -- following the store ------------------------------------------------------------------------
+
+    def refresh_dashboard(self) -> None:
+        """Read the store again now (in a thread), unless a reading is already under way."""
+        if self._reading.locked():
+            return
+        self._read_store()
+
+    @work(thread=True, group="follow-store", exit_on_error=False)
+    def _read_store(self) -> None:
+        if not self._reading.acquire(blocking=False):
+            return
+        try:
+            try:
+                reading = self.follower.read(self.now(), self.shift_start)
+            except StoreBusy:
+                self._from_thread(self._reading_failed, "store busy: locked by another process; retrying")
+            except StoreError as exc:
+                self._from_thread(self._reading_failed, str(exc))
+            else:
+                self._from_thread(self._reading_done, reading)
+        finally:
+            self._reading.release()
+
+    def _from_thread(self, callback: Callable[..., Any], *args: Any) -> None:
+        try:
+            self.call_from_thread(callback, *args)
+        except RuntimeError:
+            pass  # the app is closing
+
+    def _reading_done(self, reading: Dashboard) -> None:
+        self.store_problem = ""
+        self.dashboard = reading
+
+    def _reading_failed(self, problem: str) -> None:
+        if problem != self.store_problem and "busy" not in problem:
+            # A damaged or newer store file: the header has no room for the whole message.
+            self.tell(f"Cannot read the store: {problem}", "error", timeout=15)
+        self.store_problem = problem
+
+    @work(group="shift", exit_on_error=False)
+    async def start_shift(self) -> None:
+        try:
+            shift = await self.in_thread(self.store.start_shift, self.actor, self.now())
+        except StoreError as exc:
+            self.tell(f"Could not start your shift in the store: {exc}", "warning")
+            return
+        self.shift_start = shift.started_at
+
+    def action_refresh(self) -> None:
+        self.network.poll_now()
+        self.refresh_dashboard()
+
+    def action_help(self) -> None:
+        from socialtui.tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.keys_help()))
+
+    # -- actions shared by the screens ----------------------------------------------------------------
+
+    async def claim(self, item: Item) -> bool:
+        """Claim the item for `claim_ttl`; if another operator holds it, ask before taking it over.
+        Call from a worker. Raises StoreError."""
+        ttl = self.config.team.claim_ttl
+        now = self.now()
+        claim = await self.in_thread(self.store.claim, item, self.actor, now, ttl)
+        if claim.operator == self.actor.operator:
+            return True
+        until = claim.expires_at.astimezone(self.config.team.tz).strftime("%H:%M")
+        body = Content.assemble(
+            (line_of(claim.operator, 40), "bold"),
+            f" claimed this item {ago(claim.at, now)} (until {until}): they may be answering it now.",
+        )
+        take = await self.push_screen_wait(
+            ConfirmDialog("Someone is answering this", body, yes="Take it over", no="Leave it")
+        )
+        if not take:
+            return False
+        await self.in_thread(self.store.take_over_claim, item, self.actor, self.now(), ttl)
+        return True
+
+    def open_composer(self, item: Item) -> None:
+        """Claim the item (asking first if someone else holds it), then open the reply composer."""
+        self._open_composer(item)
+
+    @work(group="composer", exclusive=True, exit_on_error=False)
+    async def _open_composer(self, item: Item) -> None:
+        from socialtui.tui.screens.composer import ComposerScreen
+
+        try:
+            if not await self.claim(item):
+                return
+            draft = await self.in_thread(self.store.draft, item.id)
+        except StoreError as exc:
+            self.tell(f"Cannot reply now: {exc}", "error")
+            return
+        network = self.network
+
+        async def adapter() -> Adapter:
+            return network.adapter(item.account)
+
+        try:
+            account_adapter = await network.call(adapter)
+        except Exception as exc:  # noqa: BLE001 - a missing or unreadable secret: say which, go on
+            self.tell(f"Cannot reply from {item.account}: {exc}", "error")
+            await self.in_thread(self.store.release, item, self.actor, self.now())
+            self.refresh_dashboard()
+            return
+        self.refresh_dashboard()
+        first = account_adapter.prepare_reply(item, "")
+        keeper = DraftKeeper(
+            self.store,
+            item,
+            self.actor,
+            self.clock,
+            existing=draft,
+            new_key=draft.idempotency_key if draft else account_adapter.new_idempotency_key(),
+            visibility=first.visibility,
+            spoiler_text=first.spoiler_text,
+        )
+        await self.push_screen(ComposerScreen(item, account_adapter, keeper))
+
+    def open_post(self, post: Post) -> None:
+        """Open the post in the browser (on the machine running the dashboard) and show its link."""
+        url = web_link(post)
+        if not url:
+            self.tell("This post has no web link.", "warning")
+            return
+        self.open_url(url)
+        self.tell(f"Opening {url}")
+
+    def copy_post_link(self, post: Post) -> None:
+        """Copy the post's link (OSC 52: reaches the operator's own clipboard over SSH)."""
+        url = web_link(post)
+        if not url:
+            self.tell("This post has no web link.", "warning")
+            return
+        self.copy_to_clipboard(url)
+        self.tell(f"Copied {url}")
+
+    def open_timeline(self) -> None:
+        from socialtui.tui.screens.timeline import TimelineScreen
+
+        if not isinstance(self.screen, TimelineScreen):
+            self.push_screen(TimelineScreen())
+
+    # -- the command palette ------------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every action of the current screen, then Textual's own (theme, keys, quit...)."""
+        commands = getattr(screen, "palette_commands", None)
+        if commands is not None:
+            yield from commands()
+        yield SystemCommand("Help: keys", "Every key, where it works, and its binding id", self.action_help)
+        yield SystemCommand("Refresh now", "Read the store and poll the accounts now", self.action_refresh)
+        yield from super().get_system_commands(screen)
+
+
+def web_link(post: Post) -> str:
+    """The post's web address, if it is one a browser should open (http or https, no control characters)."""
+    url = line_of(post.url)
+    return url if url.startswith(("https://", "http://")) and " " not in url else ""
+
+
+def run_dashboard(ctx: Context) -> int:
+    """`socialtui`: the dashboard on the configured accounts. Returns the exit status."""
+    config = ctx.config  # a bad config raises ConfigError here: the CLI says which file and key
+    store = ctx.store
+    actor = ctx.actor
+    app = SocialApp(config, store, ctx.clock, actor, demo=bool(getattr(ctx, "demo", False)))
+    result = app.run()
+    return result if isinstance(result, int) else 0
+
+
+__all__ = ["SocialApp", "run_dashboard"]

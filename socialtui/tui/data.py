@@ -1,0 +1,257 @@
+"""What the dashboard reads from the store, and how: Textual-free, run in worker threads.
+
+`StoreFollower` is the dashboard's one reader. Every second it reads the small, hot operator data
+(claims, states, outbox, health) and, only when their files changed on disk, the bulky ones (items,
+own posts, home timelines). Turning tens of thousands of cached posts into model objects takes a
+good part of a second; doing it every second for nothing would keep a core busy and make the UI
+stutter (the reading thread and the UI share one interpreter lock).
+
+A `Dashboard` is one immutable reading, handed to the screens as it is.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from socialtui.care import QueueEntry
+from socialtui.config import Config
+from socialtui.model import Contact, Item, Post, item_id
+from socialtui.overview import Overview, build_overview
+from socialtui.store import Snapshot, Store
+
+T = TypeVar("T")
+
+SIGNATURE_BYTES = 16
+"""The store's writers leave a random generation token at the start of each `NAME.lock` file."""
+
+
+def file_signature(data_dir: Path, name: str) -> tuple[int, int, int, bytes] | None:
+    """What changes whenever a writer replaces `NAME.json`: inode, mtime, size and the generation token.
+
+    Read without the lock: a change racing this read is seen at the next reading.
+    """
+    try:
+        st = os.stat(data_dir / f"{name}.json")
+    except FileNotFoundError:
+        return None
+    try:
+        with open(data_dir / f"{name}.lock", "rb") as fh:
+            token = fh.read(SIGNATURE_BYTES)
+    except OSError:
+        token = b""
+    return (st.st_ino, st.st_mtime_ns, st.st_size, token)
+
+
+class _Cached(Generic[T]):
+    """One bulky store file's content as model objects, read again only when the file changed."""
+
+    def __init__(self, data_dir: Path, name: str, read: Callable[[], T]) -> None:
+        self._data_dir = data_dir
+        self._name = name
+        self._read = read
+        self._signature: object = object()  # equal to nothing: the first call reads
+        self._value: T | None = None
+        self.version = 0
+        """Bumped at every read of the file: tells the screens when to rebuild what derives from it."""
+
+    def get(self) -> T:
+        signature = file_signature(self._data_dir, self._name)
+        if self._value is None or signature != self._signature:
+            # The signature is taken before the read: a write in between is read again next time.
+            self._value = self._read()
+            self._signature = signature
+            self.version += 1
+        return self._value
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """One reading of the store with the care rules applied: what every screen shows."""
+
+    now: datetime
+    overview: Overview
+    items: Mapping[str, Item]
+    """Every item in the store, answered or not, by id."""
+    shift_start: datetime | None
+    items_version: int = 0
+    own_version: int = 0
+
+    @property
+    def queue(self) -> list[QueueEntry]:
+        return self.overview.queue
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.overview.snapshot
+
+    def entry(self, item_id: str) -> QueueEntry | None:
+        for entry in self.overview.queue:
+            if entry.item.id == item_id:
+                return entry
+        return None
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A past exchange with a contact: their item and our replies to it, from any of our accounts."""
+
+    item: Item
+    replies: tuple[Post, ...]
+    done_reason: str = ""
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """What the team knows about the author of an item."""
+
+    key: str
+    contact: Contact | None
+    conversations: tuple[Conversation, ...] = ()
+    total: int = 0
+    """All past items from this contact (the list may be cut short)."""
+
+
+class StoreFollower:
+    """The dashboard's reader of the shared store. Thread-safe; every method may block on store locks
+    (and raise `StoreBusy`): call them from worker threads, never from the UI thread."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        data_dir = store.data_dir
+        self._items: _Cached[list[Item]] = _Cached(data_dir, "items", store.items)
+        self._own: _Cached[list[Post]] = _Cached(data_dir, "posts", store.own_posts)
+        self._home: _Cached[list[Post]] = _Cached(data_dir, "home", store.home_posts)
+        self._lock = threading.Lock()
+
+    # -- readings ---------------------------------------------------------------------------------
+
+    def home_posts(self) -> list[Post]:
+        with self._lock:
+            return self._home.get()
+
+    @property
+    def home_version(self) -> int:
+        return self._home.version
+
+    def read(self, now: datetime, shift_start: datetime | None = None) -> Dashboard:
+        """The store as of now, with the care rules applied."""
+        store = self.store
+        with self._lock:
+            items = self._items.get()
+            own = self._own.get()
+            items_version, own_version = self._items.version, self._own.version
+        snapshot = Snapshot(
+            items=items,
+            own_posts=own,
+            states=store.states(),
+            claims=store.claims(now),
+            outbox=store.outbox(),
+            health=store.health(),
+        )
+        overview = build_overview(self.config, store, now, snapshot)
+        return Dashboard(
+            now=now,
+            overview=overview,
+            items={item.id: item for item in items},
+            shift_start=shift_start,
+            items_version=items_version,
+            own_version=own_version,
+        )
+
+    def contact_view(self, item: Item, limit: int = 20) -> ContactView:
+        """The item author's dossier and their past conversations with any of our accounts."""
+        key = item.post.author.contact_key
+        dossier = self.store.dossier(key)
+        states = self.store.states()
+        replies: dict[tuple[str, str], list[Post]] = defaultdict(list)
+        for post in dossier.replies:
+            replies[(post.account, post.reply_to)].append(post)
+        past = [other for other in dossier.items if other.id != item.id]
+        past.sort(key=lambda other: other.received_at, reverse=True)
+        conversations = []
+        for other in past[:limit]:
+            state = states.get(other.id)
+            reason = state.reason if state is not None and state.done else ""
+            answers = tuple(replies.get((other.account, other.post.remote_id), ()))
+            conversations.append(Conversation(other, answers, reason))
+        return ContactView(key, dossier.contact, tuple(conversations), len(past))
+
+
+def item_for_post(post: Post, items: Mapping[str, Item]) -> Item:
+    """The item a post makes for its account, or (for our own posts and the home timeline) an item made
+    up on the spot, so that it can be answered the same way."""
+    key = item_id(post.account, post.remote_id)
+    return items.get(key) or Item(id=key, account=post.account, kind="reply", post=post)
+
+
+TIMELINE_KINDS = ("ours", "listening", "all")
+
+
+@dataclass(frozen=True)
+class TimelinePost:
+    """One row of the merged timeline."""
+
+    key: str
+    post: Post
+    kind: str
+    """`item` (addressed to us), `ours` (one of our posts) or `home` (listening)."""
+
+
+@dataclass(frozen=True)
+class TimelineQuery:
+    kind: str = "ours"
+    account: str = ""
+    network: str = ""
+    words: tuple[str, ...] = ()
+
+
+def timeline(
+    data: Dashboard, home: list[Post], query: TimelineQuery, config: Config, limit: int = 500
+) -> tuple[list[TimelinePost], int]:
+    """All accounts merged by time, newest first, filtered: (the newest `limit`, how many matched)."""
+    networks = {account.id: account.network for account in config.accounts}
+    sources: list[tuple[str, list[Post]]] = []
+    if query.kind in ("ours", "all"):
+        sources.append(("ours", data.snapshot.own_posts))
+        sources.append(("item", [item.post for item in data.items.values()]))
+    if query.kind in ("listening", "all"):
+        sources.append(("home", home))
+    rows: list[TimelinePost] = []
+    for kind, posts in sources:
+        for post in posts:
+            if query.account and post.account != query.account:
+                continue
+            if query.network and networks.get(post.account) != query.network:
+                continue
+            if query.words:
+                haystack = (
+                    f"{post.account} {post.author.handle} {post.author.display_name} {post.text}".lower()
+                )
+                if not all(word in haystack for word in query.words):
+                    continue
+            rows.append(TimelinePost(f"{kind}:{post.account}:{post.remote_id}", post, kind))
+    newest = heapq.nlargest(limit, rows, key=lambda row: row.post.created_at)
+    return newest, len(rows)
+
+
+__all__ = [
+    "StoreFollower",
+    "Dashboard",
+    "ContactView",
+    "Conversation",
+    "TimelinePost",
+    "TimelineQuery",
+    "TIMELINE_KINDS",
+    "file_signature",
+    "item_for_post",
+    "timeline",
+]

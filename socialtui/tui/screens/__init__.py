@@ -1,0 +1,1 @@
+"""Screens: the main screen, the reply composer, the timelines, and the dialogs."""

@@ -1,0 +1,56 @@
+"""Help: every key, where it works, as remapped by the config."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from socialtui.tui.keys import KeyHelp
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys, grouped by where they work. Every action is in the command palette too (ctrl+p)."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "Close help", id="close-help")]
+
+    def __init__(self, groups: list[tuple[str, list[KeyHelp]]]) -> None:
+        super().__init__(classes="dialog")
+        self.groups = groups
+
+    def compose(self) -> ComposeResult:
+        lines: list[Content] = []
+        for where, keys in self.groups:
+            if lines:
+                lines.append(Content(""))
+            lines.append(Content.styled(where, "bold $secondary"))
+            for key in keys:
+                lines.append(
+                    Content.assemble(
+                        (f"  {key.keys:<18} ", "bold $accent"),
+                        key.description,
+                        (f"  [{key.id}]" if key.id else "", "$text-muted"),
+                    )
+                )
+        lines.append(Content(""))
+        lines.append(
+            Content.styled(
+                'Remap keys in the config: [keys] then id = "key" (e.g. reply = "R"). '
+                "Every action is also in the command palette (ctrl+p).",
+                "$text-muted",
+            )
+        )
+        with Vertical(classes="dialog-box -wide -tall"):
+            yield Static(Content.styled("Keys", "bold"), classes="dialog-title")
+            with VerticalScroll(id="help-keys"):
+                yield Static(Content("\n").join(lines))
+            yield Static(Content.styled("Esc to close", "$text-muted"))
+
+    def on_mount(self) -> None:
+        self.query_one("#help-keys").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

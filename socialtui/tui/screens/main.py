@@ -1,0 +1,377 @@
+"""The main screen: header, accounts, the unanswered queue, and the detail of the selected item.
+
+Wide terminals (`WIDE_FROM`, 110 columns, and more) show the accounts as a column and the detail under the queue.
+Narrow ones (80x24) show the accounts as a strip of one line each and the queue alone; Enter opens
+the detail in the queue's place and Escape closes it.
+
+The screen is the controller: widgets tell it what the operator did (messages up), it does the work
+in workers (the store in threads, the network on the network loop) and sets what the widgets show
+(attributes down).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input
+
+from socialtui.care import QueueEntry
+from socialtui.model import Item, Post
+from socialtui.networks.errors import NetworkFailure
+from socialtui.store import StoreError
+from socialtui.tui.data import Dashboard
+from socialtui.tui.render import WIDE_FROM, account_label, author_label, line_of
+from socialtui.tui.screens.dialogs import DoneDialog, NoteDialog
+from socialtui.tui.widgets.accounts import AccountsPanel
+from socialtui.tui.widgets.detail import DetailPane, ThreadState
+from socialtui.tui.widgets.header import HeaderBar
+from socialtui.tui.widgets.queue import QueueTable
+
+if TYPE_CHECKING:
+    from socialtui.tui.app import SocialApp
+
+DETAIL_AFTER = 0.15
+"""Seconds the selection must rest on an item before its contact is read (moving stays instant)."""
+THREAD_AFTER = 0.6
+"""Seconds the selection must rest before its thread is fetched (it costs a request)."""
+THREADS_KEPT = 200
+
+
+class MainScreen(Screen[None]):
+    """Header, accounts, queue and detail."""
+
+    BINDINGS = [
+        Binding("r", "reply", "Reply", id="reply"),
+        Binding("d", "done", "Done", id="done"),
+        Binding("c", "claim", "Claim", id="claim"),
+        Binding("n", "note", "Note", id="note"),
+        Binding("o", "open_in_browser", "Open in browser", show=False, id="open-in-browser"),
+        Binding("y", "copy_link", "Copy link", show=False, id="copy-link"),
+        Binding("t", "timeline", "Timeline", id="timeline"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "back", "Back", show=False, id="back"),
+        Binding("q", "quit", "Quit", id="quit"),
+    ]
+
+    app: SocialApp  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._threads: OrderedDict[str, ThreadState] = OrderedDict()
+        self._detail_timer: Timer | None = None
+        self._thread_timer: Timer | None = None
+        self._shown_id: str | None = None
+
+    # -- layout ---------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        app = self.app
+        accounts = {account.id: account for account in app.config.accounts}
+        yield HeaderBar(app.actor, app.config.team.tz, demo=app.demo, id="header")
+        with Horizontal(id="body"):
+            yield AccountsPanel(id="accounts")
+            with Vertical(id="work"):
+                yield QueueTable(accounts, app.actor.operator, id="queue")
+                yield Input(placeholder="filter: words, account:…, network:…, state:late", id="filter")
+                yield DetailPane(accounts, app.actor.operator, app.config.team.tz, id="detail")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "dashboard", self._show_dashboard)
+        self.watch(self.app, "store_problem", self._show_problem)
+        self.query_one(QueueTable).focus()
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    def on_resize(self) -> None:
+        self.query_one(AccountsPanel).compact = self.size.width < WIDE_FROM
+
+    # -- following the store --------------------------------------------------------------------
+
+    def _show_dashboard(self, data: Dashboard | None) -> None:
+        if data is None:
+            return
+        self.query_one(HeaderBar).dashboard = data
+        self.query_one(AccountsPanel).dashboard = data
+        queue = self.query_one(QueueTable)
+        queue.now = data.now
+        queue.entries = tuple(data.queue)
+        self._show_detail(refresh_only=True)
+
+    def _show_problem(self, problem: str) -> None:
+        self.query_one(HeaderBar).store_problem = problem
+
+    # -- selection and detail -------------------------------------------------------------------
+
+    @property
+    def selected_item(self) -> Item | None:
+        data = self.app.dashboard
+        item_id = self.query_one(QueueTable).selected_id
+        if data is None or item_id is None:
+            return None
+        return data.items.get(item_id)
+
+    @property
+    def selected_entry(self) -> QueueEntry | None:
+        data = self.app.dashboard
+        item_id = self.query_one(QueueTable).selected_id
+        return data.entry(item_id) if data is not None and item_id is not None else None
+
+    @on(QueueTable.ItemHighlighted)
+    def _highlighted(self, _event: QueueTable.ItemHighlighted) -> None:
+        self._show_detail()
+
+    @on(QueueTable.ItemChosen)
+    def _chosen(self, _event: QueueTable.ItemChosen) -> None:
+        if self.narrow:
+            self.add_class("-detail-open")
+        self.query_one(DetailPane).focus()
+        self._show_detail(load_now=True)
+
+    def _detail_visible(self) -> bool:
+        return not self.narrow or self.has_class("-detail-open")
+
+    def _show_detail(self, *, refresh_only: bool = False, load_now: bool = False) -> None:
+        data = self.app.dashboard
+        if data is None or not self._detail_visible():
+            self._shown_id = None  # shown afresh when it opens
+            return
+        detail = self.query_one(DetailPane)
+        item = self.selected_item
+        if item is None or (refresh_only and item.id == self._shown_id):
+            detail.show(item, self.selected_entry, data.now)
+            if item is None:
+                self._shown_id = None
+            return
+        if not load_now:
+            # A new selection: paint the moved cursor first, the detail in the frame after, so that
+            # moving through the queue never waits for the detail's layout.
+            self.call_after_refresh(self._show_selected)
+        else:
+            self._show_selected()
+        self._shown_id = item.id
+        for timer in (self._detail_timer, self._thread_timer):
+            if timer is not None:
+                timer.stop()
+        if load_now:
+            self._load_contact(item)
+            if item.id not in self._threads:
+                self._load_thread(item)
+            return
+        self._detail_timer = self.set_timer(DETAIL_AFTER, lambda: self._load_contact(item))
+        if item.id not in self._threads:
+            self._thread_timer = self.set_timer(THREAD_AFTER, lambda: self._load_thread(item))
+
+    def _show_selected(self) -> None:
+        data = self.app.dashboard
+        if data is None:
+            return
+        item = self.selected_item
+        detail = self.query_one(DetailPane)
+        detail.show(item, self.selected_entry, data.now)
+        if item is not None and item.id in self._threads:
+            detail.thread = self._threads[item.id]
+
+    @work(group="contact", exclusive=True, exit_on_error=False)
+    async def _load_contact(self, item: Item) -> None:
+        try:
+            view = await self.app.in_thread(self.app.follower.contact_view, item)
+        except StoreError as exc:
+            self.app.tell(f"Could not read the contact: {exc}", "warning")
+            return
+        detail = self.query_one(DetailPane)
+        if detail.item is not None and detail.item.id == item.id:
+            detail.contact = view
+
+    @work(group="thread", exclusive=True, exit_on_error=False)
+    async def _load_thread(self, item: Item) -> None:
+        detail = self.query_one(DetailPane)
+
+        def show(state: ThreadState) -> None:
+            if state.state in ("ok", "error"):
+                self._threads[item.id] = state
+                while len(self._threads) > THREADS_KEPT:
+                    self._threads.popitem(last=False)
+            if detail.item is not None and detail.item.id == item.id:
+                detail.thread = state
+
+        show(ThreadState(item.id, "loading"))
+        network = self.app.network
+
+        async def fetch() -> list[Post]:
+            return await network.adapter(item.account).fetch_thread(item.post)
+
+        try:
+            posts = await network.call(fetch)
+        except NetworkFailure as exc:
+            show(ThreadState(item.id, "error", error=str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a missing secret, a broken session file: say so, go on
+            show(ThreadState(item.id, "error", error=str(exc) or type(exc).__name__))
+        else:
+            show(ThreadState(item.id, "ok", tuple(posts)))
+
+    def action_back(self) -> None:
+        filter_input = self.query_one("#filter", Input)
+        if self.has_class("-detail-open"):
+            self.remove_class("-detail-open")
+            self.query_one(QueueTable).focus()
+        elif filter_input.has_focus or filter_input.value:
+            filter_input.value = ""
+            self.remove_class("-filtering")
+            self.query_one(QueueTable).focus()
+        elif not self.query_one(QueueTable).has_focus:
+            self.query_one(QueueTable).focus()
+
+    # -- filter ---------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.add_class("-filtering")
+        self.query_one("#filter", Input).focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(QueueTable).query_text = event.value
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.remove_class("-filtering")
+        self.query_one(QueueTable).focus()
+
+    # -- actions on the selected item -----------------------------------------------------------
+
+    def _need_item(self) -> Item | None:
+        item = self.selected_item
+        if item is None:
+            self.app.tell("Nothing selected: the queue is empty (or filtered).", "warning")
+        return item
+
+    def action_reply(self) -> None:
+        item = self._need_item()
+        if item is not None:
+            self.app.open_composer(item)
+
+    def action_done(self) -> None:
+        item = self._need_item()
+        if item is not None:
+            self._mark_done(item)
+
+    @work(group="done", exclusive=True, exit_on_error=False)
+    async def _mark_done(self, item: Item) -> None:
+        app = self.app
+        what = Content.assemble(
+            account_label(app.config.account(item.account)),
+            "\n",
+            (author_label(item.post.author, 60), "bold"),
+            ": ",
+            line_of(item.post.text, 120),
+        )
+        reason = await app.push_screen_wait(DoneDialog(what))
+        if not reason:
+            return
+        try:
+            await app.in_thread(app.store.mark_done, item, reason, app.actor, app.now())
+        except StoreError as exc:
+            app.tell(f"Not marked done: {exc}", "error")
+            return
+        app.tell(f"Done ({reason}): {line_of(item.post.author.label, 40)} on {item.account}")
+        app.refresh_dashboard()
+
+    def action_claim(self) -> None:
+        item = self._need_item()
+        if item is not None:
+            self._toggle_claim(item, self.selected_entry)
+
+    @work(group="claim", exclusive=True, exit_on_error=False)
+    async def _toggle_claim(self, item: Item, entry: QueueEntry | None) -> None:
+        app = self.app
+        now = app.now()
+        try:
+            if entry is not None and entry.claim is not None and entry.claim.operator == app.actor.operator:
+                await app.in_thread(app.store.release, item, app.actor, now)
+                app.tell("Claim released.")
+            else:
+                claimed = await app.claim(item)
+                if claimed:
+                    app.tell(f"Claimed for {int(app.config.team.claim_ttl.total_seconds() // 60)} minutes.")
+        except StoreError as exc:
+            app.tell(f"Claim not changed: {exc}", "error")
+        app.refresh_dashboard()
+
+    def action_note(self) -> None:
+        item = self._need_item()
+        if item is not None:
+            self._add_note(item)
+
+    @work(group="note", exclusive=True, exit_on_error=False)
+    async def _add_note(self, item: Item) -> None:
+        app = self.app
+        author = item.post.author
+        about = Content.assemble(
+            (author_label(author, 60), "bold"), ("  " + line_of(author.contact_key, 60), "$text-muted")
+        )
+        text = await app.push_screen_wait(NoteDialog(about))
+        if not text:
+            return
+        try:
+            await app.in_thread(app.store.add_note, author.contact_key, text, app.actor, app.now())
+        except StoreError as exc:
+            app.tell(f"Note not saved: {exc}", "error")
+            return
+        app.tell("Note saved for the team.")
+        detail = self.query_one(DetailPane)
+        if detail.item is not None and detail.item.id == item.id:
+            self._load_contact(item)
+
+    def action_open_in_browser(self) -> None:
+        item = self._need_item()
+        if item is not None:
+            self.app.open_post(item.post)
+
+    def action_copy_link(self) -> None:
+        item = self._need_item()
+        if item is not None:
+            self.app.copy_post_link(item.post)
+
+    def action_timeline(self) -> None:
+        self.app.open_timeline()
+
+    async def action_quit(self) -> None:
+        await self.app.action_quit()
+
+    # -- the command palette --------------------------------------------------------------------
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Reply", "Reply to the selected item (claims it)", self.action_reply)
+        yield SystemCommand(
+            "Done", "Mark the selected item answered without a reply, with a reason", self.action_done
+        )
+        yield SystemCommand(
+            "Claim / release", "Tell the team you are answering the selected item", self.action_claim
+        )
+        yield SystemCommand(
+            "Note about the contact", "Add a note about the author of the selected item", self.action_note
+        )
+        yield SystemCommand(
+            "Open in browser", "Open the selected post in the web browser", self.action_open_in_browser
+        )
+        yield SystemCommand(
+            "Copy link", "Copy the selected post's link (works over SSH)", self.action_copy_link
+        )
+        yield SystemCommand("Timeline", "All accounts' posts and items, merged by time", self.action_timeline)
+        yield SystemCommand("Filter the queue", "Words, account:…, network:…, state:late", self.action_filter)
+        yield SystemCommand("Quit", "Leave the dashboard (drafts are kept)", self.action_quit)
+
+
+__all__ = ["MainScreen"]

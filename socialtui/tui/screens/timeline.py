@@ -1,0 +1,323 @@
+"""The timelines: every account's posts and the items addressed to them ("ours"), and what the people
+our accounts follow say ("listening"), merged by time, newest first. Filter by kind, account and
+network; reply, favourite or boost from the account the post came through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from socialtui.model import Post
+from socialtui.store import StoreError
+from socialtui.tui.data import TIMELINE_KINDS, Dashboard, TimelinePost, TimelineQuery, item_for_post, timeline
+from socialtui.tui.render import (
+    CellStyles,
+    account_cell_style,
+    account_label,
+    author_label,
+    cell,
+    line_of,
+    preview,
+)
+from socialtui.tui.screens.dialogs import ConfirmDialog
+from socialtui.tui.widgets.detail import post_content
+
+if TYPE_CHECKING:
+    from socialtui.tui.app import SocialApp
+
+SHOWN = 500
+KIND_LABEL = {"item": "to us", "ours": "ours", "home": "listening"}
+
+
+class TimelineTable(DataTable[Text]):
+    """The merged timeline's rows."""
+
+
+class TimelineScreen(Screen[None]):
+    """All accounts merged by time."""
+
+    BINDINGS = [
+        Binding("r", "reply", "Reply", id="reply"),
+        Binding("f", "favourite", "Favourite", id="favourite"),
+        Binding("b", "boost", "Boost", id="boost"),
+        Binding("k", "cycle_kind", "Kind", id="filter-kind"),
+        Binding("a", "cycle_account", "Account", id="filter-account"),
+        Binding("m", "cycle_network", "Network", id="filter-network"),
+        Binding("o", "open_in_browser", "Open", id="open-in-browser"),
+        Binding("y", "copy_link", "Copy link", id="copy-link"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("t", "back", "Queue", id="timeline"),
+        Binding("escape", "back", "Back", show=False, id="back"),
+    ]
+
+    app: SocialApp  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__(classes="timeline")
+        self.query_state = TimelineQuery()
+        self._rows: list[TimelinePost] = []
+        self._matched = 0
+        self._loaded_for: tuple[object, ...] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="timeline-title")
+        yield TimelineTable(id="timeline-table", cursor_type="row", cursor_foreground_priority="renderable")
+        yield Input(placeholder="filter: words", id="timeline-filter")
+        with VerticalScroll(id="timeline-preview"):
+            yield Static(id="timeline-preview-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(TimelineTable)
+        table.add_column(Text("when", style="bold"), width=12, key="when")
+        table.add_column(Text("account", style="bold"), width=13, key="account")
+        table.add_column(Text("kind", style="bold"), width=9, key="kind")
+        table.add_column(Text("from", style="bold"), width=18, key="author")
+        table.add_column(Text("text", style="bold"), width=160, key="text")
+        table.focus()
+        self._show_title()
+        self.watch(self.app, "dashboard", lambda _data: self._load())
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    def _load(self, force: bool = False) -> None:
+        data = self.app.dashboard
+        if data is None:
+            return
+        self._build(data, self.query_state, force)
+
+    @work(group="timeline", exclusive=True, exit_on_error=False)
+    async def _build(self, data: Dashboard, query: TimelineQuery, force: bool) -> None:
+        follower = self.app.follower
+
+        def read() -> tuple[tuple[object, ...], list[TimelinePost], int] | None:
+            home = follower.home_posts() if query.kind != "ours" else []
+            stamp = (data.items_version, data.own_version, follower.home_version, query)
+            if not force and stamp == self._loaded_for:
+                return None
+            rows, matched = timeline(data, home, query, self.app.config, SHOWN)
+            return stamp, rows, matched
+
+        try:
+            result = await self.app.in_thread(read)
+        except StoreError as exc:
+            self.app.tell(f"Could not read the timelines: {exc}", "warning")
+            return
+        if result is None:
+            return
+        self._loaded_for, rows, self._matched = result
+        self._show_rows(rows)
+
+    def _show_rows(self, rows: list[TimelinePost]) -> None:
+        table = self.query_one(TimelineTable)
+        selected = self.selected.key if self.selected else None
+        styles = CellStyles.from_theme(self.app.current_theme)
+        accounts = {account.id: account for account in self.app.config.accounts}
+        tz = self.app.config.team.tz
+        table.clear()
+        for row in rows:
+            post = row.post
+            table.add_row(
+                cell(post.created_at.astimezone(tz).strftime("%d %b %H:%M"), styles.muted),
+                cell(post.account, account_cell_style(accounts.get(post.account), styles)),
+                cell(KIND_LABEL.get(row.kind, row.kind), styles.due if row.kind == "item" else styles.muted),
+                cell(author_label(post.author, 40)),
+                cell(preview(post.text, 160)),
+                key=row.key,
+            )
+        self._rows = rows
+        if selected is not None:
+            for index, row in enumerate(rows):
+                if row.key == selected:
+                    table.move_cursor(row=index)
+                    break
+        self._show_title()
+        self._show_preview()
+
+    def _show_title(self) -> None:
+        query = self.query_state
+        parts: list[str | tuple[str, str]] = [
+            (" TIMELINES ", "bold $primary"),
+            ("  kind ", "$text-muted"),
+            (query.kind, "bold"),
+            ("  account ", "$text-muted"),
+            (query.account or "all", "bold"),
+            ("  network ", "$text-muted"),
+            (query.network or "all", "bold"),
+        ]
+        if query.words:
+            parts += [("  filter ", "$text-muted"), (" ".join(query.words), "bold")]
+        if self._loaded_for is not None:
+            more = (
+                f"newest {len(self._rows)} of {self._matched}"
+                if self._matched > len(self._rows)
+                else f"{self._matched} posts"
+            )
+            parts.append((f"  ({more})", "$text-muted"))
+        self.query_one("#timeline-title", Static).update(Content.assemble(*parts))
+
+    # -- the selected post ------------------------------------------------------------------------
+
+    @property
+    def selected(self) -> TimelinePost | None:
+        table = self.query_one(TimelineTable)
+        if not self._rows or not table.is_valid_row_index(table.cursor_row):
+            return None
+        return self._rows[table.cursor_row]
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_preview()
+
+    def _show_preview(self) -> None:
+        row = self.selected
+        preview = self.query_one("#timeline-preview-text", Static)
+        if row is None:
+            preview.update(Content.styled("Nothing here with these filters.", "$text-muted"))
+            return
+        accounts = {account.id: account for account in self.app.config.accounts}
+        via = accounts.get(row.post.account)
+        head = Content.assemble(
+            ("via ", "$text-muted"), account_label(via) if via else Content(row.post.account)
+        )
+        preview.update(Content("\n").join([head, post_content(row.post, accounts, self.app.config.team.tz)]))
+
+    def _need_post(self) -> Post | None:
+        row = self.selected
+        if row is None:
+            self.app.tell("Nothing selected.", "warning")
+            return None
+        return row.post
+
+    # -- filters ----------------------------------------------------------------------------------
+
+    def _requery(self, **changes: object) -> None:
+        from dataclasses import replace
+
+        self.query_state = replace(self.query_state, **changes)  # type: ignore[arg-type]
+        self._show_title()
+        self._load()
+
+    def action_cycle_kind(self) -> None:
+        kinds = TIMELINE_KINDS
+        self._requery(kind=kinds[(kinds.index(self.query_state.kind) + 1) % len(kinds)])
+
+    def action_cycle_account(self) -> None:
+        ids = ["", *(account.id for account in self.app.config.accounts)]
+        current = self.query_state.account
+        self._requery(account=ids[(ids.index(current) + 1) % len(ids)] if current in ids else "")
+
+    def action_cycle_network(self) -> None:
+        networks = ["", *sorted({account.network for account in self.app.config.accounts})]
+        current = self.query_state.network
+        self._requery(
+            network=networks[(networks.index(current) + 1) % len(networks)] if current in networks else ""
+        )
+
+    def action_filter(self) -> None:
+        self.add_class("-filtering")
+        self.query_one("#timeline-filter", Input).focus()
+
+    @on(Input.Changed, "#timeline-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._requery(words=tuple(event.value.lower().split()))
+
+    @on(Input.Submitted, "#timeline-filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.remove_class("-filtering")
+        self.query_one(TimelineTable).focus()
+
+    def action_back(self) -> None:
+        filter_input = self.query_one("#timeline-filter", Input)
+        if filter_input.has_focus:
+            filter_input.value = ""
+            self.remove_class("-filtering")
+            self.query_one(TimelineTable).focus()
+            return
+        self.dismiss()
+
+    # -- acting on a post -------------------------------------------------------------------------
+
+    def action_reply(self) -> None:
+        post = self._need_post()
+        data = self.app.dashboard
+        if post is not None and data is not None:
+            self.app.open_composer(item_for_post(post, data.items))
+
+    def action_favourite(self) -> None:
+        post = self._need_post()
+        if post is not None:
+            self._react(post, "favourite")
+
+    def action_boost(self) -> None:
+        post = self._need_post()
+        if post is not None:
+            self._react(post, "boost")
+
+    @work(group="react", exit_on_error=False)
+    async def _react(self, post: Post, how: str) -> None:
+        app = self.app
+        account = app.config.account(post.account)
+        if how == "boost":
+            body = Content.assemble(
+                "Share this post with everyone who follows\n",
+                account_label(account),
+                "\n\n",
+                (author_label(post.author, 60), "bold"),
+                ": ",
+                line_of(post.text, 200),
+            )
+            if not await app.push_screen_wait(ConfirmDialog("Boost?", body, yes="Boost", no="Cancel")):
+                return
+        network = app.network
+
+        async def act() -> None:
+            adapter = network.adapter(post.account)
+            await (adapter.favourite(post) if how == "favourite" else adapter.boost(post))
+
+        try:
+            await network.call(act)
+        except Exception as exc:  # noqa: BLE001 - a failing server or a missing secret: say it, go on
+            app.tell(f"Could not {how} from {account.handle}: {exc}", "error")
+            return
+        done = "Favourited" if how == "favourite" else "Boosted"
+        app.tell(f"{done} from {account.handle}: {line_of(post.author.label, 40)}")
+
+    def action_open_in_browser(self) -> None:
+        post = self._need_post()
+        if post is not None:
+            self.app.open_post(post)
+
+    def action_copy_link(self) -> None:
+        post = self._need_post()
+        if post is not None:
+            self.app.copy_post_link(post)
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        yield SystemCommand("Reply", "Reply to the selected post from its account", self.action_reply)
+        yield SystemCommand(
+            "Favourite", "Favourite the selected post from its account", self.action_favourite
+        )
+        yield SystemCommand(
+            "Boost", "Boost the selected post from its account (asks first)", self.action_boost
+        )
+        yield SystemCommand("Timeline: next kind", "ours / listening / all", self.action_cycle_kind)
+        yield SystemCommand("Timeline: next account", "Show one account, or all", self.action_cycle_account)
+        yield SystemCommand("Timeline: next network", "Show one network, or all", self.action_cycle_network)
+        yield SystemCommand("Filter the timeline", "Words that must appear", self.action_filter)
+        yield SystemCommand("Open in browser", "Open the selected post", self.action_open_in_browser)
+        yield SystemCommand(
+            "Copy link", "Copy the selected post's link (works over SSH)", self.action_copy_link
+        )
+        yield SystemCommand("Back to the queue", "Close the timelines", self.action_back)

@@ -1,0 +1,313 @@
+"""The unanswered queue: oldest first, how long each has waited (coloured by its state against the
+reply target), account, author, who claimed it, the first line of the text.
+
+Rows are keyed by item id and follow the store by difference: a reading that changed nothing
+changes nothing on screen; an age that ticked updates one cell; a new item is appended; an answered
+one is removed. The selection stays on its item (or, if that item left, on the one that took its
+place), and the selected row keeps its place on screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.text import Text
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
+
+from socialtui.care import QueueEntry
+from socialtui.config import AccountConfig
+from socialtui.tui.render import (
+    CellStyles,
+    account_cell_style,
+    age,
+    author_label,
+    cell,
+    claim_text,
+    preview,
+)
+
+COLUMNS = (
+    ("age", "waiting", 7),
+    ("account", "account", 13),
+    ("author", "from", 18),
+    ("claim", "claimed", 9),
+    ("text", "text", 160),
+)
+TEXT_PREVIEW = 160
+REBUILD_OVER = 40
+"""More removals or moves than this in one reading: rebuild the rows rather than edit them."""
+
+
+@dataclass(frozen=True)
+class QueueQuery:
+    """What `/` typed: words that must all appear, and `account:`, `network:`, `state:` filters."""
+
+    words: tuple[str, ...] = ()
+    account: str = ""
+    network: str = ""
+    state: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> QueueQuery:
+        words: list[str] = []
+        fields = {"account": "", "network": "", "state": ""}
+        for token in text.lower().split():
+            name, sep, value = token.partition(":")
+            if sep and name in fields and value:
+                fields[name] = value
+            else:
+                words.append(token)
+        return cls(tuple(words), **fields)
+
+    def __bool__(self) -> bool:
+        return bool(self.words or self.account or self.network or self.state)
+
+    def matches(self, entry: QueueEntry, account: AccountConfig | None, claim: str) -> bool:
+        item = entry.item
+        if (
+            self.account
+            and self.account not in item.account.lower()
+            and not (account and self.account in account.handle.lower())
+        ):
+            return False
+        if self.network and not (account and account.network.startswith(self.network)):
+            return False
+        if self.state and entry.state != self.state:
+            return False
+        if not self.words:
+            return True
+        author = item.post.author
+        haystack = " ".join(
+            (item.account, account.handle if account else "", author.handle, author.display_name,
+             item.post.text, claim, item.kind)
+        ).lower()  # fmt: skip
+        return all(word in haystack for word in self.words)
+
+
+Row = tuple[str, str, str, str, str, str]
+"""(age, state, account id, author, claim, text): what a row shows, compared to find changes."""
+
+
+class QueueTable(DataTable[Text]):
+    """The unanswered queue. Set `entries` (and `query`) to show them; posts `ItemHighlighted` and
+    `ItemChosen` as the operator moves and presses Enter."""
+
+    class ItemHighlighted(Message):
+        """The cursor moved onto an item (or onto nothing: the queue is empty)."""
+
+        def __init__(self, item_id: str | None) -> None:
+            super().__init__()
+            self.item_id = item_id
+
+    class ItemChosen(Message):
+        """Enter (or a click) on an item: show it in full."""
+
+        def __init__(self, item_id: str) -> None:
+            super().__init__()
+            self.item_id = item_id
+
+    entries: reactive[tuple[QueueEntry, ...]] = reactive((), always_update=True)
+    """The unanswered queue, oldest first (set by the screen)."""
+    query_text: reactive[str] = reactive("")
+    """What the operator typed after `/`."""
+
+    def __init__(
+        self, accounts: Mapping[str, AccountConfig], operator: str, *, id: str | None = None
+    ) -> None:
+        super().__init__(
+            id=id, cursor_type="row", zebra_stripes=False, cursor_foreground_priority="renderable"
+        )
+        self.accounts = dict(accounts)
+        self.operator = operator
+        self.now: datetime | None = None
+        self._rows: dict[str, Row] = {}
+        self._order: list[str] = []
+        self._styles: CellStyles | None = None
+        self._last_highlighted: str | None = ""
+        self._fixed: dict[str, tuple[str, str]] = {}
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(Text(label, style="bold"), width=width, key=key)
+        self._styles = CellStyles.from_theme(self.app.current_theme)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._styles = CellStyles.from_theme(self.app.current_theme)
+        self._rebuild(self._wanted())
+
+    # -- what is shown ------------------------------------------------------------------------------
+
+    @property
+    def selected_id(self) -> str | None:
+        """The item under the cursor."""
+        if not self._order or not self.is_valid_row_index(self.cursor_row):
+            return None
+        return self._order[self.cursor_row]
+
+    @property
+    def shown_ids(self) -> list[str]:
+        return list(self._order)
+
+    def select(self, item_id: str) -> bool:
+        """Move the cursor onto an item, if it is shown."""
+        try:
+            index = self._order.index(item_id)
+        except ValueError:
+            return False
+        self.move_cursor(row=index)
+        return True
+
+    def watch_entries(self) -> None:
+        self._sync()
+
+    def watch_query_text(self) -> None:
+        self._sync()
+
+    def _wanted(self) -> list[tuple[str, Row]]:
+        query = QueueQuery.parse(self.query_text)
+        now = self.now
+        fixed = self._fixed
+        out = []
+        for entry in self.entries:
+            item = entry.item
+            account = self.accounts.get(item.account)
+            claim = claim_text(entry.claim, now, self.operator) if now is not None and entry.claim else ""
+            if query and not query.matches(entry, account, claim):
+                continue
+            parts = fixed.get(item.id)
+            if parts is None:
+                # Items never change: their author and preview are cleaned once, not at every reading.
+                parts = fixed[item.id] = (
+                    author_label(item.post.author, 40),
+                    preview(item.post.text, TEXT_PREVIEW),
+                )
+            # How long the person has been waiting, by the wall clock: the queue is sorted by it. The
+            # colour says the state against the reply target, which counts active hours only.
+            waited = (now - item.received_at).total_seconds() if now is not None else entry.age_s
+            out.append((item.id, (age(waited), entry.state, item.account, parts[0], claim, parts[1])))
+        if len(fixed) > 2 * len(self.entries) + 1000:
+            keep = {entry.item.id for entry in self.entries}
+            self._fixed = {key: value for key, value in fixed.items() if key in keep}
+        return out
+
+    def _cells(self, row: Row) -> list[Text]:
+        styles = self._styles or CellStyles.from_theme(self.app.current_theme)
+        age_text, state, account_id, author, claim, text = row
+        account = self.accounts.get(account_id)
+        claim_style = styles.ok if claim.startswith("you ") else styles.due
+        return [
+            cell(age_text, styles.state(state)),
+            cell(account_id, account_cell_style(account, styles)),
+            cell(author),
+            cell(claim, claim_style),
+            cell(text),
+        ]
+
+    def _sync(self) -> None:
+        if not self.is_mounted:
+            return
+        wanted = self._wanted()
+        new_order = [key for key, _ in wanted]
+        if new_order == self._order:
+            self._update_cells(wanted)
+            self._announce()
+            return
+        selected = self.selected_id
+        cursor_index = self.cursor_row
+        on_screen = cursor_index - round(self.scroll_y)
+        wanted_ids = set(new_order)
+        removed = [key for key in self._order if key not in wanted_ids]
+        kept = [key for key in self._order if key in wanted_ids]
+        known = set(self._order)
+        added = [key for key in new_order if key not in known]
+        in_order = kept == [key for key in new_order if key in known] and (
+            not kept or not added or new_order.index(added[0]) > new_order.index(kept[-1])
+        )
+        if not in_order or len(removed) > REBUILD_OVER:
+            self._rebuild(wanted)
+        else:
+            for key in removed:
+                self.remove_row(key)
+                del self._rows[key]
+            rows = dict(wanted)
+            for key in added:
+                self.add_row(*self._cells(rows[key]), key=key)
+                self._rows[key] = rows[key]
+            self._order = new_order
+            self._update_cells(wanted)
+        self._restore(selected, cursor_index, on_screen)
+
+    def _rebuild(self, wanted: list[tuple[str, Row]]) -> None:
+        selected = self.selected_id
+        cursor_index = self.cursor_row
+        on_screen = cursor_index - round(self.scroll_y)
+        self.clear()
+        self._rows = {}
+        for key, row in wanted:
+            self.add_row(*self._cells(row), key=key)
+            self._rows[key] = row
+        self._order = [key for key, _ in wanted]
+        self._restore(selected, cursor_index, on_screen)
+
+    def _update_cells(self, wanted: list[tuple[str, Row]]) -> None:
+        for key, row in wanted:
+            old = self._rows.get(key)
+            if old == row:
+                continue
+            self._rows[key] = row
+            cells = self._cells(row)
+            for (column, _, _), value, before, after in zip(
+                COLUMNS, cells, _columns(old), _columns(row), strict=False
+            ):
+                if before != after:
+                    self.update_cell(key, column, value)
+
+    def _restore(self, selected: str | None, cursor_index: int, on_screen: int) -> None:
+        """Keep the selection on its item and that row where it was on screen."""
+        if not self._order:
+            self._announce()
+            return
+        if selected is not None and selected in self._rows:
+            index = self._order.index(selected)
+        else:
+            index = min(max(cursor_index, 0), len(self._order) - 1)
+        self.move_cursor(row=index, scroll=False)
+        target = max(index - max(on_screen, 0), 0)
+
+        def scroll() -> None:
+            self.scroll_to(y=target, animate=False, immediate=True)
+
+        self.call_after_refresh(scroll)
+        self._announce()
+
+    def _announce(self) -> None:
+        current = self.selected_id
+        if current != self._last_highlighted:
+            self._last_highlighted = current
+            self.post_message(self.ItemHighlighted(current))
+
+    # -- events -------------------------------------------------------------------------------------
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._announce()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = event.row_key.value if isinstance(event.row_key, RowKey) else None
+        if key:
+            self.post_message(self.ItemChosen(key))
+
+
+def _columns(row: Row | None) -> tuple[str | tuple[str, str], ...]:
+    """A row as the five column values it shows (age and state make the age cell)."""
+    if row is None:
+        return (None, None, None, None, None)  # type: ignore[return-value]
+    age_text, state, account_id, author, claim, text = row
+    return ((age_text, state), account_id, author, claim, text)

@@ -1,0 +1,56 @@
+"""The dashboard's reader of the store: what it reads again, and when."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tuikit import BOB, NOW, World, make_item, mastodon_author
+
+from socialtui.store import Store
+from socialtui.tui.data import StoreFollower, TimelineQuery, item_for_post, timeline
+
+
+def test_the_bulky_files_are_decoded_again_only_when_another_process_changed_them(world: World) -> None:
+    follower = StoreFollower(world.config, world.store)
+    first = follower.read(NOW)
+    again = follower.read(NOW + timedelta(seconds=1))
+    assert (again.items_version, again.own_version) == (first.items_version, first.own_version)
+    assert again.snapshot.items is first.snapshot.items, "the same decoded items, not a new copy"
+
+    other = Store(world.config.team.data_dir)  # another operator's process
+    other.mark_done(world.items[0], "spam", BOB, NOW)
+    after_done = follower.read(NOW)
+    assert after_done.items_version == first.items_version, "an operator action rewrites ops.json only"
+    assert world.items[0].id not in {entry.item.id for entry in after_done.queue}, "but it shows at once"
+
+    new = make_item("acme-mastodon", "1300", mastodon_author("ana"), "hello", 1)
+    other.put_items([new])
+    after_poll = follower.read(NOW)
+    assert after_poll.items_version == first.items_version + 1
+    assert new.id in after_poll.items and after_poll.queue[-1].item.id == new.id
+
+
+def test_the_contact_view_gathers_notes_and_past_conversations_across_accounts(world: World) -> None:
+    follower = StoreFollower(world.config, world.store)
+    view = follower.contact_view(world.items[0])
+    assert view.key == "mastodon:sam@example.org"
+    assert view.contact is not None and view.contact.tags == ("customer", "vip")
+    [past] = view.conversations
+    assert past.item.post.text == "Last week's order arrived broken."
+    assert [reply.text for reply in past.replies] == ["Sorry to hear that, we'll send a new one."]
+
+
+def test_timelines_merge_newest_first_and_filter(world: World) -> None:
+    data = StoreFollower(world.config, world.store).read(NOW)
+    rows, matched = timeline(data, [], TimelineQuery(kind="ours"), world.config, limit=3)
+    assert matched == 8 and len(rows) == 3
+    assert [row.post.created_at for row in rows] == sorted(
+        (row.post.created_at for row in rows), reverse=True
+    )
+    bluesky, _ = timeline(data, [], TimelineQuery(kind="ours", network="bluesky"), world.config)
+    assert {row.post.account for row in bluesky} == {"acme-bluesky"}
+    words, _ = timeline(data, [], TimelineQuery(kind="all", words=("norway",)), world.config)
+    assert [row.post.text for row in words] == ["Also: do you ship to Norway?"]
+    # A post that is not an item can still be answered: it becomes an item on the spot.
+    item = item_for_post(rows[0].post, data.items)
+    assert item.account == rows[0].post.account and item.post == rows[0].post
