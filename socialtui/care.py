@@ -195,6 +195,9 @@ class QueueEntry:
     """`ok`, `due` (past 75% of the target) or `late` (past the target)."""
     claim: Claim | None = None
     """The unexpired claim on the item, if an operator is answering it."""
+    waited_s: float = 0.0
+    """Wall-clock seconds the person has waited: what the queue shows, oldest first. (The state
+    counts active hours only.)"""
 
     @property
     def account(self) -> str:
@@ -237,7 +240,8 @@ def unanswered_queue(
         account = by_id[item.account]
         age = account.active_hours.active_seconds(item.received_at, now)
         target = account.reply_within.total_seconds()
-        entries.append(QueueEntry(item, age, target, target_state(age, target), live.get(item.id)))
+        waited = max((now - item.received_at).total_seconds(), 0.0)
+        entries.append(QueueEntry(item, age, target, target_state(age, target), live.get(item.id), waited))
     entries.sort(key=lambda entry: (entry.item.received_at, entry.item.id))
     return entries
 

@@ -103,8 +103,9 @@ def cmd_status(ctx: Context) -> int:
         return 0
     out()
     out(f"{'ACCOUNT':<20} {'UNANSWERED':>10} {'LATE':>5} {'OLDEST':>7}  {'QUIET':<22} HEALTH")
+    # Waiting times are wall-clock; late/due and quiet gaps count the account's active hours only.
     for a in overview.accounts:
-        oldest = format_duration(a.oldest_unanswered_s) if a.oldest_unanswered_s is not None else "-"
+        oldest = format_duration(a.oldest_waited_s) if a.oldest_waited_s is not None else "-"
         if a.gap.state == "unknown":
             quiet = "unknown"
         else:
@@ -126,7 +127,7 @@ def cmd_status(ctx: Context) -> int:
         post = entry.item.post
         claimed = f"  claimed by {entry.claim.operator}" if entry.claim else ""
         out(
-            f"  {entry.item.id}  {format_duration(entry.age_s):>6} {entry.state:<4}  {fit(entry.item.account, 16)} "
+            f"  {entry.item.id}  {format_duration(entry.waited_s):>6} {entry.state:<4}  {fit(entry.item.account, 16)} "
             f"{fit(one_line(post.author.label), 24)} {one_line(post.text, 60)}{claimed}"
         )
     if len(shown) < len(overview.queue):
@@ -493,6 +494,13 @@ def cmd_demo(ctx: Context) -> int:
 
     from socialtui.sandbox.server import demo_world, start
 
+    import signal
+
+    def hangup(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)  # through the `finally` below: the throw-away dir goes
+
+    signal.signal(signal.SIGHUP, hangup)
+    signal.signal(signal.SIGTERM, hangup)
     directory = Path(tempfile.mkdtemp(prefix="socialtui-demo-"))
     world = demo_world(ctx.clock.now)
     # One question on the always-on account, about to pass its 30-minute reply target: the newcomer

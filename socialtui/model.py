@@ -224,6 +224,9 @@ class OutboxEntry:
     url: str = ""
     error: str = ""
     sent_at: datetime | None = None
+    target: Post | None = None
+    """The post replied to, so the reply can be sent again by any process even when that post is
+    not an item (a reply from the timelines)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,6 +336,8 @@ def _converters(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...
             out.append((f.name, parse_time))
         elif is_dataclass(hint):
             out.append((f.name, partial(from_record, hint)))
+        elif len(args) == 1 and is_dataclass(args[0]) and typing.get_origin(hint) is not tuple:
+            out.append((f.name, partial(from_record, args[0])))  # an optional record: `Post | None`
         elif typing.get_origin(hint) is tuple:
             inner = args[0] if args else None
             if inner is not None and is_dataclass(inner):

@@ -89,6 +89,7 @@ def queue_reply(
         in_reply_to=item.post.remote_id,
         visibility=prepared.visibility,
         spoiler_text=prepared.spoiler_text,
+        target=item.post,
     )
     return store.outbox_add(entry, actor, now)
 
@@ -180,6 +181,8 @@ async def retry_pending(
         if now - entry.updated_at < settle:
             continue
         item = store.item(entry.item)
+        if item is None and entry.target is not None:  # a reply to a timeline post, not an item
+            item = Item(id=entry.item, account=entry.account, kind="reply", post=entry.target)
         if item is None:
             continue
         results.append(await deliver(store, adapter, item, entry.id, clock))

@@ -26,6 +26,9 @@ class AccountOverview:
     due: int
     late: int
     oldest_unanswered_s: float | None
+    """The oldest unanswered item's age in active hours (what the reply target counts)."""
+    oldest_waited_s: float | None
+    """How long, by the clock, the oldest unanswered item has waited."""
     gap: care.QuietGap
     health: AccountHealth
 
@@ -78,6 +81,7 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
                 due=sum(1 for e in entries if e.state == "due"),
                 late=sum(1 for e in entries if e.state == "late"),
                 oldest_unanswered_s=max((e.age_s for e in entries), default=None),
+                oldest_waited_s=max((e.waited_s for e in entries), default=None),
                 gap=gap,
                 health=health,
             )
@@ -109,6 +113,7 @@ def overview_json(overview: Overview, actor: Actor) -> dict[str, Any]:
                 "due": a.due,
                 "late": a.late,
                 "oldest_unanswered_s": _seconds(a.oldest_unanswered_s),
+                "oldest_waited_s": _seconds(a.oldest_waited_s),
                 "quiet_s": _seconds(a.gap.quiet_s),
                 "max_quiet_s": int(a.account.max_quiet.total_seconds()),
                 "quiet_state": a.gap.state,
@@ -132,6 +137,7 @@ def overview_json(overview: Overview, actor: Actor) -> dict[str, Any]:
                 "url": post.url,
                 "received_at": post.created_at.isoformat(),
                 "age_s": _seconds(entry.age_s),
+                "waited_s": _seconds(entry.waited_s),
                 "state": entry.state,
                 "claimed_by": entry.claim.operator if entry.claim else None,
             }

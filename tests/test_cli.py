@@ -282,3 +282,22 @@ def test_a_contact_dossier_has_notes_tags_and_history_across_accounts(config_pat
     assert run(config_path, "contacts", "nobody-like-this")[1].strip() == "No contacts match."
     run(config_path, "note", "@sam1@example.org", "--untag", "vip")
     assert "tags: repeat-complaint\n" in run(config_path, "note", "sam1@example.org")[1]
+
+
+def test_demo_leaves_nothing_behind_when_its_terminal_hangs_up(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    env = {**os.environ, "TMPDIR": str(tmp_path), "TERM": "xterm-256color"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "socialtui", "demo"], env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while not any(p.name.startswith("socialtui-demo-") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the demo did not start"
+        time.sleep(0.05)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGHUP)
+    proc.wait(30)
+    assert not any(p.name.startswith("socialtui-demo-") for p in tmp_path.iterdir()), "the throw-away dir is gone"

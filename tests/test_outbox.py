@@ -270,3 +270,27 @@ def test_the_draft_key_is_the_outbox_key(tmp_path: Path) -> None:
     assert entry.id == key, "a retried send after a crash uses the key fixed when the draft was made"
     assert team.store.draft(item.id) is None, "the draft is gone once the reply is committed"
     asyncio.run(adapter.aclose())
+
+
+async def test_the_poller_finishes_a_reply_to_a_timeline_post(tmp_path: Path) -> None:
+    """A reply to a post that is not an item (from the listening timeline) that could not be sent
+    at once is still finished by whoever polls the account: the entry carries the post it answers."""
+    from socialtui.outbox import retry_pending
+
+    team = make_team(tmp_path)
+    await synced(team)
+    home = [p for p in team.store.home_posts("acme-mastodon") if not p.own]
+    assert home, "the sandbox gives the brand a home timeline"
+    post = home[0]
+    item = Item(id=f"home-{post.remote_id[-8:]}", account="acme-mastodon", kind="reply", post=post)
+    adapter = team.factory(max_attempts=1)(team.config.account("acme-mastodon"))
+    entry = queue_reply(team.store, team.config, adapter, item, "Congratulations on the launch!", ALICE, team.clock.now())
+    team.world.faults.set("acme-mastodon", "500")
+    assert not (await deliver(team.store, adapter, item, entry.id, team.clock, sleep=no_sleep)).sent
+    assert team.store.item(item.id) is None
+    team.world.faults.clear("acme-mastodon")
+    team.advance(120)
+    (delivery,) = await retry_pending(team.store, adapter, "acme-mastodon", team.clock)
+    await adapter.aclose()
+    assert delivery.sent, delivery.message
+    assert await replies_on_server(team.transport, item, "acme") == 1

@@ -266,6 +266,21 @@ class StoreFile:
             if tx.dirty:
                 self._save(tx.data, lock_fd)
 
+    def signature(self) -> tuple[int, int, int, bytes] | None:
+        """What changes whenever a writer replaces the file (inode, time, size and the generation
+        token), read without the lock: a caller that caches what it decoded from the file compares
+        this to know when to read again. A change racing this call is seen at the next one."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        try:
+            with open(self.lock.path, "rb") as fh:
+                token = fh.read(16)
+        except OSError:
+            token = b""
+        return (st.st_ino, st.st_mtime_ns, st.st_size, token)
+
     # -- internals ----------------------------------------------------------------------------------
 
     def _db(self, tx: _Transaction) -> TinyDB:

@@ -12,7 +12,6 @@ A `Dashboard` is one immutable reading, handed to the screens as it is.
 from __future__ import annotations
 
 import heapq
-import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -26,28 +25,16 @@ from socialtui.config import Config
 from socialtui.model import Contact, Item, Post, item_id
 from socialtui.overview import Overview, build_overview
 from socialtui.store import Snapshot, Store
+from socialtui.store.files import StoreFile
 
 T = TypeVar("T")
 
-SIGNATURE_BYTES = 16
 """The store's writers leave a random generation token at the start of each `NAME.lock` file."""
 
 
 def file_signature(data_dir: Path, name: str) -> tuple[int, int, int, bytes] | None:
-    """What changes whenever a writer replaces `NAME.json`: inode, mtime, size and the generation token.
-
-    Read without the lock: a change racing this read is seen at the next reading.
-    """
-    try:
-        st = os.stat(data_dir / f"{name}.json")
-    except FileNotFoundError:
-        return None
-    try:
-        with open(data_dir / f"{name}.lock", "rb") as fh:
-            token = fh.read(SIGNATURE_BYTES)
-    except OSError:
-        token = b""
-    return (st.st_ino, st.st_mtime_ns, st.st_size, token)
+    """What changes whenever a writer replaces `NAME.json` (see `StoreFile.signature`)."""
+    return StoreFile(data_dir, name).signature()
 
 
 class _Cached(Generic[T]):
