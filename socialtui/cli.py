@@ -491,10 +491,9 @@ def cmd_sandbox(ctx: Context) -> int:
 
 def cmd_demo(ctx: Context) -> int:
     import shutil
+    import signal
 
     from socialtui.sandbox.server import demo_world, start
-
-    import signal
 
     def hangup(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)  # through the `finally` below: the throw-away dir goes
