@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +13,7 @@ import httpx
 from socialtui.clock import FixedClock
 from socialtui.config import Config, load_config
 from socialtui.sandbox.app import create_app
-from socialtui.sandbox.server import write_config
+from socialtui.sandbox.server import start, write_config
 from socialtui.sandbox.traffic import Summary, backfill
 from socialtui.sandbox.world import World
 from socialtui.store import Store
@@ -32,7 +34,8 @@ class SandboxTeam:
     transport: httpx.ASGITransport
 
     def factory(self, **options: object) -> AdapterFactory:
-        return default_adapter_factory(self.config, self.store, self.clock, transport=self.transport, **options)
+        transport = self.transport if isinstance(self.transport, httpx.ASGITransport) else None
+        return default_adapter_factory(self.config, self.store, self.clock, transport=transport, **options)
 
     def syncer(self, **options: object) -> Syncer:
         return Syncer(self.config, self.store, self.clock, self.factory(**options))
@@ -51,3 +54,16 @@ def make_team(tmp_path: Path, *, hostile: bool = False, poll_interval: str | Non
     config = load_config(path)
     store = Store(config.team.data_dir)
     return SandboxTeam(clock, world, summary, config, store, httpx.ASGITransport(app=create_app(world)))
+
+
+@contextmanager
+def socket_team(tmp_path: Path, **world_options: object) -> Iterator[SandboxTeam]:
+    """The same team, but the sandbox serves on a real socket on 127.0.0.1: what timeouts need (the
+    in-process ASGI transport never times out)."""
+    clock = FixedClock(NOW)
+    world = World(clock.now, **world_options)
+    summary = backfill(world, NOW, hostile=False, seed=7)
+    with start(world, write_config=tmp_path / "config.toml", traffic=False) as sandbox:
+        config = load_config(sandbox.config_path)
+        store = Store(config.team.data_dir)
+        yield SandboxTeam(clock, world, summary, config, store, httpx.AsyncHTTPTransport())

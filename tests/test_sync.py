@@ -12,7 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sandbox_env import NOW, make_team
+from sandbox_env import NOW, make_team, socket_team
 
 from socialtui import care
 from socialtui.overview import build_overview
@@ -89,7 +89,12 @@ async def test_a_new_mention_reaches_the_store_on_the_next_cycle(team) -> None:
 
 @pytest.mark.parametrize(
     ("fault", "state"),
-    [("429", "rate_limited"), ("500", "unreachable"), ("malformed", "unreachable"), ("expired", "auth")],
+    [
+        ("429", "rate_limited"),
+        ("500", "unreachable"),
+        ("malformed", "unreachable"),
+        ("expired", "auth"),
+    ],
 )
 async def test_a_failing_account_is_shown_failing_while_the_others_go_on(team, fault: str, state: str) -> None:
     syncer = team.syncer(max_attempts=1)
@@ -257,3 +262,24 @@ async def test_a_rate_limited_account_is_not_polled_before_its_reset_even_by_ano
     team.advance(100)
     third = await team.syncer().run_once()
     assert next(r for r in third if r.account == "acme-mastodon").ok
+
+
+async def test_a_server_that_stops_answering_times_out_and_the_others_go_on(tmp_path: Path) -> None:
+    with socket_team(tmp_path) as team:
+        syncer = team.syncer(max_attempts=1, timeout=0.5)
+        for account in team.config.accounts:
+            syncer.leases[account.id].try_acquire()
+        await asyncio.gather(*(syncer._poller(a.id).cycle() for a in team.config.accounts))
+        team.world.faults.set("acme-mastodon", "timeout", seconds=3)
+        team.world.post_as("mastodon", "zoe", "@nightowl@sandbox.social still there?")
+        started = time.monotonic()
+        results = {r.account: r for r in await asyncio.gather(*(syncer._poller(a.id).cycle() for a in team.config.accounts))}
+        took = time.monotonic() - started
+        assert not results["acme-mastodon"].ok and took < 2.5, (results["acme-mastodon"], took)
+        assert results["nightowl-mastodon"].ok and results["nightowl-mastodon"].new_items == 1
+        assert team.store.health()["acme-mastodon"].state == "unreachable"
+        team.world.faults.clear("acme-mastodon")
+        await asyncio.sleep(3)  # let the hung answers drain
+        team.advance(results["acme-mastodon"].next_in)
+        assert (await syncer._poller("acme-mastodon").cycle()).ok
+        await syncer.close()
