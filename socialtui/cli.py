@@ -673,10 +673,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
 
 
 def _dashboard(ctx: Context) -> int:
-    try:
-        from socialtui.tui.app import run_dashboard
-    except ImportError:
-        raise CommandError("the dashboard is not built yet; try `socialtui status`") from None
+    from socialtui.tui.app import run_dashboard  # Textual is imported only for the dashboard
+
     return run_dashboard(ctx)
 
 
