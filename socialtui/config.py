@@ -166,7 +166,7 @@ def _search_order() -> str:
     env_state = f"= {from_env}" if from_env else "unset"
     return (
         f"configs are looked for in --config PATH, then ${CONFIG_ENV} ({env_state}), "
-        f"then {default_config_path()}; start from config.example.toml"
+        f"then {default_config_path()}; start from config.example.toml, or try `socialtui demo`"
     )
 
 
