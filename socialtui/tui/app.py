@@ -6,6 +6,9 @@
 - Every network call runs on `NetworkLoop`'s thread, and so does the poller for the accounts no
   `socialtui sync` holds.
 - Readings go down as the `dashboard` attribute; screens watch it.
+- Starting the dashboard starts (or resumes) the operator's shift. The handoff notes waiting for
+  them come first: the first reading after the shift started opens the handoff screen over the
+  queue, before the queue is ever drawn.
 """
 
 from __future__ import annotations
@@ -27,12 +30,12 @@ from textual.screen import Screen
 
 from socialtui.clock import Clock
 from socialtui.config import Config
-from socialtui.model import Actor, Item, Post
+from socialtui.model import Actor, Contact, HandoffNote, Item, Post
 from socialtui.networks.base import Adapter
 from socialtui.store import Store, StoreBusy, StoreError
 from socialtui.sync import AdapterFactory, Syncer, default_adapter_factory
 from socialtui.tui.data import Dashboard, StoreFollower
-from socialtui.tui.drafts import DraftKeeper
+from socialtui.tui.drafts import DraftKeeper, handoff_draft_key
 from socialtui.tui.keys import help_lines, split_keymap
 from socialtui.tui.network import NetworkLoop
 from socialtui.tui.render import WIDE_FROM, ago, line_of
@@ -84,7 +87,7 @@ class SocialApp(App[int]):
         self.store = store
         self.clock = clock
         self.actor = actor
-        self.follower = StoreFollower(config, store)
+        self.follower = StoreFollower(config, store, actor.operator)
         self.network = NetworkLoop(config, adapter_factory or default_adapter_factory(config, store, clock))
         self.sync_enabled = sync
         self.refresh_every = refresh_every
@@ -92,8 +95,18 @@ class SocialApp(App[int]):
         self.told: list[tuple[str, str]] = []
         """Every notification shown, (severity, message): what tests and the operator's log read."""
         self.shift_start: datetime | None = None
+        self._shift_tried = False
+        """The shift start was attempted (and may have failed): readings may greet the operator."""
+        self._greeted = False
+        """The handoff notes waiting at start have been shown (or there were none)."""
+        self.handoff_pins: set[str] = set()
+        """What the operator pinned on the handoff note being written (`item:ID`, `account:ID`).
+        In memory only: the store keeps the note's text as a draft, but has no place for pins."""
         self.keymap_applied: dict[str, str] = {}
         self._reading = threading.Lock()
+        """Guards `_reading_active` and `_read_again`: one reading at a time, and one more if asked."""
+        self._reading_active = False
+        self._read_again = False
         self._wanted_theme = theme
         self.demo = demo
         """Running on the sandbox network (`socialtui demo`): the header says so."""
@@ -115,9 +128,10 @@ class SocialApp(App[int]):
         self.network.start()
         if self.sync_enabled and self.config.accounts:
             self.network.start_syncer(Syncer(self.config, self.store, self.clock, self.network.factory))
+        # The first reading waits for the shift to start, so the notes waiting since the operator's
+        # last shift are known before the queue is ever drawn.
         self.start_shift()
-        self.refresh_dashboard()
-        self.set_interval(self.refresh_every, self.refresh_dashboard, name="follow-store")
+        self.set_interval(self.refresh_every, self._follow_store, name="follow-store")
 
     def _catch_hangups(self) -> None:
         """A dropped SSH session (SIGHUP) or a `kill` (SIGTERM) ends the dashboard the orderly way:
@@ -135,27 +149,30 @@ class SocialApp(App[int]):
             return  # on the way out: keys typed meanwhile must not open screens that will not live
         await super().on_event(event)
 
-    def _hang_up(self) -> None:
+    def _writers(self) -> list[Any]:
+        """The screens holding a draft: reply composers and the handoff note being written."""
         from socialtui.tui.screens.composer import ComposerScreen
+        from socialtui.tui.screens.handoff import HandoffComposer
 
+        return [
+            screen for screen in self.screen_stack if isinstance(screen, (ComposerScreen, HandoffComposer))
+        ]
+
+    def _hang_up(self) -> None:
         self.leaving = True
-        for screen in self.screen_stack:
-            if isinstance(screen, ComposerScreen):
-                screen.keep_draft_now()
+        for screen in self._writers():
+            screen.keep_draft_now()
         self.exit(0)
 
     async def action_quit(self) -> None:
         """Quit (q, ctrl+q): the draft being written is saved first, to the last keystroke."""
-        from socialtui.tui.screens.composer import ComposerScreen
-
         self.leaving = True
-        for screen in self.screen_stack:
-            if isinstance(screen, ComposerScreen):
-                screen.keeper.set_text(screen.text)
-                try:
-                    await self.in_thread(screen.keeper.flush)
-                except StoreError:
-                    pass  # the draft as it was half a second ago stays
+        for screen in self._writers():
+            screen.keeper.set_text(screen.text)
+            try:
+                await self.in_thread(screen.keeper.flush)
+            except StoreError:
+                pass  # the draft as it was half a second ago stays
         self.exit(0)
 
     def _choose_theme(self) -> None:
@@ -210,26 +227,42 @@ class SocialApp(App[int]):
     # -- following the store ------------------------------------------------------------------------
 
     def refresh_dashboard(self) -> None:
-        """Read the store again now (in a thread), unless a reading is already under way."""
-        if self._reading.locked():
-            return
+        """Read the store again now (in a thread); if a reading is under way, once more after it, so
+        that what an action just changed shows at once."""
+        self._start_reading(again=True)
+
+    def _follow_store(self) -> None:
+        """The reading every second: skipped while one is still under way."""
+        self._start_reading(again=False)
+
+    def _start_reading(self, *, again: bool) -> None:
+        with self._reading:
+            if self._reading_active:
+                self._read_again = self._read_again or again
+                return
+            self._reading_active = True
         self._read_store()
 
     @work(thread=True, group="follow-store", exit_on_error=False)
     def _read_store(self) -> None:
-        if not self._reading.acquire(blocking=False):
-            return
-        try:
+        while True:
             try:
                 reading = self.follower.read(self.now(), self.shift_start)
             except StoreBusy:
                 self._from_thread(self._reading_failed, "store busy: locked by another process; retrying")
             except StoreError as exc:
                 self._from_thread(self._reading_failed, str(exc))
+            except BaseException:
+                with self._reading:
+                    self._reading_active = self._read_again = False
+                raise
             else:
                 self._from_thread(self._reading_done, reading)
-        finally:
-            self._reading.release()
+            with self._reading:
+                if not self._read_again:
+                    self._reading_active = False
+                    return
+                self._read_again = False
 
     def _from_thread(self, callback: Callable[..., Any], *args: Any) -> None:
         try:
@@ -238,8 +271,30 @@ class SocialApp(App[int]):
             pass  # the app is closing
 
     def _reading_done(self, reading: Dashboard) -> None:
+        before = self.dashboard
         self.store_problem = ""
         self.dashboard = reading
+        if before is not None:
+            self._tell_acknowledgements(before.handoffs, reading.handoffs)
+        if not self._greeted and (reading.shift_start is not None or self._shift_tried):
+            self._greeted = True
+            if reading.waiting:
+                self.open_handoffs()
+
+    def _tell_acknowledgements(self, before: tuple[HandoffNote, ...], now: tuple[HandoffNote, ...]) -> None:
+        """Tell the writer of a handoff note when someone acknowledges it."""
+        seen = {(note.id, ack.operator) for note in before for ack in note.acks}
+        tz = self.config.team.tz
+        for note in now:
+            if note.operator != self.actor.operator:
+                continue
+            for ack in note.acks:
+                if (note.id, ack.operator) not in seen:
+                    written = note.at.astimezone(tz).strftime("%H:%M")
+                    when = ack.at.astimezone(tz).strftime("%H:%M")
+                    self.tell(
+                        f"{line_of(ack.operator, 30)} acknowledged your handoff note of {written} at {when}."
+                    )
 
     def _reading_failed(self, problem: str) -> None:
         if problem != self.store_problem and "busy" not in problem:
@@ -249,12 +304,16 @@ class SocialApp(App[int]):
 
     @work(group="shift", exit_on_error=False)
     async def start_shift(self) -> None:
+        """Start or resume the operator's shift, then read the store."""
         try:
             shift = await self.in_thread(self.store.start_shift, self.actor, self.now())
         except StoreError as exc:
             self.tell(f"Could not start your shift in the store: {exc}", "warning")
-            return
-        self.shift_start = shift.started_at
+        else:
+            self.shift_start = shift.started_at
+        finally:
+            self._shift_tried = True
+        self.refresh_dashboard()
 
     def action_refresh(self) -> None:
         self.network.poll_now()
@@ -318,7 +377,7 @@ class SocialApp(App[int]):
             return
         self.refresh_dashboard()
         first = account_adapter.prepare_reply(item, "")
-        keeper = DraftKeeper(
+        keeper = DraftKeeper.for_reply(
             self.store,
             item,
             self.actor,
@@ -353,6 +412,69 @@ class SocialApp(App[int]):
 
         if not isinstance(self.screen, TimelineScreen):
             self.push_screen(TimelineScreen())
+
+    def open_handoffs(self, *, history: bool = False) -> None:
+        """The handoff notes: those waiting for this operator (all of them, newest first, when
+        `history` or when none is waiting)."""
+        from socialtui.tui.screens.handoff import HandoffScreen
+
+        if isinstance(self.screen, HandoffScreen):
+            self.screen.history = history
+            return
+        self.push_screen(HandoffScreen(history=history))
+
+    def open_contacts(self, focus: Contact | None = None) -> None:
+        """The team's contacts, searchable; `focus`: show this one's dossier first."""
+        from socialtui.tui.screens.contacts import ContactsScreen
+
+        if not isinstance(self.screen, ContactsScreen):
+            self.push_screen(ContactsScreen(focus))
+
+    def open_audit(self) -> None:
+        from socialtui.tui.screens.audit import AuditScreen
+
+        if not isinstance(self.screen, AuditScreen):
+            self.push_screen(AuditScreen())
+
+    def open_report(self) -> None:
+        from socialtui.tui.screens.report import ReportScreen
+
+        if not isinstance(self.screen, ReportScreen):
+            self.push_screen(ReportScreen())
+
+    def write_handoff(self, selected: Item | None = None) -> None:
+        """End the shift: the handoff note, auto-drafted (or the draft left unfinished), to edit,
+        pin items and accounts on, and save. `selected`: the item selected in the queue."""
+        self._write_handoff(selected)
+
+    @work(group="handoff-composer", exclusive=True, exit_on_error=False)
+    async def _write_handoff(self, selected: Item | None) -> None:
+        from socialtui.handoff import draft_handoff
+        from socialtui.tui.screens.handoff import HandoffComposer
+
+        if any(isinstance(screen, HandoffComposer) for screen in self.screen_stack):
+            return
+        try:
+            existing = await self.in_thread(self.store.draft, handoff_draft_key(self.actor))
+            text = (
+                existing.text
+                if existing is not None
+                else await self.in_thread(draft_handoff, self.config, self.store, self.actor, self.now())
+            )
+        except StoreError as exc:
+            self.tell(f"Cannot write a handoff now: {exc}", "error")
+            return
+        keeper = DraftKeeper.for_handoff(self.store, self.actor, self.clock, existing=existing, text=text)
+        await self.push_screen(HandoffComposer(keeper, selected))
+        if existing is not None:
+            when = existing.updated_at.astimezone(self.config.team.tz).strftime("%H:%M")
+            self.tell(f"Your handoff draft from {when} is back (F3 drafts it afresh).")
+
+    def handoff_written(self) -> None:
+        """The operator's handoff note is saved: their shift has ended."""
+        self.shift_start = None
+        self.handoff_pins.clear()
+        self.refresh_dashboard()
 
     # -- the command palette ------------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ good part of a second; doing it every second for nothing would keep a core busy 
 stutter (the reading thread and the UI share one interpreter lock).
 
 A `Dashboard` is one immutable reading, handed to the screens as it is.
+
+The handoff notes and the shifts come with every reading (they live in the small `ops.json`), so
+the header can flag a note waiting for this operator, or one left unacknowledged by anyone, within a
+second of it being written.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from socialtui.care import QueueEntry
+from socialtui.care import QueueEntry, handoffs_waiting
 from socialtui.config import Config
-from socialtui.model import Contact, Item, Post, item_id
+from socialtui.model import AuditEvent, Contact, HandoffNote, Item, Post, Shift, item_id
 from socialtui.overview import Overview, build_overview
 from socialtui.store import Snapshot, Store
 from socialtui.store.files import StoreFile
@@ -70,6 +74,12 @@ class Dashboard:
     shift_start: datetime | None
     items_version: int = 0
     own_version: int = 0
+    handoffs: tuple[HandoffNote, ...] = ()
+    """Every handoff note, oldest first."""
+    shifts: tuple[Shift, ...] = ()
+    """Every operator's shifts, oldest first."""
+    waiting: tuple[HandoffNote, ...] = ()
+    """The handoff notes this operator must read and acknowledge (`care.handoffs_waiting`)."""
 
     @property
     def queue(self) -> list[QueueEntry]:
@@ -84,6 +94,15 @@ class Dashboard:
             if entry.item.id == item_id:
                 return entry
         return None
+
+    def current_shift(self, operator: str) -> Shift | None:
+        """The operator's open shift, if they are on one."""
+        mine = [shift for shift in self.shifts if shift.operator == operator]
+        return mine[-1] if mine and mine[-1].ended_at is None else None
+
+    def last_shift(self, operator: str) -> Shift | None:
+        mine = [shift for shift in self.shifts if shift.operator == operator]
+        return mine[-1] if mine else None
 
 
 @dataclass(frozen=True)
@@ -110,9 +129,11 @@ class StoreFollower:
     """The dashboard's reader of the shared store. Thread-safe; every method may block on store locks
     (and raise `StoreBusy`): call them from worker threads, never from the UI thread."""
 
-    def __init__(self, config: Config, store: Store) -> None:
+    def __init__(self, config: Config, store: Store, operator: str = "") -> None:
         self.config = config
         self.store = store
+        self.operator = operator
+        """Whose handoff notes `Dashboard.waiting` lists."""
         data_dir = store.data_dir
         self._items: _Cached[list[Item]] = _Cached(data_dir, "items", store.items)
         self._own: _Cached[list[Post]] = _Cached(data_dir, "posts", store.own_posts)
@@ -145,6 +166,9 @@ class StoreFollower:
             health=store.health(),
         )
         overview = build_overview(self.config, store, now, snapshot)
+        handoffs = tuple(store.handoffs())
+        shifts = tuple(store.shifts())
+        waiting = tuple(handoffs_waiting(handoffs, shifts, self.operator, now)) if self.operator else ()
         return Dashboard(
             now=now,
             overview=overview,
@@ -152,17 +176,24 @@ class StoreFollower:
             shift_start=shift_start,
             items_version=items_version,
             own_version=own_version,
+            handoffs=handoffs,
+            shifts=shifts,
+            waiting=waiting,
         )
 
     def contact_view(self, item: Item, limit: int = 20) -> ContactView:
         """The item author's dossier and their past conversations with any of our accounts."""
-        key = item.post.author.contact_key
+        return self.dossier_view(item.post.author.contact_key, limit, leave_out=item.id)
+
+    def dossier_view(self, key: str, limit: int = 20, *, leave_out: str = "") -> ContactView:
+        """A contact's dossier and their conversations with any of our accounts, newest first
+        (`leave_out`: the item being looked at, which is not a *past* conversation)."""
         dossier = self.store.dossier(key)
         states = self.store.states()
         replies: dict[tuple[str, str], list[Post]] = defaultdict(list)
         for post in dossier.replies:
             replies[(post.account, post.reply_to)].append(post)
-        past = [other for other in dossier.items if other.id != item.id]
+        past = [other for other in dossier.items if other.id != leave_out]
         past.sort(key=lambda other: other.received_at, reverse=True)
         conversations = []
         for other in past[:limit]:
@@ -178,6 +209,60 @@ def item_for_post(post: Post, items: Mapping[str, Item]) -> Item:
     up on the spot, so that it can be answered the same way."""
     key = item_id(post.account, post.remote_id)
     return items.get(key) or Item(id=key, account=post.account, kind="reply", post=post)
+
+
+# --- the audit trail ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """What the audit view shows: a window, an operator, an action, and words that must all appear."""
+
+    since: datetime | None = None
+    operator: str = ""
+    action: str = ""
+    words: tuple[str, ...] = ()
+
+    def matches(self, event: AuditEvent) -> bool:
+        if self.operator and self.operator not in (event.operator, event.login):
+            return False
+        if self.action and event.action != self.action:
+            return False
+        if not self.words:
+            return True
+        haystack = " ".join(
+            (event.operator, event.login, event.action, event.account, event.item, event.detail)
+        ).lower()
+        return all(word in haystack for word in self.words)
+
+
+@dataclass(frozen=True)
+class AuditReading:
+    """The audit trail in a window, newest first, filtered; and who and what occur in the window
+    (the choices of the operator and action filters)."""
+
+    events: tuple[AuditEvent, ...]
+    matched: int
+    operators: tuple[str, ...]
+    actions: tuple[str, ...]
+
+
+def read_audit(store: Store, query: AuditQuery, limit: int = 1000) -> AuditReading:
+    """The audit trail as the audit view shows it. Blocks on the file: call from a worker thread."""
+    events = store.audit_events(query.since)
+    operators = tuple(sorted({event.operator or event.login for event in events}, key=str.lower))
+    actions = tuple(sorted({event.action for event in events}))
+    matched = [event for event in reversed(events) if query.matches(event)]
+    return AuditReading(tuple(matched[:limit]), len(matched), operators, actions)
+
+
+def audit_signature(store: Store) -> tuple[int, int] | None:
+    """Changes whenever an event is appended (the trail is append-only)."""
+    try:
+        st = store.audit_path.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
 
 
 TIMELINE_KINDS = ("ours", "listening", "all")
@@ -238,6 +323,10 @@ __all__ = [
     "TimelinePost",
     "TimelineQuery",
     "TIMELINE_KINDS",
+    "AuditQuery",
+    "AuditReading",
+    "read_audit",
+    "audit_signature",
     "file_signature",
     "item_for_post",
     "timeline",

@@ -1,9 +1,13 @@
-"""A reply being written, kept in the store as it is typed. Textual-free.
+"""A reply (or a handoff note) being written, kept in the store as it is typed. Textual-free.
 
 The composer hands every change to `set_text` (on the UI thread) and calls `flush` from a worker
 thread now and then; `flush` saves whatever is newest, so saves may overlap or come late without an
 older text ever overwriting a newer one. The idempotency key is fixed when the draft is first made
 and kept with it, so a reply retried after a crash or a dropped session is never sent twice.
+
+The handoff note being written at the end of a shift is kept the same way, in the store's drafts
+under a key no item can have (`handoff:OPERATOR`; item ids are 8 base32 characters): the core has no
+place of its own for it yet.
 """
 
 from __future__ import annotations
@@ -16,12 +20,31 @@ from socialtui.clock import Clock
 from socialtui.model import Actor, Draft, Item
 from socialtui.store import Store
 
+HANDOFF_DRAFT_PREFIX = "handoff:"
+
+
+def handoff_draft_key(actor: Actor) -> str:
+    """Where the operator's handoff note in progress is kept among the drafts."""
+    return f"{HANDOFF_DRAFT_PREFIX}{actor.operator}"
+
 
 class DraftKeeper:
-    """The draft of one reply: the newest text in memory, saved to the store by `flush`."""
+    """The draft of one reply or handoff note: the newest text in memory, saved to the store by
+    `flush`. `saved`: the draft came from the store (else it is written at the first change)."""
 
-    def __init__(
-        self,
+    def __init__(self, store: Store, draft: Draft, clock: Clock, *, saved: bool) -> None:
+        self.store = store
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.draft = draft
+        self._text = draft.text
+        self._version = 0
+        self._saved_version = 0
+        self.saved_at: datetime | None = draft.updated_at if saved else None
+
+    @classmethod
+    def for_reply(
+        cls,
         store: Store,
         item: Item,
         actor: Actor,
@@ -31,11 +54,9 @@ class DraftKeeper:
         new_key: str,
         visibility: str,
         spoiler_text: str,
-    ) -> None:
-        self.store = store
-        self.clock = clock
-        self._lock = threading.Lock()
-        self.draft = existing or Draft(
+    ) -> DraftKeeper:
+        """The reply to `item`: the draft left in the store, or a new one under `new_key`."""
+        draft = existing or Draft(
             item=item.id,
             account=item.account,
             text="",
@@ -46,10 +67,24 @@ class DraftKeeper:
             visibility=visibility,
             spoiler_text=spoiler_text,
         )
-        self._text = self.draft.text
-        self._version = 0
-        self._saved_version = 0
-        self.saved_at: datetime | None = existing.updated_at if existing else None
+        return cls(store, draft, clock, saved=existing is not None)
+
+    @classmethod
+    def for_handoff(
+        cls, store: Store, actor: Actor, clock: Clock, *, existing: Draft | None, text: str
+    ) -> DraftKeeper:
+        """The operator's handoff note: the draft left in the store, or `text` (the auto-draft),
+        written to the store at its first edit."""
+        draft = existing or Draft(
+            item=handoff_draft_key(actor),
+            account="",
+            text=text,
+            login=actor.login,
+            operator=actor.operator,
+            updated_at=clock.now(),
+            idempotency_key="",
+        )
+        return cls(store, draft, clock, saved=existing is not None)
 
     @property
     def text(self) -> str:
@@ -93,5 +128,12 @@ class DraftKeeper:
         with self._lock:
             self._saved_version = self._version
 
+    def discard(self) -> None:
+        """The note was written (or abandoned): drop the draft from the store. Call from a worker
+        thread. Raises StoreError."""
+        with self._lock:
+            self.store.delete_draft(self.draft.item)
+            self._saved_version = self._version
 
-__all__ = ["DraftKeeper"]
+
+__all__ = ["DraftKeeper", "handoff_draft_key", "HANDOFF_DRAFT_PREFIX"]

@@ -39,13 +39,23 @@ _QUEUE_MOVES = [
 ]
 
 
+_PIN_MOVES = [
+    Binding("tab,shift+tab", "", "Move between the text and the pins"),
+    Binding("space", "", "Pin or unpin the item or account under the cursor"),
+]
+
+
 def binding_groups() -> list[tuple[str, list[Binding]]]:
     """(where, bindings) for every place of the dashboard, in the order the help shows them."""
     from socialtui.tui.app import SocialApp
+    from socialtui.tui.screens.audit import AuditScreen
     from socialtui.tui.screens.composer import ComposerScreen
+    from socialtui.tui.screens.contacts import ContactsScreen
     from socialtui.tui.screens.dialogs import ConfirmDialog, DoneDialog
+    from socialtui.tui.screens.handoff import HandoffComposer, HandoffScreen
     from socialtui.tui.screens.help import HelpScreen
     from socialtui.tui.screens.main import MainScreen
+    from socialtui.tui.screens.report import ReportScreen
     from socialtui.tui.screens.timeline import TimelineScreen
 
     return [
@@ -53,6 +63,11 @@ def binding_groups() -> list[tuple[str, list[Binding]]]:
         ("Queue (main screen)", bindings_of(MainScreen) + _QUEUE_MOVES),
         ("Reply composer", bindings_of(ComposerScreen)),
         ("Timelines", bindings_of(TimelineScreen)),
+        ("Handoff notes", bindings_of(HandoffScreen)),
+        ("End of shift: the handoff note", bindings_of(HandoffComposer) + _PIN_MOVES),
+        ("People (contacts)", bindings_of(ContactsScreen)),
+        ("Audit trail", bindings_of(AuditScreen)),
+        ("Report", bindings_of(ReportScreen)),
         ("Dialogs", bindings_of(ConfirmDialog) + bindings_of(DoneDialog) + bindings_of(HelpScreen)),
     ]
 

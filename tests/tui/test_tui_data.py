@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tuikit import BOB, NOW, World, make_item, mastodon_author
+from tuikit import ALICE, BOB, NOW, World, make_item, mastodon_author
 
 from socialtui.store import Store
-from socialtui.tui.data import StoreFollower, TimelineQuery, item_for_post, timeline
+from socialtui.tui.data import AuditQuery, StoreFollower, TimelineQuery, item_for_post, read_audit, timeline
 
 
 def test_the_bulky_files_are_decoded_again_only_when_another_process_changed_them(world: World) -> None:
@@ -54,3 +54,30 @@ def test_timelines_merge_newest_first_and_filter(world: World) -> None:
     # A post that is not an item can still be answered: it becomes an item on the spot.
     item = item_for_post(rows[0].post, data.items)
     assert item.account == rows[0].post.account and item.post == rows[0].post
+
+
+def test_each_reading_carries_the_handoff_notes_waiting_for_its_operator(world: World) -> None:
+    other = Store(world.config.team.data_dir)  # Bob's process
+    note = other.write_handoff("Watch the Bluesky gap", BOB, NOW - timedelta(minutes=5))
+    world.store.start_shift(ALICE, NOW)
+    follower = StoreFollower(world.config, world.store, ALICE.operator)
+    data = follower.read(NOW)
+    assert [n.id for n in data.waiting] == [note.id]
+    assert data.current_shift("Alice") is not None and data.current_shift("Bob") is None
+    assert StoreFollower(world.config, world.store, "Bob").read(NOW).waiting == (), "not one's own note"
+    other.ack_handoffs(ALICE, NOW, note.id)
+    assert follower.read(NOW).waiting == (), "acknowledged: no longer waiting"
+
+
+def test_the_audit_trail_is_read_newest_first_and_filtered(world: World) -> None:
+    world.store.mark_done(world.items[0], "spam", ALICE, NOW)
+    reading = read_audit(world.store, AuditQuery())
+    assert [(e.operator, e.action) for e in reading.events] == [
+        ("Alice", "done"),
+        ("Bob", "tags"),
+        ("Bob", "note"),
+    ]
+    assert (reading.operators, reading.actions) == (("Alice", "Bob"), ("done", "note", "tags"))
+    assert [e.action for e in read_audit(world.store, AuditQuery(operator="Bob")).events] == ["tags", "note"]
+    assert [e.action for e in read_audit(world.store, AuditQuery(words=("vip",))).events] == ["tags"]
+    assert read_audit(world.store, AuditQuery(since=NOW - timedelta(hours=1))).matched == 1

@@ -369,6 +369,13 @@ async def test_help_lists_every_key_and_the_palette_every_action(world: World) -
             "Copy link",
             "Timeline",
             "Filter the queue",
+            "Tags of the author",
+            "Handoff notes",
+            "Handoff history",
+            "End shift / handoff",
+            "People",
+            "Audit trail",
+            "Report",
         } <= titles
 
 

@@ -1,4 +1,5 @@
-"""Snapshots of the main screens at 80x24 and 120x40, with a frozen clock and no cursor blink.
+"""Snapshots of the main screens at 80x24 and 120x40, and of the handoff and report views at 80x24,
+with a frozen clock and no cursor blink.
 
 Update them with `pytest tests/tui/test_snapshots.py --snapshot-update` after a deliberate change, and
 look at the report before committing the SVGs.
@@ -7,12 +8,18 @@ look at the report before committing the SVGs.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from tuikit import World, own_post, wait_for
+from tuikit import BOB, CAROL, NOW, World, own_post, report_scenario, wait_for, write_config
 
+from socialtui.clock import FixedClock
+from socialtui.store import Store
 from socialtui.tui.screens.composer import ComposerScreen
+from socialtui.tui.screens.handoff import HandoffScreen
+from socialtui.tui.screens.report import ReportScreen
 from socialtui.tui.screens.timeline import TimelineScreen
 from socialtui.tui.widgets.detail import DetailPane
 from socialtui.tui.widgets.queue import QueueTable
@@ -85,3 +92,39 @@ def test_timeline(world: World, snap_compare, size: tuple[int, int]) -> None:  #
         await wait_for(lambda: isinstance(pilot.app.screen, TimelineScreen) and pilot.app.screen._rows, pilot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_handoff_screen_first_at_80x24(world: World, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    oldest = world.items[0]
+    note = world.store.write_handoff(
+        "Sam waits for a call back about the crash.\n"
+        "Kim asked about shipping to Norway: ask the warehouse.\n"
+        "[bold]Pasted from a post: not markup[/bold]",
+        BOB,
+        NOW - timedelta(minutes=20),
+        pinned_items=[oldest.id],
+        pinned_accounts=["acme-bluesky"],
+    )
+    world.store.ack_handoffs(CAROL, NOW - timedelta(minutes=5), note.id)
+    app = world.app(theme="textual-dark", refresh_every=60)
+
+    async def run_before(pilot: Pilot) -> None:
+        await wait_for(lambda: isinstance(pilot.app.screen, HandoffScreen), pilot)
+        await wait_for(lambda: len(pilot.app.screen.query(".handoff-note-body")) == 1, pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_report_at_80x24(tmp_path: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    config = write_config(tmp_path)
+    store = Store(config.team.data_dir)
+    report_scenario(store)
+    app = World(config, store, FixedClock(NOW), []).app(theme="textual-dark", refresh_every=60)
+
+    async def run_before(pilot: Pilot) -> None:
+        await wait_for(lambda: pilot.app.dashboard is not None, pilot)
+        await pilot.press("R")
+        await wait_for(lambda: isinstance(pilot.app.screen, ReportScreen) and pilot.app.screen.report, pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

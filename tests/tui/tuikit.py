@@ -13,7 +13,7 @@ from pathlib import Path
 
 from socialtui.clock import FixedClock
 from socialtui.config import AccountConfig, Config, load_config
-from socialtui.model import AccountHealth, Actor, Author, Item, Post, item_id
+from socialtui.model import AccountHealth, Actor, Author, Item, OutboxEntry, Post, item_id
 from socialtui.networks.base import AccountInfo, Page, ReplyDraft
 from socialtui.networks.errors import NetworkFailure
 from socialtui.store import Store
@@ -22,6 +22,7 @@ from socialtui.tui.app import SocialApp
 NOW = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
 ALICE = Actor("alice", "Alice")
 BOB = Actor("bob", "Bob")
+CAROL = Actor("carol", "Carol")
 
 CONFIG = """
 [team]
@@ -288,6 +289,79 @@ def fill(store: Store) -> list[Item]:
     return items
 
 
+def report_scenario(store: Store) -> dict[str, Item]:
+    """A day and a half of work whose report figures are worked out by hand in the tests.
+
+    acme-mastodon, target 30m, always active:
+      m1  10h ago, answered 5m later by Alice through socialtui (outbox)      on time
+      m2   6h ago, answered 45m later from another app                          late
+      m3   3h ago, done by Alice: spam
+      m4   2h ago, unanswered                                                  overdue
+      m5  10m ago, unanswered                                                  not yet due
+      m0  30h ago, unanswered (only in the 7-day window)                       overdue
+      own posts: the two replies (9h55m, 5h15m ago), news 8h ago, news 30h ago
+    acme-bluesky:
+      b1   5h ago, answered 2m later from another app                          on time
+      b2   1h ago, done by Bob: thanked
+      own posts: the reply (4h58m ago), news 20h ago
+    """
+    sam, kim = mastodon_author("sam", "Sam Rivers"), bluesky_author("kim", "Kim")
+    m = "acme-mastodon"
+    b = "acme-bluesky"
+    items = {
+        "m0": make_item(m, "m0", sam, "Thirty hours ago", 30 * 60),
+        "m1": make_item(m, "m1", sam, "Ten hours ago", 10 * 60),
+        "m2": make_item(m, "m2", sam, "Six hours ago", 6 * 60),
+        "m3": make_item(m, "m3", sam, "Buy cheap followers", 3 * 60),
+        "m4": make_item(m, "m4", sam, "Two hours ago", 2 * 60),
+        "m5": make_item(m, "m5", sam, "Ten minutes ago", 10),
+        "b1": make_item(b, "at://did:plc:kim/app.bsky.feed.post/b1", kim, "Five hours ago", 5 * 60),
+        "b2": make_item(b, "at://did:plc:kim/app.bsky.feed.post/b2", kim, "Thanks!", 60),
+    }
+    store.put_items(items.values())
+    reply_m1 = own_post(m, "r-m1", 10 * 60 - 5, "Fixed, Sam.", reply_to="m1")
+    store.put_own_posts(
+        [
+            reply_m1,
+            own_post(m, "r-m2", 6 * 60 - 45, "Sorry for the wait.", reply_to="m2"),
+            own_post(m, "news-1", 8 * 60),
+            own_post(m, "news-0", 30 * 60),
+            own_post(
+                b,
+                "at://did:plc:acme/app.bsky.feed.post/r-b1",
+                5 * 60 - 2,
+                "Yes!",
+                reply_to=items["b1"].post.remote_id,
+            ),
+            own_post(b, "at://did:plc:acme/app.bsky.feed.post/news", 20 * 60),
+        ]
+    )
+    sent_at = reply_m1.created_at
+    store.outbox_add(
+        OutboxEntry(
+            id="key-m1",
+            item=items["m1"].id,
+            account=m,
+            text="Fixed, Sam.",
+            login=ALICE.login,
+            operator=ALICE.operator,
+            created_at=sent_at,
+            updated_at=sent_at,
+            state="sent",
+            in_reply_to="m1",
+            remote_id="r-m1",
+            sent_at=sent_at,
+        ),
+        ALICE,
+        sent_at,
+    )
+    store.mark_done(items["m3"], "spam", ALICE, NOW - timedelta(hours=2, minutes=50))
+    store.mark_done(items["b2"], "thanked", BOB, NOW - timedelta(minutes=55))
+    for account in (m, b):
+        store.set_health(AccountHealth(account, "ok", last_sync_at=NOW, last_ok_at=NOW))
+    return items
+
+
 async def wait_for(
     condition: Callable[[], bool], pilot: object, timeout: float = 5.0, what: str = ""
 ) -> None:
@@ -306,4 +380,15 @@ def screen_text(app: SocialApp) -> str:
 
 
 Pause = Callable[[], Awaitable[None]]
-__all__ = ["NOW", "ALICE", "BOB", "World", "FakeAdapter", "wait_for", "screen_text", "replace"]
+__all__ = [
+    "NOW",
+    "ALICE",
+    "BOB",
+    "CAROL",
+    "report_scenario",
+    "World",
+    "FakeAdapter",
+    "wait_for",
+    "screen_text",
+    "replace",
+]

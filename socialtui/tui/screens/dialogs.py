@@ -1,4 +1,4 @@
-"""Small modal dialogs: confirm, done-with-a-reason, contact note, saved replies."""
+"""Small modal dialogs: confirm, done-with-a-reason, contact note and tags, saved replies."""
 
 from __future__ import annotations
 
@@ -176,3 +176,41 @@ class SavedRepliesDialog(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class TagsDialog(ModalScreen[tuple[str, ...] | None]):
+    """A contact's tags, for the whole team: edited as one line, separated by commas or spaces."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog-cancel")]
+
+    def __init__(self, about: Content, tags: tuple[str, ...]) -> None:
+        super().__init__(classes="dialog")
+        self.about = about
+        self.tags = tags
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog-box"):
+            yield Static(Content.styled("Tags for the team about", "bold"), classes="dialog-title")
+            yield Static(self.about, classes="dialog-body")
+            yield Input(
+                ", ".join(self.tags),
+                placeholder="e.g. vip, press, repeat-complaint",
+                id="tags",
+                select_on_focus=False,
+            )
+            yield Static(Content.styled("Enter to save (empty: no tags), Esc to cancel", "$text-muted"))
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(parse_tags(event.value))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def parse_tags(text: str) -> tuple[str, ...]:
+    """`vip, press  repeat-complaint` as tags (the store lowercases and sorts them)."""
+    return tuple(tag for tag in text.replace(",", " ").split() if tag)

@@ -25,12 +25,12 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from socialtui.care import QueueEntry
-from socialtui.model import Item, Post
+from socialtui.model import Contact, Item, Post
 from socialtui.networks.errors import NetworkFailure
 from socialtui.store import StoreError
 from socialtui.tui.data import Dashboard
 from socialtui.tui.render import WIDE_FROM, account_label, author_label, line_of
-from socialtui.tui.screens.dialogs import DoneDialog, NoteDialog
+from socialtui.tui.screens.dialogs import DoneDialog, NoteDialog, TagsDialog
 from socialtui.tui.widgets.accounts import AccountsPanel
 from socialtui.tui.widgets.detail import DetailPane, ThreadState
 from socialtui.tui.widgets.header import HeaderBar
@@ -58,6 +58,13 @@ class MainScreen(Screen[None]):
         Binding("y", "copy_link", "Copy link", show=False, id="copy-link"),
         Binding("t", "timeline", "Timeline", id="timeline"),
         Binding("slash", "filter", "Filter", id="filter"),
+        Binding("h", "handoffs", "Handoff notes", show=False, id="handoff"),
+        Binding("H", "handoff_history", "Handoff history", show=False, id="handoff-history"),
+        Binding("e", "end_shift", "End shift / handoff", show=False, id="end-shift"),
+        Binding("g", "tags", "Tags of the author", show=False, id="tags"),
+        Binding("p", "contacts", "People (contacts)", show=False, id="contacts"),
+        Binding("A", "audit", "Audit trail", show=False, id="audit"),
+        Binding("R", "report", "Report", show=False, id="report"),
         Binding("escape", "back", "Back", show=False, id="back"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -334,6 +341,66 @@ class MainScreen(Screen[None]):
         if detail.item is not None and detail.item.id == item.id:
             self._load_contact(item)
 
+    def action_tags(self) -> None:
+        item = self._need_item()
+        if item is not None:
+            self._edit_tags(item)
+
+    @work(group="tags", exclusive=True, exit_on_error=False)
+    async def _edit_tags(self, item: Item) -> None:
+        app = self.app
+        author = item.post.author
+        about = Content.assemble(
+            (author_label(author, 60), "bold"), ("  " + line_of(author.contact_key, 60), "$text-muted")
+        )
+        try:
+            contact = await app.in_thread(app.store.contact, author.contact_key)
+        except StoreError as exc:
+            app.tell(f"Cannot edit the tags now: {exc}", "error")
+            return
+        tags = await app.push_screen_wait(TagsDialog(about, contact.tags if contact else ()))
+        if tags is None:
+            return
+        try:
+            saved = await app.in_thread(app.store.set_tags, author.contact_key, tags, app.actor, app.now())
+        except StoreError as exc:
+            app.tell(f"Tags not saved: {exc}", "error")
+            return
+        app.tell(f"Tags saved: {', '.join(saved.tags) or 'none'}.")
+        detail = self.query_one(DetailPane)
+        if detail.item is not None and detail.item.id == item.id:
+            self._load_contact(item)
+
+    def action_contacts(self) -> None:
+        """The contacts view, the selected item's author first."""
+        item = self.selected_item
+        focus = None
+        if item is not None:
+            author = item.post.author
+            focus = Contact(
+                key=author.contact_key,
+                network=author.network,
+                handle=author.handle,
+                display_name=author.display_name,
+            )
+        self.app.open_contacts(focus)
+
+    def action_handoffs(self) -> None:
+        data = self.app.dashboard
+        self.app.open_handoffs(history=data is None or not data.waiting)
+
+    def action_handoff_history(self) -> None:
+        self.app.open_handoffs(history=True)
+
+    def action_end_shift(self) -> None:
+        self.app.write_handoff(self.selected_item)
+
+    def action_audit(self) -> None:
+        self.app.open_audit()
+
+    def action_report(self) -> None:
+        self.app.open_report()
+
     def action_open_in_browser(self) -> None:
         item = self._need_item()
         if item is not None:
@@ -371,6 +438,25 @@ class MainScreen(Screen[None]):
         )
         yield SystemCommand("Timeline", "All accounts' posts and items, merged by time", self.action_timeline)
         yield SystemCommand("Filter the queue", "Words, account:…, network:…, state:late", self.action_filter)
+        yield SystemCommand(
+            "Tags of the author", "Edit the tags of the selected item's author", self.action_tags
+        )
+        yield SystemCommand(
+            "Handoff notes", "The notes waiting for you (or all of them)", self.action_handoffs
+        )
+        yield SystemCommand(
+            "Handoff history",
+            "Every handoff note, newest first, with who acknowledged it",
+            self.action_handoff_history,
+        )
+        yield SystemCommand(
+            "End shift / handoff", "Write the note for the next shift (auto-drafted)", self.action_end_shift
+        )
+        yield SystemCommand(
+            "People", "Contacts: search by words and tag; notes, tags, history", self.action_contacts
+        )
+        yield SystemCommand("Audit trail", "Every operator action, newest first", self.action_audit)
+        yield SystemCommand("Report", "Response times and conversations, 24h / 7d", self.action_report)
         yield SystemCommand("Quit", "Leave the dashboard (drafts are kept)", self.action_quit)
 
 

@@ -1,4 +1,9 @@
-"""The header line: who is on shift since when, the totals, and how the sync is doing."""
+"""The header line: who is on shift since when, the totals, the handoff flags, how the sync is doing.
+
+Two flags are about handoff notes. `⚑ 1 handoff to acknowledge (h)` is this operator's own: a note
+waiting for them, shown until they acknowledge it. `⚠ ack overdue: Bob` is the team's: a note some
+operator on shift has left unacknowledged past `handoff_ack_within`, shown to everyone.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,14 @@ from socialtui.model import Actor
 from socialtui.tui.data import Dashboard
 from socialtui.tui.render import ago, line_of
 
+Part = str | tuple[str, str] | Content
+LEVELS = 4
+"""How far the line may be shortened to fit: 0 says it all; each level drops some words."""
+
 
 class HeaderBar(Widget):
-    """One line: `socialtui  alice on shift since 08:02  7 unanswered (2 late)  sync ok 4s ago`."""
+    """One line: `socialtui  alice on shift since 08:02  7 unanswered (2 late)  ⚑ 1 handoff to
+    acknowledge (h)  sync ok 4s ago`."""
 
     dashboard: reactive[Dashboard | None] = reactive(None)
     """The reading shown (set by the screen)."""
@@ -28,14 +38,21 @@ class HeaderBar(Widget):
         self.demo = demo
 
     def render(self) -> Content:
-        full = self._line(short=False)
-        # At 80 columns something must give: the words around the shift go first, then the gaps.
-        return full if full.cell_length <= self.size.width else self._line(short=True)
+        # At 80 columns something must give: the words around the shift and the flags go first,
+        # then the shift's time and the sync's age, then the name of the program. Never the flags.
+        line = Content("")
+        for level in range(LEVELS):
+            line = self._line(level)
+            if line.cell_length <= self.size.width:
+                break
+        return line
 
-    def _line(self, *, short: bool) -> Content:
+    def _line(self, level: int) -> Content:
         data = self.dashboard
-        gap = "  " if short else "   "
-        parts: list[str | tuple[str, str] | Content] = [(" socialtui ", "bold $primary")]
+        gap = "  " if level else "   "
+        parts: list[Part] = []
+        if level < 3:
+            parts.append((" socialtui ", "bold $primary"))
         if self.demo:
             parts.append((" DEMO ", "bold reverse $warning"))
         name = line_of(self.actor.operator, 24)
@@ -50,9 +67,7 @@ class HeaderBar(Widget):
             parts.append((f" ⚠ {line_of(self.store_problem, 56)}", "$warning bold"))
         else:
             parts.append(f" {name}")
-            if data.shift_start is not None:
-                since = data.shift_start.astimezone(self.tz).strftime("%H:%M")
-                parts.append(f" since {since}" if short else f" on shift since {since}")
+            parts.extend(self._shift(data, level))
         queue = data.queue
         late = sum(1 for entry in queue if entry.state == "late")
         parts.append(gap)
@@ -61,12 +76,47 @@ class HeaderBar(Widget):
             parts.append(" (")
             parts.append((f"{late} late", "$error bold"))
             parts.append(")")
+        for flag in self._flags(data, level):
+            parts.append(gap)
+            parts.append(flag)
         parts.append(gap)
-        parts.extend(_sync_summary(data))
+        parts.extend(_sync_summary(data, with_age=level < 2))
         return Content.assemble(*parts)
 
+    def _shift(self, data: Dashboard, level: int) -> list[Part]:
+        shift = data.current_shift(self.actor.operator)
+        if shift is not None:
+            if level >= 2:
+                return []
+            since = shift.started_at.astimezone(self.tz).strftime("%H:%M")
+            return [f" since {since}" if level else f" on shift since {since}"]
+        last = data.last_shift(self.actor.operator)
+        if last is not None and last.ended_at is not None:
+            # Handed over: still watching, but the team should not count on this operator.
+            return [(" off shift" if level else " shift ended", "$text-muted")]
+        return []
 
-def _sync_summary(data: Dashboard) -> list[str | tuple[str, str]]:
+    def _flags(self, data: Dashboard, level: int) -> list[Part]:
+        flags: list[Part] = []
+        me = self.actor.operator
+        overdue = data.overview.overdue_handoffs
+        waiting = len(data.waiting)
+        if waiting:
+            noun = "handoff" if waiting == 1 else "handoffs"
+            mine_overdue = any(late.shift.operator == me for late in overdue)
+            text = f"⚑ {waiting} {noun} to acknowledge (h)" if level == 0 else f"⚑ {waiting} {noun} (h)"
+            flags.append((text, "bold reverse $warning" if mine_overdue else "bold $warning"))
+        others = sorted({late.shift.operator for late in overdue if late.shift.operator != me}, key=str.lower)
+        if others:
+            names = ", ".join(line_of(name, 16) for name in others[:2])
+            if len(others) > 2:
+                names += f" +{len(others) - 2}"
+            text = f"⚠ handoff not acknowledged by {names}" if level == 0 else f"⚠ ack overdue: {names}"
+            flags.append((text, "bold $warning"))
+        return flags
+
+
+def _sync_summary(data: Dashboard, *, with_age: bool = True) -> list[str | tuple[str, str]]:
     healths = [account.health for account in data.overview.accounts]
     if not healths:
         return [("no accounts", "$text-muted")]
@@ -80,6 +130,6 @@ def _sync_summary(data: Dashboard) -> list[str | tuple[str, str]]:
         return [("never synced", "$warning")]
     else:
         out = [("sync ok", "$success")]
-    if last is not None:
+    if last is not None and with_age:
         out.append(f" {ago(last, data.now)}")
     return out
