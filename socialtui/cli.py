@@ -275,7 +275,7 @@ def cmd_shift(ctx: Context) -> int:
 
 def _edit_handoff(ctx: Context) -> str:
     """Open $EDITOR on an auto-drafted note; returns the text without comment lines."""
-    from socialtui.handoff import draft_handoff
+    from socialtui.handoff import draft_handoff, note_text
 
     if not sys.stdin.isatty():
         raise CommandError("handoff write needs TEXT (or a terminal for $EDITOR)")
@@ -289,7 +289,7 @@ def _edit_handoff(ctx: Context) -> str:
         text = Path(path).read_text(encoding="utf-8")
     finally:
         os.unlink(path)
-    return "\n".join(line for line in text.splitlines() if not line.startswith("#")).strip()
+    return note_text(text)
 
 
 # --- report --------------------------------------------------------------------------------------

@@ -12,6 +12,11 @@ from socialtui.text import one_line
 from socialtui.timespec import format_duration
 
 
+def note_text(draft: str) -> str:
+    """The note as saved: the draft without its `#` guidance lines, trimmed."""
+    return "\n".join(line for line in draft.splitlines() if not line.startswith("#")).strip()
+
+
 def draft_handoff(config: Config, store: Store, actor: Actor, now: datetime) -> str:
     """A note drafted from the store. Lines starting with `#` are guidance and are dropped on save."""
     overview = build_overview(config, store, now)

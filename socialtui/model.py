@@ -199,6 +199,18 @@ class Draft:
     spoiler_text: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class HandoffDraft:
+    """The end-of-shift note being written, with its pins: kept as typed, one per operator."""
+
+    operator: str
+    login: str
+    text: str
+    updated_at: datetime
+    pinned_items: tuple[str, ...] = ()
+    pinned_accounts: tuple[str, ...] = ()
+
+
 OUTBOX_STATES = ("queued", "sending", "sent", "failed")
 
 
@@ -390,6 +402,7 @@ __all__ = [
     "ContactNote",
     "HandoffNote",
     "HandoffAck",
+    "HandoffDraft",
     "Draft",
     "OutboxEntry",
     "Shift",

@@ -37,7 +37,7 @@ def _share(value: float | None) -> str:
 def _row(m: care.Metrics) -> str:
     received = "-" if m.received is None else str(m.received)
     return (
-        f"{fit(one_line(m.name), 22)} {received:>5} {m.answered:>5} {m.done:>5} {_dur(m.median_s):>7} "
+        f"{fit(one_line(m.name), 16)} {received:>5} {m.answered:>5} {m.done:>5} {_dur(m.median_s):>7} "
         f"{_dur(m.p90_s):>7} {_share(m.within_target):>7} {_dur(m.longest_quiet_s):>8} "
         f"{'-' if m.posts is None else m.posts:>5} {_share(m.conversation_share):>6}"
     )
@@ -65,7 +65,7 @@ def render_report(report: care.Report, config: Config, since: datetime, now: dat
         f"socialtui report  {since.strftime('%Y-%m-%d %H:%M')}Z to {now.strftime('%Y-%m-%d %H:%M')}Z",
         "",
     ]
-    header = f"{'':22} {'recv':>5} {'answ':>5} {'done':>5} {'median':>7} {'p90':>7} {'in tgt':>7} {'longest':>8} {'posts':>5} {'conv':>6}"
+    header = f"{'':16} {'recv':>5} {'answ':>5} {'done':>5} {'median':>7} {'p90':>7} {'in tgt':>7} {'longest':>8} {'posts':>5} {'conv':>6}"
     if not config.accounts:
         return lines + ["No accounts are configured."]
     lines += ["PER ACCOUNT (response times in active hours; longest = longest quiet gap)", header]

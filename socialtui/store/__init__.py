@@ -36,6 +36,7 @@ from socialtui.model import (
     ContactNote,
     Draft,
     HandoffAck,
+    HandoffDraft,
     HandoffNote,
     Item,
     ItemState,
@@ -507,6 +508,7 @@ class Store:
         )
         with self._action() as db:
             db.table("handoffs").put(note.id, to_record(note))
+            db.table("handoff_drafts").remove_keys([actor.operator])
             self._end_shift(db, actor, now)
             self._audit(actor, now, "handoff", "", "", f"{note.id}: {text[:200]}")
         return note
@@ -580,6 +582,20 @@ class Store:
     def delete_draft(self, item_id: str) -> None:
         with self._action() as db:
             db.table("drafts").remove_keys([item_id])
+
+    def save_handoff_draft(self, draft: HandoffDraft) -> None:
+        """Keep the end-of-shift note as it is typed, pins included (not audited: not written yet)."""
+        with self.ops.write() as db:
+            db.table("handoff_drafts").put(draft.operator, to_record(draft))
+
+    def handoff_draft(self, operator: str) -> HandoffDraft | None:
+        with self.ops.read() as db:
+            doc = db.table("handoff_drafts").get_key(operator)
+            return from_record(HandoffDraft, doc) if doc else None
+
+    def delete_handoff_draft(self, operator: str) -> None:
+        with self.ops.write() as db:
+            db.table("handoff_drafts").remove_keys([operator])
 
     # -- the outbox ---------------------------------------------------------------------------------
 

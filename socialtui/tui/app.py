@@ -35,7 +35,7 @@ from socialtui.networks.base import Adapter
 from socialtui.store import Store, StoreBusy, StoreError
 from socialtui.sync import AdapterFactory, Syncer, default_adapter_factory
 from socialtui.tui.data import Dashboard, StoreFollower
-from socialtui.tui.drafts import DraftKeeper, handoff_draft_key
+from socialtui.tui.drafts import DraftKeeper
 from socialtui.tui.keys import help_lines, split_keymap
 from socialtui.tui.network import NetworkLoop
 from socialtui.tui.render import WIDE_FROM, ago, line_of
@@ -455,7 +455,7 @@ class SocialApp(App[int]):
         if any(isinstance(screen, HandoffComposer) for screen in self.screen_stack):
             return
         try:
-            existing = await self.in_thread(self.store.draft, handoff_draft_key(self.actor))
+            existing = await self.in_thread(self.store.handoff_draft, self.actor.operator)
             text = (
                 existing.text
                 if existing is not None
@@ -465,6 +465,10 @@ class SocialApp(App[int]):
             self.tell(f"Cannot write a handoff now: {exc}", "error")
             return
         keeper = DraftKeeper.for_handoff(self.store, self.actor, self.clock, existing=existing, text=text)
+        if existing is not None:  # the pins come back with the text
+            self.handoff_pins = {f"item:{i}" for i in existing.pinned_items} | {
+                f"account:{a}" for a in existing.pinned_accounts
+            }
         await self.push_screen(HandoffComposer(keeper, selected))
         if existing is not None:
             when = existing.updated_at.astimezone(self.config.team.tz).strftime("%H:%M")

@@ -5,9 +5,8 @@ thread now and then; `flush` saves whatever is newest, so saves may overlap or c
 older text ever overwriting a newer one. The idempotency key is fixed when the draft is first made
 and kept with it, so a reply retried after a crash or a dropped session is never sent twice.
 
-The handoff note being written at the end of a shift is kept the same way, in the store's drafts
-under a key no item can have (`handoff:OPERATOR`; item ids are 8 base32 characters): the core has no
-place of its own for it yet.
+The handoff note being written at the end of a shift is kept the same way, with its pins, in the
+store's handoff drafts (one per operator).
 """
 
 from __future__ import annotations
@@ -17,24 +16,29 @@ from dataclasses import replace
 from datetime import datetime
 
 from socialtui.clock import Clock
-from socialtui.model import Actor, Draft, Item
+from socialtui.model import Actor, Draft, HandoffDraft, Item
 from socialtui.store import Store
-
-HANDOFF_DRAFT_PREFIX = "handoff:"
-
-
-def handoff_draft_key(actor: Actor) -> str:
-    """Where the operator's handoff note in progress is kept among the drafts."""
-    return f"{HANDOFF_DRAFT_PREFIX}{actor.operator}"
 
 
 class DraftKeeper:
     """The draft of one reply or handoff note: the newest text in memory, saved to the store by
     `flush`. `saved`: the draft came from the store (else it is written at the first change)."""
 
-    def __init__(self, store: Store, draft: Draft, clock: Clock, *, saved: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        draft: Draft,
+        clock: Clock,
+        *,
+        saved: bool,
+        handoff: bool = False,
+        pins: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.handoff = handoff
+        self.pins = pins
+        """(pinned item ids, pinned account ids): a handoff note's pins, saved with its text."""
         self._lock = threading.Lock()
         self.draft = draft
         self._text = draft.text
@@ -71,20 +75,26 @@ class DraftKeeper:
 
     @classmethod
     def for_handoff(
-        cls, store: Store, actor: Actor, clock: Clock, *, existing: Draft | None, text: str
+        cls, store: Store, actor: Actor, clock: Clock, *, existing: HandoffDraft | None, text: str
     ) -> DraftKeeper:
-        """The operator's handoff note: the draft left in the store, or `text` (the auto-draft),
-        written to the store at its first edit."""
-        draft = existing or Draft(
-            item=handoff_draft_key(actor),
+        """The operator's handoff note: the draft left in the store (pins included), or `text` (the
+        auto-draft), written to the store at its first edit."""
+        draft = Draft(
+            item="",
             account="",
-            text=text,
+            text=existing.text if existing else text,
             login=actor.login,
             operator=actor.operator,
-            updated_at=clock.now(),
+            updated_at=existing.updated_at if existing else clock.now(),
             idempotency_key="",
         )
-        return cls(store, draft, clock, saved=existing is not None)
+        pins = (existing.pinned_items, existing.pinned_accounts) if existing else ((), ())
+        return cls(store, draft, clock, saved=existing is not None, handoff=True, pins=pins)
+
+    def set_pins(self, items: tuple[str, ...], accounts: tuple[str, ...]) -> None:
+        if (items, accounts) != self.pins:
+            self.pins = (items, accounts)
+            self._version += 1
 
     @property
     def text(self) -> str:
@@ -113,7 +123,15 @@ class DraftKeeper:
             if version == self._saved_version:
                 return False
             now = self.clock.now()
-            if text.strip():
+            if self.handoff:
+                self.store.save_handoff_draft(
+                    HandoffDraft(
+                        operator=self.draft.operator, login=self.draft.login, text=text, updated_at=now,
+                        pinned_items=self.pins[0], pinned_accounts=self.pins[1],
+                    )
+                )
+                self.draft = replace(self.draft, text=text, updated_at=now)
+            elif text.strip():
                 draft = replace(self.draft, text=text, updated_at=now)
                 self.store.save_draft(draft)
                 self.draft = draft
@@ -132,8 +150,11 @@ class DraftKeeper:
         """The note was written (or abandoned): drop the draft from the store. Call from a worker
         thread. Raises StoreError."""
         with self._lock:
-            self.store.delete_draft(self.draft.item)
+            if self.handoff:
+                self.store.delete_handoff_draft(self.draft.operator)
+            else:
+                self.store.delete_draft(self.draft.item)
             self._saved_version = self._version
 
 
-__all__ = ["DraftKeeper", "handoff_draft_key", "HANDOFF_DRAFT_PREFIX"]
+__all__ = ["DraftKeeper"]

@@ -68,7 +68,7 @@ async def test_a_handoff_goes_from_one_shift_to_the_next_and_is_acknowledged(wor
         assert note.text.endswith("Sam waits for a call back.")
         assert not any(line.startswith("#") for line in note.text.splitlines()), "guidance dropped"
         assert (note.pinned_items, note.pinned_accounts) == ((oldest.id,), ("acme-mastodon",))
-        assert world.store.drafts() == {}, "the handoff draft is gone once written"
+        assert world.store.handoff_draft("Alice") is None, "the handoff draft is gone once written"
         assert [s.ended_at for s in world.store.shifts("Alice")] == [NOW], "writing it ended her shift"
         await wait_for(lambda: "shift ended" in header(alice_app), alice, what="Alice's header says so")
 
@@ -151,8 +151,12 @@ async def test_the_handoff_draft_survives_a_dropped_session(world: World) -> Non
         await pilot.press("e")
         await wait_for(lambda: isinstance(first.screen, HandoffComposer), pilot)
         await pilot.press(*"Half a note")
-        draft = lambda: world.store.draft("handoff:Alice")  # noqa: E731
-        await wait_for(lambda: draft() is not None and draft().text.endswith("Half a note"), pilot)
+        await pilot.press("tab", "space")  # pin the first thing offered: the item selected in the queue
+        draft = lambda: world.store.handoff_draft("Alice")  # noqa: E731
+        await wait_for(
+            lambda: draft() is not None and draft().text.endswith("Half a note") and draft().pinned_items, pilot
+        )
+        pinned = draft().pinned_items
         # The session drops here.
     assert world.store.handoffs() == []
 
@@ -162,6 +166,7 @@ async def test_the_handoff_draft_survives_a_dropped_session(world: World) -> Non
         await pilot.press("e")
         await wait_for(lambda: isinstance(again.screen, HandoffComposer), pilot)
         assert again.screen.query_one(TextArea).text.endswith("Half a note")
+        assert again.screen.pins[0] == pinned, "the pins come back with the text"
         assert any("handoff draft from 14:00 is back" in m for _, m in again.told)
         await pilot.press("escape")
         await wait_for(lambda: isinstance(again.screen, MainScreen), pilot)

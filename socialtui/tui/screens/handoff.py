@@ -27,6 +27,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 
+from socialtui.handoff import note_text
 from socialtui.model import Item
 from socialtui.store import StoreError
 from socialtui.tui.data import Dashboard
@@ -42,11 +43,6 @@ SAVE_AFTER = 0.5
 """Seconds between draft saves while typing."""
 PIN_ITEMS = 6
 """Items offered for pinning: the one selected in the queue, then the operator's claims, then late ones."""
-
-
-def note_text(draft: str) -> str:
-    """The note as saved: the draft without its `#` guidance lines (as `socialtui handoff write`)."""
-    return "\n".join(line for line in draft.splitlines() if not line.startswith("#")).strip()
 
 
 class HandoffScreen(Screen[None]):
@@ -329,6 +325,9 @@ class HandoffComposer(Screen[None]):
     @on(SelectionList.SelectedChanged)
     def _pinned(self, event: SelectionList.SelectedChanged) -> None:
         self.app.handoff_pins = set(event.selection_list.selected)
+        self.keeper.set_pins(*self.pins)
+        if self.keeper.dirty and self._save_timer is None:
+            self._save_timer = self.set_timer(SAVE_AFTER, self._save_now)
 
     @on(TextArea.Changed)
     def _typed(self, _event: TextArea.Changed) -> None:
@@ -492,4 +491,4 @@ class HandoffComposer(Screen[None]):
         yield SystemCommand("Close the handoff note", "The draft is kept", self.action_close)
 
 
-__all__ = ["HandoffScreen", "HandoffComposer", "note_text"]
+__all__ = ["HandoffScreen", "HandoffComposer"]
