@@ -186,24 +186,7 @@ def make_world(clock: Clock, now: datetime, rng: random.Random) -> tuple[World, 
     people = crowd()
     with world.lock:
         for index, brand in enumerate(brands()):
-            created = now - timedelta(days=400 + index)
-            if brand.network == "mastodon":
-                world.mastodon_account(
-                    brand.username,
-                    display_name=brand.display_name,
-                    note=brand.note,
-                    brand_key=brand.key,
-                    created_at=created,
-                )
-            else:
-                world.bluesky_actor(
-                    brand.username,
-                    display_name=brand.display_name,
-                    description=brand.note,
-                    brand_key=brand.key,
-                    created_at=created,
-                )
-            world.brands[brand.key] = brand
+            world.add_brand(brand, now - timedelta(days=400 + index))
         world.add_people(people)  # brands follow two thirds of the crowd: their home timelines
         for brand in world.brands.values():
             network = brand.network

@@ -329,25 +329,29 @@ class World:
         with self.lock:
             now = self.now()
             for index, brand in enumerate(BRANDS):
-                self.brands[brand.key] = brand
-                created = now - timedelta(days=900 - 30 * index)
-                if brand.network == "mastodon":
-                    self.mastodon_account(
-                        brand.username,
-                        display_name=brand.display_name,
-                        note=brand.note,
-                        brand_key=brand.key,
-                        created_at=created,
-                    )
-                else:
-                    self.bluesky_actor(
-                        brand.username,
-                        display_name=brand.display_name,
-                        description=brand.note,
-                        brand_key=brand.key,
-                        created_at=created,
-                    )
+                self.add_brand(brand, now - timedelta(days=900 - 30 * index))
             self.add_people(crowd)
+
+    def add_brand(self, brand: Brand, created_at: datetime) -> None:
+        """A brand account (one that socialtui manages) on its network."""
+        with self.lock:
+            self.brands[brand.key] = brand
+            if brand.network == "mastodon":
+                self.mastodon_account(
+                    brand.username,
+                    display_name=brand.display_name,
+                    note=brand.note,
+                    brand_key=brand.key,
+                    created_at=created_at,
+                )
+            else:
+                self.bluesky_actor(
+                    brand.username,
+                    display_name=brand.display_name,
+                    description=brand.note,
+                    brand_key=brand.key,
+                    created_at=created_at,
+                )
 
     def add_people(self, people: Iterable[Person]) -> None:
         with self.lock:
