@@ -98,7 +98,16 @@ def test_another_process_change_is_seen(tmp_path: Path) -> None:
 
 def test_files_are_group_shared_and_never_world_readable(tmp_path: Path) -> None:
     data = tmp_path / "shared"
-    store = Store(data)
+    old_umask = os.umask(0o022)  # a typical login umask: group write would be lost without care
+    try:
+        store = Store(data)
+        store.private_dir("leases")
+    finally:
+        os.umask(old_umask)
+    for directory in (data, data / "leases"):
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        assert mode & 0o070 == 0o070 and mode & 0o2000, f"{directory.name} is not group-shared: {oct(mode)}"
+        assert mode & 0o007 == 0, f"{directory.name} is world-accessible: {oct(mode)}"
     store.put_items([make_item(1)])
     store.mark_done(make_item(1), "spam", ALICE, NOW)
     assert stat.S_IMODE(data.stat().st_mode) & 0o007 == 0

@@ -61,8 +61,11 @@ def ensure_dir(path: Path) -> None:
         raise StoreError(f"cannot create the data dir {path}: {exc.strerror}") from exc
     try:
         st = path.stat()
-        if st.st_uid == os.getuid() and st.st_mode & 0o007:
-            os.chmod(path, (st.st_mode & 0o7770) | 0o2000)
+        mode = st.st_mode & 0o7777
+        # Whatever the umask: the group (the operators) may create files here, others see nothing.
+        wanted = (mode | 0o2070) & ~0o007
+        if st.st_uid == os.getuid() and mode != wanted:
+            os.chmod(path, wanted)
     except OSError:
         pass
 
