@@ -171,7 +171,8 @@ _SECOND = 1_000_000
 _BLOCK = 7 * 86400 * _SECOND
 """The time line is cached in UTC blocks of one week: a 14-day age spans at most three."""
 _MAX_EMPTY_BLOCKS = 1100
-"""`advance` gives up after ~21 years with no active time (impossible by grammar; a guard)."""
+"""`advance` gives up after ~21 years in a row with no active time (impossible by grammar; a guard).
+A sparse schedule asked for much active time searches as far as it takes."""
 
 
 def _to_us(at: datetime) -> int:
@@ -465,7 +466,7 @@ class ActiveHours:
 
         The earliest such instant, so `active_seconds(start, advance(start, s)) == s` (to the
         microsecond) and `advance(start, active_seconds(start, end)) <= end`. Zero or negative
-        seconds give `start`. Raises ValueError if no active time is found within ~21 years.
+        seconds give `start`. Raises ValueError if ~21 years pass in a row with no active time.
         """
         need = round(seconds * _SECOND)
         if need <= 0:
@@ -476,10 +477,12 @@ class ActiveHours:
         k = x // _BLOCK
         block = self._block(k)
         used = block.active_until(x)
-        for _ in range(_MAX_EMPTY_BLOCKS):
+        empty = 0  # weeks in a row without active time: only those count towards giving up
+        while empty < _MAX_EMPTY_BLOCKS:
             if used + need <= block.total:
                 return _from_us(block.instant_at(used + need))
             need -= block.total - used
+            empty = empty + 1 if block.total == 0 else 0
             k += 1
             block, used = self._block(k), 0
         raise ValueError(f"active hours `{self._spec}` have no active time after {start.isoformat()}")

@@ -465,3 +465,15 @@ def test_queries_are_fast_enough_for_a_refresh() -> None:
     for start in starts:
         h.active_seconds(start, now)
     assert time.perf_counter() - began < 0.25
+
+
+def test_advance_on_a_sparse_schedule_goes_as_far_as_it_takes() -> None:
+    """15 minutes a week, asked for 275 active hours: about 21 years ahead, and found (the guard is for
+    weeks in a row with no active time at all, not for a long search)."""
+    import zoneinfo
+
+    h = ActiveHours.parse("Mon 00:00-00:15", zoneinfo.ZoneInfo("Europe/London"))
+    start = datetime(2019, 1, 1, tzinfo=UTC)
+    at = h.advance(start, 989101.0)
+    assert h.active_seconds(start, at) == pytest.approx(989101.0, abs=1e-6)
+    assert at.year >= 2040
