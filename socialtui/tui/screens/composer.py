@@ -37,17 +37,16 @@ from socialtui.tui.data import Dashboard
 from socialtui.tui.drafts import DraftKeeper
 from socialtui.tui.render import account_label, account_style, author_label, line_of
 from socialtui.tui.screens.dialogs import ConfirmDialog, SavedRepliesDialog
+from socialtui.tui.screens.drafting import DraftWriting
 from socialtui.tui.widgets.detail import ThreadState, contact_content, post_content
 
 if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
 
-SAVE_AFTER = 0.5
-"""Seconds between draft saves while typing."""
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
-class ComposerScreen(Screen[None]):
+class ComposerScreen(DraftWriting, Screen[None]):
     """Write and send one reply, from the item's account."""
 
     BINDINGS = [
@@ -68,7 +67,6 @@ class ComposerScreen(Screen[None]):
         self.item = item
         self.adapter = adapter
         self.keeper = keeper
-        self._save_timer: Timer | None = None
         self._spinner: Timer | None = None
         self._spin = 0
         self._thread = ThreadState(item.id, "loading")
@@ -216,25 +214,8 @@ class ComposerScreen(Screen[None]):
 
     @on(TextArea.Changed)
     def _typed(self, _event: TextArea.Changed) -> None:
-        self.keeper.set_text(self.query_one(TextArea).text)
         self._recount()
-        if self._save_timer is None:
-            self._save_timer = self.set_timer(SAVE_AFTER, self._save_now)
-
-    def _save_now(self) -> None:
-        self._save_timer = None
-        self._save_draft()
-
-    @work(group="draft", exit_on_error=False)
-    async def _save_draft(self) -> None:
-        try:
-            await self.app.in_thread(self.keeper.flush)
-        except StoreError as exc:
-            self.app.tell(f"Draft not saved (will retry): {exc}", "warning")
-            if self._save_timer is None:
-                self._save_timer = self.set_timer(SAVE_AFTER * 4, self._save_now)
-            return
-        self._show_status()
+        self.draft_changed()
 
     # -- around the reply -----------------------------------------------------------------------
 
@@ -333,14 +314,6 @@ class ComposerScreen(Screen[None]):
     def text(self) -> str:
         """The reply as typed so far."""
         return self.query_one(TextArea).text
-
-    def keep_draft_now(self) -> None:
-        """Save the draft at once, on this thread: the session is going away (SIGHUP)."""
-        try:
-            self.keeper.set_text(self.text)
-            self.keeper.flush()
-        except StoreError:
-            pass  # the last save, at most half a second old, stays
 
     def action_saved_replies(self) -> None:
         self._pick_saved_reply()

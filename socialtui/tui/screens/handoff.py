@@ -23,7 +23,6 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 
@@ -34,13 +33,12 @@ from socialtui.tui.data import Dashboard
 from socialtui.tui.drafts import DraftKeeper
 from socialtui.tui.render import account_label, author_label, line_of, preview
 from socialtui.tui.screens.dialogs import ConfirmDialog
+from socialtui.tui.screens.drafting import DraftWriting
 from socialtui.tui.widgets.handoff import note_content
 
 if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
 
-SAVE_AFTER = 0.5
-"""Seconds between draft saves while typing."""
 PIN_ITEMS = 6
 """Items offered for pinning: the one selected in the queue, then the operator's claims, then late ones."""
 
@@ -218,8 +216,10 @@ class HandoffScreen(Screen[None]):
         yield SystemCommand("Back to the queue", "Close the handoff notes", self.action_back)
 
 
-class HandoffComposer(Screen[None]):
+class HandoffComposer(DraftWriting, Screen[None]):
     """The note for the next shift: edit the auto-draft, pin items and accounts, save."""
+
+    draft_noun = "Handoff draft"
 
     BINDINGS = [
         Binding("ctrl+s,f5", "save", "Save the handoff", id="handoff-save"),
@@ -233,7 +233,6 @@ class HandoffComposer(Screen[None]):
         super().__init__(classes="handoff-composer")
         self.keeper = keeper
         self.selected = selected
-        self._save_timer: Timer | None = None
         self._saving = False
 
     # -- layout ---------------------------------------------------------------------------------
@@ -326,37 +325,11 @@ class HandoffComposer(Screen[None]):
     def _pinned(self, event: SelectionList.SelectedChanged) -> None:
         self.app.handoff_pins = set(event.selection_list.selected)
         self.keeper.set_pins(*self.pins)
-        if self.keeper.dirty and self._save_timer is None:
-            self._save_timer = self.set_timer(SAVE_AFTER, self._save_now)
+        self.draft_changed()
 
     @on(TextArea.Changed)
     def _typed(self, _event: TextArea.Changed) -> None:
-        self.keeper.set_text(self.text)
-        if self.keeper.dirty and self._save_timer is None:
-            self._save_timer = self.set_timer(SAVE_AFTER, self._save_now)
-
-    def _save_now(self) -> None:
-        self._save_timer = None
-        self._save_draft()
-
-    @work(group="handoff-draft", exit_on_error=False)
-    async def _save_draft(self) -> None:
-        try:
-            await self.app.in_thread(self.keeper.flush)
-        except StoreError as exc:
-            self.app.tell(f"Handoff draft not saved (will retry): {exc}", "warning")
-            if self._save_timer is None:
-                self._save_timer = self.set_timer(SAVE_AFTER * 4, self._save_now)
-            return
-        self._show_status()
-
-    def keep_draft_now(self) -> None:
-        """Save the draft at once, on this thread: the session is going away (SIGHUP)."""
-        try:
-            self.keeper.set_text(self.text)
-            self.keeper.flush()
-        except StoreError:
-            pass  # the last save, at most half a second old, stays
+        self.draft_changed()
 
     def _show_status(self, problem: str = "") -> None:
         status = self.query_one("#handoff-status", Static)
@@ -422,9 +395,7 @@ class HandoffComposer(Screen[None]):
             self._saving = False
             self._show_status(f"Not saved (the draft is kept): {exc}")
             return
-        if self._save_timer is not None:
-            self._save_timer.stop()
-            self._save_timer = None
+        self.stop_saving()
         try:
             await app.in_thread(self.keeper.discard)
         except StoreError:
