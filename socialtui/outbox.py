@@ -48,7 +48,7 @@ class Delivery:
 def answered_meanwhile(store: Store, config: Config, item: Item, now: datetime) -> bool:
     """Has the account answered this item (from any app, or through the outbox), or has an operator
     marked it done?"""
-    snap = store.snapshot(now)
+    snap = store.snapshot(now, open_only=True)  # the other items are not needed: not decoded
     return not care.unanswered_queue(
         [item], snap.own_posts, snap.states, config.accounts, now, outbox=snap.outbox
     )
