@@ -33,24 +33,13 @@ DIR_MODE = 0o2770
 LOCK_TIMEOUT = 10.0
 
 
-class StoreError(Exception):
-    """The store cannot do what was asked. `str()` is a message for the operator."""
-
-
-class StoreBusy(StoreError):
-    """Another process held a lock for longer than we were willing to wait."""
-
-
-class StoreTooNew(StoreError):
-    """The file was written by a newer socialtui: we refuse to read or touch it."""
-
-
-class StoreCorrupt(StoreError):
-    """The file is not what socialtui writes (edited by hand, or not ours). We never overwrite it."""
-
-
-class StoreWriteFailed(StoreError):
-    """The change could not be saved (disk full, permissions): nothing was changed."""
+from socialtui.store.engine import (  # noqa: E402  (the errors live with the engine contract)
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    StoreTooNew,
+    StoreWriteFailed,
+)
 
 
 def ensure_dir(path: Path) -> None:

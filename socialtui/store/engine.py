@@ -1,0 +1,231 @@
+"""The engine contract: what holds the store's tables, beneath the store API.
+
+The store API (`socialtui.store.Store`) is written once, over this contract; an engine only keeps
+documents (JSON-ready dicts, as `model.to_record` makes them) in the tables that `schema.TABLES`
+declares, and answers a handful of questions about them. Two engines implement it:
+
+- `files` (`files_engine.FilesEngine`): TinyDB files in the data dir, locked per table group and
+  replaced atomically; the embedded default.
+- `postgresql` (`postgres.PgEngine`): one SQL table per store table, for a team across hosts.
+
+The contract, in short:
+
+- `transact(tables, body)`: run `body(writer)` as one transaction that may write the named tables
+  (and read any). PostgreSQL commits it whole; the files engine commits the log tables (the audit)
+  first, then each table group in the order the tables were named, so the store API names them in an
+  order whose every prefix is safe. `body` may be run again after a lost connection: it must have no
+  effect outside the writer. A failure raises a `StoreError`, and only when nothing was saved.
+- `read()`: a view of the latest committed data.
+- `changes(token)`: what changed since `token` (an opaque value the engine handed out), as documents
+  by key (`None`: deleted); a superset is allowed (an unchanged document may come again). The first
+  call (`token=None`) gives everything. Change detection is part of the contract so that a dashboard
+  pays for what changed, never for the whole store.
+- `wait(token, timeout)`: block until something may have changed since `token`, or the timeout.
+- `lease(name)`: the right to do something alone (poll an account), across every process of the team.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+Doc = dict[str, Any]
+T = TypeVar("T")
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked. `str()` is a message for the operator."""
+
+
+class StoreBusy(StoreError):
+    """Another process held a lock for longer than we were willing to wait."""
+
+
+class StoreTooNew(StoreError):
+    """The store was written by a newer socialtui: we refuse to read or touch it."""
+
+
+class StoreCorrupt(StoreError):
+    """The store is not what socialtui writes (edited by hand, or not ours). We never overwrite it."""
+
+
+class StoreWriteFailed(StoreError):
+    """The change could not be saved (disk full, permissions, the database gone): nothing was changed."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached (the database is down or refuses us); nothing was changed."""
+
+
+class Conflict(StoreError):
+    """A write broke one of the schema's unique rules (one open reply per item); nothing was changed."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """Which documents of a table `Reader.scan` returns (every condition given must hold)."""
+
+    account: str | None = None
+    since: str | None = None
+    """The table's `at` field at or after this ISO-8601 UTC time (`...+00:00`)."""
+    until: str | None = None
+    """The table's `at` field before this time."""
+    refs: Collection[str] | None = None
+    """The table's `ref` field is one of these."""
+    prefix: str | None = None
+    """The key starts with this."""
+    unless_in: str | None = None
+    """Leave out documents whose key is a key of this other table (the answered items, say)."""
+    newest: int | None = None
+    """Only the newest this many (by `at`), newest first."""
+
+
+class Reader(ABC):
+    """A view of committed data (inside a transaction: including its own writes)."""
+
+    @abstractmethod
+    def get(self, table: str, key: str) -> Doc | None: ...
+
+    @abstractmethod
+    def get_many(self, table: str, keys: Collection[str]) -> dict[str, Doc]: ...
+
+    @abstractmethod
+    def scan(self, table: str, query: Query | None = None) -> Iterator[tuple[str, Doc]]:
+        """Documents of `table` matching `query`, in no particular order (newest first with
+        `newest`). Treat the documents as read-only."""
+
+    @abstractmethod
+    def keys(self, table: str, query: Query | None = None) -> set[str]: ...
+
+    @abstractmethod
+    def count(self, table: str) -> int: ...
+
+
+class Writer(Reader):
+    """What a transaction's body writes with."""
+
+    @abstractmethod
+    def put(self, table: str, key: str, doc: Doc) -> None: ...
+
+    def put_many(self, table: str, docs: Mapping[str, Doc]) -> None:
+        for key, doc in docs.items():
+            self.put(table, key, doc)
+
+    @abstractmethod
+    def delete(self, table: str, keys: Collection[str]) -> int:
+        """Delete these keys; returns how many existed."""
+
+    @abstractmethod
+    def append(self, table: str, doc: Doc) -> None:
+        """Append to a log table (the audit): never updated, never deleted by operators."""
+
+
+Changes = dict[str, dict[str, Doc | None]]
+"""Per table: the documents that changed, by key; None for a deleted one."""
+
+
+@dataclass
+class Lease(ABC):
+    """The right to do something alone (poll one account) across every process that shares the store.
+
+    A holder that dies loses it: the files engine's is an OS lock the kernel drops; the database's is
+    a row with an expiry that its holder renews."""
+
+    name: str
+    ttl: float = 30.0
+    """Seconds a database lease lasts without renewal (its holder renews every third of it)."""
+
+    @property
+    @abstractmethod
+    def held(self) -> bool: ...
+
+    @abstractmethod
+    def try_acquire(self) -> bool:
+        """Take the lease if nobody holds it; True if we hold it now."""
+
+    @abstractmethod
+    def renew(self) -> bool:
+        """Keep holding it; False if it was lost (expired and taken over)."""
+
+    @abstractmethod
+    def release(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class TableCount:
+    table: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """What `socialtui store check` reports."""
+
+    engine: str
+    location: str
+    schema_version: int
+    counts: tuple[TableCount, ...] = ()
+    size_bytes: int | None = None
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class Engine(ABC):
+    """The contract every engine keeps (see the module's docstring)."""
+
+    name: str = ""
+
+    @abstractmethod
+    def transact(self, tables: Sequence[str], body: Callable[[Writer], T]) -> T: ...
+
+    @abstractmethod
+    def read(self) -> AbstractContextManager[Reader]: ...
+
+    @abstractmethod
+    def changes(self, token: Any, tables: Collection[str]) -> tuple[Any, Changes]:
+        """(a new token, what changed in `tables` since `token`; everything when `token` is None)."""
+
+    @abstractmethod
+    def wait(self, token: Any, tables: Collection[str], timeout: float) -> bool:
+        """Block until `tables` may have changed since `token` (True) or `timeout` seconds (False)."""
+
+    @abstractmethod
+    def lease(self, name: str, ttl: float = 30.0) -> Lease: ...
+
+    @abstractmethod
+    def log(self, table: str, since: datetime | None = None) -> Iterator[Doc]:
+        """A log table's documents, oldest first, at or after `since`."""
+
+    @abstractmethod
+    def prune_log(self, table: str, before: datetime) -> int:
+        """Drop a log table's documents older than `before` (retention); returns how many."""
+
+    @abstractmethod
+    def info(self) -> EngineInfo: ...
+
+    def close(self) -> None:
+        """Release connections and files."""
+
+
+__all__ = [
+    "Engine",
+    "Reader",
+    "Writer",
+    "Query",
+    "Lease",
+    "Changes",
+    "Doc",
+    "EngineInfo",
+    "TableCount",
+    "StoreError",
+    "StoreBusy",
+    "StoreTooNew",
+    "StoreCorrupt",
+    "StoreWriteFailed",
+    "StoreUnavailable",
+    "Conflict",
+]
