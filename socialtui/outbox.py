@@ -26,7 +26,7 @@ from socialtui.config import Config
 from socialtui.model import Actor, Draft, Item, OutboxEntry, Post
 from socialtui.networks.base import Adapter
 from socialtui.networks.errors import NetworkFailure
-from socialtui.store import Store
+from socialtui.store import AlreadyQueued, AnsweredMeanwhile, Store
 
 ATTEMPTS = 3
 
@@ -91,7 +91,15 @@ def queue_reply(
         spoiler_text=prepared.spoiler_text,
         target=item.post,
     )
-    return store.outbox_add(entry, actor, now)
+    try:
+        # The authoritative check: one transaction, so that two shells replying at once queue one.
+        return store.outbox_add(entry, actor, now, check_answered=not force)
+    except AlreadyQueued as exc:
+        if exc.entry.operator == actor.operator:
+            return exc.entry  # our own reply, queued a moment ago by another of our shells
+        raise ReplyRefused(str(exc)) from None
+    except AnsweredMeanwhile as exc:
+        raise ReplyRefused(str(exc)) from None
 
 
 async def deliver(

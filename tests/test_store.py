@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from socialtui.model import Actor, Author, Item, OutboxEntry, Post, item_id
+from socialtui.store.files import StoreFile
 from socialtui.store import (
     NotFoundInStore,
     Store,
@@ -161,10 +162,14 @@ def test_a_full_disk_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_a_failed_transaction_changes_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.put_items([make_item(1)])
+
+
+    def body(w) -> None:
+        w.delete("items", [make_item(1).id])
+        raise RuntimeError("boom")
+
     with pytest.raises(RuntimeError):
-        with store.items_file.write() as db:
-            db.table("items").remove_keys([make_item(1).id])
-            raise RuntimeError("boom")
+        store.engine.transact(["items"], body)
     assert [i.id for i in store.items()] == [make_item(1).id]
 
 
@@ -304,8 +309,8 @@ def test_a_writer_killed_mid_write_leaves_a_valid_store_with_every_reported_writ
 
 
 def test_a_write_inside_a_read_is_refused(tmp_path: Path) -> None:
-    store = Store(tmp_path)
-    with store.ops.read():
+    ops = StoreFile(tmp_path, "ops")
+    with ops.read():
         with pytest.raises(StoreError):
-            with store.ops.write():
+            with ops.write():
                 pass

@@ -1,15 +1,13 @@
 """What the dashboard reads from the store, and how: Textual-free, run in worker threads.
 
-`StoreFollower` is the dashboard's one reader. Every second it reads the small, hot operator data
-(claims, states, outbox, health) and, only when their files changed on disk, the bulky ones (items,
-own posts, home timelines). Turning tens of thousands of cached posts into model objects takes a
-good part of a second; doing it every second for nothing would keep a core busy and make the UI
-stutter (the reading thread and the UI share one interpreter lock).
+`StoreFollower` is the dashboard's one reader. Every second it asks the store what changed since
+its last look (`store.follow.Follower`) and decodes only that: turning tens of thousands of cached
+posts into model objects takes a good part of a second; doing it every second for nothing would
+keep a core busy and make the UI stutter (the reading thread and the UI share one interpreter lock).
 
 A `Dashboard` is one immutable reading, handed to the screens as it is.
 
-The handoff notes and the shifts come with every reading (they live in the small `ops.json`), so
-the header can flag a note waiting for this operator, or one left unacknowledged by anyone, within a
+The handoff notes and the shifts come with every reading, so the header can flag a note waiting for this operator, or one left unacknowledged by anyone, within a
 second of it being written.
 """
 
@@ -18,49 +16,18 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import Generic, TypeVar
 
 from socialtui.care import QueueEntry, handoffs_waiting
 from socialtui.config import Config
 from socialtui.model import AuditEvent, Contact, HandoffNote, Item, Post, Shift, item_id
 from socialtui.overview import Overview, build_overview
 from socialtui.store import Snapshot, Store
-from socialtui.store.files import StoreFile
+from socialtui.store.follow import Follower
 
-T = TypeVar("T")
-
-"""The store's writers leave a random generation token at the start of each `NAME.lock` file."""
-
-
-def file_signature(data_dir: Path, name: str) -> tuple[int, int, int, bytes] | None:
-    """What changes whenever a writer replaces `NAME.json` (see `StoreFile.signature`)."""
-    return StoreFile(data_dir, name).signature()
-
-
-class _Cached(Generic[T]):
-    """One bulky store file's content as model objects, read again only when the file changed."""
-
-    def __init__(self, data_dir: Path, name: str, read: Callable[[], T]) -> None:
-        self._data_dir = data_dir
-        self._name = name
-        self._read = read
-        self._signature: object = object()  # equal to nothing: the first call reads
-        self._value: T | None = None
-        self.version = 0
-        """Bumped at every read of the file: tells the screens when to rebuild what derives from it."""
-
-    def get(self) -> T:
-        signature = file_signature(self._data_dir, self._name)
-        if self._value is None or signature != self._signature:
-            # The signature is taken before the read: a write in between is read again next time.
-            self._value = self._read()
-            self._signature = signature
-            self.version += 1
-        return self._value
+FOLLOWED = ("items", "own", "home", "states", "claims", "outbox", "health", "handoffs", "shifts")
 
 
 @dataclass(frozen=True)
@@ -134,48 +101,62 @@ class StoreFollower:
         self.store = store
         self.operator = operator
         """Whose handoff notes `Dashboard.waiting` lists."""
-        data_dir = store.data_dir
-        self._items: _Cached[list[Item]] = _Cached(data_dir, "items", store.items)
-        self._own: _Cached[list[Post]] = _Cached(data_dir, "posts", store.own_posts)
-        self._home: _Cached[list[Post]] = _Cached(data_dir, "home", store.home_posts)
+        self._follow = Follower(store.engine, FOLLOWED)
+        self._lists: dict[str, tuple[int, list]] = {}
         self._lock = threading.Lock()
+
+    def _list(self, table: str) -> list:
+        """The table's objects as a list, made again only when the table changed."""
+        version = self._follow.versions[table]
+        cached = self._lists.get(table)
+        if cached is None or cached[0] != version:
+            cached = self._lists[table] = (version, list(self._follow.objects(table).values()))
+        return cached[1]
 
     # -- readings ---------------------------------------------------------------------------------
 
     def home_posts(self) -> list[Post]:
         with self._lock:
-            return self._home.get()
+            self._follow.refresh()
+            return self._list("home")
 
     @property
     def home_version(self) -> int:
-        return self._home.version
+        return self._follow.versions["home"]
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the store may have changed since the last reading (or `timeout` seconds)."""
+        return self._follow.wait(timeout)
 
     def read(self, now: datetime, shift_start: datetime | None = None) -> Dashboard:
         """The store as of now, with the care rules applied."""
         store = self.store
+        follow = self._follow
         with self._lock:
-            items = self._items.get()
-            own = self._own.get()
-            items_version, own_version = self._items.version, self._own.version
-        snapshot = Snapshot(
-            items=items,
-            own_posts=own,
-            states=store.states(),
-            claims=store.claims(now),
-            outbox=store.outbox(),
-            health=store.health(),
-        )
+            follow.refresh()
+            items: list[Item] = self._list("items")
+            own: list[Post] = self._list("own")
+            versions = dict(follow.versions)
+            claims = {c.item: c for c in follow.objects("claims").values() if c.expires_at > now}
+            snapshot = Snapshot(
+                items=items,
+                own_posts=own,
+                states=dict(follow.objects("states")),
+                claims=claims,
+                outbox=list(follow.objects("outbox").values()),
+                health=dict(follow.objects("health")),
+            )
+            handoffs = tuple(sorted(follow.objects("handoffs").values(), key=lambda note: (note.at, note.id)))
+            shifts = tuple(sorted(follow.objects("shifts").values(), key=lambda shift: shift.started_at))
         overview = build_overview(self.config, store, now, snapshot)
-        handoffs = tuple(store.handoffs())
-        shifts = tuple(store.shifts())
         waiting = tuple(handoffs_waiting(handoffs, shifts, self.operator, now)) if self.operator else ()
         return Dashboard(
             now=now,
             overview=overview,
             items={item.id: item for item in items},
             shift_start=shift_start,
-            items_version=items_version,
-            own_version=own_version,
+            items_version=versions["items"],
+            own_version=versions["own"],
             handoffs=handoffs,
             shifts=shifts,
             waiting=waiting,
@@ -256,13 +237,19 @@ def read_audit(store: Store, query: AuditQuery, limit: int = 1000) -> AuditReadi
     return AuditReading(tuple(matched[:limit]), len(matched), operators, actions)
 
 
-def audit_signature(store: Store) -> tuple[int, int] | None:
-    """Changes whenever an event is appended (the trail is append-only)."""
-    try:
-        st = store.audit_path.stat()
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns)
+_audit_tokens: dict[int, tuple[object, int]] = {}
+_audit_lock = threading.Lock()
+
+
+def audit_signature(store: Store) -> int:
+    """Changes whenever an event is appended (asks the store only for what was appended since)."""
+    with _audit_lock:
+        token, version = _audit_tokens.get(id(store.engine), (None, 0))
+        token, changes = store.engine.changes(token, ["audit"])
+        if changes.get("audit") or version == 0:
+            version += 1
+        _audit_tokens[id(store.engine)] = (token, version)
+        return version
 
 
 TIMELINE_KINDS = ("ours", "listening", "all")
@@ -327,7 +314,6 @@ __all__ = [
     "AuditReading",
     "read_audit",
     "audit_signature",
-    "file_signature",
     "item_for_post",
     "timeline",
 ]

@@ -315,7 +315,7 @@ async def test_a_busy_store_is_shown_and_the_ui_keeps_going(world: World) -> Non
     app = world.app(refresh_every=0.2)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(lambda: len(queue_ids(app)) == 4, pilot)
-        app.store.ops.lock.timeout = 0.3  # another process holds the lock longer than we wait
+        app.store.engine.files["ops"].lock.timeout = 0.3  # another process holds the lock longer than we wait
         holder = FileLock(world.config.team.data_dir / "ops.lock")
         with holder.hold(exclusive=True):
             await wait_for(

@@ -1,0 +1,100 @@
+"""Following the store: what changed since the last look, decoded once.
+
+A `Follower` keeps the model objects of some tables and asks the engine what changed since its last
+token (`Engine.changes`), so that a dashboard pays for what changed, never for the whole store: a
+document that came back unchanged is not decoded again, and a table nobody wrote is not read.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from socialtui.model import (
+    AccountHealth,
+    AuditEvent,
+    Claim,
+    Contact,
+    Draft,
+    HandoffDraft,
+    HandoffNote,
+    Item,
+    ItemState,
+    OutboxEntry,
+    Post,
+    Shift,
+    from_record,
+)
+from socialtui.store.engine import Engine
+
+MODELS: dict[str, type] = {
+    "items": Item,
+    "own": Post,
+    "home": Post,
+    "states": ItemState,
+    "claims": Claim,
+    "contacts": Contact,
+    "drafts": Draft,
+    "handoff_drafts": HandoffDraft,
+    "handoffs": HandoffNote,
+    "shifts": Shift,
+    "outbox": OutboxEntry,
+    "health": AccountHealth,
+    "audit": AuditEvent,
+}
+
+
+class Follower:
+    """The decoded content of `tables`, brought up to date by `refresh()`. Thread-safe."""
+
+    def __init__(self, engine: Engine, tables: Collection[str]) -> None:
+        self.engine = engine
+        self.tables = tuple(tables)
+        self._token: Any = None
+        self._raw: dict[str, dict[str, Any]] = {t: {} for t in self.tables}
+        self._objects: dict[str, dict[str, Any]] = {t: {} for t in self.tables}
+        self.versions: dict[str, int] = {t: 0 for t in self.tables}
+        """Bumped whenever a table's content changed: tells readers when to rebuild what derives from it."""
+        self._lock = threading.Lock()
+
+    def refresh(self) -> set[str]:
+        """Apply what changed since the last call; returns the tables whose content changed."""
+        with self._lock:
+            token, changes = self.engine.changes(self._token, self.tables)
+            changed = set()
+            for table, docs in changes.items():
+                raw, objects = self._raw[table], self._objects[table]
+                model = MODELS.get(table)
+                moved = False
+                for key, doc in docs.items():
+                    if doc is None:
+                        if raw.pop(key, None) is not None:
+                            objects.pop(key, None)
+                            moved = True
+                        continue
+                    if raw.get(key) == doc:
+                        continue  # came back unchanged (an engine may send a superset)
+                    try:
+                        objects[key] = from_record(model, doc) if model is not None else doc
+                    except (ValueError, KeyError, TypeError):
+                        continue  # not ours to show (a line cut short, a hand edit): skipped
+                    raw[key] = doc
+                    moved = True
+                if moved:
+                    self.versions[table] += 1
+                    changed.add(table)
+            self._token = token
+            return changed
+
+    def objects(self, table: str) -> Mapping[str, Any]:
+        """The table's documents as model objects, by key, as of the last refresh (do not modify)."""
+        with self._lock:
+            return dict(self._objects[table])
+
+    def wait(self, timeout: float) -> bool:
+        """Block until one of the tables may have changed since the last refresh, or `timeout`."""
+        return self.engine.wait(self._token, self.tables, timeout)
+
+
+__all__ = ["Follower", "MODELS"]

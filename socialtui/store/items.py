@@ -1,0 +1,302 @@
+"""Items and posts: what the poller writes (items addressed to our accounts, our own posts, the home
+timelines) and what the care rules read of them.
+
+Beside them the store keeps `answered`: which items are answered (done, replied to, sent), derived
+from the truth in `states`, `own` and `outbox` in the same transactions that change it, so that the
+queue reads the open items without decoding the answered ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from socialtui.model import (
+    AccountHealth,
+    Author,
+    Claim,
+    Contact,
+    Draft,
+    Item,
+    ItemState,
+    OutboxEntry,
+    Post,
+    from_record,
+    item_id,
+    to_record,
+)
+from socialtui.store.base import NotFoundInStore, StoreBase, iso
+from socialtui.store.engine import Query, Reader, Writer
+from socialtui.store.schema import contact_key, post_key, utc
+
+
+EPOCH = "1970-01-01T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the care rules need, read in one go."""
+
+    items: list[Item]
+    own_posts: list[Post]
+    states: dict[str, ItemState]
+    claims: dict[str, Claim]
+    outbox: list[OutboxEntry]
+    health: dict[str, AccountHealth]
+    drafts: dict[str, Draft] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dossier:
+    contact: Contact | None
+    items: list[Item]
+    replies: list[Post]
+
+
+def answered_doc(account: str, at: datetime, by: str) -> dict[str, Any]:
+    return {"account": account, "at": at.isoformat(), "by": by}
+
+
+def still_answered(r: Reader, item: str, account: str, remote_id: str) -> str:
+    """Why an item is answered apart from an operator's "done" ("" if it is not): a reply from the
+    account, or a reply sent through the outbox."""
+    if remote_id and any(doc.get("account") == account for _, doc in r.scan("own", Query(refs=[remote_id]))):
+        return "reply"
+    if any(doc.get("state") == "sent" for _, doc in r.scan("outbox", Query(refs=[item]))):
+        return "sent"
+    return ""
+
+
+class ItemsMixin(StoreBase):
+    # -- reading ------------------------------------------------------------------------------------
+
+    def items(self, account: str | None = None) -> list[Item]:
+        query = Query(account=account) if account is not None else None
+        return self._read(lambda r: [from_record(Item, doc) for _, doc in r.scan("items", query)])
+
+    def item(self, item_id: str) -> Item | None:
+        doc = self._read(lambda r: r.get("items", item_id))
+        return from_record(Item, doc) if doc else None
+
+    def find_item(self, ref: str) -> Item:
+        """The item an operator means by `ref`: its id or an unambiguous prefix of it (at least 4)."""
+        ref = ref.strip().lower()
+
+        def body(r: Reader) -> tuple[dict[str, Any] | None, list[str]]:
+            doc = r.get("items", ref)
+            if doc is not None:
+                return doc, [ref]
+            if len(ref) < 4:
+                return None, []
+            found = dict(r.scan("items", Query(prefix=ref)))
+            return (next(iter(found.values())) if len(found) == 1 else None), sorted(found)
+
+        doc, matches = self._read(body)
+        if doc is not None:
+            return from_record(Item, doc)
+        if len(matches) > 1:
+            raise NotFoundInStore(f"item {ref!r} is ambiguous: it could be {', '.join(matches[:5])}")
+        raise NotFoundInStore(f"no item {ref!r} in the store (see `socialtui status` for item ids)")
+
+    def own_posts(self, account: str | None = None, since: datetime | None = None) -> list[Post]:
+        query = Query(account=account, since=iso(since) if since else None)
+        return self._read(lambda r: [from_record(Post, doc) for _, doc in r.scan("own", query)])
+
+    def home_posts(self, account: str | None = None) -> list[Post]:
+        query = Query(account=account) if account is not None else None
+        return self._read(lambda r: [from_record(Post, doc) for _, doc in r.scan("home", query)])
+
+    def snapshot(self, now: datetime, *, open_only: bool = False, posts_since: datetime | None = None) -> Snapshot:
+        """Items, own posts, operator state and health: everything the care rules read.
+
+        `open_only` leaves out items that are answered (done, replied to by the account, or sent
+        through the outbox) without reading them; `posts_since` leaves out older own posts but each
+        account's latest (its gap is measured from it). The queue, gaps and `check` need no more than
+        that; the report needs everything.
+        """
+
+        def body(r: Reader) -> Snapshot:
+            states = {key: from_record(ItemState, doc) for key, doc in r.scan("states")}
+            claims = {}
+            for _, doc in r.scan("claims", Query(since=iso(now))):
+                claim = from_record(Claim, doc)
+                if claim.expires_at > now:
+                    claims[claim.item] = claim
+            outbox = [from_record(OutboxEntry, doc) for _, doc in r.scan("outbox")]
+            drafts = {key: from_record(Draft, doc) for key, doc in r.scan("drafts")}
+            raw_own = [doc for _, doc in r.scan("own")]
+            if posts_since is not None:
+                cutoff = iso(posts_since)
+                latest: dict[str, dict[str, Any]] = {}
+                for doc in raw_own:
+                    mine = latest.get(doc["account"])
+                    if mine is None or utc(doc["created_at"]) > utc(mine["created_at"]):
+                        latest[doc["account"]] = doc
+                raw_own = [
+                    doc for doc in raw_own if utc(doc["created_at"]) >= cutoff or latest[doc["account"]] is doc
+                ]
+            items_query = Query(unless_in="answered") if open_only else None
+            items = [from_record(Item, doc) for _, doc in r.scan("items", items_query)]
+            health = {key: from_record(AccountHealth, doc) for key, doc in r.scan("health")}
+            return Snapshot(
+                items=items,
+                own_posts=[from_record(Post, doc) for doc in raw_own],
+                states=states,
+                claims=claims,
+                outbox=outbox,
+                health=health,
+                drafts=drafts,
+            )
+
+        return self._read(body)
+
+    def answered(self) -> dict[str, str]:
+        """Answered item ids, with why: "done", "reply" or "sent"."""
+        return self._read(lambda r: {key: doc.get("by", "") for key, doc in r.scan("answered")})
+
+    # -- people -------------------------------------------------------------------------------------
+
+    def _author_of(self, r: Reader, candidates: list[tuple[str, str]]) -> Author | None:
+        """The author of a stored item who is one of `candidates` (network, handle or DID)."""
+        wanted = {(net, handle.lower()) for net, handle in candidates}
+        keys = {contact_key({"network": net, "handle": handle, "id": ""}) for net, handle in candidates}
+        keys |= {f"bluesky:{handle}" for net, handle in candidates if net == "bluesky"}
+        for _, doc in r.scan("items", Query(refs=keys)):
+            return from_record(Author, doc["post"]["author"])
+        if not any(net == "bluesky" for net, _ in candidates):
+            return None
+        # A Bluesky author is keyed by DID: by handle, only a look through the items finds them.
+        for _, doc in r.scan("items"):
+            raw_author = doc["post"]["author"]
+            if (raw_author["network"], raw_author["handle"].lower()) in wanted:
+                return from_record(Author, raw_author)
+        return None
+
+    def resolve_contact(self, ref: str) -> tuple[str, str, str, str]:
+        """(key, network, handle, display name) for what an operator typed: `@sam@example.org`,
+        `kim.example.com`, `did:plc:...`, or a full key `mastodon:sam@example.org`."""
+        ref = ref.strip()
+        if not ref:
+            raise NotFoundInStore("a contact is needed: a handle such as @sam@example.org or kim.bsky.social")
+        if ref.startswith(("mastodon:", "bluesky:")):
+            network, _, rest = ref.partition(":")
+            candidates = [(network, rest)]
+        elif ref.startswith("did:"):
+            candidates = [("bluesky", ref)]
+        elif ref.lstrip("@").count("@") == 1:
+            candidates = [("mastodon", ref.lstrip("@"))]
+        else:
+            candidates = [("bluesky", ref.lstrip("@")), ("mastodon", ref.lstrip("@"))]
+        wanted = {(net, handle.lower()) for net, handle in candidates}
+        full_keys = {f"{net}:{h}" for net, h in wanted}
+        for contact in self.contacts().values():  # type: ignore[attr-defined]
+            if (contact.network, contact.handle.lower()) in wanted or contact.key.lower() in full_keys:
+                return contact.key, contact.network, contact.handle, contact.display_name
+        author = self._read(lambda r: self._author_of(r, candidates))
+        if author is not None:
+            return author.contact_key, author.network, author.handle, author.display_name
+        network, handle = candidates[0]
+        key = Author(
+            network=network, handle=handle, id=handle if handle.startswith("did:") else ""
+        ).contact_key
+        return key, network, handle, ""
+
+    def dossier(self, key: str) -> Dossier:
+        """Everything the team knows about one person: the contact record, their items addressed to
+        any of our accounts (oldest first), and our replies to them."""
+
+        def body(r: Reader) -> tuple[list[Item], list[Post]]:
+            items = [from_record(Item, doc) for _, doc in r.scan("items", Query(refs=[key]))]
+            wanted = {(item.account, item.post.remote_id) for item in items}
+            replies = [
+                from_record(Post, doc)
+                for _, doc in r.scan("own", Query(refs=[remote for _, remote in wanted]))
+                if (doc["account"], doc.get("reply_to", "")) in wanted
+            ]
+            return items, replies
+
+        items, replies = self._read(body)
+        items.sort(key=lambda item: item.post.created_at)
+        replies.sort(key=lambda post: post.created_at)
+        return Dossier(contact=self.contact(key), items=items, replies=replies)  # type: ignore[attr-defined]
+
+    # -- writing: the poller ------------------------------------------------------------------------
+
+    def put_items(self, items: Iterable[Item]) -> int:
+        docs = {item.id: to_record(item) for item in items}
+        if not docs:
+            return 0
+
+        def body(w: Writer) -> int:
+            existing = w.get_many("items", docs.keys())
+            # A poll re-reads a little behind its cursor: what is unchanged is not written again.
+            w.put_many("items", {key: doc for key, doc in docs.items() if existing.get(key) != doc})
+            return sum(1 for key in docs if key not in existing)
+
+        return self._write(["items"], body)
+
+    def put_own_posts(self, posts: Iterable[Post]) -> int:
+        posts = list(posts)
+        docs = {post_key(post.account, post.remote_id): to_record(post) for post in posts}
+        replies = {
+            item_id(post.account, post.reply_to): answered_doc(post.account, post.created_at, "reply")
+            for post in posts
+            if post.reply_to
+        }
+
+        def body(w: Writer) -> int:
+            new = self._put_posts(w, "own", docs)
+            have = w.get_many("answered", replies.keys())
+            w.put_many("answered", {key: doc for key, doc in replies.items() if key not in have})
+            return new
+
+        return self._write(["own", "answered"], body) if docs else 0
+
+    def put_home_posts(self, posts: Iterable[Post]) -> int:
+        docs = {post_key(post.account, post.remote_id): to_record(post) for post in posts}
+        return self._write(["home"], lambda w: self._put_posts(w, "home", docs)) if docs else 0
+
+    @staticmethod
+    def _put_posts(w: Writer, table: str, docs: dict[str, dict[str, Any]]) -> int:
+        existing = w.get_many(table, docs.keys())
+        w.put_many(table, {key: doc for key, doc in docs.items() if existing.get(key) != doc})
+        return sum(1 for key in docs if key not in existing)
+
+    def rebuild_answered(self) -> int:
+        """Derive the `answered` index again from the truth (done states, own replies, sent replies):
+        after an upgrade from a store that had none, or from `socialtui store check --repair`."""
+
+        def body(w: Writer) -> int:
+            docs: dict[str, dict[str, Any]] = {}
+            for _, doc in w.scan("own"):
+                if doc.get("reply_to"):
+                    key = item_id(doc["account"], doc["reply_to"])
+                    docs[key] = {"account": doc["account"], "at": doc["created_at"], "by": "reply"}
+            for _, doc in w.scan("outbox"):
+                if doc.get("state") == "sent":
+                    docs[doc["item"]] = {"account": doc["account"], "at": doc["updated_at"], "by": "sent"}
+            for key, doc in w.scan("states"):
+                if doc.get("done"):
+                    docs[key] = {"account": doc["account"], "at": doc.get("at") or EPOCH, "by": "done"}
+            stale = w.keys("answered") - docs.keys()
+            w.delete("answered", stale)
+            w.put_many("answered", docs)
+            return len(docs)
+
+        return self._write(["answered"], body)
+
+    def _ensure_answered(self) -> None:
+        """A store from before the `answered` index gets it once, on first open."""
+
+        def missing(r: Reader) -> bool:
+            if r.count("answered"):
+                return False
+            return bool(r.count("states") or r.count("own") or r.count("outbox"))
+
+        if self._read(missing):
+            self.rebuild_answered()
+
+
+__all__ = ["ItemsMixin", "Snapshot", "Dossier", "answered_doc", "still_answered"]

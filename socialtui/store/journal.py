@@ -1,0 +1,47 @@
+"""The audit trail of operator actions, and the poller's bookkeeping (cursors, account health)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from socialtui.model import AccountHealth, Actor, AuditEvent, from_record, to_record
+from socialtui.store.base import StoreBase, audit_doc
+
+
+class JournalMixin(StoreBase):
+    # -- the audit trail ----------------------------------------------------------------------------
+
+    def audit(
+        self, actor: Actor, now: datetime, action: str, account: str = "", item: str = "", detail: str = ""
+    ) -> None:
+        """Record one event (for actions that change nothing else in the store)."""
+        doc = audit_doc(actor, now, action, account, item, detail)
+        self._write(["audit"], lambda w: w.append("audit", doc))
+
+    def audit_events(self, since: datetime | None = None) -> list[AuditEvent]:
+        """The audit trail, oldest first. A line cut short by a killed writer is skipped."""
+        events = []
+        for doc in self.engine.log("audit", since):
+            try:
+                events.append(from_record(AuditEvent, doc))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return events
+
+    # -- the poller's bookkeeping -------------------------------------------------------------------
+
+    def health(self) -> dict[str, AccountHealth]:
+        return self._all("health", AccountHealth)
+
+    def cursor(self, account: str, kind: str) -> str | None:
+        doc = self._read(lambda r: r.get("cursors", f"{account}:{kind}"))
+        return doc["value"] if doc else None
+
+    def set_cursor(self, account: str, kind: str, value: str) -> None:
+        self._write(["cursors"], lambda w: w.put("cursors", f"{account}:{kind}", {"value": value}))
+
+    def set_health(self, health: AccountHealth) -> None:
+        self._write(["health"], lambda w: w.put("health", health.account, to_record(health)))
+
+
+__all__ = ["JournalMixin"]

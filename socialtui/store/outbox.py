@@ -1,0 +1,126 @@
+"""The outbox: replies committed before they are sent, one open reply per item.
+
+The check and the insert are one transaction: an item that already has a reply queued or being sent
+gets no second one (the engines enforce it too: `schema.TABLES["outbox"].unique_open_ref`), and an
+item answered meanwhile gets none unless the operator insists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from socialtui.model import Actor, OutboxEntry, from_record, to_record
+from socialtui.store.base import StoreBase, audit_doc
+from socialtui.store.engine import Conflict, Query, Reader, StoreError, Writer
+from socialtui.store.items import answered_doc
+
+OPEN = ("queued", "sending")
+
+
+class AlreadyQueued(StoreError):
+    """The item has a reply queued or being sent already (`entry`); nothing was queued."""
+
+    def __init__(self, entry: OutboxEntry) -> None:
+        self.entry = entry
+        super().__init__(
+            f"{entry.item} already has a reply {entry.state} by {entry.operator or entry.login} "
+            f"(queued {entry.created_at.strftime('%H:%M:%S')}Z); nothing was queued"
+        )
+
+
+class AnsweredMeanwhile(StoreError):
+    """The item was answered (done, replied to, sent) before the reply was committed."""
+
+    def __init__(self, item: str, by: str) -> None:
+        self.item = item
+        self.by = by
+        why = {"done": "marked done", "reply": "replied to by the account", "sent": "replied to"}.get(by, by)
+        super().__init__(f"{item} has been {why} meanwhile (use --force to reply again)")
+
+
+def _open_entry(r: Reader, item: str) -> OutboxEntry | None:
+    for _, doc in r.scan("outbox", Query(refs=[item])):
+        if doc.get("state") in OPEN:
+            return from_record(OutboxEntry, doc)
+    return None
+
+
+class OutboxMixin(StoreBase):
+    def outbox(self) -> list[OutboxEntry]:
+        return list(self._all("outbox", OutboxEntry).values())
+
+    def outbox_entry(self, entry_id: str) -> OutboxEntry | None:
+        doc = self._read(lambda r: r.get("outbox", entry_id))
+        return from_record(OutboxEntry, doc) if doc else None
+
+    def outbox_add(
+        self, entry: OutboxEntry, actor: Actor, now: datetime, *, check_answered: bool = False
+    ) -> OutboxEntry:
+        """Commit a reply durably before it is sent. An entry with the same key is returned as it is;
+        raises AlreadyQueued (another open reply to the item), or AnsweredMeanwhile (with
+        `check_answered`, if the item was answered by the time of the commit)."""
+
+        def body(w: Writer) -> OutboxEntry:
+            doc = w.get("outbox", entry.id)
+            if doc is not None:
+                return from_record(OutboxEntry, doc)
+            other = _open_entry(w, entry.item)
+            if other is not None:
+                raise AlreadyQueued(other)
+            if check_answered:
+                answered = w.get("answered", entry.item)
+                if answered is not None:
+                    raise AnsweredMeanwhile(entry.item, answered.get("by", ""))
+            w.put("outbox", entry.id, to_record(entry))
+            w.delete("drafts", [entry.item])
+            w.append("audit", audit_doc(actor, now, "reply-queued", entry.account, entry.item, entry.text[:200]))
+            return entry
+
+        try:
+            # `answered` is named (locked) though only read: a "done" cannot slip in between.
+            return self._write(["outbox", "drafts", "audit", "answered"], body)
+        except Conflict:
+            # Another process committed its reply between our look and our insert.
+            other = self._read(lambda r: _open_entry(r, entry.item))
+            if other is None:
+                raise
+            raise AlreadyQueued(other) from None
+
+    def outbox_update(self, entry: OutboxEntry, actor: Actor | None = None, action: str = "") -> None:
+        """Record a new state of an outbox entry; `action` (reply-sent, reply-failed) is audited."""
+
+        def body(w: Writer) -> None:
+            w.put("outbox", entry.id, to_record(entry))
+            if entry.state == "sent":
+                w.delete("claims", [entry.item])
+                w.put("answered", entry.item, answered_doc(entry.account, entry.updated_at, "sent"))
+            if actor is not None and action:
+                detail = entry.url or entry.remote_id if entry.state == "sent" else entry.error
+                w.append("audit", audit_doc(actor, entry.updated_at, action, entry.account, entry.item, detail))
+
+        self._write(["outbox", "claims", "audit", "answered"], body)
+
+    def outbox_begin_send(
+        self, entry_id: str, now: datetime, stale_after: timedelta = timedelta(minutes=2)
+    ) -> tuple[OutboxEntry, bool] | None:
+        """Take an outbox entry for sending: it must be queued, or stuck in `sending` for longer than
+        `stale_after` (its sender died). Returns (entry, was_sending); None if another process has it
+        or it is finished. A `was_sending` entry may already be on the server: look before sending."""
+
+        def body(w: Writer) -> tuple[OutboxEntry, bool] | None:
+            doc = w.get("outbox", entry_id)
+            if doc is None:
+                return None
+            entry = from_record(OutboxEntry, doc)
+            stale = entry.state == "sending" and now - entry.updated_at >= stale_after
+            if entry.state != "queued" and not stale:
+                return None
+            entry = replace(entry, state="sending", attempts=entry.attempts + 1, updated_at=now)
+            w.put("outbox", entry.id, to_record(entry))
+            return entry, stale
+
+        return self._write(["outbox"], body)
+
+
+__all__ = ["OutboxMixin", "AlreadyQueued", "AnsweredMeanwhile", "OPEN"]

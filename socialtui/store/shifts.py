@@ -1,0 +1,126 @@
+"""Handoffs and shifts: the notes one shift leaves the next, their acknowledgements, who is on."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from socialtui.model import Actor, HandoffAck, HandoffDraft, HandoffNote, Shift, from_record, to_record
+from socialtui.store.base import NotFoundInStore, StoreBase, audit_doc
+from socialtui.store.engine import StoreError, Writer
+
+
+def shift_key(shift: Shift) -> str:
+    return f"{shift.operator}@{shift.started_at.isoformat()}"
+
+
+def _end_shift(w: Writer, actor: Actor, now: datetime) -> None:
+    for _, doc in list(w.scan("shifts")):
+        if doc.get("operator") == actor.operator and doc.get("ended_at") is None:
+            shift = replace(from_record(Shift, doc), ended_at=now)
+            w.put("shifts", shift_key(shift), to_record(shift))
+            w.append("audit", audit_doc(actor, now, "shift-end"))
+
+
+class ShiftsMixin(StoreBase):
+    def handoffs(self) -> list[HandoffNote]:
+        """Every handoff note, oldest first."""
+        notes = list(self._all("handoffs", HandoffNote).values())
+        return sorted(notes, key=lambda note: (note.at, note.id))
+
+    def shifts(self, operator: str | None = None) -> list[Shift]:
+        shifts = self._all("shifts", Shift).values()
+        return sorted((s for s in shifts if operator is None or s.operator == operator), key=lambda s: s.started_at)
+
+    def write_handoff(
+        self,
+        text: str,
+        actor: Actor,
+        now: datetime,
+        *,
+        pinned_items: Iterable[str] = (),
+        pinned_accounts: Iterable[str] = (),
+    ) -> HandoffNote:
+        text = text.strip()
+        if not text:
+            raise StoreError("a handoff note needs some text")
+        note = HandoffNote(
+            id=f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}",
+            login=actor.login,
+            operator=actor.operator,
+            at=now,
+            text=text,
+            pinned_items=tuple(pinned_items),
+            pinned_accounts=tuple(pinned_accounts),
+        )
+
+        def body(w: Writer) -> None:
+            w.put("handoffs", note.id, to_record(note))
+            w.delete("handoff_drafts", [actor.operator])
+            _end_shift(w, actor, now)
+            w.append("audit", audit_doc(actor, now, "handoff", "", "", f"{note.id}: {text[:200]}"))
+
+        self._write(["handoffs", "handoff_drafts", "shifts", "audit"], body)
+        return note
+
+    def ack_handoffs(self, actor: Actor, now: datetime, note_id: str | None = None) -> list[HandoffNote]:
+        """Acknowledge one note, or every note this operator has not acknowledged (and did not write)."""
+
+        def body(w: Writer) -> list[HandoffNote]:
+            docs = dict(w.scan("handoffs"))
+            if note_id is not None:
+                keys = [k for k in docs if k == note_id or k.startswith(note_id)]
+                if len(keys) != 1:
+                    raise NotFoundInStore(f"no single handoff note matches {note_id!r}")
+            else:
+                keys = list(docs)
+            acked = []
+            for key in keys:
+                note = from_record(HandoffNote, docs[key])
+                if note.acked_by(actor.operator) or (note_id is None and note.operator == actor.operator):
+                    continue
+                note = replace(note, acks=note.acks + (HandoffAck(actor.login, actor.operator, now),))
+                w.put("handoffs", key, to_record(note))
+                w.append("audit", audit_doc(actor, now, "handoff-ack", "", "", note.id))
+                acked.append(note)
+            return acked
+
+        return self._write(["handoffs", "audit"], body)
+
+    def start_shift(self, actor: Actor, now: datetime, resume_within: timedelta = timedelta(hours=12)) -> Shift:
+        """Start the operator's shift, or resume their open one. An open shift older than
+        `resume_within` (a dashboard that died without a handoff) is closed now and a new one starts."""
+
+        def body(w: Writer) -> Shift:
+            for _, doc in list(w.scan("shifts")):
+                if doc.get("operator") != actor.operator or doc.get("ended_at") is not None:
+                    continue
+                shift = from_record(Shift, doc)
+                if now - shift.started_at < resume_within:
+                    return shift
+                w.put("shifts", shift_key(shift), to_record(replace(shift, ended_at=now)))
+            shift = Shift(login=actor.login, operator=actor.operator, started_at=now)
+            w.put("shifts", shift_key(shift), to_record(shift))
+            w.append("audit", audit_doc(actor, now, "shift-start"))
+            return shift
+
+        return self._write(["shifts", "audit"], body)
+
+    def end_shift(self, actor: Actor, now: datetime) -> None:
+        self._write(["shifts", "audit"], lambda w: _end_shift(w, actor, now))
+
+    def save_handoff_draft(self, draft: HandoffDraft) -> None:
+        """Keep the end-of-shift note as it is typed, pins included (not audited: not written yet)."""
+        self._write(["handoff_drafts"], lambda w: w.put("handoff_drafts", draft.operator, to_record(draft)))
+
+    def handoff_draft(self, operator: str) -> HandoffDraft | None:
+        doc = self._read(lambda r: r.get("handoff_drafts", operator))
+        return from_record(HandoffDraft, doc) if doc else None
+
+    def delete_handoff_draft(self, operator: str) -> None:
+        self._write(["handoff_drafts"], lambda w: w.delete("handoff_drafts", [operator]))
+
+
+__all__ = ["ShiftsMixin", "shift_key"]
