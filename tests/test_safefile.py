@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from socialtui.cli import main
 from socialtui.model import Actor, Author, Item, Post, item_id
+from socialtui.sandbox import World, write_config
 from socialtui.store import Store, StoreError, StoreWriteFailed
 from socialtui.store.safefile import ensure_dir, open_shared, read_bytes, write_atomic
 from socialtui.store.sessions import FileSessionStore
@@ -275,3 +277,51 @@ def test_write_atomic_refuses_a_symlink_or_a_directory(tmp_path: Path, outside: 
     (tmp_path / "dir").mkdir()
     with pytest.raises(StoreError, match="not a regular file"):
         write_atomic(tmp_path / "dir", b"x")
+
+
+# -- the sandbox's --write-config ---------------------------------------------------------------------
+
+
+def test_write_config_refuses_a_world_writable_dir(tmp_path: Path) -> None:
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: anyone could plant or swap files there
+    with pytest.raises(StoreError, match="writable by every user"):
+        write_config(World(), shared / "config.toml", "http://127.0.0.1:9")
+    assert list(shared.iterdir()) == [], "nothing written"
+
+
+def test_write_config_refuses_another_users_dir(tmp_path: Path) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, NOBODY, NOBODY)
+    with pytest.raises(StoreError, match="another user"):
+        write_config(World(), theirs / "config.toml", "http://127.0.0.1:9")
+    assert list(theirs.iterdir()) == []
+
+
+def test_write_config_refuses_a_symlinked_dir(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    with pytest.raises(StoreError, match="symbolic link"):
+        write_config(World(), tmp_path / "link" / "config.toml", "http://127.0.0.1:9")
+    assert list(real.iterdir()) == []
+
+
+def test_write_config_accepts_our_group_writable_dir(tmp_path: Path) -> None:
+    ours = tmp_path / "team"
+    ours.mkdir()
+    ours.chmod(0o2770)  # the operators may write here: they share these secrets anyway
+    path = write_config(World(), ours / "config.toml", "http://127.0.0.1:9")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE((ours / "acme-mastodon.token").stat().st_mode) == 0o600
+
+
+def test_sandbox_write_config_says_why_it_refuses(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    shared = tmp_path / "tmp"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert main(["sandbox", "--port", "0", "--quiet", "--write-config", str(shared / "config.toml")]) == 1
+    assert "writable by every user" in capsys.readouterr().err
+    assert list(shared.iterdir()) == []
