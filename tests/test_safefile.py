@@ -1,5 +1,5 @@
 """Files in the shared data dir: nothing planted there (a symlink, a hard link, a FIFO) is followed or
-written through, and the secrets' directories are checked. The suite runs as root, so "another user"
+written through, and the secrets' directories are checked. Run as root, "another user"
 is a file or directory chowned to uid 65534; the two-operator test forks and drops to two uids."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ BOB = Actor("bob", "Bob")
 NOBODY = 65534
 TEAM_GID = 12345
 
-pytestmark = pytest.mark.skipif(os.getuid() != 0, reason="simulates other users with chown: needs root")
+needs_root = pytest.mark.skipif(os.getuid() != 0, reason="plays other users with chown and setuid: needs root")
 
 
 def make_item(n: int) -> Item:
@@ -154,6 +154,7 @@ def test_a_directory_at_a_store_path_is_refused(tmp_path: Path) -> None:
         Store(data).states()
 
 
+@needs_root
 def test_a_teammates_file_is_used_as_it_is(tmp_path: Path) -> None:
     data = tmp_path / "data"
     lock = data / "x.lock"
@@ -170,6 +171,7 @@ def test_a_teammates_file_is_used_as_it_is(tmp_path: Path) -> None:
         read_bytes(lock)
 
 
+@needs_root
 def test_two_operators_save_over_each_others_files(tmp_path: Path) -> None:
     """Operators replace the files a teammate wrote: the data dir must not be sticky, or the second
     save fails with EPERM (a sticky dir lets only a file's owner rename over it)."""
@@ -240,6 +242,7 @@ def test_ensure_dir_refuses_a_symlink_or_a_file(tmp_path: Path) -> None:
         ensure_dir(tmp_path / "file")
 
 
+@needs_root
 def test_ensure_dir_leaves_another_users_dir_alone(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o750)
@@ -291,6 +294,7 @@ def test_write_config_refuses_a_world_writable_dir(tmp_path: Path) -> None:
     assert list(shared.iterdir()) == [], "nothing written"
 
 
+@needs_root
 def test_write_config_refuses_another_users_dir(tmp_path: Path) -> None:
     theirs = tmp_path / "theirs"
     theirs.mkdir(mode=0o755)
