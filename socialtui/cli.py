@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 an error at run time (store busy, item not found, netwo
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import pwd
@@ -25,6 +24,7 @@ from socialtui.clock import Clock, system_clock
 from socialtui.config import Config, ConfigError, load_config, resolve_config_path
 from socialtui.model import Actor, HandoffNote
 from socialtui.store import Store, StoreError
+from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
 from socialtui.timespec import format_duration, parse_duration
 
@@ -462,24 +462,13 @@ def cmd_login(ctx: Context) -> int:
 
 def _write_secret_file(path: Path, secret: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".token.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o640)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secret + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, (secret + "\n").encode(), 0o640)
 
 
 def cmd_sandbox(ctx: Context) -> int:
     from socialtui.sandbox.server import serve
 
-    write = Path(ctx.args.write_config).resolve() if ctx.args.write_config else None
+    write = Path(ctx.args.write_config).absolute() if ctx.args.write_config else None
     try:
         serve(port=ctx.args.port, write_config=write, traffic=not ctx.args.quiet)
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ from socialtui.model import AccountHealth
 from socialtui.networks.base import Adapter
 from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure, RateLimited
 from socialtui.store import Store
-from socialtui.store.files import open_shared
+from socialtui.store.safefile import open_shared
 
 BACKFILL = timedelta(days=7)
 BACKFILL_LIMIT = 300

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import json
-import os
 import socket
 import threading
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from socialtui.sandbox.app import create_app
 from socialtui.sandbox.people import SANDBOX_PASSWORD
 from socialtui.sandbox.traffic import backfill, run
 from socialtui.sandbox.world import World
+from socialtui.store.safefile import check_own_dir, write_atomic
 
 TEAM_TIMEZONE = "Europe/Berlin"
 
@@ -40,21 +40,20 @@ def _toml(value: str | list[str]) -> str:
 
 
 def _write_secret(path: Path, secret: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (secret + "\n").encode())
-    finally:
-        os.close(fd)
+    write_atomic(path, (secret + "\n").encode(), 0o600)
 
 
 def write_config(world: World, path: Path | str, base_url: str) -> Path:
     """Write a socialtui config for the world's brand accounts on the sandbox at `base_url`: data
     dir `<config dir>/data`, every account's `server` = `base_url`, and each secret in a file next
     to the config (`<id>.token` holding `sandbox:<user>` for Mastodon, `<id>.app-password` holding
-    `sandbox` for Bluesky), mode 0600. Returns the config path."""
+    `sandbox` for Bluesky), mode 0600. Returns the config path.
+
+    Refuses (StoreError, before writing anything) a directory that is a symbolic link, belongs to
+    another user or is writable by every user: someone else could swap the secrets or the config."""
     path = Path(path).absolute()
     path.parent.mkdir(parents=True, exist_ok=True)
+    check_own_dir(path.parent)
     base_url = base_url.rstrip("/")
     lines = [
         "# socialtui config for the sandbox network (written by socialtui.sandbox.server.write_config).",
@@ -96,8 +95,7 @@ def write_config(world: World, path: Path | str, base_url: str) -> Path:
             f"color = {_toml(brand.color)}",
             f"langs = {_toml(list(brand.langs))}",
         ]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.chmod(path, 0o644)
+    write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"), 0o644)
     return path
 
 
@@ -212,7 +210,11 @@ def start(
     world = world or demo_world()
     sock = _bind(host, port)
     url = _url(sock)
-    config_path = _write_config(world, write_config, url) if write_config else None
+    try:
+        config_path = _write_config(world, write_config, url) if write_config else None
+    except BaseException:
+        sock.close()
+        raise
     server = _uvicorn(world)
     loop = asyncio.new_event_loop()
     stop_traffic = asyncio.Event()
@@ -256,7 +258,11 @@ def serve(
     sock = _bind(host, port)
     url = _url(sock)
     if write_config:
-        _write_config(world, write_config, url)
+        try:
+            _write_config(world, write_config, url)
+        except BaseException:
+            sock.close()
+            raise
     server = _uvicorn(world)
     stop_traffic = asyncio.Event()
 

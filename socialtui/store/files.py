@@ -10,10 +10,8 @@ file on disk changed (another process replaced it).
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,8 +26,6 @@ from tinydb.table import Table
 
 SCHEMA_VERSION = 1
 META_TABLE = "_meta"
-FILE_MODE = 0o660
-DIR_MODE = 0o2770
 LOCK_TIMEOUT = 10.0
 
 
@@ -40,35 +36,14 @@ from socialtui.store.engine import (  # noqa: E402  (the errors live with the en
     StoreTooNew,
     StoreWriteFailed,
 )
-
-
-def ensure_dir(path: Path) -> None:
-    """Create the data dir group-shared (setgid, group rwx) and never world-readable."""
-    try:
-        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create the data dir {path}: {exc.strerror}") from exc
-    try:
-        st = path.stat()
-        mode = st.st_mode & 0o7777
-        # Whatever the umask: the group (the operators) may create files here, others see nothing.
-        wanted = (mode | 0o2070) & ~0o007
-        if st.st_uid == os.getuid() and mode != wanted:
-            os.chmod(path, wanted)
-    except OSError:
-        pass
-
-
-def open_shared(path: Path, flags: int) -> int:
-    """Open (creating) a file that every operator in the group may use, and nobody else."""
-    fd = os.open(path, flags | os.O_CREAT, FILE_MODE)
-    try:
-        st = os.fstat(fd)
-        if st.st_uid == os.getuid() and (st.st_mode & 0o777) != FILE_MODE:
-            os.fchmod(fd, FILE_MODE)
-    except OSError:
-        pass
-    return fd
+from socialtui.store.safefile import (  # noqa: E402, F401  (ensure_dir, open_shared: callers import them from here)
+    DIR_MODE,
+    FILE_MODE,
+    ensure_dir,
+    open_shared,
+    read_bytes,
+    write_atomic,
+)
 
 
 class FileLock:
@@ -263,14 +238,13 @@ class StoreFile:
         token), read without the lock: a caller that caches what it decoded from the file compares
         this to know when to read again. A change racing this call is seen at the next one."""
         try:
-            st = os.stat(self.path)
+            st = os.lstat(self.path)
         except FileNotFoundError:
             return None
         try:
-            with open(self.lock.path, "rb") as fh:
-                token = fh.read(16)
-        except OSError:
-            token = b""
+            token = (read_bytes(self.lock.path) or b"")[:16]
+        except (OSError, StoreError):
+            token = b""  # the next transaction reports what is wrong with the lock file
         return (st.st_ino, st.st_mtime_ns, st.st_size, token)
 
     # -- internals ----------------------------------------------------------------------------------
@@ -288,7 +262,7 @@ class StoreFile:
         and size, and the random generation token every writer leaves in the lock file (inode numbers
         are reused and mtime ticks are coarse, so the stat alone could miss a change)."""
         try:
-            st = os.stat(self.path)
+            st = os.lstat(self.path)
         except FileNotFoundError:
             return None
         return (st.st_ino, st.st_mtime_ns, st.st_size, os.pread(lock_fd, 16, 0))
@@ -301,8 +275,7 @@ class StoreFile:
         if self._data is not None and signature == self._signature:
             return self._data
         try:
-            with open(self.path, "rb") as fh:
-                raw = fh.read()
+            raw = read_bytes(self.path) or b""
         except PermissionError as exc:
             raise StoreError(
                 f"cannot read {self.path}: permission denied (is your login in the operators' group?)"
@@ -334,35 +307,16 @@ class StoreFile:
     def _save(self, data: dict[str, Any], lock_fd: int) -> None:
         data.setdefault(META_TABLE, {})["schema"] = {"version": SCHEMA_VERSION, "file": self.name}
         payload = orjson.dumps(data)
-        directory = self.path.parent
-        tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".tmp", dir=directory)
-            try:
-                os.fchmod(fd, FILE_MODE)
-                view = memoryview(payload)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            tmp = None
-            os.pwrite(lock_fd, os.urandom(16), 0)
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            write_atomic(self.path, payload, FILE_MODE)
+            os.pwrite(lock_fd, os.urandom(16), 0)  # the generation token: see _stat
+        except StoreWriteFailed:
+            self._forget()
+            raise
         except OSError as exc:
             self._forget()
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-            reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-            raise StoreWriteFailed(f"could not save {self.path}: {reason}; nothing was changed") from exc
+            raise StoreWriteFailed(
+                f"saved {self.path}, but could not mark the change in {self.lock.path}: {exc.strerror}"
+            ) from exc
         self._data = data
         self._signature = self._stat(lock_fd)

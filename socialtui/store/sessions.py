@@ -8,13 +8,12 @@ the others read the fresh session instead of spending the account's createSessio
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from socialtui.store.files import FILE_MODE, FileLock, StoreWriteFailed
+from socialtui.store.files import FileLock
+from socialtui.store.safefile import FILE_MODE, read_bytes, write_atomic
 
 if TYPE_CHECKING:
     from socialtui.store import Store
@@ -29,31 +28,17 @@ class FileSessionStore:
         self._lock = FileLock(directory / f"{account_id}.lock", timeout=60.0)
 
     def load(self) -> dict[str, Any] | None:
-        try:
-            with open(self.path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except FileNotFoundError:
+        raw = read_bytes(self.path)
+        if raw is None:
             return None
+        try:
+            data = json.loads(raw)
         except ValueError:
             return None  # a damaged session is as good as none: log in again
         return data if isinstance(data, dict) else None
 
     def save(self, data: dict[str, Any]) -> None:
-        directory = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=".session.", suffix=".tmp", dir=directory)
-        try:
-            os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except OSError as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise StoreWriteFailed(f"could not save the session in {self.path}: {exc.strerror}") from exc
+        write_atomic(self.path, json.dumps(data).encode("utf-8"), FILE_MODE)
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -1,0 +1,201 @@
+"""Opening and writing files in a directory that other users can write to.
+
+Every operator of the group may create files in the data dir, so any of them could plant a symbolic
+link, a hard link or a FIFO where socialtui expects its own file. Nothing here follows a symbolic link
+(`O_NOFOLLOW`), and a file is checked to be a plain file with one link, ours or a teammate's, before
+anything is changed or written through it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from socialtui.store.engine import StoreError, StoreWriteFailed
+
+FILE_MODE = 0o660
+# setgid: every file stays with the operators' group. Not sticky: every operator replaces the store
+# files that another wrote (an atomic write is a rename over the old file), which a sticky dir forbids.
+DIR_MODE = 0o2770
+
+_OPEN_FLAGS = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK  # NONBLOCK: a planted FIFO must not hang us
+
+
+def ensure_dir(path: Path, mode: int = DIR_MODE) -> None:
+    """Create the directory (and its parents) and give it `mode` if it is ours, never world bits.
+
+    A symbolic link or anything but a directory at `path` is refused with StoreError.
+    """
+    try:
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    except FileExistsError:
+        pass  # a dangling symlink or a file: refused below
+    except OSError as exc:
+        raise StoreError(f"cannot create the directory {path}: {exc.strerror}") from exc
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except PermissionError:
+        _lstat_dir(path)  # a directory we may only enter (no read): nothing to fix, but no link either
+        return
+    except OSError as exc:
+        _lstat_dir(path)  # says why: a symbolic link, not a directory
+        raise StoreError(f"cannot open the directory {path}: {exc.strerror}") from exc
+    try:
+        st = os.fstat(fd)
+        current = stat.S_IMODE(st.st_mode)
+        # Whatever the umask: the group (the operators) may create files here, others see nothing.
+        wanted = (current | mode) & ~0o007
+        if st.st_uid == os.getuid() and current != wanted:
+            os.fchmod(fd, wanted)
+    except OSError:
+        pass  # a mode we cannot fix is no reason to stop; the files themselves are never world bits
+    finally:
+        os.close(fd)
+
+
+def open_shared(path: Path, flags: int, mode: int = FILE_MODE) -> int:
+    """Open (creating) a file that every operator in the group may use, and nobody else.
+
+    Returns the descriptor. A symbolic link, a hard link, anything but a regular file, or a file of
+    someone outside the directory's group is refused with StoreError before anything is written.
+    """
+    truncate = bool(flags & os.O_TRUNC)
+    fd = _open(path, (flags & ~os.O_TRUNC) | os.O_CREAT, mode)
+    try:
+        st = _check(fd, path)
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) != mode:
+            os.fchmod(fd, mode)
+        if truncate:
+            os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_bytes(path: Path) -> bytes | None:
+    """The file's content, or None if there is none; refused like `open_shared` refuses."""
+    try:
+        fd = _open(path, os.O_RDONLY, 0)
+    except FileNotFoundError:
+        return None
+    try:
+        _check(fd, path)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+    """Replace the file with `data` at once: a reader or a crash only ever sees the old or the new.
+
+    Raises StoreWriteFailed (nothing was changed) if it cannot, and StoreError if something other than
+    a regular file (a symbolic link, a directory) is at `path`.
+    """
+    _refuse_odd_target(path)
+    directory = path.parent
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        try:
+            os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        tmp = None
+        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise StoreWriteFailed(f"could not save {path}: {reason}; nothing was changed") from exc
+
+
+def check_own_dir(path: Path) -> None:
+    """Refuse (StoreError) a directory to write secrets into that someone else could meddle with: a
+    symbolic link, another user's directory, or one that every user may write to. A directory of
+    ours that our group may write to is fine: the group are the operators, who share the secrets."""
+    st = _lstat_dir(path)
+    if st.st_uid != os.getuid():
+        raise StoreError(
+            f"{path} belongs to another user; socialtui writes secrets only into a directory of yours"
+        )
+    if st.st_mode & stat.S_IWOTH:
+        raise StoreError(f"{path} is writable by every user; secrets are not written there (chmod o-w it)")
+
+
+def _lstat_dir(path: Path) -> os.stat_result:
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        raise StoreError(f"cannot use the directory {path}: {exc.strerror}") from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise StoreError(f"{path} is a symbolic link; socialtui will not follow it. Give the real directory.")
+    if not stat.S_ISDIR(st.st_mode):
+        raise StoreError(f"{path} is not a directory; move it aside and run again")
+    return st
+
+
+def _open(path: Path, flags: int, mode: int) -> int:
+    try:
+        fd = os.open(path, flags | _OPEN_FLAGS, mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StoreError(
+                f"{path} is a symbolic link; socialtui will not follow it. Remove it (and check who "
+                "planted it) and run again."
+            ) from exc
+        if exc.errno in (errno.ENXIO, errno.EISDIR):
+            raise StoreError(f"{path} is not a regular file; move it aside and run again") from exc
+        raise
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    return fd
+
+
+def _check(fd: int, path: Path) -> os.stat_result:
+    """The open file's stat, if it is a file socialtui may use; else StoreError."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError(f"{path} is not a regular file; move it aside and run again")
+    if st.st_nlink != 1:
+        raise StoreError(
+            f"{path} has {st.st_nlink} hard links; socialtui will not write through a hard link to "
+            "another file. Move it aside and run again."
+        )
+    if st.st_uid != os.getuid() and st.st_gid != os.stat(path.parent).st_gid:
+        raise StoreError(f"{path} belongs to another user outside the group of {path.parent}; move it aside")
+    return st
+
+
+def _refuse_odd_target(path: Path) -> None:
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreWriteFailed(f"could not save {path}: {exc.strerror}; nothing was changed") from exc
+    if stat.S_ISLNK(st.st_mode):
+        raise StoreError(
+            f"{path} is a symbolic link; socialtui will not replace it. Remove it and run again."
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise StoreError(f"{path} is not a regular file; move it aside and run again")
