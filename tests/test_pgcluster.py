@@ -45,5 +45,7 @@ def test_databases_are_independent_and_stop_removes_everything() -> None:
 
 def test_pg_url_is_a_fresh_database(pg_url: str) -> None:
     with psycopg.connect(pg_url) as conn:
-        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')").fetchone()
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchone()
     assert tables == (0,)
