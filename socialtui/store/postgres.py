@@ -606,7 +606,9 @@ class PgEngine(Engine):
         last = 0
         while True:
             # A page per statement: no connection is held while the caller works through a page.
-            rows = self._run(lambda conn, last=last: conn.execute(statement, (last, since, since, LOG_PAGE)).fetchall())
+            rows = self._run(
+                lambda conn, last=last: conn.execute(statement, (last, since, since, LOG_PAGE)).fetchall()
+            )
             for _, doc in rows:
                 yield doc
             if len(rows) < LOG_PAGE:
