@@ -1,0 +1,967 @@
+"""The PostgreSQL engine: the store's tables in one database, for a team across hosts.
+
+Everything lives in the schema `socialtui`: one SQL table per store table (`schema.TABLES`) with the
+document as jsonb beside the fields the table indexes (`account`, `at`, `ref`), the audit as an
+append-only log, and the engine's bookkeeping (`meta` with the schema version, `migrations`,
+`tombstones` for deletions, `commits` to settle a commit whose answer was lost, `leases`).
+
+Roles. The database's owner (the account that runs `socialtui` first, or a deploy step) creates and
+migrates the schema. A DBA who wants operators to log in as themselves creates a group role:
+
+    CREATE ROLE socialtui_operators NOLOGIN;
+    CREATE ROLE alice LOGIN IN ROLE socialtui_operators;
+
+and the next time the owner starts socialtui (or calls `PgEngine.grant_operators()`) the role gets
+SELECT/INSERT/UPDATE/DELETE on the data tables but only SELECT and INSERT on the audit: operators
+add to the audit trail, never change or remove it (`prune_log`, the retention, is the owner's job).
+
+How the contract maps onto PostgreSQL:
+
+- `transact`: one transaction. Its writers take a transaction-scoped advisory lock per named table
+  (sorted: no deadlocks), so that writers of one table take turns as with the files engine's
+  locks; readers never wait. A lost connection before COMMIT runs the body again (with backoff, for
+  `retry_for` seconds); a connection lost during COMMIT is settled by looking for the transaction's
+  row in `socialtui.commits` once the table locks are free again (the lost transaction has ended).
+- `changes`: every row carries the id (xid8) of the transaction that last wrote it; the token is
+  the snapshot (`pg_current_snapshot()`) the previous answer was read in, and what changed since is
+  what that snapshot could not see. Deletions leave a tombstone row.
+- `wait`: a dedicated connection LISTENs on the channel `socialtui`; each write transaction sends a
+  NOTIFY naming the tables it wrote, delivered at its commit.
+- `lease`: a row with an expiry in server time, taken over only once expired.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+import orjson
+import psycopg
+from psycopg import errors, sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
+from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from socialtui.store.engine import (
+    Changes,
+    Conflict,
+    Doc,
+    Engine,
+    EngineInfo,
+    Lease,
+    Query,
+    Reader,
+    StoreBusy,
+    StoreCorrupt,
+    StoreError,
+    StoreTooNew,
+    StoreUnavailable,
+    StoreWriteFailed,
+    TableCount,
+    Writer,
+)
+from socialtui.store.schema import TABLES, Table
+
+T = TypeVar("T")
+
+SCHEMA = "socialtui"
+CHANNEL = "socialtui"
+OPERATORS_ROLE = "socialtui_operators"
+MIGRATION_LOCK = 0x50C1A1  # pg_advisory_xact_lock(key): one migrating process at a time
+TABLE_LOCK_SPACE = 0x50C1  # pg_advisory_xact_lock(space, hashtext(table)): a table's writers
+LOCK_TIMEOUT = "10s"  # as long as the files engine waits for a lock
+LOG_PAGE = 1000
+ENGINE_TABLES = ("meta", "migrations", "tombstones", "commits", "leases")
+
+
+# -- the schema and its migrations ---------------------------------------------------------------------
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _table_ddl(table: Table) -> str:
+    """CREATE statements for one store table as its spec reads now: a migration that adds a table
+    calls this; changing an existing table's fields needs a migration of its own (with a backfill)."""
+    name = f"{SCHEMA}.{table.name}"
+    if table.log:
+        return (
+            f"CREATE TABLE {name} (id bigserial PRIMARY KEY, doc jsonb NOT NULL, at timestamptz,"
+            f" xid xid8 NOT NULL DEFAULT pg_current_xact_id());\n"
+            f"CREATE INDEX {table.name}_at ON {name} (at);\n"
+            f"CREATE INDEX {table.name}_xid ON {name} (xid);\n"
+        )
+    ddl = (
+        f'CREATE TABLE {name} (key text COLLATE "C" PRIMARY KEY, doc jsonb NOT NULL, account text,'
+        f' at timestamptz, ref text COLLATE "C", xid xid8 NOT NULL DEFAULT pg_current_xact_id());\n'
+        f"CREATE INDEX {table.name}_xid ON {name} (xid);\n"
+    )
+    for column, extractor in (("account", table.account), ("at", table.at), ("ref", table.ref)):
+        if extractor is not None:
+            ddl += f"CREATE INDEX {table.name}_{column} ON {name} ({column});\n"
+    if table.unique_open_ref is not None:
+        state, values = table.unique_open_ref
+        ddl += (
+            f"CREATE UNIQUE INDEX {table.name}_open_ref ON {name} (ref)"
+            f" WHERE doc->>{_literal(state)} IN ({', '.join(_literal(v) for v in values)});\n"
+        )
+    return ddl
+
+
+_V1_TABLES = (
+    "items", "own", "home", "answered", "states", "claims", "contacts", "drafts", "handoff_drafts",
+    "handoffs", "shifts", "outbox", "cursors", "health", "audit",
+)  # fmt: skip
+
+MIGRATIONS: list[str] = [
+    # 1: the engine's bookkeeping and the store's tables
+    f"""
+CREATE SCHEMA IF NOT EXISTS {SCHEMA};
+CREATE TABLE {SCHEMA}.meta (key text PRIMARY KEY, value jsonb NOT NULL);
+CREATE TABLE {SCHEMA}.migrations (
+    version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now(), applied_by text NOT NULL);
+CREATE TABLE {SCHEMA}.tombstones (
+    tbl text NOT NULL, key text COLLATE "C" NOT NULL,
+    xid xid8 NOT NULL DEFAULT pg_current_xact_id(), PRIMARY KEY (tbl, key));
+CREATE INDEX tombstones_xid ON {SCHEMA}.tombstones (xid);
+CREATE TABLE {SCHEMA}.commits (id uuid PRIMARY KEY, at timestamptz NOT NULL DEFAULT now());
+CREATE INDEX commits_at ON {SCHEMA}.commits (at);
+CREATE TABLE {SCHEMA}.leases (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL);
+"""
+    + "".join(_table_ddl(TABLES[name]) for name in _V1_TABLES),
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+# -- connection strings --------------------------------------------------------------------------------
+
+
+def _without_password(url: str) -> tuple[str, str | None]:
+    """(the connection string without its password, the password it held)."""
+    if "://" in url:
+        parts = urlsplit(url)
+        password = unquote(parts.password) if parts.password is not None else None
+        netloc = parts.netloc
+        if password is not None:
+            userinfo, _, hostport = netloc.rpartition("@")
+            user = userinfo.partition(":")[0]
+            netloc = f"{user}@{hostport}" if user else hostport
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        if any(key == "password" for key, _ in query):
+            password = next(value for key, value in query if key == "password")
+            kept = [(key, value) for key, value in query if key != "password"]
+            parts = parts._replace(query=urlencode(kept, safe="/", quote_via=quote))
+        if password is None:
+            return url, None
+        # Not urlunsplit: it drops the empty host of `postgresql:///db?host=/socket/dir`.
+        query_part = f"?{parts.query}" if parts.query else ""
+        return f"{parts.scheme}://{netloc}{parts.path}{query_part}", password
+    params = conninfo_to_dict(url)
+    password = params.pop("password", None)
+    return make_conninfo(**params), str(password) if password is not None else None
+
+
+def _host(url: str) -> str:
+    params = conninfo_to_dict(url)
+    host = params.get("host") or params.get("hostaddr") or "the local socket"
+    port = params.get("port")
+    return f"{host}:{port}" if port else str(host)
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    """Every connection: orjson for jsonb, and a bounded wait for locks (then `StoreBusy`)."""
+    set_json_loads(orjson.loads, conn)
+    set_json_dumps(orjson.dumps, conn)
+    conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+
+
+# -- readers and writers -------------------------------------------------------------------------------
+
+
+def _table(name: str) -> Table:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise StoreError(f"no such store table: {name!r}") from None
+
+
+def _ident(name: str) -> sql.Composed:
+    return sql.Identifier(SCHEMA, name)  # type: ignore[return-value]
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _at(table: Table, doc: Doc) -> str | None:
+    return (table.at(doc) or None) if table.at is not None else None
+
+
+class PgReader(Reader):
+    """Reads on one connection, inside the transaction its owner began."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+
+    def get(self, table: str, key: str) -> Doc | None:
+        return self.get_many(table, [key]).get(key)
+
+    def get_many(self, table: str, keys: Collection[str]) -> dict[str, Doc]:
+        spec = _table(table)
+        if not keys:
+            return {}
+        key = sql.SQL("id::text") if spec.log else sql.SQL("key")
+        rows = self.conn.execute(
+            sql.SQL("SELECT {key}, doc FROM {t} WHERE {key} = ANY(%s)").format(key=key, t=_ident(table)),
+            (list(keys),),
+        ).fetchall()
+        return dict(rows)
+
+    def scan(self, table: str, query: Query | None = None) -> Iterator[tuple[str, Doc]]:
+        return iter(self._select(table, query, with_docs=True))
+
+    def keys(self, table: str, query: Query | None = None) -> set[str]:
+        return {key for key, _ in self._select(table, query, with_docs=False)}
+
+    def count(self, table: str) -> int:
+        _table(table)
+        row = self.conn.execute(sql.SQL("SELECT count(*) FROM {t}").format(t=_ident(table))).fetchone()
+        return int(row[0]) if row else 0
+
+    def _select(self, table: str, query: Query | None, *, with_docs: bool) -> list[tuple[str, Any]]:
+        spec = _table(table)
+        q = query or Query()
+        where: list[sql.Composable] = []
+        params: list[Any] = []
+
+        def needs(field_name: str, present: bool) -> None:
+            if not present:
+                raise StoreError(f"the {table} table has no {field_name} field to query")
+
+        if q.account is not None:
+            needs("account", spec.account is not None)
+            where.append(sql.SQL("t.account = %s"))
+            params.append(q.account)
+        if q.since is not None:
+            needs("time", spec.at is not None)
+            where.append(sql.SQL("t.at >= %s::timestamptz"))
+            params.append(q.since)
+        if q.until is not None:
+            needs("time", spec.at is not None)
+            where.append(sql.SQL("t.at < %s::timestamptz"))
+            params.append(q.until)
+        if q.refs is not None:
+            needs("ref", spec.ref is not None)
+            where.append(sql.SQL("t.ref = ANY(%s)"))
+            params.append(list(q.refs))
+        if q.prefix is not None:
+            needs("key", not spec.log)
+            where.append(sql.SQL("t.key LIKE %s"))
+            params.append(_like_prefix(q.prefix))
+        if q.unless_in is not None:
+            needs("key", not spec.log and not _table(q.unless_in).log)
+            where.append(
+                sql.SQL("NOT EXISTS (SELECT 1 FROM {other} o WHERE o.key = t.key)").format(
+                    other=_ident(q.unless_in)
+                )
+            )
+        key = sql.SQL("t.id::text") if spec.log else sql.SQL("t.key")
+        value = sql.SQL("t.doc" if with_docs else "NULL")
+        statement = sql.SQL("SELECT {key}, {value} FROM {t} t").format(key=key, value=value, t=_ident(table))
+        if where:
+            statement += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
+        if q.newest is not None:
+            needs("time", spec.at is not None)
+            statement += sql.SQL(" ORDER BY t.at DESC NULLS LAST, 1 DESC LIMIT %s")
+            params.append(q.newest)
+        return self.conn.execute(statement, params).fetchall()
+
+
+class PgWriter(PgReader, Writer):
+    """Reads and writes of one `transact`: only the named tables may be written."""
+
+    def __init__(self, conn: psycopg.Connection, tables: Collection[str]) -> None:
+        super().__init__(conn)
+        self.tables = frozenset(tables)
+        self.written: set[str] = set()
+
+    def put(self, table: str, key: str, doc: Doc) -> None:
+        self.put_many(table, {key: doc})
+
+    def put_many(self, table: str, docs: Mapping[str, Doc]) -> None:
+        spec = self._writable(table, log=False)
+        if not docs:
+            return
+        statement = sql.SQL(
+            "WITH revived AS (DELETE FROM {tombstones} WHERE tbl = %s AND key = %s)"
+            " INSERT INTO {t} AS t (key, doc, account, at, ref) VALUES (%s, %s, %s, %s::timestamptz, %s)"
+            " ON CONFLICT (key) DO UPDATE SET doc = EXCLUDED.doc, account = EXCLUDED.account,"
+            " at = EXCLUDED.at, ref = EXCLUDED.ref, xid = pg_current_xact_id()"
+        ).format(tombstones=_ident("tombstones"), t=_ident(table))
+        rows = [
+            (
+                table,
+                key,
+                key,
+                Jsonb(doc),
+                spec.account(doc) if spec.account is not None else None,
+                _at(spec, doc),
+                spec.ref(doc) if spec.ref is not None else None,
+            )
+            for key, doc in docs.items()
+        ]
+        with self.conn.cursor() as cursor:
+            cursor.executemany(statement, rows)
+        self.written.add(table)
+
+    def delete(self, table: str, keys: Collection[str]) -> int:
+        self._writable(table, log=False)
+        if not keys:
+            return 0
+        row = self.conn.execute(
+            sql.SQL(
+                "WITH gone AS (DELETE FROM {t} WHERE key = ANY(%s) RETURNING key),"
+                " buried AS (INSERT INTO {tombstones} (tbl, key) SELECT %s, key FROM gone"
+                " ON CONFLICT (tbl, key) DO UPDATE SET xid = pg_current_xact_id())"
+                " SELECT count(*) FROM gone"
+            ).format(t=_ident(table), tombstones=_ident("tombstones")),
+            (list(keys), table),
+        ).fetchone()
+        count = int(row[0]) if row else 0
+        if count:
+            self.written.add(table)
+        return count
+
+    def append(self, table: str, doc: Doc) -> None:
+        spec = self._writable(table, log=True)
+        self.conn.execute(
+            sql.SQL("INSERT INTO {t} (doc, at) VALUES (%s, %s::timestamptz)").format(t=_ident(table)),
+            (Jsonb(doc), _at(spec, doc)),
+        )
+        self.written.add(table)
+
+    def _writable(self, table: str, *, log: bool) -> Table:
+        spec = _table(table)
+        if table not in self.tables:
+            raise StoreError(f"a write to {table} in a transaction that named only {sorted(self.tables)}")
+        if spec.log != log:
+            raise StoreError(f"{table} is {'a log: append to it' if spec.log else 'not a log'}")
+        return spec
+
+
+# -- leases --------------------------------------------------------------------------------------------
+
+
+def _holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{random.getrandbits(32):08x}"
+
+
+@dataclass
+class PgLease(Lease):
+    """A row in `socialtui.leases`, ours while it has not expired (server time)."""
+
+    engine: PgEngine | None = field(default=None, repr=False)
+    holder: str = field(default_factory=_holder_name)
+    _held_until: float = field(default=0.0, repr=False)
+    """Our own clock's (monotonic) bound for `held`: taken before the statement, so on the safe side."""
+
+    @property
+    def held(self) -> bool:
+        return time.monotonic() < self._held_until
+
+    def try_acquire(self) -> bool:
+        started = time.monotonic()
+        row = self._engine._run(
+            lambda conn: conn.execute(
+                "INSERT INTO socialtui.leases AS l (name, holder, expires_at)"
+                " VALUES (%s, %s, now() + make_interval(secs => %s))"
+                " ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at"
+                " WHERE l.expires_at < now() OR l.holder = EXCLUDED.holder"
+                " RETURNING holder",
+                (self.name, self.holder, self.ttl),
+            ).fetchone()
+        )
+        self._held_until = started + self.ttl if row else 0.0
+        return row is not None
+
+    def renew(self) -> bool:
+        started = time.monotonic()
+        row = self._engine._run(
+            lambda conn: conn.execute(
+                "UPDATE socialtui.leases SET expires_at = now() + make_interval(secs => %s)"
+                " WHERE name = %s AND holder = %s RETURNING 1",
+                (self.ttl, self.name, self.holder),
+            ).fetchone()
+        )
+        self._held_until = started + self.ttl if row else 0.0
+        return row is not None
+
+    def release(self) -> None:
+        self._held_until = 0.0
+        self._engine._run(
+            lambda conn: conn.execute(
+                "DELETE FROM socialtui.leases WHERE name = %s AND holder = %s", (self.name, self.holder)
+            )
+        )
+
+    @property
+    def _engine(self) -> PgEngine:
+        assert self.engine is not None
+        return self.engine
+
+
+# -- the engine ----------------------------------------------------------------------------------------
+
+
+class _Lost(Exception):
+    """The connection went away; `during_commit`: after COMMIT was sent (the outcome is unknown)."""
+
+    def __init__(self, cause: psycopg.Error, *, during_commit: bool = False, result: Any = None) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.during_commit = during_commit
+        self.result = result
+
+
+def _is_lost(exc: psycopg.Error, conn: psycopg.Connection | None) -> bool:
+    if isinstance(exc, PoolTimeout):
+        return True
+    if conn is not None and (conn.closed or conn.broken):
+        return True
+    # No connection yet (connecting failed), or the server is going away (57P01..57P03, class 08).
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    return isinstance(exc, psycopg.OperationalError) and (
+        conn is None or sqlstate.startswith("08") or sqlstate in ("57P01", "57P02", "57P03")
+    )
+
+
+class PgEngine(Engine):
+    """The store's tables in a PostgreSQL database (see the module's docstring)."""
+
+    name = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        password: str | None = None,
+        application_name: str = "socialtui",
+        retry_for: float = 10.0,
+        max_connections: int = 4,
+    ) -> None:
+        self.url, url_password = _without_password(url)
+        self._password = password if password is not None else url_password
+        self.host = _host(self.url)
+        self.retry_for = retry_for
+        self._kwargs: dict[str, Any] = {"application_name": application_name, "autocommit": True}
+        if self._password:
+            self._kwargs["password"] = self._password
+        self._listen_lock = threading.Lock()
+        self._listener: psycopg.Connection | None = None
+        try:
+            with psycopg.connect(self.url, **self._kwargs) as conn:
+                migrate(conn)
+                prune_commits(conn)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(self._unreachable(exc, "")) from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"the store's database at {self.host}: {self._scrub(exc)}") from exc
+        self._pool = ConnectionPool(
+            self.url,
+            kwargs=self._kwargs,
+            min_size=1,
+            max_size=max_connections,
+            open=False,
+            configure=_configure,
+            check=ConnectionPool.check_connection,
+            name="socialtui",
+            timeout=retry_for,
+        )
+        try:
+            self._pool.open(wait=True, timeout=retry_for)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StoreUnavailable(self._unreachable(exc, "")) from exc
+
+    # -- the contract ---------------------------------------------------------------------------------
+
+    def transact(self, tables: Sequence[str], body: Callable[[Writer], T]) -> T:
+        names = sorted({_table(name).name for name in tables})
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.1
+        while True:
+            commit_id = uuid.uuid4()
+            try:
+                return self._attempt(names, body, commit_id, deadline)
+            except _Lost as lost:
+                if lost.during_commit:
+                    committed = self._settle(names, commit_id, deadline)
+                    if committed:
+                        return lost.result
+                    if committed is None:
+                        raise StoreUnavailable(
+                            f"the store's database at {self.host} went away while saving: "
+                            f"{self._scrub(lost.cause)}; the change may or may not have been saved"
+                        ) from lost.cause
+                if time.monotonic() + delay > deadline:
+                    raise StoreUnavailable(self._unreachable(lost.cause)) from lost.cause
+                time.sleep(delay)
+                delay *= 2
+
+    @contextmanager  # type: ignore[override]
+    def read(self) -> Iterator[Reader]:
+        """A consistent view (REPEATABLE READ, READ ONLY) of the latest committed data."""
+        try:
+            conn = self._pool.getconn(timeout=self.retry_for)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(self._unreachable(exc, "")) from exc
+        try:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield PgReader(conn)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(self._unreachable(exc, "")) from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"reading the store: {self._scrub(exc)}") from exc
+        finally:
+            _rollback(conn)
+            self._pool.putconn(conn)
+
+    def changes(self, token: Any, tables: Collection[str]) -> tuple[str, Changes]:
+        names = sorted({_table(name).name for name in tables})
+        self._check_token(token)
+
+        def work(conn: psycopg.Connection) -> tuple[str, Changes]:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            # The first statement: the transaction's snapshot, the one the rows below are read in.
+            (snapshot,) = conn.execute("SELECT pg_current_snapshot()::text").fetchone()  # type: ignore[misc]
+            found: Changes = {}
+            for name in names:
+                key = sql.SQL("id::text") if TABLES[name].log else sql.SQL("key")
+                statement = sql.SQL("SELECT {key}, doc FROM {t}").format(key=key, t=_ident(name))
+                if token is None:
+                    rows = conn.execute(statement).fetchall()
+                else:
+                    rows = conn.execute(statement + sql.SQL(" WHERE ") + _SINCE, {"token": token}).fetchall()
+                found[name] = dict(rows)
+            if token is not None and names:
+                buried = conn.execute(
+                    sql.SQL("SELECT tbl, key FROM {t} WHERE tbl = ANY(%(tables)s) AND ").format(
+                        t=_ident("tombstones")
+                    )
+                    + _SINCE,
+                    {"token": token, "tables": names},
+                ).fetchall()
+                for name, key in buried:
+                    found[name].setdefault(key, None)
+            conn.execute("COMMIT")
+            return snapshot, found
+
+        return self._run(work)
+
+    def wait(self, token: Any, tables: Collection[str], timeout: float) -> bool:
+        names = {_table(name).name for name in tables}
+        self._check_token(token)
+        if token is None:
+            return True
+        deadline = time.monotonic() + timeout
+        with self._listen_lock:
+            conn = self._listening()
+            try:
+                for _ in conn.notifies(timeout=0):
+                    pass  # commits before the check below: it covers them
+                if self._changed_since(conn, token, sorted(names)):
+                    return True
+                while (left := deadline - time.monotonic()) > 0:
+                    for notice in conn.notifies(timeout=left):
+                        if names.intersection(notice.payload.split(",")):
+                            return True
+            except psycopg.Error:
+                # Not listening for a while: anything may have changed. The next wait reconnects.
+                self._close_listener()
+                return True
+        return False
+
+    def lease(self, name: str, ttl: float = 30.0) -> Lease:
+        return PgLease(name, ttl, engine=self)
+
+    def log(self, table: str, since: datetime | None = None) -> Iterator[Doc]:
+        if not _table(table).log:
+            raise StoreError(f"{table} is not a log table")
+        statement = sql.SQL(
+            "SELECT id, doc FROM {t} WHERE id > %s AND (%s::timestamptz IS NULL OR at >= %s::timestamptz)"
+            " ORDER BY id LIMIT %s"
+        ).format(t=_ident(table))
+        last = 0
+        while True:
+            # A page per statement: no connection is held while the caller works through a page.
+            rows = self._run(
+                lambda conn, last=last: conn.execute(statement, (last, since, since, LOG_PAGE)).fetchall()
+            )
+            for _, doc in rows:
+                yield doc
+            if len(rows) < LOG_PAGE:
+                return
+            last = rows[-1][0]
+
+    def prune_log(self, table: str, before: datetime) -> int:
+        if not _table(table).log:
+            raise StoreError(f"{table} is not a log table")
+        statement = sql.SQL("DELETE FROM {t} WHERE at < %s").format(t=_ident(table))
+        return self._run(lambda conn: conn.execute(statement, (before,)).rowcount)
+
+    def info(self) -> EngineInfo:
+        def work(conn: psycopg.Connection) -> EngineInfo:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            problems: list[str] = []
+            version = schema_version(conn)
+            counts = []
+            for name, table in TABLES.items():
+                row = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{name}",)).fetchone()
+                if row is None or row[0] is None:
+                    problems.append(f"the table {SCHEMA}.{name} is missing")
+                    continue
+                (rows,) = conn.execute(sql.SQL("SELECT count(*) FROM {t}").format(t=_ident(name))).fetchone()  # type: ignore[misc]
+                counts.append(TableCount(name, int(rows)))
+                problems.extend(_open_ref_problems(conn, table))
+            (size,) = conn.execute("SELECT pg_database_size(current_database())").fetchone()  # type: ignore[misc]
+            conn.execute("COMMIT")
+            return EngineInfo(
+                engine=self.name,
+                location=self.url,
+                schema_version=version,
+                counts=tuple(counts),
+                size_bytes=int(size),
+                problems=tuple(problems),
+            )
+
+        return self._run(work)
+
+    def close(self) -> None:
+        with self._listen_lock:
+            self._close_listener()
+        self._pool.close()
+
+    # -- beyond the contract --------------------------------------------------------------------------
+
+    def grant_operators(self) -> bool:
+        """Give the `socialtui_operators` role its rights (the owner's job); False if no such role."""
+        return self._run(lambda conn: grant_operators(conn, force=True))
+
+    # -- transactions ---------------------------------------------------------------------------------
+
+    def _attempt(
+        self, names: list[str], body: Callable[[Writer], T], commit_id: uuid.UUID, deadline: float
+    ) -> T:
+        conn: psycopg.Connection | None = None
+        try:
+            with self._pool.connection(timeout=max(0.1, deadline - time.monotonic())) as conn:
+                try:
+                    conn.execute("BEGIN")
+                    _lock_tables(conn, names)
+                    writer = PgWriter(conn, names)
+                    result = body(writer)
+                    if writer.written:
+                        conn.execute(
+                            "WITH c AS (INSERT INTO socialtui.commits (id) VALUES (%s) RETURNING 1)"
+                            " SELECT pg_notify(%s, %s) FROM c",
+                            (commit_id, CHANNEL, ",".join(sorted(writer.written))),
+                        )
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                try:
+                    self._commit(conn)
+                except psycopg.Error as exc:
+                    if _is_lost(exc, conn):
+                        raise _Lost(exc, during_commit=bool(writer.written), result=result) from exc
+                    raise
+                return result
+        except errors.UniqueViolation as exc:
+            raise Conflict(self._conflict_message(exc)) from exc
+        except errors.LockNotAvailable as exc:
+            raise StoreBusy(
+                f"{', '.join(names)}: another process held the lock too long; nothing was changed"
+            ) from exc
+        except psycopg.Error as exc:
+            if _is_lost(exc, conn):
+                raise _Lost(exc) from exc
+            raise StoreWriteFailed(
+                f"the store's database refused the change: {self._scrub(exc)}; nothing was changed"
+            ) from exc
+
+    def _commit(self, conn: psycopg.Connection) -> None:
+        """COMMIT (a method of its own: tests lose the connection here)."""
+        conn.execute("COMMIT")
+
+    def _settle(self, names: list[str], commit_id: uuid.UUID, deadline: float) -> bool | None:
+        """Did the transaction whose COMMIT lost its answer commit? None: we could not find out."""
+        delay = 0.1
+        while True:
+            conn: psycopg.Connection | None = None
+            try:
+                with self._pool.connection(timeout=max(0.1, deadline - time.monotonic())) as conn:
+                    conn.execute("BEGIN")
+                    # The lost transaction held these until it ended: once we hold them, it is over.
+                    _lock_tables(conn, names)
+                    row = conn.execute(
+                        "SELECT 1 FROM socialtui.commits WHERE id = %s", (commit_id,)
+                    ).fetchone()
+                    conn.execute("ROLLBACK")
+                    return row is not None
+            except psycopg.Error:
+                if time.monotonic() + delay > deadline:
+                    return None
+                time.sleep(delay)
+                delay *= 2
+
+    # -- connections ----------------------------------------------------------------------------------
+
+    def _run(self, work: Callable[[psycopg.Connection], T]) -> T:
+        """`work` on a pooled connection, again after a lost connection (idempotent work only)."""
+        deadline = time.monotonic() + self.retry_for
+        delay = 0.1
+        while True:
+            conn: psycopg.Connection | None = None
+            try:
+                with self._pool.connection(timeout=max(0.1, deadline - time.monotonic())) as conn:
+                    try:
+                        return work(conn)
+                    finally:
+                        _rollback(conn)
+            except errors.LockNotAvailable as exc:
+                raise StoreBusy(f"the store's database is busy: {self._scrub(exc)}") from exc
+            except psycopg.Error as exc:
+                if not _is_lost(exc, conn):
+                    raise StoreError(f"the store's database at {self.host}: {self._scrub(exc)}") from exc
+                if time.monotonic() + delay > deadline:
+                    raise StoreUnavailable(self._unreachable(exc, "")) from exc
+                time.sleep(delay)
+                delay *= 2
+
+    def _listening(self) -> psycopg.Connection:
+        if self._listener is None or self._listener.closed:
+            try:
+                conn = psycopg.connect(self.url, **self._kwargs)
+                conn.execute(f"LISTEN {CHANNEL}")
+            except psycopg.Error as exc:
+                raise StoreUnavailable(self._unreachable(exc, "")) from exc
+            self._listener = conn
+        return self._listener
+
+    def _close_listener(self) -> None:
+        if self._listener is not None:
+            with suppress(psycopg.Error):
+                self._listener.close()
+            self._listener = None
+
+    def _changed_since(self, conn: psycopg.Connection, token: str, names: list[str]) -> bool:
+        checks = [
+            sql.SQL("EXISTS (SELECT 1 FROM {t} WHERE ").format(t=_ident(name)) + _SINCE + sql.SQL(")")
+            for name in names
+        ]
+        checks.append(
+            sql.SQL("EXISTS (SELECT 1 FROM {t} WHERE tbl = ANY(%(tables)s) AND ").format(
+                t=_ident("tombstones")
+            )
+            + _SINCE
+            + sql.SQL(")")
+        )
+        row = conn.execute(
+            sql.SQL("SELECT ") + sql.SQL(" OR ").join(checks), {"token": token, "tables": names}
+        ).fetchone()
+        return bool(row and row[0])
+
+    # -- messages -------------------------------------------------------------------------------------
+
+    def _check_token(self, token: Any) -> None:
+        if token is not None and not (isinstance(token, str) and token.count(":") == 2):
+            raise StoreError(f"not a change token of the PostgreSQL engine: {token!r}")
+
+    def _scrub(self, exc: BaseException) -> str:
+        message = str(exc).strip()
+        if self._password:
+            message = message.replace(self._password, "***")
+        return message
+
+    def _unreachable(self, exc: BaseException, outcome: str = "; nothing was changed") -> str:
+        return f"the store's database at {self.host} is unreachable: {self._scrub(exc)}{outcome}"
+
+    def _conflict_message(self, exc: errors.UniqueViolation) -> str:
+        table = exc.diag.table_name or "a table"
+        spec = TABLES.get(table)
+        if spec is not None and spec.unique_open_ref is not None:
+            state, values = spec.unique_open_ref
+            return (
+                f"{table}: another entry for the same {('item' if table == 'outbox' else 'ref')} is already "
+                f"{' or '.join(values)}; nothing was changed"
+            )
+        return f"{table}: {self._scrub(exc)}; nothing was changed"
+
+
+# Rows (and tombstones) that a token's snapshot could not see: what changed since it was taken.
+_SINCE = sql.SQL(
+    "xid >= pg_snapshot_xmin(%(token)s::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %(token)s::pg_snapshot)"
+)
+
+
+def _lock_tables(conn: psycopg.Connection, names: list[str]) -> None:
+    if names:
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, hashtext(name)) FROM unnest(%s::text[]) AS name",
+            (TABLE_LOCK_SPACE, names),
+        )
+
+
+def _rollback(conn: psycopg.Connection) -> None:
+    if not conn.closed and not conn.broken and conn.info.transaction_status != TransactionStatus.IDLE:
+        with suppress(psycopg.Error):
+            conn.execute("ROLLBACK")
+
+
+def _open_ref_problems(conn: psycopg.Connection, table: Table) -> list[str]:
+    if table.unique_open_ref is None:
+        return []
+    problems = []
+    index = f"{table.name}_open_ref"
+    found = conn.execute(
+        "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s", (SCHEMA, index)
+    ).fetchone()
+    if found is None:
+        problems.append(
+            f"the unique index {SCHEMA}.{index} is missing: two open entries per ref are possible"
+        )
+    state, values = table.unique_open_ref
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT ref, count(*) FROM {t} WHERE doc->>%s = ANY(%s) GROUP BY ref HAVING count(*) > 1"
+        ).format(t=_ident(table.name)),
+        (state, list(values)),
+    ).fetchall()
+    problems.extend(f"{table.name}: {n} open entries for {ref}" for ref, n in rows)
+    return problems
+
+
+# -- migrations and rights -----------------------------------------------------------------------------
+
+
+def schema_version(conn: psycopg.Connection) -> int:
+    """The database's schema version: 0 for a database without our schema."""
+    row = conn.execute("SELECT to_regclass('socialtui.meta')").fetchone()
+    if row is None or row[0] is None:
+        return 0
+    row = conn.execute("SELECT value FROM socialtui.meta WHERE key = 'schema_version'").fetchone()
+    if row is None or not isinstance(row[0], int):
+        raise StoreCorrupt("socialtui.meta holds no schema_version: the schema is not socialtui's")
+    return row[0]
+
+
+def migrate(conn: psycopg.Connection) -> int:
+    """Bring the schema to `SCHEMA_VERSION` (one process at a time; all or nothing); returns the
+    version found. A newer schema raises `StoreTooNew` and is left alone."""
+    found = schema_version(conn)
+    if found > SCHEMA_VERSION:
+        raise _too_new(found)
+    if found == SCHEMA_VERSION:
+        grant_operators(conn)
+        return found
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        found = schema_version(conn)  # another process may have migrated while we waited
+        if found > SCHEMA_VERSION:
+            raise _too_new(found)
+        for version in range(found + 1, SCHEMA_VERSION + 1):
+            conn.execute(MIGRATIONS[version - 1])
+            conn.execute(
+                "INSERT INTO socialtui.migrations (version, applied_by) VALUES (%s, current_user)", (version,)
+            )
+        conn.execute(
+            "INSERT INTO socialtui.meta (key, value) VALUES ('schema_version', %s)"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            (Jsonb(SCHEMA_VERSION),),
+        )
+    grant_operators(conn)
+    return found
+
+
+def _too_new(found: int) -> StoreTooNew:
+    return StoreTooNew(
+        f"the store's database has schema version {found}, newer than this socialtui knows "
+        f"({SCHEMA_VERSION}): upgrade socialtui; nothing was changed"
+    )
+
+
+def prune_commits(conn: psycopg.Connection) -> None:
+    """Forget the commit markers older than a week: a lost COMMIT is settled within seconds."""
+    with suppress(errors.InsufficientPrivilege):
+        conn.execute("DELETE FROM socialtui.commits WHERE at < now() - interval '7 days'")
+
+
+def grant_operators(conn: psycopg.Connection, *, force: bool = False) -> bool:
+    """Grant `socialtui_operators` its rights if the role exists and lacks them (the schema's owner
+    does; anyone else leaves them alone). False if there is no such role."""
+    row = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (OPERATORS_ROLE,)).fetchone()
+    if row is None:
+        return False
+    data = [name for name, table in TABLES.items() if not table.log]
+    logs = [name for name, table in TABLES.items() if table.log]
+    tables = [*data, *logs, *ENGINE_TABLES]
+    granted = conn.execute(
+        "SELECT bool_and(has_table_privilege(%s, format('socialtui.%%I', t), 'SELECT')) FROM unnest(%s::text[]) t",
+        (OPERATORS_ROLE, tables),
+    ).fetchone()
+    if granted and granted[0] and not force:
+        return True
+
+    def idents(names: Sequence[str]) -> sql.Composable:
+        return sql.SQL(", ").join(_ident(name) for name in names)
+
+    role = sql.Identifier(OPERATORS_ROLE)
+    try:
+        with conn.transaction():
+            # GRANTs racing in two sessions fail ("tuple concurrently updated"): one at a time.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {s} TO {r}").format(s=sql.Identifier(SCHEMA), r=role))
+            conn.execute(
+                sql.SQL("GRANT SELECT ON {t} TO {r}").format(t=idents(["meta", "migrations"]), r=role)
+            )
+            conn.execute(
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {r}").format(
+                    t=idents([*data, "tombstones", "commits", "leases"]), r=role
+                )
+            )
+            conn.execute(sql.SQL("GRANT SELECT, INSERT ON {t} TO {r}").format(t=idents(logs), r=role))
+            conn.execute(
+                sql.SQL("REVOKE UPDATE, DELETE, TRUNCATE ON {t} FROM {r}").format(t=idents(logs), r=role)
+            )
+            conn.execute(
+                sql.SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {s} TO {r}").format(
+                    s=sql.Identifier(SCHEMA), r=role
+                )
+            )
+    except errors.InsufficientPrivilege:
+        if force:
+            raise
+    return True
+
+
+__all__ = [
+    "PgEngine",
+    "PgLease",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "migrate",
+    "schema_version",
+    "grant_operators",
+]

@@ -1,0 +1,476 @@
+"""The PostgreSQL engine on a real server, tested the way it breaks.
+
+Engine-specific on purpose: races between processes, migrations, roles, lost connections and a
+stopped server are the PostgreSQL engine's own failure modes; the shared contract suite covers the
+rest for every engine.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from pgcluster import PgCluster
+from psycopg import errors
+
+from socialtui.store.engine import Conflict, Query, StoreError, StoreTooNew, StoreUnavailable, Writer
+from socialtui.store.postgres import SCHEMA_VERSION, PgEngine
+from socialtui.store.schema import TABLES
+
+
+def item(account: str, created_at: str, handle: str = "@ann@example.social") -> dict[str, Any]:
+    return {
+        "account": account,
+        "post": {"created_at": created_at, "author": {"network": "mastodon", "handle": handle}},
+    }
+
+
+def outbox_entry(item_key: str, state: str = "queued", account: str = "acme") -> dict[str, Any]:
+    return {"account": account, "item": item_key, "state": state, "updated_at": "2026-11-18T15:00:00Z"}
+
+
+@pytest.fixture
+def engine(pg_url: str) -> Any:
+    engine = PgEngine(pg_url, application_name=f"socialtui-test-{uuid.uuid4().hex[:8]}")
+    yield engine
+    engine.close()
+
+
+def put(engine: PgEngine, table: str, docs: dict[str, dict[str, Any]]) -> None:
+    engine.transact([table], lambda w: w.put_many(table, docs))
+
+
+# -- the contract's operations ----------------------------------------------------------------------
+
+
+def test_every_store_table_exists_and_info_reports_it(engine: PgEngine, pg_url: str) -> None:
+    info = engine.info()
+    assert info.engine == "postgresql"
+    assert info.schema_version == SCHEMA_VERSION
+    assert [c.table for c in info.counts] == list(TABLES)
+    assert info.problems == ()
+    assert info.size_bytes and info.size_bytes > 0
+    assert info.location == pg_url
+
+
+def test_put_get_scan_with_every_query_field(engine: PgEngine) -> None:
+    put(
+        engine,
+        "items",
+        {
+            "m:1": item("acme", "2026-11-18T10:00:00Z", "@ann@example.social"),
+            "m:2": item("acme", "2026-11-18T11:00:00Z", "@bob@example.social"),
+            "m:3": item("other", "2026-11-18T12:00:00Z", "@ann@example.social"),
+            "b:1": item("acme", "2026-11-18T13:00:00Z", "@cat@example.social"),
+            "m_x": item("acme", "2026-11-18T09:00:00Z"),
+        },
+    )
+    put(engine, "answered", {"m:2": {"account": "acme", "at": "2026-11-18T11:30:00Z"}})
+    with engine.read() as r:
+        assert r.get("items", "m:1")["account"] == "acme"  # type: ignore[index]
+        assert r.get("items", "nope") is None
+        assert set(r.get_many("items", ["m:1", "b:1", "nope"])) == {"m:1", "b:1"}
+        assert r.count("items") == 5
+
+        def keys(**query: Any) -> set[str]:
+            scanned = {key for key, _ in r.scan("items", Query(**query))}
+            assert r.keys("items", Query(**query)) == scanned
+            return scanned
+
+        assert keys() == {"m:1", "m:2", "m:3", "b:1", "m_x"}
+        assert keys(account="acme") == {"m:1", "m:2", "b:1", "m_x"}
+        assert keys(since="2026-11-18T11:00:00+00:00") == {"m:2", "m:3", "b:1"}
+        assert keys(until="2026-11-18T11:00:00+00:00") == {"m:1", "m_x"}
+        assert keys(refs=["mastodon:bob@example.social", "mastodon:cat@example.social"]) == {"m:2", "b:1"}
+        assert keys(refs=[]) == set()
+        assert keys(prefix="m:") == {"m:1", "m:2", "m:3"}  # `_` and `%` are no wildcards
+        assert keys(prefix="m_") == {"m_x"}
+        assert keys(unless_in="answered") == {"m:1", "m:3", "b:1", "m_x"}
+        assert keys(account="acme", unless_in="answered", since="2026-11-18T10:00:00+00:00") == {"m:1", "b:1"}
+        newest = [key for key, _ in r.scan("items", Query(newest=2))]
+        assert newest == ["b:1", "m:3"]
+        with pytest.raises(StoreError, match="no ref field"):
+            r.keys("answered", Query(refs=["x"]))
+
+
+def test_put_overwrites_and_delete_counts_what_existed(engine: PgEngine) -> None:
+    put(engine, "contacts", {"a": {"n": 1}, "b": {"n": 2}})
+    put(engine, "contacts", {"a": {"n": 3}})
+    assert engine.transact(["contacts"], lambda w: w.delete("contacts", ["a", "zzz"])) == 1
+    with engine.read() as r:
+        assert dict(r.scan("contacts")) == {"b": {"n": 2}}
+
+
+def test_a_write_outside_the_named_tables_is_refused(engine: PgEngine) -> None:
+    with pytest.raises(StoreError, match="named only"):
+        engine.transact(["contacts"], lambda w: w.put("states", "x", {"account": "a"}))
+    with pytest.raises(StoreError, match="append"):
+        engine.transact(["audit"], lambda w: w.put("audit", "x", {"at": "2026-11-18T10:00:00Z"}))
+
+
+def test_changes_report_later_writes_and_deletions_only(engine: PgEngine) -> None:
+    put(engine, "contacts", {"a": {"n": 1}, "b": {"n": 2}})
+    token, everything = engine.changes(None, ["contacts", "audit"])
+    assert everything == {"contacts": {"a": {"n": 1}, "b": {"n": 2}}, "audit": {}}
+    again, nothing = engine.changes(token, ["contacts"])
+    assert nothing == {"contacts": {}}
+
+    def work(w: Writer) -> None:
+        w.put("contacts", "c", {"n": 3})
+        w.delete("contacts", ["a"])
+        w.append("audit", {"at": "2026-11-18T10:00:00Z", "what": "note"})
+
+    engine.transact(["contacts", "audit"], work)
+    later, changed = engine.changes(again, ["contacts", "audit"])
+    assert changed["contacts"] == {"c": {"n": 3}, "a": None}
+    assert list(changed["audit"].values()) == [{"at": "2026-11-18T10:00:00Z", "what": "note"}]
+    assert all(key.isdigit() for key in changed["audit"])
+    put(engine, "contacts", {"a": {"n": 4}})  # back from the dead: no tombstone left
+    _, revived = engine.changes(later, ["contacts"])
+    assert revived == {"contacts": {"a": {"n": 4}}}
+    # A token stays valid: asked again, the older one gives everything since it (a superset is fine).
+    _, since_again = engine.changes(again, ["contacts"])
+    assert since_again["contacts"] == {"a": {"n": 4}, "c": {"n": 3}}
+
+
+def test_changes_see_a_transaction_that_commits_after_a_later_one_started(
+    engine: PgEngine, pg_url: str
+) -> None:
+    """A slow writer that began before the token was taken and commits after it is not missed."""
+    with psycopg.connect(pg_url) as slow:
+        slow.execute("INSERT INTO socialtui.contacts (key, doc) VALUES ('slow', '{}')")  # in progress
+        put(engine, "contacts", {"fast": {}})
+        token, seen = engine.changes(None, ["contacts"])
+        assert set(seen["contacts"]) == {"fast"}
+        slow.commit()
+    _, changed = engine.changes(token, ["contacts"])
+    assert set(changed["contacts"]) == {"slow"}
+
+
+def test_log_is_oldest_first_since_a_time_and_pruned(engine: PgEngine) -> None:
+    for hour in (9, 10, 11):
+        engine.transact(
+            ["audit"], lambda w, h=hour: w.append("audit", {"at": f"2026-11-18T{h:02d}:00:00Z", "h": h})
+        )
+    assert [d["h"] for d in engine.log("audit")] == [9, 10, 11]
+    assert [d["h"] for d in engine.log("audit", since=datetime(2026, 11, 18, 10, tzinfo=UTC))] == [10, 11]
+    assert engine.prune_log("audit", datetime(2026, 11, 18, 11, tzinfo=UTC)) == 2
+    assert [d["h"] for d in engine.log("audit")] == [11]
+
+
+# -- the one-open-reply rule ------------------------------------------------------------------------
+
+
+def test_a_second_open_outbox_entry_for_an_item_is_a_conflict_and_nothing_is_saved(engine: PgEngine) -> None:
+    put(engine, "outbox", {"old": outbox_entry("item1", state="sent")})  # a sent one does not count
+
+    def work(w: Writer) -> None:
+        w.put("states", "item1", {"account": "acme", "done": True})
+        w.put("outbox", "r1", outbox_entry("item1"))
+        w.put("outbox", "r2", outbox_entry("item1", state="sending"))
+
+    with pytest.raises(Conflict, match="item"):
+        engine.transact(["states", "outbox"], work)
+    with engine.read() as r:
+        assert r.count("states") == 0
+        assert r.keys("outbox") == {"old"}
+    put(engine, "outbox", {"r1": outbox_entry("item1")})
+    put(engine, "outbox", {"r1": outbox_entry("item1", state="sent"), "r2": outbox_entry("item1")})
+
+
+def _race_for_items(url: str, who: str, rounds: int, barrier: Any, results: Any) -> None:
+    engine = PgEngine(url)
+    outcomes = []
+    for n in range(rounds):
+        barrier.wait(timeout=30)
+        try:
+            engine.transact(
+                ["outbox"], lambda w, n=n: w.put("outbox", f"{who}-{n}", outbox_entry(f"item{n}"))
+            )
+            outcomes.append("won")
+        except Conflict:
+            outcomes.append("conflict")
+    engine.close()
+    results.put((who, outcomes))
+
+
+def test_two_processes_racing_for_one_item_one_wins_each_time(engine: PgEngine, pg_url: str) -> None:
+    rounds = 20
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    racers = [
+        ctx.Process(target=_race_for_items, args=(pg_url, who, rounds, barrier, results)) for who in "ab"
+    ]
+    for racer in racers:
+        racer.start()
+    outcomes = dict(results.get(timeout=60) for _ in racers)
+    for racer in racers:
+        racer.join(timeout=10)
+    for n in range(rounds):
+        assert sorted([outcomes["a"][n], outcomes["b"][n]]) == ["conflict", "won"], n
+    with engine.read() as r:
+        assert sorted(doc["item"] for _, doc in r.scan("outbox")) == sorted(f"item{n}" for n in range(rounds))
+
+
+# -- migrations -------------------------------------------------------------------------------------
+
+
+def _schema_state(url: str) -> list[Any]:
+    with psycopg.connect(url) as conn:
+        return [
+            conn.execute("SELECT key, value FROM socialtui.meta ORDER BY key").fetchall(),
+            conn.execute("SELECT version, applied_by FROM socialtui.migrations ORDER BY version").fetchall(),
+            conn.execute(
+                "SELECT relname, relkind FROM pg_class WHERE relnamespace = 'socialtui'::regnamespace ORDER BY relname"
+            ).fetchall(),
+            conn.execute("SELECT count(*) FROM socialtui.contacts").fetchall(),
+        ]
+
+
+def test_a_newer_schema_is_refused_and_left_alone(engine: PgEngine, pg_url: str) -> None:
+    put(engine, "contacts", {"a": {}})
+    engine.close()
+    with psycopg.connect(pg_url) as conn:
+        conn.execute(
+            "UPDATE socialtui.meta SET value = to_jsonb(%s::int) WHERE key = 'schema_version'",
+            (SCHEMA_VERSION + 1,),
+        )
+    before = _schema_state(pg_url)
+    with pytest.raises(StoreTooNew, match=f"version {SCHEMA_VERSION + 1}"):
+        PgEngine(pg_url)
+    assert _schema_state(pg_url) == before
+
+
+def _open_engine(url: str, barrier: Any, results: Any) -> None:
+    barrier.wait(timeout=30)
+    try:
+        PgEngine(url).close()
+        results.put("ok")
+    except StoreError as exc:
+        results.put(f"failed: {exc}")
+
+
+def test_two_processes_starting_at_once_migrate_once(pg_url: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    starters = [ctx.Process(target=_open_engine, args=(pg_url, barrier, results)) for _ in range(2)]
+    for starter in starters:
+        starter.start()
+    assert [results.get(timeout=60) for _ in starters] == ["ok", "ok"]
+    for starter in starters:
+        starter.join(timeout=10)
+    _meta, migrations, _relations, _contacts = _schema_state(pg_url)
+    assert [version for version, _ in migrations] == list(range(1, SCHEMA_VERSION + 1))
+
+
+# -- wait -------------------------------------------------------------------------------------------
+
+
+def test_wait_wakes_on_a_commit_elsewhere_and_times_out_otherwise(engine: PgEngine, pg_url: str) -> None:
+    token, _ = engine.changes(None, ["contacts", "states"])
+    started = time.monotonic()
+    assert engine.wait(token, ["contacts"], 0.3) is False
+    assert 0.3 <= time.monotonic() - started < 1.0
+
+    other = PgEngine(pg_url)
+    committed_at: list[float] = []
+
+    def write_later() -> None:
+        time.sleep(0.3)
+        put(other, "states", {"x": {"account": "acme"}})  # not a table the follower waits for
+        time.sleep(0.2)
+        put(other, "contacts", {"a": {}})
+        committed_at.append(time.monotonic())
+
+    writer = threading.Thread(target=write_later)
+    writer.start()
+    assert engine.wait(token, ["contacts"], 5.0) is True
+    woke_at = time.monotonic()
+    writer.join()
+    other.close()
+    assert committed_at and woke_at - committed_at[0] < 1.0
+    # Changes since the token are already there: no need to wait for a notification.
+    assert engine.wait(token, ["contacts"], 5.0) is True
+    fresh, _ = engine.changes(None, ["contacts"])
+    assert engine.wait(fresh, ["contacts"], 0.2) is False
+
+
+# -- leases -----------------------------------------------------------------------------------------
+
+
+def test_a_lease_is_exclusive_expires_and_is_lost_to_a_takeover(engine: PgEngine, pg_url: str) -> None:
+    other = PgEngine(pg_url)
+    mine, theirs = engine.lease("poll:acme", ttl=0.5), other.lease("poll:acme", ttl=0.5)
+    assert mine.try_acquire() and mine.held
+    assert not theirs.try_acquire() and not theirs.held
+    assert mine.renew()
+    time.sleep(0.7)
+    assert not mine.held  # by our own clock, too
+    assert theirs.try_acquire() and theirs.held
+    assert not mine.renew() and not mine.held
+    mine.release()  # not ours any more: leaves theirs alone
+    assert not engine.lease("poll:acme", ttl=5).try_acquire()
+    theirs.release()
+    assert engine.lease("poll:acme", ttl=5).try_acquire()
+    other.close()
+
+
+# -- roles ------------------------------------------------------------------------------------------
+
+
+def _create_operator(pg_url: str, login: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "DO $$ BEGIN"
+            " IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'socialtui_operators')"
+            " THEN CREATE ROLE socialtui_operators NOLOGIN; END IF; END $$"
+        )
+        if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone() is None:
+            conn.execute(f"CREATE ROLE {login} LOGIN IN ROLE socialtui_operators")
+
+
+def test_operators_append_to_the_audit_but_never_change_it(pg_url: str) -> None:
+    PgEngine(pg_url).close()  # the schema first, then the role: the owner's next start grants
+    _create_operator(pg_url, "socialtui_test_alice")
+    owner = PgEngine(pg_url)
+    owner.transact(["audit"], lambda w: w.append("audit", {"at": "2026-11-18T10:00:00Z"}))
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET ROLE socialtui_test_alice")
+        conn.execute("INSERT INTO socialtui.audit (doc, at) VALUES ('{}', now())")
+        conn.execute("INSERT INTO socialtui.contacts (key, doc) VALUES ('a', '{}')")
+        conn.execute("UPDATE socialtui.contacts SET doc = '{\"n\": 1}'")
+        conn.execute("DELETE FROM socialtui.contacts")
+        for statement in (
+            "UPDATE socialtui.audit SET doc = '{}'",
+            "DELETE FROM socialtui.audit",
+            "TRUNCATE socialtui.audit",
+            "UPDATE socialtui.meta SET value = '2'",
+        ):
+            with pytest.raises(errors.InsufficientPrivilege):
+                conn.execute(statement)
+    # The engine itself, running as the operator: works, and cannot prune the audit.
+    operator = PgEngine(f"{pg_url}&options=-c%20role%3Dsocialtui_test_alice")
+    operator.transact(
+        ["contacts", "audit"],
+        lambda w: (w.put("contacts", "b", {}), w.append("audit", {"at": "2026-11-18T10:00:00Z"})),
+    )
+    with pytest.raises(StoreError, match="permission denied"):
+        operator.prune_log("audit", datetime.now(UTC))
+    assert len(list(owner.log("audit"))) == 3
+    operator.close()
+    owner.close()
+
+
+# -- lost connections and a stopped server ----------------------------------------------------------
+
+
+def _terminate(pg_url: str, application_name: str) -> int:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (application_name,),
+        ).fetchall()
+    return len(rows)
+
+
+def test_a_killed_connection_between_transactions_is_replaced(pg_url: str) -> None:
+    engine = PgEngine(pg_url, application_name="socialtui-killed")
+    put(engine, "contacts", {"a": {}})
+    assert _terminate(pg_url, "socialtui-killed") >= 1
+    put(engine, "contacts", {"b": {}})
+    assert _terminate(pg_url, "socialtui-killed") >= 1
+    with engine.read() as r:
+        assert r.keys("contacts") == {"a", "b"}
+    engine.close()
+
+
+def test_a_connection_lost_in_the_body_runs_the_body_again(engine: PgEngine, pg_url: str) -> None:
+    calls = []
+
+    def body(w: Writer) -> str:
+        calls.append(1)
+        w.put("contacts", f"try{len(calls)}", {})
+        if len(calls) == 1:
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", (w.conn.info.backend_pid,))  # type: ignore[attr-defined]
+            w.put("contacts", "after", {})  # the connection is gone
+        return "done"
+
+    assert engine.transact(["contacts"], body) == "done"
+    assert len(calls) == 2
+    with engine.read() as r:
+        assert r.keys("contacts") == {"try2"}
+
+
+def test_a_commit_whose_answer_was_lost_is_settled_not_repeated(engine: PgEngine, monkeypatch: Any) -> None:
+    calls = []
+
+    def committed_then_lost(conn: psycopg.Connection) -> None:
+        conn.execute("COMMIT")
+        conn.close()
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(engine, "_commit", committed_then_lost)
+
+    def body(w: Writer) -> int:
+        calls.append(1)
+        w.append("audit", {"at": "2026-11-18T10:00:00Z"})
+        return 42
+
+    assert engine.transact(["audit"], body) == 42
+    assert len(calls) == 1
+    assert len(list(engine.log("audit"))) == 1
+
+
+def test_a_commit_lost_before_it_reached_the_server_is_retried(engine: PgEngine, monkeypatch: Any) -> None:
+    calls = []
+    real_commit = engine._commit
+
+    def lost_first_time(conn: psycopg.Connection) -> None:
+        if len(calls) == 1:
+            conn.close()  # the server rolls back
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        real_commit(conn)
+
+    monkeypatch.setattr(engine, "_commit", lost_first_time)
+
+    def body(w: Writer) -> None:
+        calls.append(1)
+        w.append("audit", {"at": "2026-11-18T10:00:00Z"})
+
+    engine.transact(["audit"], body)
+    assert len(calls) == 2
+    assert len(list(engine.log("audit"))) == 1
+
+
+def test_a_stopped_server_is_reported_unavailable_in_bounded_time() -> None:
+    with PgCluster() as cluster:
+        url = cluster.create_database("stopped")
+        engine = PgEngine(url, password="s3cret-pw", retry_for=2.0)
+        put(engine, "contacts", {"a": {}})
+        socket_dir = str(cluster.socket_dir)
+        cluster.stop()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as raised:
+            put(engine, "contacts", {"b": {}})
+        assert time.monotonic() - started < 8
+        message = str(raised.value)
+        assert f"the store's database at {socket_dir}" in message
+        assert "unreachable" in message and "nothing was changed" in message
+        assert "s3cret-pw" not in message
+        with pytest.raises(StoreUnavailable):
+            PgEngine(url, password="s3cret-pw", retry_for=1.0)
+        engine.close()
+
+
+def test_the_password_stays_out_of_what_we_keep_and_print(pg_url: str) -> None:
+    url = pg_url.replace("postgresql:///", "postgresql://:hunter2@/")
+    engine = PgEngine(url)  # peer authentication ignores it; the engine must not keep it in the URL
+    assert "hunter2" not in engine.url and "hunter2" not in engine.info().location
+    engine.close()
