@@ -151,7 +151,7 @@ def test_a_directory_at_a_store_path_is_refused(tmp_path: Path) -> None:
     (data / "ops.lock").unlink()
     (data / "ops.lock").mkdir()
     with pytest.raises(StoreError, match="not a regular file"):
-        Store(data).states()
+        Store(data).mark_done(make_item(1), "spam", ALICE, NOW)
 
 
 @needs_root

@@ -310,6 +310,8 @@ def test_a_writer_killed_mid_write_leaves_a_valid_store_with_every_reported_writ
 
 def test_a_write_inside_a_read_is_refused(tmp_path: Path) -> None:
     ops = StoreFile(tmp_path, "ops")
+    with ops.write() as db:
+        db.table("states").put("x", {"done": True})
     with ops.read():
         with pytest.raises(StoreError):
             with ops.write():

@@ -209,6 +209,10 @@ class StoreFile:
     @contextmanager
     def read(self) -> Iterator[TinyDB]:
         """A shared-lock view of the file, current as of now. Treat what it returns as read-only."""
+        if not os.path.lexists(self.path) and getattr(self._local, "tx", None) is None:
+            # Nothing written yet: nothing to lock (and no lock file made by a mere reader).
+            yield self._db(_Transaction({}, writable=False))
+            return
         with self.lock.hold(exclusive=False) as lock_fd:
             data = self._load(lock_fd)
             yield self._db(_Transaction(data, writable=False))

@@ -41,7 +41,8 @@ from socialtui.store.engine import (
     TableCount,
     Writer,
 )
-from socialtui.store.files import SCHEMA_VERSION, FileLock, StoreFile, ensure_dir, open_shared
+from socialtui.store.files import SCHEMA_VERSION, FileLock, StoreFile
+from socialtui.store.safefile import ensure_dir, open_read, open_shared, write_atomic
 
 T = TypeVar("T")
 
@@ -392,10 +393,10 @@ class FilesEngine(Engine):
                 ) from exc
 
     def _read_log_from(self, offset: int) -> tuple[list[Doc], int]:
-        try:
-            fh = open(self.audit_path, "rb")
-        except FileNotFoundError:
+        fd = open_read(self.audit_path)
+        if fd is None:
             return [], 0
+        fh = os.fdopen(fd, "rb")
         docs: list[Doc] = []
         with fh:
             fh.seek(offset)
@@ -429,17 +430,7 @@ class FilesEngine(Engine):
             keep = [doc for doc in docs if spec.at(doc) >= cutoff]
             if len(keep) == len(docs):
                 return 0
-            tmp = self.audit_path.with_name(f".{AUDIT_FILE}.tmp")
-            try:
-                fd = open_shared(tmp, os.O_WRONLY | os.O_TRUNC)
-                try:
-                    os.write(fd, b"".join(orjson.dumps(doc) + b"\n" for doc in keep))
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(tmp, self.audit_path)
-            except OSError as exc:
-                raise StoreWriteFailed(f"could not prune {self.audit_path}: {exc.strerror}") from exc
+            write_atomic(self.audit_path, b"".join(orjson.dumps(doc) + b"\n" for doc in keep))
         return len(docs) - len(keep)
 
     def info(self) -> EngineInfo:

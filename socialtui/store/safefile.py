@@ -77,14 +77,26 @@ def open_shared(path: Path, flags: int, mode: int = FILE_MODE) -> int:
     return fd
 
 
-def read_bytes(path: Path) -> bytes | None:
-    """The file's content, or None if there is none; refused like `open_shared` refuses."""
+def open_read(path: Path) -> int | None:
+    """A descriptor to read the file from, or None if there is none; refused like `open_shared`."""
     try:
         fd = _open(path, os.O_RDONLY, 0)
     except FileNotFoundError:
         return None
     try:
         _check(fd, path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_bytes(path: Path) -> bytes | None:
+    """The file's content, or None if there is none; refused like `open_shared` refuses."""
+    fd = open_read(path)
+    if fd is None:
+        return None
+    try:
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)
