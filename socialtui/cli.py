@@ -23,7 +23,7 @@ from socialtui import __version__, care
 from socialtui.clock import Clock, system_clock
 from socialtui.config import Config, ConfigError, load_config, resolve_config_path
 from socialtui.model import Actor, HandoffNote
-from socialtui.store import Store, StoreError
+from socialtui.store import Store, StoreError, open_store
 from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
 from socialtui.timespec import format_duration, parse_duration
@@ -55,7 +55,7 @@ class Context:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.config.team.data_dir)
+            self._store = open_store(self.config)
         return self._store
 
     @property

@@ -17,6 +17,7 @@ import stat
 import string
 import tomllib
 import unicodedata
+from urllib.parse import urlsplit
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
@@ -68,6 +69,10 @@ class TeamConfig:
     claim_ttl: timedelta = timedelta(minutes=10)
     retention: timedelta = timedelta(days=14)
     handoff_ack_within: timedelta = timedelta(minutes=30)
+    store: str = ""
+    """Where the team's tables live: "" for the files in `data_dir`, or a PostgreSQL libpq URL."""
+    store_password_env: str = ""
+    store_password_file: str = ""
 
     @property
     def tz(self) -> tzinfo:
@@ -265,6 +270,9 @@ TEAM_KEYS = (
     "claim_ttl",
     "retention",
     "handoff_ack_within",
+    "store",
+    "store_password_env",
+    "store_password_file",
 )
 ACCOUNT_KEYS = (
     "id",
@@ -423,7 +431,46 @@ def _load_team(top: _Table) -> TeamConfig:
         claim_ttl=team.duration("claim_ttl", TeamConfig.claim_ttl),
         retention=team.duration("retention", TeamConfig.retention),
         handoff_ack_within=team.duration("handoff_ack_within", TeamConfig.handoff_ack_within),
+        store=_store_url(team),
+        store_password_env=team.string("store_password_env", "an environment variable's name", ""),
+        store_password_file=team.string("store_password_file", "a file path", ""),
     )
+
+
+def _store_url(team: _Table) -> str:
+    url = team.string("store", 'a PostgreSQL URL such as "postgresql:///socialtui"', "").strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise team.error(
+            "store",
+            f"{url.split(':', 1)[0]!r} is not a store socialtui knows; expected a PostgreSQL URL "
+            'such as "postgresql:///socialtui" (or no `store` for the files in data_dir)',
+        )
+    if parts.password:
+        raise team.error(
+            "store",
+            "the URL holds a password, and the config is no place for one: use store_password_env, "
+            "store_password_file or libpq's ~/.pgpass",
+        )
+    return url
+
+
+def store_password(team: TeamConfig) -> str | None:
+    """The store's database password, from its env var or file (None: peer or ~/.pgpass)."""
+    if team.store_password_env:
+        value = os.environ.get(team.store_password_env, "")
+        if not value:
+            raise ConfigError(
+                Path("<config>"), "team.store_password_env", f"environment variable {team.store_password_env} is not set"
+            )
+        return value
+    if team.store_password_file:
+        return _read_secret_file(
+            Path(team.store_password_file), Path("<config>"), "team.store_password_file", "the store's password"
+        )
+    return None
 
 
 def _load_account(table: _Table, team: TeamConfig) -> AccountConfig:

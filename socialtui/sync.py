@@ -1,8 +1,10 @@
 """The shared poller: one per account on the machine, whoever runs it.
 
-An account is polled by the process that holds its lease: an flock on `leases/ACCOUNT.lock` in the
-data dir, held for as long as the process polls it. The kernel drops the lock when the process exits
-(however it exits), so another `socialtui sync` or dashboard takes the account over at its next try.
+An account is polled by the process that holds its lease (`Engine.lease`): with the files engine an
+flock on `leases/ACCOUNT.lock` that the kernel drops when the process exits, however it exits; with
+PostgreSQL a row that lasts half a `poll_interval` unless renewed (every sixth of it), so that when a
+host dies another takes its accounts over within `poll_interval`. Retention runs on a timer here too
+(`Store.prune_if_due`).
 
 A cycle costs two requests when nothing changed (new items after the cursor, own posts after the
 cursor); the home timeline is fetched less often. Failures become the account's health in the store;
@@ -13,8 +15,6 @@ one is polled at its normal pace again, with no burst.
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +26,8 @@ from socialtui.config import AccountConfig, Config, read_secret
 from socialtui.model import AccountHealth
 from socialtui.networks.base import Adapter
 from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure, RateLimited
-from socialtui.store import Store
-from socialtui.store.safefile import open_shared
+from socialtui.store import Store, StoreError
+from socialtui.store.engine import Lease
 
 BACKFILL = timedelta(days=7)
 BACKFILL_LIMIT = 300
@@ -37,36 +37,9 @@ CATCH_UP_PAGES = 3
 AdapterFactory = Callable[[AccountConfig], Adapter]
 
 
-class Lease:
-    """The right to poll one account on this machine: an exclusive, non-blocking flock."""
-
-    def __init__(self, store: Store, account_id: str) -> None:
-        self.path = store.private_dir("leases") / f"{account_id}.lock"
-        self._fd: int | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._fd is not None
-
-    def try_acquire(self) -> bool:
-        if self._fd is not None:
-            return True
-        fd = open_shared(self.path, os.O_RDWR)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
+def account_lease(store: Store, account_id: str, poll_interval: float = 30.0) -> Lease:
+    """The right to poll one account, across every process of the team (see the module)."""
+    return store.engine.lease(account_id, ttl=max(poll_interval / 2, 1.0))
 
 
 @dataclass
@@ -224,7 +197,8 @@ class Syncer:
         self.factory = adapter_factory or default_adapter_factory(config, store, clock)
         self.log = log or (lambda line: None)
         wanted = [a for a in config.accounts if accounts is None or a.id in accounts]
-        self.leases = {a.id: Lease(store, a.id) for a in wanted}
+        interval = config.team.poll_interval.total_seconds()
+        self.leases = {a.id: account_lease(store, a.id, interval) for a in wanted}
         self.accounts = {a.id: a for a in wanted}
         self.pollers: dict[str, AccountPoller] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -268,19 +242,25 @@ class Syncer:
                 if poller is not None:
                     runnable.append(poller)
             results = list(await asyncio.gather(*(p.cycle() for p in runnable)))
-            self.store.prune(self.clock.now(), self.config.team.retention)
+            self._prune(every=0.0)
         finally:
             await self.close()
         return results
 
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set: each leased account in its own task, at its own pace."""
-        retry_leases = self.config.team.poll_interval.total_seconds()
+        # Leases are renewed three times in their life, and free ones tried as often.
+        retry_leases = self.config.team.poll_interval.total_seconds() / 6
         try:
-            self.store.prune(self.clock.now(), self.config.team.retention)
             while not stop.is_set():
+                self._prune()
                 for account_id, lease in self.leases.items():
-                    if account_id in self._tasks or not lease.try_acquire():
+                    if account_id in self._tasks:
+                        if not lease.renew():
+                            self.log(f"{account_id}: lease lost (another process polls it now); stopped")
+                            self._tasks.pop(account_id).cancel()
+                        continue
+                    if not lease.try_acquire():
                         continue
                     self.log(f"{account_id}: polling")
                     self._wake[account_id] = asyncio.Event()
@@ -295,6 +275,17 @@ class Syncer:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
             self._tasks.clear()
             await self.close()
+
+    def _prune(self, every: float | None = None) -> None:
+        """Retention, when due (hourly by default) and no other process is at it."""
+        try:
+            kwargs = {} if every is None else {"every": every}
+            removed = self.store.prune_if_due(self.clock.now(), self.config.team.retention, **kwargs)
+        except StoreError as exc:
+            self.log(f"retention: {exc}; will try again")
+            return
+        if removed and any(removed.values()):
+            self.log("retention: removed " + ", ".join(f"{n} {t}" for t, n in removed.items() if n))
 
     def poll_now(self, account_id: str | None = None) -> None:
         """Ask the account loops to poll at once (the dashboard's "refresh")."""
@@ -339,4 +330,4 @@ async def _first(*events: asyncio.Event) -> None:
             w.cancel()
 
 
-__all__ = ["Syncer", "AccountPoller", "Lease", "CycleResult", "default_adapter_factory"]
+__all__ = ["Syncer", "AccountPoller", "account_lease", "CycleResult", "default_adapter_factory"]

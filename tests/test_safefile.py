@@ -21,7 +21,7 @@ from socialtui.sandbox import World, write_config
 from socialtui.store import Store, StoreError, StoreWriteFailed
 from socialtui.store.safefile import ensure_dir, open_shared, read_bytes, write_atomic
 from socialtui.store.sessions import FileSessionStore
-from socialtui.sync import Lease
+from socialtui.sync import account_lease as Lease
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ALICE = Actor("alice", "Alice")

@@ -19,7 +19,7 @@ from socialtui.overview import build_overview
 from socialtui.sandbox.server import start
 from socialtui.sandbox.world import World
 from socialtui.store import Store
-from socialtui.sync import Lease
+from socialtui.sync import account_lease as Lease
 
 
 @pytest.fixture
@@ -177,7 +177,7 @@ def test_a_lease_is_exclusive_between_processes_and_freed_when_the_holder_dies(t
         [sys.executable, "-c", (
             "import sys, time\n"
             "from socialtui.store import Store\n"
-            "from socialtui.sync import Lease\n"
+            "from socialtui.sync import account_lease as Lease\n"
             f"lease = Lease(Store({str(tmp_path)!r}), 'acme')\n"
             "assert lease.try_acquire()\n"
             "print('held', flush=True)\n"

@@ -10,7 +10,10 @@ one is running.
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from socialtui.store.base import NotFoundInStore
 from socialtui.store.engine import (
@@ -31,7 +34,47 @@ from socialtui.store.retention import RetentionMixin
 from socialtui.store.shifts import ShiftsMixin
 from socialtui.store.work import WorkMixin
 
+if TYPE_CHECKING:
+    from socialtui.config import Config
+
+STORE_ENV = "SOCIALTUI_STORE"
+"""If set, the store every socialtui process of this environment uses, whatever the config says
+(a PostgreSQL URL; the test suite runs itself on PostgreSQL this way)."""
+
+_shared: dict[tuple[str, str | None], Engine] = {}
+_shared_lock = threading.Lock()
+
+
+def engine_for(data_dir: Path | str, url: str = "", password: str | None = None) -> Engine:
+    """The engine for a data dir and the config's `[team] store` (`SOCIALTUI_STORE` first). A
+    database engine is shared by every Store of the process (its pool is thread-safe)."""
+    url = os.environ.get(STORE_ENV, "").strip() or url
+    if not url:
+        from socialtui.store.files_engine import FilesEngine
+
+        return FilesEngine(data_dir)
+    with _shared_lock:
+        engine = _shared.get((url, password))
+        if engine is None:
+            from socialtui.store.postgres import PgEngine
+
+            engine = _shared[(url, password)] = PgEngine(url, password=password)
+        return engine
+
+
+def open_store(config: Config) -> Store:
+    """The team's store as the config says."""
+    from socialtui.config import store_password
+
+    team = config.team
+    password = store_password(team) if team.store else None
+    return Store(team.data_dir, engine=engine_for(team.data_dir, team.store, password))
+
+
 __all__ = [
+    "open_store",
+    "engine_for",
+    "STORE_ENV",
     "Store",
     "Snapshot",
     "Dossier",
@@ -56,14 +99,14 @@ class Store(ItemsMixin, WorkMixin, ShiftsMixin, OutboxMixin, JournalMixin, Reten
     and leases of the files engine); `engine` another engine to keep the tables in."""
 
     def __init__(self, data_dir: Path | str, *, engine: Engine | None = None) -> None:
-        from socialtui.store.files_engine import FilesEngine
-
         self.data_dir = Path(data_dir)
-        self.engine = engine if engine is not None else FilesEngine(self.data_dir)
+        self.engine = engine if engine is not None else engine_for(self.data_dir)
         try:
             self._ensure_answered()
         except StoreError:
             pass  # a store we cannot read (too new, corrupt) says so at its first use, not here
 
     def close(self) -> None:
-        self.engine.close()
+        """Let go of the engine, unless other Stores of the process share it (a database's)."""
+        if self.engine not in _shared.values():
+            self.engine.close()

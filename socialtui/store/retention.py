@@ -89,7 +89,7 @@ class RetentionMixin(StoreBase):
         started = time.monotonic()
         if self._last_prune is not None and started - self._last_prune < every:
             return None
-        lease = self.engine.lease("retention", ttl=300.0)
+        lease = self.engine.lease("_retention", ttl=300.0)
         if not lease.try_acquire():
             return None
         try:

@@ -117,7 +117,7 @@ async def test_an_account_whose_server_fails_is_shown_failing_while_the_others_g
             what="recovery",
         )
     # Leaving the dashboard gives the leases back: `socialtui sync` or another dashboard takes over.
-    from socialtui.sync import Lease
+    from socialtui.sync import account_lease as Lease
 
     lease = Lease(sandbox.store, "acme-mastodon")
     assert lease.try_acquire()
