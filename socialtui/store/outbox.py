@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from socialtui.model import Actor, OutboxEntry, from_record, to_record
 from socialtui.store.base import StoreBase, audit_doc
@@ -39,9 +40,16 @@ class AnsweredMeanwhile(StoreError):
         super().__init__(f"{item} has been {why} meanwhile (use --force to reply again)")
 
 
+def outbox_doc(entry: OutboxEntry) -> dict[str, Any]:
+    """The entry as stored: its state always written (the engines index it), even at its default."""
+    doc = to_record(entry)
+    doc["state"] = entry.state
+    return doc
+
+
 def _open_entry(r: Reader, item: str) -> OutboxEntry | None:
     for _, doc in r.scan("outbox", Query(refs=[item])):
-        if doc.get("state") in OPEN:
+        if doc.get("state", "queued") in OPEN:
             return from_record(OutboxEntry, doc)
     return None
 
@@ -72,7 +80,7 @@ class OutboxMixin(StoreBase):
                 answered = w.get("answered", entry.item)
                 if answered is not None:
                     raise AnsweredMeanwhile(entry.item, answered.get("by", ""))
-            w.put("outbox", entry.id, to_record(entry))
+            w.put("outbox", entry.id, outbox_doc(entry))
             w.delete("drafts", [entry.item])
             w.append("audit", audit_doc(actor, now, "reply-queued", entry.account, entry.item, entry.text[:200]))
             return entry
@@ -91,7 +99,7 @@ class OutboxMixin(StoreBase):
         """Record a new state of an outbox entry; `action` (reply-sent, reply-failed) is audited."""
 
         def body(w: Writer) -> None:
-            w.put("outbox", entry.id, to_record(entry))
+            w.put("outbox", entry.id, outbox_doc(entry))
             if entry.state == "sent":
                 w.delete("claims", [entry.item])
                 w.put("answered", entry.item, answered_doc(entry.account, entry.updated_at, "sent"))
@@ -117,7 +125,7 @@ class OutboxMixin(StoreBase):
             if entry.state != "queued" and not stale:
                 return None
             entry = replace(entry, state="sending", attempts=entry.attempts + 1, updated_at=now)
-            w.put("outbox", entry.id, to_record(entry))
+            w.put("outbox", entry.id, outbox_doc(entry))
             return entry, stale
 
         return self._write(["outbox"], body)

@@ -1,0 +1,160 @@
+"""The store API on both engines: the same promises, whichever keeps the tables."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from socialtui.model import Actor, Author, Item, OutboxEntry, Post, item_id
+from socialtui.store import AlreadyQueued, Store
+from socialtui.store.follow import Follower
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+ALICE = Actor("alice", "Alice")
+BOB = Actor("bob", "Bob")
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """"" for the files engine in tmp_path, or a fresh PostgreSQL database's URL."""
+    return request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+
+
+def open_store(data_dir: Path, url: str) -> Store:
+    if url:
+        from socialtui.store.postgres import PgEngine
+
+        return Store(data_dir, engine=PgEngine(url))
+    return Store(data_dir)
+
+
+def make_item(n: int, account: str = "acme", at: datetime = NOW) -> Item:
+    author = Author(network="mastodon", handle=f"user{n % 7}@example.org", display_name=f"User {n}")
+    post = Post(
+        remote_id=str(n), account=account, author=author, text=f"hello {n}", created_at=at, url=f"https://x/{n}"
+    )
+    return Item(id=item_id(account, str(n)), account=account, kind="mention", post=post)
+
+
+def entry_for(item: Item, key: str, actor: Actor) -> OutboxEntry:
+    return OutboxEntry(
+        id=key,
+        item=item.id,
+        account=item.account,
+        text="thanks!",
+        login=actor.login,
+        operator=actor.operator,
+        created_at=NOW,
+        updated_at=NOW,
+        in_reply_to=item.post.remote_id,
+    )
+
+
+def test_actions_answer_items_and_the_open_snapshot_leaves_them_out(tmp_path: Path, engine_url: str) -> None:
+    store = open_store(tmp_path, engine_url)
+    items = [make_item(n) for n in range(5)]
+    assert store.put_items(items) == 5
+    assert store.put_items(items) == 0, "a poll that re-reads is no news"
+    store.mark_done(items[0], "spam", ALICE, NOW)
+    reply = Post(remote_id="r1", account="acme", author=items[1].post.author, text="hi", created_at=NOW,
+                 own=True, reply_to=items[1].post.remote_id)
+    store.put_own_posts([reply])
+    store.outbox_add(entry_for(items[2], "k2", ALICE), ALICE, NOW)
+    sent = store.outbox_entry("k2")
+    from dataclasses import replace
+
+    store.outbox_update(replace(sent, state="sent", remote_id="x", updated_at=NOW), ALICE, "reply-sent")
+    open_ids = {item.id for item in store.snapshot(NOW, open_only=True).items}
+    assert open_ids == {items[3].id, items[4].id}
+    store.reopen(items[0], ALICE, NOW)
+    store.reopen(items[1], ALICE, NOW)  # replied to by the account: reopening a state changes nothing
+    assert {item.id for item in store.snapshot(NOW, open_only=True).items} == {items[0].id, items[3].id, items[4].id}
+    assert [e.action for e in store.audit_events()] == ["done", "reply-queued", "reply-sent", "reopen", "reopen"]
+    assert store.find_item(items[4].id[:5]).id == items[4].id
+    assert [i.id for i in store.dossier(items[1].post.author.contact_key).items]
+
+
+def test_a_second_open_reply_to_an_item_is_refused_naming_who(tmp_path: Path, engine_url: str) -> None:
+    store = open_store(tmp_path, engine_url)
+    item = make_item(1)
+    store.put_items([item])
+    first = store.outbox_add(entry_for(item, "k-alice", ALICE), ALICE, NOW)
+    assert store.outbox_add(entry_for(item, "k-alice", ALICE), ALICE, NOW) == first, "same key: the same entry"
+    with pytest.raises(AlreadyQueued, match="Alice"):
+        store.outbox_add(entry_for(item, "k-bob", BOB), BOB, NOW)
+    assert [e.id for e in store.outbox()] == ["k-alice"]
+    assert [e.action for e in store.audit_events()] == ["reply-queued"], "nothing audited for the refusal"
+
+
+def _racer(data_dir: str, url: str, who: str, items: int, start, results) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(Path(data_dir), url)
+    actor = Actor(who, who)
+    start.wait()
+    won = 0
+    for n in range(items):
+        try:
+            store.outbox_add(entry_for(make_item(n), f"{who}-{n}", actor), actor, NOW, check_answered=True)
+            won += 1
+        except AlreadyQueued:
+            pass
+    results.put((who, won))
+
+
+def test_two_processes_replying_to_the_same_items_at_once_queue_one_reply_each(
+    tmp_path: Path, engine_url: str
+) -> None:
+    store = open_store(tmp_path, engine_url)
+    count = 50
+    store.put_items([make_item(n) for n in range(count)])
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_racer, args=(str(tmp_path), engine_url, who, count, start, results)) for who in ("a", "b")]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    won = dict(results.get(timeout=5) for _ in procs)
+    per_item: dict[str, int] = {}
+    for entry in store.outbox():
+        per_item[entry.item] = per_item.get(entry.item, 0) + 1
+    assert len(per_item) == count and set(per_item.values()) == {1}, "exactly one reply per item"
+    assert sum(won.values()) == count
+
+
+def test_retention_takes_the_work_of_answered_items_with_them(tmp_path: Path, engine_url: str) -> None:
+    store = open_store(tmp_path, engine_url)
+    old = NOW - timedelta(days=30)
+    answered, unanswered = make_item(1, at=old), make_item(2, at=old)
+    store.put_items([answered, unanswered])
+    store.claim(answered, ALICE, old, timedelta(minutes=10))
+    store.mark_done(answered, "thanked", ALICE, old)
+    store.start_shift(ALICE, old)
+    store.end_shift(ALICE, old + timedelta(hours=8))
+    removed = store.prune(NOW, timedelta(days=14))
+    assert [i.id for i in store.items()] == [unanswered.id], "unanswered items stay, whatever their age"
+    assert store.states() == {} and store.answered() == {}
+    assert removed["items"] == 1 and removed["states"] == 1 and removed["shifts"] == 1
+    assert store.shifts() == []
+
+
+def test_a_follower_sees_only_what_changed(tmp_path: Path, engine_url: str) -> None:
+    store = open_store(tmp_path, engine_url)
+    store.put_items([make_item(n) for n in range(3)])
+    other = open_store(tmp_path, engine_url)  # another dashboard
+    follower = Follower(other.engine, ["items", "states"])
+    assert follower.refresh() == {"items"}
+    assert follower.refresh() == set()
+    assert not follower.wait(0.3)
+    store.mark_done(make_item(1), "spam", ALICE, NOW)
+    assert follower.wait(5.0)
+    assert follower.refresh() == {"states"}
+    assert set(follower.objects("states")) == {make_item(1).id}
+    store.reopen(make_item(1), ALICE, NOW)
+    follower.wait(5.0)
+    assert follower.refresh() == {"states"} and follower.objects("states") == {}
+    assert os.environ.get("SOCIALTUI_STORE") is None or engine_url
