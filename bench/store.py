@@ -381,9 +381,9 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
 
         # An operator action: a fresh process's store, as each dashboard has its own.
         store = Store(directory / "data", engine=engine())
-        store.states()  # a dashboard has the ops file loaded already
+        states = store.states()  # a dashboard has the ops file loaded already
         actor = Actor("alice", "Alice")
-        open_items = [i for i in store.items() if i.id not in store.states()][:200]
+        open_items = [i for i in store.items() if i.id not in states][:200]
         timings = []
         for n, item in enumerate(open_items):
             t = time.perf_counter()
