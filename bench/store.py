@@ -186,9 +186,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(len(ordered) * share + 0.5) - 1))]
 
 
-def contention(engine: EngineFactory, data_dir: Path, seconds: float) -> None:
+def contention(engine: EngineFactory, data_dir: Path, seconds: float, followers_n: int = 10) -> None:
     """10 followers, one poller and 10 operators at once, each with its own store (see the docstring)."""
-    followers_n, operators_n, page, page_every, act_every = 10, 10, 40, 0.5, 0.3
+    operators_n, page, page_every, act_every = 10, 40, 0.5, 0.3
     tables = ["items", "states", "claims", "outbox"]
     stores: list[Store] = []
 
@@ -327,6 +327,7 @@ def main() -> int:
     parser.add_argument("--own-share", type=float, default=0.25)
     parser.add_argument("--contention", action="store_true", help="also run the contention scenario")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the contention scenario runs")
+    parser.add_argument("--followers", type=int, default=10, help="followers in the contention scenario (0: none, to tell their load apart)")
     args = parser.parse_args()
     contacts, handoffs = 300, 60
     if args.items:
@@ -432,7 +433,7 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
         store.close()
 
         if args.contention:
-            contention(engine, directory / "data", args.seconds)
+            contention(engine, directory / "data", args.seconds, args.followers)
     return 0
 
 
