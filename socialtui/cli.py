@@ -328,6 +328,52 @@ def cmd_report(ctx: Context) -> int:
     return 0
 
 
+# --- the store: check and migrate ----------------------------------------------------------------
+
+
+def cmd_store(ctx: Context) -> int:
+    return cmd_store_check(ctx) if ctx.args.action == "check" else cmd_store_migrate(ctx)
+
+
+def cmd_store_check(ctx: Context) -> int:
+    from socialtui.store.migrate import check_store
+
+    report = check_store(ctx.store.engine)
+    for line in report.lines():
+        out(line)
+    return 0 if report.ok else 1
+
+
+def cmd_store_migrate(ctx: Context) -> int:
+    from socialtui.store.migrate import copy_store
+    from socialtui.store.postgres import PgEngine
+
+    password = None
+    if ctx.args.password_env:
+        password = os.environ.get(ctx.args.password_env)
+        if password is None:
+            raise CommandError(f"store migrate: the environment variable {ctx.args.password_env} is not set")
+    source = ctx.store.engine
+    try:
+        target = PgEngine(ctx.args.to, password=password)
+    except StoreError as exc:
+        raise CommandError(f"not migrated: {exc}") from None
+    try:
+        location = target.info().location
+        rows = copy_store(source, target)
+    except StoreError as exc:
+        raise CommandError(f"not migrated, the target is unchanged: {exc}") from None
+    finally:
+        target.close()
+    out(f"{'TABLE':<16} {'SOURCE':>8} {'TARGET':>8}")
+    for table, copied, held in rows:
+        out(f"{table:<16} {copied:>8} {held:>8}")
+    total = sum(held for _, _, held in rows)
+    out()
+    out(f'migrated: {total} documents; set [team] store = "{location}" in the config to use it')
+    return 0
+
+
 # --- the network: sync, reply, login, sandbox, demo ------------------------------------------------
 
 
@@ -626,6 +672,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", parents=[common], help="the dashboard on the sandbox network, in a throw-away data dir")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("store", parents=[common], help="check the store, or copy it into PostgreSQL")
+    ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    ssub.add_parser("check", parents=[common], help="engine, location, counts and integrity problems (exit 1 if any)")
+    m = ssub.add_parser("migrate", parents=[common], help="copy this store into an empty PostgreSQL database")
+    m.add_argument("--to", required=True, metavar="URL", help="the target database, e.g. postgresql://host/socialtui")
+    m.add_argument("--password-env", metavar="VAR", help="read the database password from this environment variable")
+    p.set_defaults(func=cmd_store)
     return parser
 
 
