@@ -627,3 +627,13 @@ def test_env_secret_for_bluesky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     account = load_config(write(tmp_path, BLUESKY)).accounts[0]
     monkeypatch.setenv("ACME_APP_PASSWORD", "abcd-efgh-ijkl-mnop")
     assert read_secret(account) == "abcd-efgh-ijkl-mnop"
+
+
+def test_the_store_is_a_postgresql_url_without_a_password(tmp_path: Path) -> None:
+    ok = load_config(write(tmp_path, '[team]\nstore = "postgresql:///socialtui"\nstore_password_env = "PGPW"\n'))
+    assert ok.team.store == "postgresql:///socialtui" and ok.team.store_password_env == "PGPW"
+    with pytest.raises(ConfigError, match="holds a password") as caught:
+        load_config(write(tmp_path, '[team]\nstore = "postgresql://u:s3cret@db/socialtui"\n'))
+    assert "s3cret" not in str(caught.value)
+    with pytest.raises(ConfigError, match="not a store socialtui knows"):
+        load_config(write(tmp_path, '[team]\nstore = "mysql://db/socialtui"\n'))
