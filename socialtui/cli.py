@@ -340,7 +340,7 @@ def cmd_store_check(ctx: Context) -> int:
 
     report = check_store(ctx.store.engine)
     for line in report.lines():
-        out(line)
+        out(clean(line))  # a broken document's key may be a stranger's handle
     return 0 if report.ok else 1
 
 
@@ -706,8 +706,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     except ArgumentError as exc:
         print(f"socialtui: {exc}", file=sys.stderr)
         return 2
-    except (StoreError, CommandError) as exc:
-        print(f"socialtui: {exc}", file=sys.stderr)
+    except (StoreError, CommandError) as exc:  # may quote a database server's message
+        print(f"socialtui: {one_line(str(exc))}", file=sys.stderr)
         return 3 if args.command == "check" else 1
     except KeyboardInterrupt:
         return 130

@@ -316,3 +316,16 @@ def test_a_write_inside_a_read_is_refused(tmp_path: Path) -> None:
         with pytest.raises(StoreError):
             with ops.write():
                 pass
+
+
+def test_posts_keyed_the_old_way_are_rekeyed_once_on_open(tmp_path: Path) -> None:
+    post = Post(remote_id="9", account="acme", author=Author(network="mastodon", handle="acme@x"),
+                text="ours", created_at=NOW, own=True)
+    from socialtui.model import to_record
+
+    with StoreFile(tmp_path, "posts").write() as db:
+        db.table("own").put("acme\0" + "9", to_record(post))
+    store = Store(tmp_path)
+    with store.engine.read() as reader:
+        assert reader.keys("own") == {"acme 9"}
+    assert store.put_own_posts([post]) == 0, "the same post, not a second copy"

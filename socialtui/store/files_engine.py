@@ -42,7 +42,7 @@ from socialtui.store.engine import (
     Writer,
 )
 from socialtui.store.files import SCHEMA_VERSION, FileLock, StoreFile
-from socialtui.store.safefile import ensure_dir, open_read, open_shared, write_atomic
+from socialtui.store.safefile import ensure_dir, open_read, open_shared, read_bytes, write_atomic
 
 T = TypeVar("T")
 
@@ -235,14 +235,13 @@ class FilesEngine(Engine):
         self._upgrade_post_keys()
 
     def _upgrade_post_keys(self) -> None:
-        """Posts were keyed `ACCOUNT\\0ID` before the contract (PostgreSQL text holds no NUL)."""
+        """Posts were keyed `ACCOUNT\\0ID` before the contract (PostgreSQL text holds no NUL). Looked
+        for in the bytes, so that opening a store decodes nothing that needs no upgrade."""
         for group, table in (("posts", "own"), ("home", "home")):
             file = self.files[group]
-            if not file.path.exists():
+            raw = read_bytes(file.path)
+            if raw is None or b'\\u0000' not in raw:
                 continue
-            with file.read() as db:
-                if not any("\0" in key for key in db.table(table).raw()):
-                    continue
             with file.write() as db:
                 docs = db.table(table).raw()
                 old = [key for key in docs if "\0" in key]

@@ -291,9 +291,14 @@ class ItemsMixin(StoreBase):
         """A store from before the `answered` index gets it once, on first open."""
 
         def missing(r: Reader) -> bool:
+            # Only when something is answered: a store with nothing answered is not rebuilt each open.
             if r.count("answered"):
                 return False
-            return bool(r.count("states") or r.count("own") or r.count("outbox"))
+            return (
+                any(doc.get("done") for _, doc in r.scan("states"))
+                or any(doc.get("state") == "sent" for _, doc in r.scan("outbox"))
+                or any(doc.get("reply_to") for _, doc in r.scan("own"))
+            )
 
         if self._read(missing):
             self.rebuild_answered()
