@@ -17,11 +17,18 @@ add to the audit trail, never change or remove it (`prune_log`, the retention, i
 
 How the contract maps onto PostgreSQL:
 
-- `transact`: one transaction. Its writers take a transaction-scoped advisory lock per named table
-  (sorted: no deadlocks), so that writers of one table take turns as with the files engine's
-  locks; readers never wait. A lost connection before COMMIT runs the body again (with backoff, for
-  `retry_for` seconds); a connection lost during COMMIT is settled by looking for the transaction's
-  row in `socialtui.commits` once the table locks are free again (the lost transaction has ended).
+- `transact`: one transaction, READ COMMITTED, with transaction-scoped advisory locks taken as the
+  body touches a named table: a key's lock before it is read or written (`get`, `put`, `delete`),
+  a ref's lock before a query by ref (an item's outbox entries), the whole table's lock before any
+  other query (retention, a rebuild). A key lock holds the table's lock shared, a table lock holds
+  it exclusive: writers of different keys run side by side, a read-modify-write of one key (a
+  claim, an item's outbox) takes turns, and every lock is taken before its read, so each read sees
+  what the writer before committed. The audit is appended without a lock. A deadlock between two
+  bodies (they lock in the order they run) runs the loser again; readers never wait. A lost
+  connection before COMMIT runs the body again (with backoff, for `retry_for` seconds); a
+  connection lost during COMMIT is settled by inserting the transaction's row in
+  `socialtui.commits` ourselves: that waits for the lost transaction to end, then says whether
+  it committed.
 - `changes`: every row carries the id (xid8) of the transaction that last wrote it; the token is
   the snapshot (`pg_current_snapshot()`) the previous answer was read in, and what changed since is
   what that snapshot could not see. Deletions leave a tombstone row.
@@ -79,7 +86,8 @@ SCHEMA = "socialtui"
 CHANNEL = "socialtui"
 OPERATORS_ROLE = "socialtui_operators"
 MIGRATION_LOCK = 0x50C1A1  # pg_advisory_xact_lock(key): one migrating process at a time
-TABLE_LOCK_SPACE = 0x50C1  # pg_advisory_xact_lock(space, hashtext(table)): a table's writers
+TABLE_LOCK_SPACE = 0x50C1  # pg_advisory_xact_lock(space, hashtext(table)): a table (shared: its keys)
+KEY_LOCK_SPACE = 0x50C2  # pg_advisory_xact_lock(space, hashtext("table|k|key" or "table|r|ref")): a key or a ref of a table
 LOCK_TIMEOUT = "10s"  # as long as the files engine waits for a lock
 LOG_PAGE = 1000
 ENGINE_TABLES = ("meta", "migrations", "tombstones", "commits", "leases")
@@ -222,6 +230,7 @@ class PgReader(Reader):
         spec = _table(table)
         if not keys:
             return {}
+        self._lock(table, keys=keys)
         key = sql.SQL("id::text") if spec.log else sql.SQL("key")
         rows = self.conn.execute(
             sql.SQL("SELECT {key}, doc FROM {t} WHERE {key} = ANY(%s)").format(key=key, t=_ident(table)),
@@ -237,12 +246,22 @@ class PgReader(Reader):
 
     def count(self, table: str) -> int:
         _table(table)
+        self._lock(table)
         row = self.conn.execute(sql.SQL("SELECT count(*) FROM {t}").format(t=_ident(table))).fetchone()
         return int(row[0]) if row else 0
+
+    def _lock(self, table: str, keys: Collection[str] = (), refs: Collection[str] = ()) -> None:
+        """A reader takes no locks (see PgWriter)."""
 
     def _select(self, table: str, query: Query | None, *, with_docs: bool) -> list[tuple[str, Any]]:
         spec = _table(table)
         q = query or Query()
+        if q.refs is not None:  # only rows of these refs: their locks cover it
+            if not q.refs:
+                return []
+            self._lock(table, refs=q.refs)
+        else:
+            self._lock(table)
         where: list[sql.Composable] = []
         params: list[Any] = []
 
@@ -296,6 +315,33 @@ class PgWriter(PgReader, Writer):
         super().__init__(conn)
         self.tables = frozenset(tables)
         self.written: set[str] = set()
+        self._whole: set[str] = set()  # tables locked exclusive
+        self._shared: set[str] = set()  # tables locked shared
+        self._held: set[str] = set()  # keys and refs locked ("table|k|key", "table|r|ref")
+
+    def _lock(self, table: str, keys: Collection[str] = (), refs: Collection[str] = ()) -> None:
+        """Lock before reading or writing a named table (see the module's docstring). Reads of a
+        table the transaction did not name take no lock: it only looks."""
+        if table not in self.tables or TABLES[table].log or table in self._whole:
+            return
+        if not keys and not refs:
+            self.conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (TABLE_LOCK_SPACE, table))
+            self._whole.add(table)
+            return
+        wanted = sorted(
+            ({f"{table}|k|{key}" for key in keys} | {f"{table}|r|{ref}" for ref in refs}) - self._held
+        )
+        if not wanted:
+            return
+        if table not in self._shared:
+            self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", (TABLE_LOCK_SPACE, table))
+            self._shared.add(table)
+        # unnest keeps the order given: the same sorted order in every transaction
+        self.conn.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, hashtext(k))) FROM unnest(%s::text[]) AS k",
+            (KEY_LOCK_SPACE, wanted),
+        )
+        self._held.update(wanted)
 
     def put(self, table: str, key: str, doc: Doc) -> None:
         self.put_many(table, {key: doc})
@@ -304,6 +350,8 @@ class PgWriter(PgReader, Writer):
         spec = self._writable(table, log=False)
         if not docs:
             return
+        refs = {spec.ref(doc) for doc in docs.values()} - {""} if spec.ref is not None else set()
+        self._lock(table, keys=docs.keys(), refs=refs)
         statement = sql.SQL(
             "WITH revived AS (DELETE FROM {tombstones} WHERE tbl = %s AND key = %s)"
             " INSERT INTO {t} AS t (key, doc, account, at, ref) VALUES (%s, %s, %s, %s::timestamptz, %s)"
@@ -330,6 +378,7 @@ class PgWriter(PgReader, Writer):
         self._writable(table, log=False)
         if not keys:
             return 0
+        self._lock(table, keys=keys)
         row = self.conn.execute(
             sql.SQL(
                 "WITH gone AS (DELETE FROM {t} WHERE key = ANY(%s) RETURNING key),"
@@ -425,6 +474,10 @@ class PgLease(Lease):
 # -- the engine ----------------------------------------------------------------------------------------
 
 
+class _Again(Exception):
+    """The transaction was rolled back as a deadlock's loser: run the body again."""
+
+
 class _Lost(Exception):
     """The connection went away; `during_commit`: after COMMIT was sent (the outcome is unknown)."""
 
@@ -505,6 +558,11 @@ class PgEngine(Engine):
             commit_id = uuid.uuid4()
             try:
                 return self._attempt(names, body, commit_id, deadline)
+            except _Again:
+                # Two bodies locked the same keys in opposite orders: this one lost; run it again.
+                if time.monotonic() > deadline:
+                    raise StoreBusy(f"{', '.join(names)}: kept deadlocking with another writer; nothing was changed") from None
+                time.sleep(random.uniform(0, 0.01))
             except _Lost as lost:
                 if lost.during_commit:
                     committed = self._settle(names, commit_id, deadline)
@@ -669,7 +727,6 @@ class PgEngine(Engine):
             with self._pool.connection(timeout=max(0.1, deadline - time.monotonic())) as conn:
                 try:
                     conn.execute("BEGIN")
-                    _lock_tables(conn, names)
                     writer = PgWriter(conn, names)
                     result = body(writer)
                     if writer.written:
@@ -690,6 +747,8 @@ class PgEngine(Engine):
                 return result
         except errors.UniqueViolation as exc:
             raise Conflict(self._conflict_message(exc)) from exc
+        except (errors.DeadlockDetected, errors.SerializationFailure) as exc:
+            raise _Again() from exc
         except errors.LockNotAvailable as exc:
             raise StoreBusy(
                 f"{', '.join(names)}: another process held the lock too long; nothing was changed"
@@ -713,13 +772,14 @@ class PgEngine(Engine):
             try:
                 with self._pool.connection(timeout=max(0.1, deadline - time.monotonic())) as conn:
                     conn.execute("BEGIN")
-                    # The lost transaction held these until it ended: once we hold them, it is over.
-                    _lock_tables(conn, names)
+                    # Our insert of the lost transaction's id waits while that transaction is still
+                    # running (it inserted the same key), then finds it taken only if it committed.
                     row = conn.execute(
-                        "SELECT 1 FROM socialtui.commits WHERE id = %s", (commit_id,)
+                        "INSERT INTO socialtui.commits (id) VALUES (%s) ON CONFLICT DO NOTHING RETURNING 1",
+                        (commit_id,),
                     ).fetchone()
                     conn.execute("ROLLBACK")
-                    return row is not None
+                    return row is None
             except psycopg.Error:
                 if time.monotonic() + delay > deadline:
                     return None
@@ -814,14 +874,6 @@ class PgEngine(Engine):
 _SINCE = sql.SQL(
     "xid >= pg_snapshot_xmin(%(token)s::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %(token)s::pg_snapshot)"
 )
-
-
-def _lock_tables(conn: psycopg.Connection, names: list[str]) -> None:
-    if names:
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(%s, hashtext(name)) FROM unnest(%s::text[]) AS name",
-            (TABLE_LOCK_SPACE, names),
-        )
 
 
 def _rollback(conn: psycopg.Connection) -> None:
