@@ -17,7 +17,6 @@ import stat
 import string
 import tomllib
 import unicodedata
-from urllib.parse import urlsplit
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 
 from socialtui.model import Actor, Author, Item, OutboxEntry, Post, item_id
-from socialtui.store.files import StoreFile
 from socialtui.store import (
     NotFoundInStore,
     Store,
@@ -29,6 +28,7 @@ from socialtui.store import (
     StoreTooNew,
     StoreWriteFailed,
 )
+from socialtui.store.files import StoreFile
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ALICE = Actor("alice", "Alice")

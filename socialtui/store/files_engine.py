@@ -437,7 +437,7 @@ class FilesEngine(Engine):
         problems = []
         size = 0
         reader = _FilesView(self)
-        for name, spec in schema.TABLES.items():
+        for name in schema.TABLES:
             try:
                 counts.append(TableCount(name, reader.count(name)))
             except StoreError as exc:

@@ -31,7 +31,6 @@ from socialtui.store.base import NotFoundInStore, StoreBase, iso
 from socialtui.store.engine import Query, Reader, Writer
 from socialtui.store.schema import contact_key, post_key, utc
 
-
 EPOCH = "1970-01-01T00:00:00Z"
 
 
