@@ -233,6 +233,28 @@ def _schema_state(url: str) -> list[Any]:
         ]
 
 
+def test_a_bulk_write_takes_one_table_lock_not_a_lock_per_key(engine: PgEngine) -> None:
+    # the server's lock table holds max_locks_per_transaction (64) per connection in all: a key
+    # lock each for a first sync's thousands of posts ran it out of shared memory
+    docs = {f"k{n}": item("acme", f"2026-11-18T{n % 24:02}:00:00Z") for n in range(5_000)}
+
+    def locks(w: Any) -> int:
+        row = w.conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        ).fetchone()
+        return int(row[0])
+
+    def write(some: dict[str, Any]) -> Any:
+        return lambda w: (w.put_many("items", some), locks(w))[1]
+
+    held = engine.transact(["items"], write(docs))
+    assert 1 <= held <= 2, f"{held} advisory locks held for one bulk write"
+    with engine.read() as reader:
+        assert reader.count("items") == 5_000
+    few = engine.transact(["items"], write({"k1": docs["k1"], "k2": docs["k2"]}))
+    assert few == 4, "a small write shares the table and locks its two keys and their one ref"
+
+
 def test_a_newer_schema_is_refused_and_left_alone(engine: PgEngine, pg_url: str) -> None:
     put(engine, "contacts", {"a": {}})
     engine.close()

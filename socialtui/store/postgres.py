@@ -87,7 +87,10 @@ CHANNEL = "socialtui"
 OPERATORS_ROLE = "socialtui_operators"
 MIGRATION_LOCK = 0x50C1A1  # pg_advisory_xact_lock(key): one migrating process at a time
 TABLE_LOCK_SPACE = 0x50C1  # pg_advisory_xact_lock(space, hashtext(table)): a table (shared: its keys)
-KEY_LOCK_SPACE = 0x50C2  # pg_advisory_xact_lock(space, hashtext("table|k|key" or "table|r|ref")): a key or a ref of a table
+KEY_LOCK_SPACE = 0x50C2
+MAX_KEY_LOCKS = 128
+"""Past this many key locks in one transaction, a writer takes the whole table instead: the server's
+lock table holds max_locks_per_transaction (64 by default) times max_connections in all."""  # pg_advisory_xact_lock(space, hashtext("table|k|key" or "table|r|ref")): a key or a ref of a table
 LOCK_TIMEOUT = "10s"  # as long as the files engine waits for a lock
 LOG_PAGE = 1000
 ENGINE_TABLES = ("meta", "migrations", "tombstones", "commits", "leases")
@@ -332,6 +335,11 @@ class PgWriter(PgReader, Writer):
             ({f"{table}|k|{key}" for key in keys} | {f"{table}|r|{ref}" for ref in refs}) - self._held
         )
         if not wanted:
+            return
+        if len(wanted) + len(self._held) > MAX_KEY_LOCKS:
+            # a bulk write (an import, a first sync of a big account): one table lock instead of
+            # thousands of key locks, which would exhaust the server's lock table
+            self._lock(table)
             return
         if table not in self._shared:
             self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", (TABLE_LOCK_SPACE, table))
