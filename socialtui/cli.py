@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from socialtui.model import Actor, HandoffNote
 from socialtui.store import Store, StoreError, open_store
 from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
-from socialtui.timespec import format_duration, parse_duration
+from socialtui.timespec import format_duration, local_time, parse_duration
 
 
 class CommandError(Exception):
@@ -206,28 +206,58 @@ def cmd_contacts(ctx: Context) -> int:
     return 0
 
 
-def _print_handoff(note: HandoffNote) -> None:
-    out(f"── {note.id}  by {note.operator} ({note.login}) at {note.at.strftime('%Y-%m-%d %H:%M')}Z")
+def _print_handoff(note: HandoffNote, tz: tzinfo) -> None:
+    from socialtui.handoff import item_line
+
+    out(f"── {note.id}  by {note.operator} ({note.login}) at {local_time(note.at, tz)}")
     for line in clean(note.text).splitlines() or [""]:
         out(f"   {line}")
     if note.pinned_items or note.pinned_accounts:
         out(f"   pinned: {', '.join(note.pinned_items + note.pinned_accounts)}")
-    acks = ", ".join(f"{a.operator} {a.at.strftime('%H:%M')}Z" for a in note.acks) or "nobody yet"
+    if note.has_work:
+        if note.open_items:
+            out(f"   open when written ({len(note.open_items)} unanswered, oldest first; waited: wall-clock):")
+        else:
+            out("   open when written: nothing unanswered")
+        for item in note.open_items:
+            out(f"   - {item_line(item)}")
+        if note.claims:
+            took = f"; taken over by {note.taken_over_by}" if note.taken_over_by else "; the first to acknowledge takes them"
+            out(f"   claims released with the shift: {', '.join(note.claims)}{took}")
+        if note.drafts:
+            out(f"   drafts left: {', '.join(d.item for d in note.drafts)}")
+        failing = note.failing
+        if failing:
+            out(f"   failing accounts: {', '.join(f'{a.account} ({one_line(a.health_detail, 60)})' for a in failing)}")
+    acks = ", ".join(f"{a.operator} {local_time(a.at, tz, '%H:%M')}" for a in note.acks) or "nobody yet"
     out(f"   acknowledged by: {acks}")
 
 
 def cmd_handoff(ctx: Context) -> int:
+    from socialtui.handoff import draft_handoff, note_text, open_work
+    from socialtui.overview import build_overview
+
     action = ctx.args.action
     store, actor, now = ctx.store, ctx.actor, ctx.now()
+    tz = ctx.config.team.tz
     if action == "write":
         text = " ".join(ctx.args.text).strip()
+        overview = build_overview(ctx.config, store, now)
+        work = open_work(overview, actor)
         if not text:
-            text = _edit_handoff(ctx)
+            text = _edit_handoff(ctx, draft_handoff(ctx.config, store, actor, now, overview))
             if not text:
                 out("Handoff not written: the note was empty.")
                 return 1
-        note = store.write_handoff(text, actor, now)
-        out(f"Handoff {note.id} written; the next operators will see it until they acknowledge it.")
+        elif not ctx.args.text_only:
+            text = f"{note_text(draft_handoff(ctx.config, store, actor, now, overview))}\n\n{text}"
+        note = store.write_handoff(text, actor, now, work=work)
+        out(
+            f"Handoff {note.id} written with the open work ({len(note.open_items)} unanswered); "
+            "your shift has ended. The next operators will see it until they acknowledge it."
+        )
+        if note.claims:
+            out(f"Your claims were released: {', '.join(note.claims)} (whoever acknowledges first takes them).")
         return 0
     notes = store.handoffs()
     if action == "show":
@@ -241,46 +271,66 @@ def cmd_handoff(ctx: Context) -> int:
             out("No handoff notes." if ctx.args.all or not notes else "No handoff notes waiting for you.")
             return 0
         for note in shown:
-            _print_handoff(note)
+            _print_handoff(note, tz)
         return 0
-    # ack
-    acked = store.ack_handoffs(actor, now, ctx.args.id)
+    # ack: the acknowledger takes over the writer's released claims
+    acked = store.ack_handoffs(actor, now, ctx.args.id, take_over=ctx.config.team.claim_ttl)
     if not acked:
         out("Nothing to acknowledge.")
     for note in acked:
         out(f"Acknowledged {note.id} by {note.operator}.")
+        if note.claims and note.taken_over_by == actor.operator:
+            out(f"You took over {note.operator}'s claims: {', '.join(note.claims)}.")
     return 0
 
 
 def cmd_shift(ctx: Context) -> int:
     store, actor, now = ctx.store, ctx.actor, ctx.now()
+    tz = ctx.config.team.tz
     if ctx.args.action == "start":
         shift = store.start_shift(actor, now)
-        out(f"{actor.operator} on shift since {shift.started_at.strftime('%Y-%m-%d %H:%M')}Z.")
+        out(f"{actor.operator} on shift since {local_time(shift.started_at, tz)}.")
         waiting = care.handoffs_waiting(store.handoffs(), store.shifts(actor.operator), actor.operator, now)
         if waiting:
             out(f"{len(waiting)} handoff note(s) to read first:")
             for note in waiting:
-                _print_handoff(note)
+                _print_handoff(note, tz)
             out("Acknowledge with: socialtui handoff ack")
         return 0
     if ctx.args.action == "end":
-        store.end_shift(actor, now)
-        out(f"Shift ended for {actor.operator}. Leave a note for the next shift: socialtui handoff write")
+        released = store.end_shift(actor, now)
+        out(f"Shift ended for {actor.operator}, without a handoff note.")
+        if released:
+            out(f"Your claims were released: {', '.join(released)}.")
+        out("Open work not named in an acknowledged note counts as dropped: socialtui handoff write TEXT")
+        return 0
+    if ctx.args.all:
+        on = store.on_shift(now)
+        if not on:
+            out("Nobody is on shift.")
+        for shift in on:
+            me = "  (you)" if shift.operator == actor.operator else ""
+            out(
+                f"{fit(one_line(shift.operator), 20)} on shift since {local_time(shift.started_at, tz)} "
+                f"({format_duration((now - shift.started_at).total_seconds())}){me}"
+            )
         return 0
     current = [s for s in store.shifts(actor.operator) if s.ended_at is None]
-    out(f"{actor.operator} on shift since {current[-1].started_at.strftime('%Y-%m-%d %H:%M')}Z." if current else f"{actor.operator} is not on shift.")
+    out(
+        f"{actor.operator} on shift since {local_time(current[-1].started_at, tz)}."
+        if current
+        else f"{actor.operator} is not on shift."
+    )
     return 0
 
 
-def _edit_handoff(ctx: Context) -> str:
-    """Open $EDITOR on an auto-drafted note; returns the text without comment lines."""
-    from socialtui.handoff import draft_handoff, note_text
+def _edit_handoff(ctx: Context, draft: str) -> str:
+    """Open $EDITOR on the auto-drafted note; returns the text without comment lines."""
+    from socialtui.handoff import note_text
 
     if not sys.stdin.isatty():
         raise CommandError("handoff write needs TEXT (or a terminal for $EDITOR)")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    draft = draft_handoff(ctx.config, ctx.store, ctx.actor, ctx.now())
     with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="handoff-", delete=False) as fh:
         fh.write(draft)
         path = fh.name
@@ -631,6 +681,9 @@ def build_parser() -> argparse.ArgumentParser:
         "write", parents=[common], help="write a handoff note (no TEXT: edit an auto-draft in $EDITOR)"
     )
     w.add_argument("text", metavar="TEXT", nargs="*")
+    w.add_argument(
+        "--text-only", action="store_true", help="only TEXT, without the drafted summary (the open work is kept as data anyway)"
+    )
     s = hsub.add_parser("show", parents=[common], help="the notes waiting for your acknowledgement")
     s.add_argument("--all", action="store_true", help="every note, acknowledged or not")
     s.add_argument("--json", action="store_true")
@@ -648,6 +701,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("shift", parents=[common], help="start or end your shift (the dashboard starts it for you)")
     p.add_argument("action", nargs="?", choices=("start", "end", "show"), default="show")
+    p.add_argument("--all", action="store_true", help="show: every operator on shift now")
     p.set_defaults(func=cmd_shift)
 
     p = sub.add_parser("sync", parents=[common], help="the headless poller (a service), or one pass")

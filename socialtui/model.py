@@ -130,7 +130,7 @@ class ItemState:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """"I am answering this": visible to every operator until it expires or is released."""
+    """ "I am answering this": visible to every operator until it expires or is released."""
 
     item: str
     login: str
@@ -167,8 +167,55 @@ class HandoffAck:
 
 
 @dataclass(frozen=True, slots=True)
+class HandedItem:
+    """An unanswered item as a handoff note carries it: enough to act on without the queue."""
+
+    id: str
+    account: str
+    author: str
+    """How an operator reads the author (`Author.label`), cleaned."""
+    received_at: datetime
+    waited_s: float
+    """Wall-clock seconds the person had waited when the note was written."""
+    state: str
+    """`ok`, `due` or `late` against the account's reply target, when the note was written."""
+    claimed_by: str = ""
+    text: str = ""
+    """The first words of the post, on one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandedDraft:
+    """A reply the writer left unfinished."""
+
+    item: str
+    account: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HandedAccount:
+    """A managed account's state when the note was written: queue, quiet gap, health."""
+
+    account: str
+    unanswered: int
+    late: int
+    gap_state: str
+    """`ok`, `warn`, `breach` or `unknown` (`care.QuietGap.state`)."""
+    quiet_s: float
+    max_quiet_s: float
+    health: str
+    health_detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class HandoffNote:
-    """A note written at the end of a shift, that later operators acknowledge."""
+    """A note written at the end of a shift, that later operators acknowledge.
+
+    Besides the writer's text and pins it carries, as data, the open work when it was written
+    (`has_work`): every unanswered item, the writer's claims (released with the shift, taken over
+    by whoever acknowledges first) and unfinished drafts, each account's state. Notes written
+    before this existed have none of it and read as they did."""
 
     id: str
     login: str
@@ -178,9 +225,41 @@ class HandoffNote:
     pinned_items: tuple[str, ...] = ()
     pinned_accounts: tuple[str, ...] = ()
     acks: tuple[HandoffAck, ...] = ()
+    has_work: bool = False
+    open_items: tuple[HandedItem, ...] = ()
+    claims: tuple[str, ...] = ()
+    """The items the writer had claimed; the claims were released when the note was written."""
+    drafts: tuple[HandedDraft, ...] = ()
+    accounts: tuple[HandedAccount, ...] = ()
+    taken_over_by: str = ""
+    """The operator who took over the writer's claims by acknowledging first."""
 
     def acked_by(self, operator: str) -> HandoffAck | None:
         return next((ack for ack in self.acks if ack.operator == operator), None)
+
+    @property
+    def named_items(self) -> frozenset[str]:
+        """Every item the note names: its open items, the writer's claims and drafts, its pins."""
+        return frozenset(
+            [i.id for i in self.open_items]
+            + list(self.claims)
+            + [d.item for d in self.drafts]
+            + list(self.pinned_items)
+        )
+
+    @property
+    def failing(self) -> tuple[HandedAccount, ...]:
+        return tuple(a for a in self.accounts if a.health not in ("ok", "never"))
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWork:
+    """The open work at one moment, as a handoff note carries it (`handoff.open_work`)."""
+
+    open_items: tuple[HandedItem, ...] = ()
+    claims: tuple[str, ...] = ()
+    drafts: tuple[HandedDraft, ...] = ()
+    accounts: tuple[HandedAccount, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +450,13 @@ _INTERNED: dict[tuple[Any, ...], Any] = {}
 def from_record(cls: type[T], data: dict[str, Any]) -> T:
     """The dataclass `cls` from plain data written by `to_record`; unknown keys are ignored."""
     if cls is Author:  # the same people write many posts: share one object per author
-        key = (data["network"], data["handle"], data.get("id", ""), data.get("display_name", ""), data.get("url", ""))
+        key = (
+            data["network"],
+            data["handle"],
+            data.get("id", ""),
+            data.get("display_name", ""),
+            data.get("url", ""),
+        )
         author = _INTERNED.get(key)
         if author is None:
             if len(_INTERNED) > 100_000:
@@ -402,6 +487,10 @@ __all__ = [
     "ContactNote",
     "HandoffNote",
     "HandoffAck",
+    "HandedItem",
+    "HandedDraft",
+    "HandedAccount",
+    "OpenWork",
     "HandoffDraft",
     "Draft",
     "OutboxEntry",

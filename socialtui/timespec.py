@@ -68,6 +68,13 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+def local_time(at: datetime, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time as a person reads it: in `tz` (the team's zone), labelled with the zone's abbreviation
+    (`14:00 GMT`). Machine-readable output (JSON) stays UTC ISO-8601 and never goes through this."""
+    local = at.astimezone(tz)
+    return f"{local.strftime(fmt)} {local.strftime('%Z') or 'UTC'}"
+
+
 # --- active hours: parsing -----------------------------------------------------------------------------
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -488,4 +495,4 @@ class ActiveHours:
         raise ValueError(f"active hours `{self._spec}` have no active time after {start.isoformat()}")
 
 
-__all__ = ["parse_duration", "format_duration", "wall_to_utc", "ActiveHours"]
+__all__ = ["parse_duration", "format_duration", "local_time", "wall_to_utc", "ActiveHours"]

@@ -250,7 +250,7 @@ def test_eight_concurrent_handoff_writes_lose_nothing(config_path: Path, tmp_pat
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "socialtui", "--config", str(config_path), "--operator", f"op{n}",
-             "handoff", "write", f"note number {n}"],
+             "handoff", "write", "--text-only", f"note number {n}"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         for n in range(8)

@@ -71,7 +71,7 @@ def test_a_handoff_is_read_acknowledged_and_chased(config: Path) -> None:
     assert "Acknowledged" in acked.stdout
     assert "No handoff notes waiting for you." in sh(config, "Ben", t1 + timedelta(minutes=26), "handoff", "show").stdout
     ana = sh(config, "Ana", t1 + timedelta(minutes=27), "handoff", "show", "--all").stdout
-    assert "acknowledged by: Ben 12:30Z" in ana
+    assert "acknowledged by: Ben 12:30 UTC" in ana
 
     # Cat has not: it stays open for her, and past the limit `check` warns.
     assert "refund thread" in sh(config, "Cat", t1 + timedelta(minutes=40), "handoff", "show").stdout

@@ -7,7 +7,17 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from socialtui.model import Actor, HandoffAck, HandoffDraft, HandoffNote, Shift, from_record, to_record
+from socialtui.model import (
+    Actor,
+    Claim,
+    HandoffAck,
+    HandoffDraft,
+    HandoffNote,
+    OpenWork,
+    Shift,
+    from_record,
+    to_record,
+)
 from socialtui.store.base import NotFoundInStore, StoreBase, audit_doc
 from socialtui.store.engine import StoreError, Writer
 
@@ -16,12 +26,23 @@ def shift_key(shift: Shift) -> str:
     return f"{shift.operator}@{shift.started_at.isoformat()}"
 
 
-def _end_shift(w: Writer, actor: Actor, now: datetime) -> None:
+def _end_shift(w: Writer, actor: Actor, now: datetime) -> list[str]:
+    """End the operator's open shift and release their claims; returns the items released."""
     for _, doc in list(w.scan("shifts")):
         if doc.get("operator") == actor.operator and doc.get("ended_at") is None:
             shift = replace(from_record(Shift, doc), ended_at=now)
             w.put("shifts", shift_key(shift), to_record(shift))
             w.append("audit", audit_doc(actor, now, "shift-end"))
+    released = []
+    for key, doc in list(w.scan("claims")):
+        if doc.get("operator") != actor.operator:
+            continue
+        claim = from_record(Claim, doc)
+        w.delete("claims", [key])
+        if claim.expires_at > now:
+            released.append(claim.item)
+            w.append("audit", audit_doc(actor, now, "release", "", claim.item, "shift ended"))
+    return sorted(released)
 
 
 class ShiftsMixin(StoreBase):
@@ -32,7 +53,9 @@ class ShiftsMixin(StoreBase):
 
     def shifts(self, operator: str | None = None) -> list[Shift]:
         shifts = self._all("shifts", Shift).values()
-        return sorted((s for s in shifts if operator is None or s.operator == operator), key=lambda s: s.started_at)
+        return sorted(
+            (s for s in shifts if operator is None or s.operator == operator), key=lambda s: s.started_at
+        )
 
     def write_handoff(
         self,
@@ -42,7 +65,11 @@ class ShiftsMixin(StoreBase):
         *,
         pinned_items: Iterable[str] = (),
         pinned_accounts: Iterable[str] = (),
+        work: OpenWork | None = None,
     ) -> HandoffNote:
+        """Write the note, end the writer's shift and release their claims, in one transaction.
+        `work` (`handoff.open_work`) is the open work it carries as data; the claims it names are
+        those actually released here, so the note never promises a claim that was not the writer's."""
         text = text.strip()
         if not text:
             raise StoreError("a handoff note needs some text")
@@ -55,18 +82,33 @@ class ShiftsMixin(StoreBase):
             pinned_items=tuple(pinned_items),
             pinned_accounts=tuple(pinned_accounts),
         )
+        if work is not None:
+            note = replace(
+                note,
+                has_work=True,
+                open_items=work.open_items,
+                drafts=work.drafts,
+                accounts=work.accounts,
+            )
 
-        def body(w: Writer) -> None:
-            w.put("handoffs", note.id, to_record(note))
+        def body(w: Writer) -> HandoffNote:
             w.delete("handoff_drafts", [actor.operator])
-            _end_shift(w, actor, now)
+            released = _end_shift(w, actor, now)
+            written = replace(note, claims=tuple(released)) if work is not None else note
+            w.put("handoffs", note.id, to_record(written))
             w.append("audit", audit_doc(actor, now, "handoff", "", "", f"{note.id}: {text[:200]}"))
+            return written
 
-        self._write(["handoffs", "handoff_drafts", "shifts", "audit"], body)
-        return note
+        return self._write(["handoffs", "handoff_drafts", "shifts", "claims", "audit"], body)
 
-    def ack_handoffs(self, actor: Actor, now: datetime, note_id: str | None = None) -> list[HandoffNote]:
-        """Acknowledge one note, or every note this operator has not acknowledged (and did not write)."""
+    def ack_handoffs(
+        self, actor: Actor, now: datetime, note_id: str | None = None, *, take_over: timedelta | None = None
+    ) -> list[HandoffNote]:
+        """Acknowledge one note, or every note this operator has not acknowledged (and did not write).
+
+        With `take_over` (the claim time-to-live), the first to acknowledge a note takes over the
+        work its writer released: each claimed item still unanswered and not claimed by someone
+        else is claimed for the acknowledger (audited), and the note says who took it over."""
 
         def body(w: Writer) -> list[HandoffNote]:
             docs = dict(w.scan("handoffs"))
@@ -82,14 +124,37 @@ class ShiftsMixin(StoreBase):
                 if note.acked_by(actor.operator) or (note_id is None and note.operator == actor.operator):
                     continue
                 note = replace(note, acks=note.acks + (HandoffAck(actor.login, actor.operator, now),))
-                w.put("handoffs", key, to_record(note))
                 w.append("audit", audit_doc(actor, now, "handoff-ack", "", "", note.id))
+                if (
+                    take_over is not None
+                    and note.claims
+                    and not note.taken_over_by
+                    and note.operator != actor.operator
+                ):
+                    note = replace(note, taken_over_by=actor.operator)
+                    accounts = {i.id: i.account for i in note.open_items}
+                    for item in note.claims:
+                        if w.get("answered", item) is not None:
+                            continue
+                        held = w.get("claims", item)
+                        if held is not None and held.get("operator") != actor.operator:
+                            if from_record(Claim, held).expires_at > now:
+                                continue
+                        claim = Claim(item, actor.login, actor.operator, now, now + take_over)
+                        w.put("claims", item, to_record(claim))
+                        detail = f"taken over from {note.operator} (handoff {note.id})"
+                        w.append(
+                            "audit", audit_doc(actor, now, "claim", accounts.get(item, ""), item, detail)
+                        )
+                w.put("handoffs", key, to_record(note))
                 acked.append(note)
             return acked
 
-        return self._write(["handoffs", "audit"], body)
+        return self._write(["handoffs", "claims", "answered", "audit"], body)
 
-    def start_shift(self, actor: Actor, now: datetime, resume_within: timedelta = timedelta(hours=12)) -> Shift:
+    def start_shift(
+        self, actor: Actor, now: datetime, resume_within: timedelta = timedelta(hours=12)
+    ) -> Shift:
         """Start the operator's shift, or resume their open one. An open shift older than
         `resume_within` (a dashboard that died without a handoff) is closed now and a new one starts."""
 
@@ -108,8 +173,13 @@ class ShiftsMixin(StoreBase):
 
         return self._write(["shifts", "audit"], body)
 
-    def end_shift(self, actor: Actor, now: datetime) -> None:
-        self._write(["shifts", "audit"], lambda w: _end_shift(w, actor, now))
+    def end_shift(self, actor: Actor, now: datetime) -> list[str]:
+        """End the operator's shift without a note; their claims are released. Returns those items."""
+        return self._write(["shifts", "claims", "audit"], lambda w: _end_shift(w, actor, now))
+
+    def on_shift(self, now: datetime) -> list[Shift]:
+        """The shifts open now (one per operator on shift), earliest first."""
+        return [s for s in self.shifts() if s.ended_at is None and s.started_at <= now]
 
     def save_handoff_draft(self, draft: HandoffDraft) -> None:
         """Keep the end-of-shift note as it is typed, pins included (not audited: not written yet)."""

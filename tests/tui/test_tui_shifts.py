@@ -65,6 +65,7 @@ async def test_a_handoff_goes_from_one_shift_to_the_next_and_is_acknowledged(wor
         await wait_for(lambda: isinstance(alice_app.screen, MainScreen), alice, what="back to the queue")
         [note] = world.store.handoffs()
         assert note.operator == "Alice" and note.login == "alice"
+        assert note.has_work and [i.id for i in note.open_items] == queue_ids(alice_app), "the open work, as data"
         assert note.text.endswith("Sam waits for a call back.")
         assert not any(line.startswith("#") for line in note.text.splitlines()), "guidance dropped"
         assert (note.pinned_items, note.pinned_accounts) == ((oldest.id,), ("acme-mastodon",))
@@ -81,6 +82,7 @@ async def test_a_handoff_goes_from_one_shift_to_the_next_and_is_acknowledged(wor
             shown = screen_text(bob_app)
             assert "1 note waiting for you" in shown
             assert "── Alice · Wed 18 Nov 14:00" in shown and "Open: 4 unanswered" in shown
+            assert "open when written: 4 unanswered (4 still open now)" in shown
             await bob.press("end")  # a long note scrolls
             await bob.pause()
             shown = screen_text(bob_app)

@@ -26,8 +26,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, SelectionList, Static, TextArea
 from textual.widgets.selection_list import Selection
 
-from socialtui.handoff import note_text
-from socialtui.model import Item
+from socialtui.handoff import note_text, take_open_work
+from socialtui.model import HandoffNote, Item
 from socialtui.store import StoreError
 from socialtui.tui.data import Dashboard
 from socialtui.tui.drafts import DraftKeeper
@@ -181,22 +181,26 @@ class HandoffScreen(Screen[None]):
         notes = [note for note in data.waiting if note.id in wanted]
         store, actor, now = app.store, app.actor, app.now()
 
-        def acknowledge() -> int:
-            return sum(len(store.ack_handoffs(actor, now, note.id)) for note in notes)
+        def acknowledge() -> list[HandoffNote]:
+            ttl = app.config.team.claim_ttl
+            return [done for note in notes for done in store.ack_handoffs(actor, now, note.id, take_over=ttl)]
 
         self._acknowledging = True
         self.refresh_bindings()
         try:
-            acked = await app.in_thread(acknowledge)
+            acked_notes = await app.in_thread(acknowledge)
         except StoreError as exc:
             app.tell(f"Not acknowledged: {exc}", "error")
             return
         finally:
             self._acknowledging = False
         self._acknowledged.update(note.id for note in notes)
+        acked = len(acked_notes)
         writers = ", ".join(sorted({line_of(note.operator, 20) for note in notes}))
         noun = "note" if acked == 1 else "notes"
-        app.tell(f"Acknowledged {acked} handoff {noun} from {writers}: they will see it.")
+        taken = [item for note in acked_notes if note.taken_over_by == actor.operator for item in note.claims]
+        took = f" You took over their {len(taken)} claim(s)." if taken else ""
+        app.tell(f"Acknowledged {acked} handoff {noun} from {writers}: they will see it.{took}")
         app.refresh_dashboard()
         if not self.history:
             self.dismiss()
@@ -385,12 +389,17 @@ class HandoffComposer(DraftWriting, Screen[None]):
         if not confirmed:
             return
         self._saving = True
-        try:
-            await app.in_thread(
-                lambda: app.store.write_handoff(
-                    text, app.actor, app.now(), pinned_items=items, pinned_accounts=accounts
-                )
+
+        def write() -> HandoffNote:
+            # The open work as it is now, when the note is saved, not when it was drafted.
+            now = app.now()
+            work = take_open_work(app.config, app.store, app.actor, now)
+            return app.store.write_handoff(
+                text, app.actor, now, pinned_items=items, pinned_accounts=accounts, work=work
             )
+
+        try:
+            note = await app.in_thread(write)
         except StoreError as exc:
             self._saving = False
             self._show_status(f"Not saved (the draft is kept): {exc}")
@@ -401,7 +410,11 @@ class HandoffComposer(DraftWriting, Screen[None]):
         except StoreError:
             pass  # the note is written; a stale draft only comes back as the next note's start
         app.handoff_written()
-        app.tell("Handoff written and your shift ended. Everyone sees it until they acknowledge it; q quits.")
+        released = f"; your {len(note.claims)} claim(s) released" if note.claims else ""
+        app.tell(
+            f"Handoff written with {len(note.open_items)} open item(s) and your shift ended{released}. "
+            "Everyone sees it until they acknowledge it; q quits."
+        )
         self.dismiss()
 
     def action_redraft(self) -> None:

@@ -10,7 +10,7 @@ from textual.content import Content
 
 from socialtui.care import handoffs_waiting
 from socialtui.config import AccountConfig
-from socialtui.model import HandoffNote
+from socialtui.model import HandedItem, HandoffNote
 from socialtui.tui.data import Dashboard
 from socialtui.tui.render import STATE_STYLE, account_label, age, author_label, inert, line_of, preview
 
@@ -61,6 +61,28 @@ def pinned_item_line(item_id: str, data: Dashboard, accounts: Mapping[str, Accou
     )
 
 
+def handed_item_line(item: HandedItem, data: Dashboard, operator: str) -> Content:
+    """An item the note carried as open work: as it was when written, and whether it is still open."""
+    entry = data.entry(item.id)
+    if entry is None:
+        now: Part = ("answered since", "$success")
+    elif entry.claim is not None:
+        who = "you" if entry.claim.operator == operator else line_of(entry.claim.operator, 16)
+        now = (f"open, claimed by {who}", "$warning")
+    else:
+        now = (f"open ({entry.state})", STATE_STYLE.get(entry.state, ""))
+    return Content.assemble(
+        ("▸ ", "$text-muted"),
+        (line_of(item.account, 16), "bold"),
+        " ",
+        (line_of(item.author, 24), "bold"),
+        f" waited {age(item.waited_s)}: ",
+        preview(item.text, 40),
+        "  ",
+        now,
+    )
+
+
 def note_content(
     note: HandoffNote,
     data: Dashboard,
@@ -81,6 +103,37 @@ def note_content(
     lines: list[Content] = []
     for text_line in (inert(note.text) or " ").split("\n"):
         lines.append(Content(text_line))
+    if note.has_work:
+        still = sum(1 for item in note.open_items if data.entry(item.id) is not None)
+        lines.append(
+            Content.assemble(
+                (f"open when written: {len(note.open_items)} unanswered", "bold"),
+                (f" ({still} still open now)" if note.open_items else "", "$text-muted"),
+            )
+        )
+        lines.extend(handed_item_line(item, data, operator) for item in note.open_items)
+        if note.claims:
+            took = (
+                f"taken over by {'you' if note.taken_over_by == operator else line_of(note.taken_over_by, 20)}"
+                if note.taken_over_by
+                else "the first to acknowledge takes them"
+            )
+            lines.append(
+                Content.assemble(
+                    ("claims released with the shift: ", "bold"), f"{len(note.claims)} item(s), {took}"
+                )
+            )
+        if note.drafts:
+            lines.append(Content.assemble(("drafts left: ", "bold"), ", ".join(d.item for d in note.drafts)))
+        for account in note.failing:
+            lines.append(
+                Content.assemble(
+                    ("failing: ", "$error bold"),
+                    (line_of(account.account, 20), "bold"),
+                    " ",
+                    line_of(account.health_detail, 60),
+                )
+            )
     if note.pinned_items:
         lines.append(Content.styled("pinned items:", "bold"))
         lines.extend(pinned_item_line(item_id, data, accounts) for item_id in note.pinned_items)
@@ -117,4 +170,4 @@ def note_content(
     return Content.assemble(*head), Content("\n").join(lines)
 
 
-__all__ = ["note_content", "pending_readers", "pinned_item_line", "when"]
+__all__ = ["handed_item_line", "note_content", "pending_readers", "pinned_item_line", "when"]

@@ -1,0 +1,190 @@
+"""A handoff note carries the open work as data, on both engines; the acknowledger takes it over."""
+
+from __future__ import annotations
+
+import multiprocessing
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from socialtui.model import (
+    Actor,
+    Author,
+    Draft,
+    HandedAccount,
+    HandedDraft,
+    HandedItem,
+    Item,
+    OpenWork,
+    Post,
+    item_id,
+)
+from socialtui.store import Store
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+ANA = Actor("ana", "Ana")
+BEN = Actor("ben", "Ben")
+CAT = Actor("cat", "Cat")
+TTL = timedelta(minutes=10)
+
+
+@pytest.fixture(params=["files", "postgresql"])
+def engine_url(request: pytest.FixtureRequest) -> str:
+    return request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
+
+
+def open_store(data_dir: Path, url: str) -> Store:
+    if url:
+        from socialtui.store.postgres import PgEngine
+
+        return Store(data_dir, engine=PgEngine(url))
+    return Store(data_dir)
+
+
+def make_item(n: int, at: datetime = NOW) -> Item:
+    author = Author("mastodon", f"user{n}@example.org", str(n), f"User {n}")
+    post = Post("acme", str(n), author, f"question {n}", at)
+    return Item(item_id("acme", str(n)), "acme", "mention", post)
+
+
+def work_of(items: list[Item], claims: tuple[str, ...] = ()) -> OpenWork:
+    handed = tuple(
+        HandedItem(
+            i.id,
+            i.account,
+            i.post.author.label,
+            i.received_at,
+            600.0,
+            "ok",
+            "Ana" if i.id in claims else "",
+            i.post.text,
+        )
+        for i in items
+    )
+    account = HandedAccount(
+        "acme", len(items), 0, "warn", 3 * 3600, 4 * 3600, "unreachable", "no answer since 11:40"
+    )
+    return OpenWork(handed, claims, (HandedDraft(items[0].id, "acme", "half a reply"),), (account,))
+
+
+def test_a_note_carries_the_open_work_and_releases_the_writers_claims(
+    tmp_path: Path, engine_url: str
+) -> None:
+    store = open_store(tmp_path, engine_url)
+    items = [make_item(n) for n in range(4)]
+    store.put_items(items)
+    store.start_shift(ANA, NOW - timedelta(hours=8))
+    for item in items[:2]:
+        store.claim(item, ANA, NOW - timedelta(minutes=2), TTL)
+    store.claim(items[3], BEN, NOW - timedelta(minutes=1), TTL)
+    work = work_of(items, claims=(items[0].id, items[1].id))
+
+    note = store.write_handoff("watch the refund thread", ANA, NOW, pinned_items=[items[2].id], work=work)
+
+    again = store.handoffs()[-1]
+    assert again == note and again.has_work
+    assert [i.id for i in again.open_items] == [i.id for i in items]
+    assert again.open_items[0].waited_s == 600.0 and again.open_items[0].received_at == NOW
+    assert again.claims == tuple(sorted((items[0].id, items[1].id))), "the claims actually released"
+    assert again.drafts[0].text == "half a reply" and again.failing[0].account == "acme"
+    assert again.named_items == {i.id for i in items}
+    claims = store.claims(NOW)
+    assert set(claims) == {items[3].id}, "Ana's claims are released, Ben's stays"
+    assert store.shifts("Ana")[-1].ended_at == NOW
+
+    # Ben acknowledges first and takes over Ana's claims; Cat acknowledges too and takes nothing.
+    later = NOW + timedelta(minutes=5)
+    [acked] = store.ack_handoffs(BEN, later, take_over=TTL)
+    assert acked.taken_over_by == "Ben"
+    claims = store.claims(later)
+    assert {k: c.operator for k, c in claims.items()} == {
+        items[0].id: "Ben",
+        items[1].id: "Ben",
+        items[3].id: "Ben",
+    }
+    assert claims[items[0].id].expires_at == later + TTL
+    [acked] = store.ack_handoffs(CAT, later, take_over=TTL)
+    assert acked.taken_over_by == "Ben" and {c.operator for c in store.claims(later).values()} == {"Ben"}
+    takes = [
+        (e.operator, e.item) for e in store.audit_events() if e.action == "claim" and "taken over" in e.detail
+    ]
+    assert sorted(takes) == sorted([("Ben", items[0].id), ("Ben", items[1].id)])
+
+
+def test_an_item_answered_or_claimed_meanwhile_is_not_taken_over(tmp_path: Path, engine_url: str) -> None:
+    store = open_store(tmp_path, engine_url)
+    items = [make_item(n) for n in range(3)]
+    store.put_items(items)
+    for item in items:
+        store.claim(item, ANA, NOW, TTL)
+    store.write_handoff("bye", ANA, NOW, work=work_of(items, claims=tuple(i.id for i in items)))
+    store.mark_done(items[0], "thanked", CAT, NOW + timedelta(minutes=1))
+    store.claim(items[1], CAT, NOW + timedelta(minutes=1), TTL)
+    store.ack_handoffs(BEN, NOW + timedelta(minutes=2), take_over=TTL)
+    claims = store.claims(NOW + timedelta(minutes=2))
+    assert {k: c.operator for k, c in claims.items()} == {items[1].id: "Cat", items[2].id: "Ben"}
+
+
+def test_ending_a_shift_without_a_note_releases_the_claims(tmp_path: Path, engine_url: str) -> None:
+    store = open_store(tmp_path, engine_url)
+    items = [make_item(n) for n in range(2)]
+    store.put_items(items)
+    store.start_shift(ANA, NOW - timedelta(hours=1))
+    store.claim(items[0], ANA, NOW, TTL)
+    store.claim(items[1], BEN, NOW, TTL)
+    assert store.end_shift(ANA, NOW + timedelta(minutes=1)) == [items[0].id]
+    assert set(store.claims(NOW + timedelta(minutes=1))) == {items[1].id}
+    assert [s.operator for s in store.on_shift(NOW + timedelta(minutes=1))] == []
+
+
+def test_a_note_written_before_open_work_existed_still_reads(tmp_path: Path, engine_url: str) -> None:
+    store = open_store(tmp_path, engine_url)
+    old = {
+        "id": "20261101T080000-abcdef",
+        "login": "ana",
+        "operator": "Ana",
+        "at": NOW.isoformat(),
+        "text": "old note",
+    }
+    store.engine.transact(["handoffs"], lambda w: w.put("handoffs", old["id"], old))
+    [note] = store.handoffs()
+    assert (
+        note.text == "old note" and not note.has_work and note.open_items == () and note.named_items == set()
+    )
+    [acked] = store.ack_handoffs(BEN, NOW, take_over=TTL)
+    assert acked.acked_by("Ben") is not None and acked.taken_over_by == ""
+
+
+def _acknowledger(data_dir: str, url: str, who: str, start, results) -> None:  # type: ignore[no-untyped-def]
+    store = open_store(Path(data_dir), url)
+    start.wait()
+    [note] = store.ack_handoffs(Actor(who, who), NOW + timedelta(minutes=3), take_over=TTL)
+    results.put((who, note.taken_over_by))
+
+
+def test_two_operators_acknowledging_at_once_one_takes_over(tmp_path: Path, engine_url: str) -> None:
+    store = open_store(tmp_path, engine_url)
+    items = [make_item(n) for n in range(5)]
+    store.put_items(items)
+    store.save_draft(Draft(items[0].id, "acme", "half", "ana", "Ana", NOW, "k1"))
+    for item in items:
+        store.claim(item, ANA, NOW, TTL)
+    store.write_handoff("bye", ANA, NOW, work=work_of(items, claims=tuple(i.id for i in items)))
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Barrier(2), ctx.Queue()
+    procs = [
+        ctx.Process(target=_acknowledger, args=(str(tmp_path), engine_url, w, start, results))
+        for w in ("b", "c")
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(120)
+        assert proc.exitcode == 0
+    seen = dict(results.get(timeout=5) for _ in procs)
+    [winner] = set(seen.values())
+    assert winner in ("b", "c"), seen
+    claims = store.claims(NOW + timedelta(minutes=3))
+    assert {c.operator for c in claims.values()} == {winner} and len(claims) == 5
+    assert store.handoffs()[-1].taken_over_by == winner
