@@ -477,6 +477,8 @@ class Report:
     activity: tuple[tuple[int, ...], ...]
     """7 rows (Mon..Sun) of 24 counts (hours 0..23): own posts in the window, each in its account's
     local time."""
+    continuity: Continuity | None = None
+    """Handed over and dropped across the shift changes in the window (`continuity`)."""
 
 
 class _Tally:
@@ -835,7 +837,153 @@ def overdue_handoffs(
     return overdue
 
 
+# --- continuity ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftChange:
+    """One operator's shift ended while another operator was on, or came on later."""
+
+    operator: str
+    at: datetime
+    open_items: tuple[str, ...]
+    """Items open when the shift ended (received, not yet answered nor done)."""
+    handed_over: tuple[str, ...]
+    """Of those, the ones named in a note by the leaving operator that another operator acknowledged."""
+    awaiting_ack: tuple[str, ...]
+    """Of the others, the ones named in such a note that nobody else has acknowledged yet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Continuity:
+    """How the open work crossed the shift changes in a window. The goal: nothing dropped."""
+
+    changes: tuple[ShiftChange, ...]
+    handed_over: tuple[str, ...]
+    """Items open at a shift change and named in a note a later operator acknowledged."""
+    dropped: tuple[str, ...]
+    """Items open at a shift change, not handed over there, and still neither answered nor done."""
+    awaiting_ack: tuple[str, ...]
+    """Of the dropped, those named in a note that nobody has acknowledged yet (an ack saves them)."""
+
+
+def _answered_at(
+    items: Iterable[Item],
+    own_posts: Iterable[Post],
+    states: Mapping[str, ItemState],
+    outbox: Iterable[OutboxEntry],
+    owners: _Owners,
+) -> dict[str, datetime]:
+    """When each answered item was first answered: a reply (from any app or the outbox) or done."""
+    replies = _first_replies(own_posts, owners)
+    sent = _first_sent(outbox)
+    out: dict[str, datetime] = {}
+    for item in items:
+        times = []
+        reply = replies.get((item.account, item.post.remote_id))
+        if reply is not None:
+            times.append(reply.created_at)
+        if item.id in sent:
+            times.append(_sent_at(sent[item.id]))
+        state = states.get(item.id)
+        if state is not None and state.done:
+            times.append(state.at or item.received_at)
+        if times:
+            out[item.id] = min(times)
+    return out
+
+
+def continuity(
+    items: Iterable[Item],
+    own_posts: Iterable[Post],
+    states: Mapping[str, ItemState],
+    outbox: Iterable[OutboxEntry],
+    accounts: Sequence[AccountConfig],
+    shifts: Iterable[Shift],
+    notes: Iterable[HandoffNote],
+    since: datetime,
+    now: datetime,
+) -> Continuity:
+    """Handed over and dropped, over the shift changes in [since, now].
+
+    A shift change: an operator's shift ended at a moment in the window while another operator was
+    on shift or came on later. The items open then were handed over if a note by the leaving
+    operator, written during that shift or before their next one began, names them (open work,
+    claims, drafts or pins) and an operator other than its writer acknowledged it. An item is
+    dropped when it was open at a change, was not handed over there, and is still neither answered
+    nor done at `now`.
+    """
+    by_id = {account.id: account for account in accounts}
+    owners = _Owners(accounts)
+    care_items = [item for item in _care_items(items, by_id, owners) if item.received_at <= now]
+    answered = _answered_at(care_items, own_posts, states, outbox, owners)
+    shifts = sorted(shifts, key=lambda s: s.started_at)
+    notes = sorted(notes, key=lambda n: n.at)
+    changes = []
+    for index, shift in enumerate(shifts):
+        end = shift.ended_at
+        if end is None or not since <= end <= now:
+            continue
+        others_on = any(
+            other.operator != shift.operator
+            and other.started_at <= now
+            and (other.ended_at is None or other.ended_at > end)
+            for other in shifts
+        )
+        if not others_on:
+            continue
+        upto = next(
+            (
+                s.started_at
+                for s in shifts[index + 1 :]
+                if s.operator == shift.operator and s.started_at > end
+            ),
+            now,
+        )
+        covering = [n for n in notes if n.operator == shift.operator and shift.started_at <= n.at <= upto]
+        acked: set[str] = set()
+        unacked: set[str] = set()
+        for note in covering:
+            read = any(ack.operator != note.operator for ack in note.acks)
+            (acked if read else unacked).update(note.named_items)
+        open_now = tuple(
+            item.id
+            for item in care_items
+            if item.received_at <= end and (item.id not in answered or answered[item.id] > end)
+        )
+        changes.append(
+            ShiftChange(
+                operator=shift.operator,
+                at=end,
+                open_items=open_now,
+                handed_over=tuple(i for i in open_now if i in acked),
+                awaiting_ack=tuple(i for i in open_now if i not in acked and i in unacked),
+            )
+        )
+    handed: dict[str, None] = {}
+    dropped: dict[str, None] = {}
+    awaiting: dict[str, None] = {}
+    for change in sorted(changes, key=lambda c: c.at):
+        handed.update(dict.fromkeys(change.handed_over))
+        waiting = set(change.awaiting_ack)
+        for item in change.open_items:
+            if item in change.handed_over or (item in answered and answered[item] <= now):
+                continue
+            dropped[item] = None
+            if item in waiting:
+                awaiting[item] = None
+    return Continuity(
+        changes=tuple(sorted(changes, key=lambda c: c.at)),
+        handed_over=tuple(handed),
+        dropped=tuple(dropped),
+        awaiting_ack=tuple(a for a in awaiting if a in dropped),
+    )
+
+
 __all__ = [
+    "Continuity",
+    "ShiftChange",
+    "continuity",
     "OverdueHandoff",
     "handoffs_waiting",
     "overdue_handoffs",

@@ -5,7 +5,7 @@ No follower counts: response times, the share answered within target, conversati
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,42 @@ BUCKETS = ((300, "<5m"), (900, "<15m"), (1800, "<30m"), (3600, "<1h"), (4 * 3600
 
 def build_report(config: Config, store: Store, since: datetime, now: datetime) -> care.Report:
     snap = store.snapshot(now)
-    return care.report(snap.items, snap.own_posts, snap.states, snap.outbox, config.accounts, since, now)
+    report = care.report(snap.items, snap.own_posts, snap.states, snap.outbox, config.accounts, since, now)
+    continuity = care.continuity(
+        snap.items,
+        snap.own_posts,
+        snap.states,
+        snap.outbox,
+        config.accounts,
+        store.shifts(),
+        store.handoffs(),
+        since,
+        now,
+    )
+    return replace(report, continuity=continuity)
+
+
+DROPPED_LISTED = 20
+"""Dropped items named one by one in the text report (all of them are in the JSON)."""
+
+
+def continuity_lines(c: care.Continuity) -> list[str]:
+    """Handed over and dropped, in words; the goal is nothing dropped."""
+    changes = len(c.changes)
+    lines = [
+        f"CONTINUITY  {changes} shift change{'s' if changes != 1 else ''}: "
+        f"handed over {len(c.handed_over)}, dropped {len(c.dropped)} (goal: 0)"
+    ]
+    if c.dropped:
+        if c.awaiting_ack:
+            lines.append(
+                f"  {len(c.awaiting_ack)} of the dropped are in a handoff note nobody has acknowledged yet"
+            )
+        lines.append("  dropped (open at a shift change, in no acknowledged note, still unanswered):")
+        lines += [f"  - {item}" for item in c.dropped[:DROPPED_LISTED]]
+        if len(c.dropped) > DROPPED_LISTED:
+            lines.append(f"  … and {len(c.dropped) - DROPPED_LISTED} more (--json lists them all)")
+    return lines
 
 
 def _dur(value: float | None) -> str:
@@ -68,6 +103,8 @@ def render_report(report: care.Report, config: Config, since: datetime, now: dat
     header = f"{'':16} {'recv':>5} {'answ':>5} {'done':>5} {'median':>7} {'p90':>7} {'in tgt':>7} {'longest':>8} {'posts':>5} {'conv':>6}"
     if not config.accounts:
         return lines + ["No accounts are configured."]
+    if report.continuity is not None:
+        lines += continuity_lines(report.continuity) + [""]
     lines += ["PER ACCOUNT (response times in active hours; longest = longest quiet gap)", header]
     lines += [_row(m) for m in report.accounts]
     lines += [_row(report.total), ""]
@@ -115,4 +152,25 @@ def report_json(report: care.Report, since: datetime, now: datetime) -> dict[str
         "operators": [_metrics_json(m) for m in report.operators],
         "total": _metrics_json(report.total),
         "activity": [list(row) for row in report.activity],
+        "continuity": _continuity_json(report.continuity),
+    }
+
+
+def _continuity_json(c: care.Continuity | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {
+        "shift_changes": [
+            {
+                "operator": change.operator,
+                "at": change.at.isoformat(),
+                "open": len(change.open_items),
+                "handed_over": len(change.handed_over),
+            }
+            for change in c.changes
+        ],
+        "handed_over": len(c.handed_over),
+        "dropped": len(c.dropped),
+        "dropped_items": list(c.dropped),
+        "awaiting_ack_items": list(c.awaiting_ack),
     }

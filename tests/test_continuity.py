@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from socialtui import care
+from socialtui.config import AccountConfig
 from socialtui.model import (
     Actor,
     Author,
@@ -15,12 +17,17 @@ from socialtui.model import (
     HandedAccount,
     HandedDraft,
     HandedItem,
+    HandoffAck,
+    HandoffNote,
     Item,
+    ItemState,
     OpenWork,
     Post,
+    Shift,
     item_id,
 )
 from socialtui.store import Store
+from socialtui.timespec import ActiveHours
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ANA = Actor("ana", "Ana")
@@ -188,3 +195,115 @@ def test_two_operators_acknowledging_at_once_one_takes_over(tmp_path: Path, engi
     claims = store.claims(NOW + timedelta(minutes=3))
     assert {c.operator for c in claims.values()} == {winner} and len(claims) == 5
     assert store.handoffs()[-1].taken_over_by == winner
+
+
+# --- the figure: handed over and dropped, a pure function of the store's records and a fixed clock ---
+
+
+ACME = AccountConfig(
+    id="acme",
+    network="mastodon",
+    server="https://mastodon.example",
+    handle="acme@mastodon.example",
+    timezone="UTC",
+    tz=UTC,
+    active_hours=ActiveHours.parse("always", UTC),
+    max_quiet=timedelta(hours=4),
+    reply_within=timedelta(hours=1),
+)
+D0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+
+
+def at(hours: float) -> datetime:
+    return D0 + timedelta(hours=hours)
+
+
+def note_by(operator: str, when: datetime, named: tuple[str, ...], acked_by: str = "") -> HandoffNote:
+    handed = tuple(HandedItem(i, "acme", "@x@y", when, 0.0, "ok") for i in named)
+    acks = (HandoffAck(acked_by.lower(), acked_by, when + timedelta(minutes=5)),) if acked_by else ()
+    return HandoffNote(
+        f"n-{operator}-{when:%H%M}",
+        operator.lower(),
+        operator,
+        when,
+        "text",
+        acks=acks,
+        has_work=True,
+        open_items=handed,
+    )
+
+
+def figure(
+    items: list[Item],
+    shifts: list[Shift],
+    notes: list[HandoffNote],
+    states: dict[str, ItemState] | None = None,
+    now: datetime | None = None,
+) -> care.Continuity:
+    return care.continuity(items, [], states or {}, [], [ACME], shifts, notes, D0, now or at(24))
+
+
+def test_items_named_in_an_acknowledged_note_are_handed_over_and_none_dropped() -> None:
+    items = [make_item(n, at(1 + n)) for n in range(3)]
+    shifts = [Shift("ana", "Ana", at(0), at(8)), Shift("ben", "Ben", at(8))]
+    c = figure(items, shifts, [note_by("Ana", at(8), tuple(i.id for i in items), acked_by="Ben")])
+    assert [len(ch.open_items) for ch in c.changes] == [3]
+    assert set(c.handed_over) == {i.id for i in items} and c.dropped == ()
+
+
+def test_an_open_item_left_out_of_the_note_is_dropped_until_it_is_answered() -> None:
+    items = [make_item(n, at(1 + n)) for n in range(3)]
+    later = make_item(9, at(9))  # arrived after the change: never crossed one
+    shifts = [Shift("ana", "Ana", at(0), at(8)), Shift("ben", "Ben", at(8))]
+    notes = [note_by("Ana", at(8), (items[0].id,), acked_by="Ben")]
+    c = figure([*items, later], shifts, notes)
+    assert c.handed_over == (items[0].id,) and c.dropped == (items[1].id, items[2].id)
+    # Ben later marks one done: no longer dropped. Done before the change counts too.
+    states = {items[1].id: ItemState(items[1].id, "acme", True, "thanked", "ben", "Ben", at(10))}
+    assert figure([*items, later], shifts, notes, states).dropped == (items[2].id,)
+    # A fixed clock before Ben's done: it was dropped then.
+    assert figure([*items, later], shifts, notes, states, now=at(9)).dropped == (items[1].id, items[2].id)
+
+
+def test_no_shift_change_without_someone_to_take_over() -> None:
+    items = [make_item(1, at(1))]
+    c = figure(items, [Shift("ana", "Ana", at(0), at(8))], [])
+    assert c.changes == () and c.dropped == ()
+    # Ben on shift since before Ana left (an overlap) is a change too.
+    c = figure(items, [Shift("ben", "Ben", at(7)), Shift("ana", "Ana", at(0), at(8))], [])
+    assert c.dropped == (items[0].id,)
+
+
+def test_a_note_nobody_acknowledged_does_not_hand_over_and_a_note_after_the_shift_end_does() -> None:
+    items = [make_item(1, at(1))]
+    shifts = [Shift("ana", "Ana", at(0), at(8)), Shift("ben", "Ben", at(8))]
+    c = figure(items, shifts, [note_by("Ana", at(8), (items[0].id,))])
+    assert c.dropped == (items[0].id,) and c.awaiting_ack == (items[0].id,)
+    # `shift end`, then `handoff write` a minute later, acknowledged: handed over.
+    c = figure(items, shifts, [note_by("Ana", at(8.02), (items[0].id,), acked_by="Ben")])
+    assert c.handed_over == (items[0].id,) and c.dropped == ()
+    # Ana acknowledging her own note is no handover; nor is someone else's note.
+    assert figure(items, shifts, [note_by("Ana", at(8), (items[0].id,), acked_by="Ana")]).dropped == (
+        items[0].id,
+    )
+    assert figure(items, shifts, [note_by("Cat", at(8), (items[0].id,), acked_by="Ben")]).dropped == (
+        items[0].id,
+    )
+
+
+def test_each_change_counts_an_item_handed_over_once_and_dropped_at_the_next() -> None:
+    items = [make_item(1, at(1))]
+    shifts = [
+        Shift("ana", "Ana", at(0), at(8)),
+        Shift("ben", "Ben", at(8), at(16)),
+        Shift("cat", "Cat", at(16)),
+    ]
+    notes = [
+        note_by("Ana", at(8), (items[0].id,), acked_by="Ben"),
+        note_by("Ben", at(16), (), acked_by="Cat"),
+    ]
+    c = figure(items, shifts, notes)
+    assert c.handed_over == (items[0].id,) and c.dropped == (items[0].id,)
+    assert [ch.operator for ch in c.changes] == ["Ana", "Ben"]
+    # Outside the window, a change does not count.
+    assert care.continuity(items, [], {}, [], [ACME], shifts, notes, at(12), at(24)).handed_over == ()

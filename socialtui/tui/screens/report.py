@@ -20,7 +20,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from socialtui.care import Metrics, Report
+from socialtui.care import Continuity, Metrics, Report
 from socialtui.report import DAYS, build_report, distribution, sparkline
 from socialtui.store import StoreError
 from socialtui.text import fit
@@ -86,6 +86,25 @@ def _heading(title: str) -> Content:
     return Content.assemble((fit(title, NAME), "bold $secondary"), " ", (cells, "$text-muted"))
 
 
+def continuity_content(c: Continuity | None) -> list[Content]:
+    """Handed over and dropped across the shift changes: the goal is nothing dropped."""
+    if c is None:
+        return []
+    changes = len(c.changes)
+    lines = [
+        Content.assemble(
+            ("CONTINUITY ", "bold $secondary"),
+            f"{changes} shift change{'s' if changes != 1 else ''}: handed over {len(c.handed_over)}, ",
+            (f"dropped {len(c.dropped)}", "$error bold" if c.dropped else "$success bold"),
+            (" (goal: 0)", "$text-muted"),
+        )
+    ]
+    if c.dropped:
+        shown = ", ".join(c.dropped[:6]) + (f" +{len(c.dropped) - 6} more" if len(c.dropped) > 6 else "")
+        lines.append(Content.assemble(("  dropped: ", "$error"), shown))
+    return [*lines, Content("")]
+
+
 def report_content(report: Report, tz: tzinfo, window: str) -> Content:
     """The whole report as the view shows it (fits 80 columns)."""
     lines: list[Content] = [
@@ -96,8 +115,9 @@ def report_content(report: Report, tz: tzinfo, window: str) -> Content:
         ),
         Content.styled("response times count active hours; quiet = the longest quiet gap", "$text-muted"),
         Content(""),
-        _heading("PER ACCOUNT"),
     ]
+    lines += continuity_content(report.continuity)
+    lines.append(_heading("PER ACCOUNT"))
     lines += [_row(m) for m in report.accounts]
     lines.append(_row(report.total, "bold $accent"))
     lines.append(Content(""))
