@@ -307,3 +307,38 @@ def test_each_change_counts_an_item_handed_over_once_and_dropped_at_the_next() -
     assert [ch.operator for ch in c.changes] == ["Ana", "Ben"]
     # Outside the window, a change does not count.
     assert care.continuity(items, [], {}, [], [ACME], shifts, notes, at(12), at(24)).handed_over == ()
+
+
+# --- who is on shift, through the command line ---------------------------------------------------------
+
+
+def test_shift_show_all_lists_who_is_on_and_shift_end_releases_claims(tmp_path: Path) -> None:
+    import contextlib
+    import io
+
+    from socialtui.cli import main
+    from socialtui.clock import FixedClock
+
+    config = tmp_path / "config.toml"
+    config.write_text('[team]\ndata_dir = "data"\ntimezone = "Europe/London"\n')
+
+    def run(operator: str, when: datetime, *args: str) -> str:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert main(["--config", str(config), "--operator", operator, *args], clock=FixedClock(when)) == 0
+        return out.getvalue()
+
+    assert run("Ana", NOW, "shift", "show", "--all") == "Nobody is on shift.\n"
+    run("Ana", NOW - timedelta(hours=2), "shift", "start")
+    run("Ben", NOW - timedelta(minutes=30), "shift", "start")
+    shown = run("Ben", NOW, "shift", "show", "--all").splitlines()
+    assert shown[0].startswith("Ana ") and "on shift since 2026-11-20 10:00 GMT (2h)" in shown[0]
+    assert shown[1].startswith("Ben ") and shown[1].endswith("(30m)  (you)")
+    store = Store(tmp_path / "data")
+    item = make_item(1)
+    store.put_items([item])
+    store.claim(item, Actor("x", "Ana"), NOW, TTL)
+    ended = run("Ana", NOW + timedelta(minutes=1), "shift", "end")
+    assert f"Your claims were released: {item.id}." in ended
+    assert store.claims(NOW + timedelta(minutes=1)) == {}
+    assert [line.split()[0] for line in run("Ben", NOW, "shift", "show", "--all").splitlines()] == ["Ben"]

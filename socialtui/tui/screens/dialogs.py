@@ -63,6 +63,47 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(event.button.id == "yes")
 
 
+class QuitDialog(ModalScreen[str]):
+    """Quitting while on shift: `handoff` (end the shift and write the note), `quit` (leave the
+    dashboard, stay on shift: claims stay yours) or `cancel`."""
+
+    BINDINGS = [
+        Binding("e", "answer('handoff')", "End shift", id="quit-handoff"),
+        Binding("q", "answer('quit')", "Quit, stay on shift", id="quit-stay"),
+        Binding("escape,c", "answer('cancel')", "Cancel", id="quit-cancel"),
+    ]
+
+    def __init__(self, claims: int = 0) -> None:
+        super().__init__(classes="dialog")
+        self.claims = claims
+
+    def compose(self) -> ComposeResult:
+        held = f" and your {self.claims} claim(s)" if self.claims else ""
+        with Vertical(classes="dialog-box"):
+            yield Static(Content.styled("You are on shift. Quit?", "bold"), classes="dialog-title")
+            yield Static(
+                Content(
+                    f"Ending the shift writes the handoff note: the open work{held} goes to the next "
+                    "operator. Staying on shift keeps your claims; the team still counts on you."
+                ),
+                classes="dialog-body",
+            )
+            with Vertical(classes="dialog-choices"):
+                yield Button(Content("End shift and write the handoff (e)"), id="handoff", variant="primary")
+                yield Button(Content("Quit and stay on shift (q)"), id="quit")
+                yield Button(Content("Cancel (Esc)"), id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#handoff", Button).focus()
+
+    def action_answer(self, answer: str) -> None:
+        self.dismiss(answer)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id or "cancel")
+
+
 class DoneDialog(ModalScreen[str | None]):
     """Why no reply is needed: spam, thanked, handled elsewhere, no reply needed, or a reason typed in."""
 

@@ -414,8 +414,26 @@ class MainScreen(Screen[None]):
     def action_timeline(self) -> None:
         self.app.open_timeline()
 
-    async def action_quit(self) -> None:
-        await self.app.action_quit()
+    def action_quit(self) -> None:
+        self._quit()
+
+    @work(group="quit", exclusive=True, exit_on_error=False)
+    async def _quit(self) -> None:
+        """Quitting while on shift asks first: end the shift with a handoff, or stay on shift."""
+        from socialtui.tui.screens.dialogs import QuitDialog
+
+        app = self.app
+        data = app.dashboard
+        me = app.actor.operator
+        if data is not None and data.current_shift(me) is not None:
+            claims = sum(1 for entry in data.queue if entry.claim is not None and entry.claim.operator == me)
+            choice = await app.push_screen_wait(QuitDialog(claims))
+            if choice == "handoff":
+                self.action_end_shift()
+                return
+            if choice != "quit":
+                return
+        await app.action_quit()
 
     # -- the command palette --------------------------------------------------------------------
 

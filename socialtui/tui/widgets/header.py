@@ -1,4 +1,5 @@
-"""The header line: who is on shift since when, the totals, the handoff flags, how the sync is doing.
+"""The header line: who is on shift since when (and which colleagues are on too), the totals, the
+handoff flags, how the sync is doing.
 
 Two flags are about handoff notes. `⚑ 1 handoff to acknowledge (h)` is this operator's own: a note
 waiting for them, shown until they acknowledge it. `⚠ ack overdue: Bob` is the team's: a note some
@@ -68,6 +69,7 @@ class HeaderBar(Widget):
         else:
             parts.append(f" {name}")
             parts.extend(self._shift(data, level))
+            parts.extend(self._colleagues(data, level))
         queue = data.queue
         late = sum(1 for entry in queue if entry.state == "late")
         parts.append(gap)
@@ -95,6 +97,26 @@ class HeaderBar(Widget):
             # Handed over: still watching, but the team should not count on this operator.
             return [(" off shift" if level else " shift ended", "$text-muted")]
         return []
+
+    def _colleagues(self, data: Dashboard, level: int) -> list[Part]:
+        """The other operators on shift now: `with Ben, Cat`, shortened to `+2` when room is short."""
+        me = self.actor.operator
+        others = sorted(
+            {
+                s.operator
+                for s in data.shifts
+                if s.ended_at is None and s.operator != me and s.started_at <= data.now
+            },
+            key=str.lower,
+        )
+        if not others:
+            return []
+        if level >= 2:
+            return [(f" +{len(others)} on", "$secondary")]
+        names = ", ".join(line_of(name, 12) for name in others[:2])
+        if len(others) > 2:
+            names += f" +{len(others) - 2}"
+        return [(f" · with {names}" if level == 0 else f" +{names}", "$secondary")]
 
     def _flags(self, data: Dashboard, level: int) -> list[Part]:
         flags: list[Part] = []

@@ -1,0 +1,93 @@
+"""Who is on shift, and leaving a shift, walked with the keyboard at 80x24: the header names the
+colleagues on shift, and `q` while on shift asks whether to hand over, stay on shift, or cancel."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tuikit import ALICE, BOB, CAROL, NOW, World, screen_text, wait_for
+
+from socialtui.tui.screens.dialogs import QuitDialog
+from socialtui.tui.screens.handoff import HandoffComposer
+from socialtui.tui.screens.main import MainScreen
+from socialtui.tui.widgets.queue import QueueTable
+
+
+def header(app) -> str:  # type: ignore[no-untyped-def]
+    return screen_text(app).splitlines()[0]
+
+
+def queue_ids(app) -> list[str]:  # type: ignore[no-untyped-def]
+    return app.screen.query_one(QueueTable).shown_ids if isinstance(app.screen, MainScreen) else []
+
+
+async def test_the_header_names_the_colleagues_on_shift(world: World) -> None:
+    world.store.start_shift(BOB, NOW - timedelta(hours=1))
+    world.store.start_shift(CAROL, NOW - timedelta(minutes=30))
+    gone = world.store.start_shift(world_actor("Dan"), NOW - timedelta(hours=3))
+    world.store.end_shift(world_actor("Dan"), gone.started_at + timedelta(hours=1))
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        line = header(app)
+        assert "Alice since 14:00 +Bob, Carol  4 unanswered" in line, line
+        assert "Dan" not in line, "off shift: not named"
+    app = world.app(ALICE)
+    async with app.run_test(size=(160, 24)) as pilot:
+        await wait_for(lambda: "with Bob, Carol" in header(app), pilot, what="the names in full when wide")
+
+
+def world_actor(name: str):  # type: ignore[no-untyped-def]
+    from socialtui.model import Actor
+
+    return Actor(name.lower(), name)
+
+
+async def test_q_on_shift_asks_cancel_stays_and_quit_keeps_the_shift(world: World) -> None:
+    claimed = world.items[0]
+    world.store.claim(claimed, ALICE, NOW, timedelta(minutes=10))
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await wait_for(lambda: world.store.shifts("Alice") != [], pilot, what="the shift started")
+        await pilot.press("q")
+        await wait_for(lambda: isinstance(app.screen, QuitDialog), pilot, what="asked first")
+        shown = screen_text(app)
+        assert "You are on shift. Quit?" in shown and "your 1 claim(s)" in shown
+        for label in ("End shift and write the handoff (e)", "Quit and stay on shift (q)", "Cancel (Esc)"):
+            assert label in shown, label
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, MainScreen), pilot, what="cancelled")
+        assert app.is_running
+        await pilot.press("q")
+        await wait_for(lambda: isinstance(app.screen, QuitDialog), pilot)
+        await pilot.press("q")
+        await wait_for(lambda: not app.is_running, pilot, what="quit")
+    [shift] = world.store.shifts("Alice")
+    assert shift.ended_at is None, "still on shift"
+    assert world.store.claims(NOW)[claimed.id].operator == "Alice", "the claim stays"
+
+
+async def test_q_on_shift_can_end_it_with_the_handoff(world: World) -> None:
+    world.store.claim(world.items[0], ALICE, NOW, timedelta(minutes=10))
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await wait_for(lambda: world.store.shifts("Alice") != [], pilot, what="the shift started")
+        await pilot.press("q")
+        await wait_for(lambda: isinstance(app.screen, QuitDialog), pilot)
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, HandoffComposer), pilot, what="the handoff composer")
+        await pilot.press(*"Bye")
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, HandoffComposer) and app.screen.is_modal, pilot)
+        await pilot.press("y")
+        await wait_for(lambda: isinstance(app.screen, MainScreen), pilot, what="back to the queue")
+        await wait_for(
+            lambda: any("your 1 claim(s) released" in m for _, m in app.told), pilot, what="said so"
+        )
+        [note] = world.store.handoffs()
+        assert note.claims == (world.items[0].id,) and world.store.claims(NOW) == {}
+        # Off shift now: q quits without asking.
+        await pilot.press("q")
+        await wait_for(lambda: not app.is_running, pilot, what="quit without a question")
