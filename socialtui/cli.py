@@ -152,9 +152,16 @@ def cmd_check(ctx: Context) -> int:
 
 
 def cmd_done(ctx: Context) -> int:
-    item = ctx.store.find_item(ctx.args.item)
+    store, actor, now = ctx.store, ctx.actor, ctx.now()
+    item = store.find_item(ctx.args.item)
     reason = ctx.args.reason.strip() or "no reply needed"
-    ctx.store.mark_done(item, reason, ctx.actor, ctx.now())
+    claim = store.claims(now).get(item.id)
+    if claim and claim.operator != actor.operator and not ctx.args.force:
+        raise CommandError(
+            f"{item.id} is claimed by {claim.operator} since {local_time(claim.at, ctx.config.team.tz, '%H:%M')} "
+            "(--force to mark it done anyway)"
+        )
+    store.mark_done(item, reason, actor, now)
     out(f"{item.id} done ({reason}): {one_line(item.post.author.label)} on {item.account}")
     return 0
 
@@ -162,7 +169,9 @@ def cmd_done(ctx: Context) -> int:
 def cmd_note(ctx: Context) -> int:
     store, actor, now = ctx.store, ctx.actor, ctx.now()
     text = " ".join(ctx.args.text).strip()
-    key, network, handle, display = store.resolve_contact(ctx.args.contact)
+    writes = bool(text or ctx.args.tag or ctx.args.untag)
+    # Writing about someone the store has never seen is most often a typo: refuse it unless --new.
+    key, network, handle, display = store.resolve_contact(ctx.args.contact, known_only=writes and not ctx.args.new)
     if ctx.args.tag or ctx.args.untag:
         current = store.contact(key)
         tags = set(current.tags if current else ()) | set(ctx.args.tag)
@@ -661,6 +670,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="no reply needed",
         help="why no reply is needed: spam, thanked, handled elsewhere...",
     )
+    p.add_argument("--force", action="store_true", help="even if another operator has claimed it")
     p.set_defaults(func=cmd_done)
 
     p = sub.add_parser("note", parents=[common], help="add a note about a contact, or list their notes")
@@ -668,6 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", metavar="TEXT", nargs="*", help="the note (none: show the contact's dossier)")
     p.add_argument("--tag", action="append", default=[], metavar="TAG", help="add a tag (vip, press, repeat-complaint...)")
     p.add_argument("--untag", action="append", default=[], metavar="TAG", help="remove a tag")
+    p.add_argument("--new", action="store_true", help="a contact who has not talked to our accounts yet")
     p.set_defaults(func=cmd_note)
 
     p = sub.add_parser("contacts", parents=[common], help="search contacts by handle, name, tag or note")
@@ -755,14 +766,20 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
     try:
         return func(ctx)
     except ConfigError as exc:
+        if args.command == "check":  # monitoring reads one line on stdout, and 3 is UNKNOWN
+            print(f"UNKNOWN: bad config: {one_line(str(exc), 280)}")
+            return 3
         print(f"socialtui: bad config: {exc}", file=sys.stderr)
         return 2
     except ArgumentError as exc:
         print(f"socialtui: {exc}", file=sys.stderr)
         return 2
     except (StoreError, CommandError) as exc:  # may quote a database server's message
+        if args.command == "check":
+            print(f"UNKNOWN: {one_line(str(exc), 280)}")
+            return 3
         print(f"socialtui: {one_line(str(exc))}", file=sys.stderr)
-        return 3 if args.command == "check" else 1
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -75,9 +75,9 @@ def populate(data_dir: Path) -> Store:
         [Post("acme-mastodon", "own-1", us, "Yes, open 10-4", NOW - timedelta(minutes=5), reply_to=items[0].post.remote_id, own=True)]
     )
     store.mark_done(items[1], "spam", ACTOR, NOW)
-    store.claim(items[2], ACTOR, NOW, timedelta(minutes=10))
     store.add_note("@sam3@example.org", "Ordered twice by mistake", ACTOR, NOW)
     store.write_handoff("Quiet night; sam3 waits for a refund", ACTOR, NOW)
+    store.claim(items[2], ACTOR, NOW, timedelta(minutes=10))  # after the handoff, which releases claims
     store.outbox_add(
         OutboxEntry(
             id="key-4", item=items[4].id, account="acme-mastodon", text="On its way!", login="alice",

@@ -95,6 +95,10 @@ class ItemsMixin(StoreBase):
         doc, matches = self._read(body)
         if doc is not None:
             return from_record(Item, doc)
+        if len(ref) < 4:
+            raise NotFoundInStore(
+                f"no item {ref!r}: an item id prefix needs at least 4 characters (see `socialtui status`)"
+            )
         if len(matches) > 1:
             raise NotFoundInStore(f"item {ref!r} is ambiguous: it could be {', '.join(matches[:5])}")
         raise NotFoundInStore(f"no item {ref!r} in the store (see `socialtui status` for item ids)")
@@ -173,9 +177,36 @@ class ItemsMixin(StoreBase):
                 return from_record(Author, raw_author)
         return None
 
-    def resolve_contact(self, ref: str) -> tuple[str, str, str, str]:
+    def contact_suggestions(self, ref: str, limit: int = 3) -> list[str]:
+        """Who an operator may have meant by `ref`: the handles (with display names) of known
+        contacts and authors whose handle or display name is close to it."""
+        import difflib
+
+        people: dict[str, str] = {}
+        for contact in self.contacts().values():  # type: ignore[attr-defined]
+            label = f"@{contact.handle}" if contact.network == "mastodon" else contact.handle
+            people[label] = contact.display_name
+        for _, doc in self._read(lambda r: list(r.scan("items"))):
+            author = from_record(Author, doc["post"]["author"])
+            people.setdefault(author.label, author.display_name)
+        keys: dict[str, str] = {}
+        for label, name in people.items():
+            keys.setdefault(label.lstrip("@").lower(), label)
+            if name:
+                keys.setdefault(name.lower(), label)
+        wanted = ref.strip().lstrip("@").lower()
+        found: list[str] = []
+        for key in difflib.get_close_matches(wanted, list(keys), n=limit * 2, cutoff=0.6):
+            label = keys[key]
+            if label not in found:
+                found.append(label)
+        return [f"{label} ({people[label]})" if people[label] else label for label in found[:limit]]
+
+    def resolve_contact(self, ref: str, *, known_only: bool = False) -> tuple[str, str, str, str]:
         """(key, network, handle, display name) for what an operator typed: `@sam@example.org`,
-        `kim.example.com`, `did:plc:...`, or a full key `mastodon:sam@example.org`."""
+        `kim.example.com`, `did:plc:...`, or a full key `mastodon:sam@example.org`.
+        `known_only`: refuse a contact the store has never seen (no dossier, no item), saying
+        whom the operator may have meant."""
         ref = ref.strip()
         if not ref:
             raise NotFoundInStore("a contact is needed: a handle such as @sam@example.org or kim.bsky.social")
@@ -196,6 +227,10 @@ class ItemsMixin(StoreBase):
         author = self._read(lambda r: self._author_of(r, candidates))
         if author is not None:
             return author.contact_key, author.network, author.handle, author.display_name
+        if known_only:
+            maybe = self.contact_suggestions(ref)
+            hint = f"; did you mean {' or '.join(maybe)}?" if maybe else ""
+            raise NotFoundInStore(f"nobody called {ref!r} has talked to our accounts{hint}")
         network, handle = candidates[0]
         key = Author(
             network=network, handle=handle, id=handle if handle.startswith("did:") else ""
