@@ -476,9 +476,14 @@ class SocialApp(App[int]):
 
     def handoff_written(self) -> None:
         """The operator's handoff note is saved: their shift has ended."""
+        from socialtui.tui.screens.main import MainScreen
+
         self.shift_start = None
         self.handoff_pins.clear()
         self.refresh_dashboard()
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.show_oldest()
 
     # -- the command palette ------------------------------------------------------------------------
 

@@ -91,3 +91,67 @@ async def test_q_on_shift_can_end_it_with_the_handoff(world: World) -> None:
         # Off shift now: q quits without asking.
         await pilot.press("q")
         await wait_for(lambda: not app.is_running, pilot, what="quit without a question")
+
+
+# --- the queue as a new user met it ---------------------------------------------------------------------
+
+
+def many(world: World, count: int = 40) -> list[str]:
+    """`count` more items, older ones first: the queue no longer fits the screen."""
+    from tuikit import make_item, mastodon_author
+
+    extra = [
+        make_item(
+            "acme-mastodon", f"9{n:03d}", mastodon_author(f"fan{n}", f"Fan {n:02d}"), f"hello {n}", 600 - n
+        )
+        for n in range(count)
+    ]
+    world.store.put_items(extra)
+    return [item.id for item in extra]
+
+
+async def test_end_and_home_go_to_the_newest_and_oldest_item(world: World) -> None:
+    many(world)
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 44, pilot, what="the queue")
+        table = app.screen.query_one(QueueTable)
+        await pilot.press("end")
+        await wait_for(lambda: table.selected_id == queue_ids(app)[-1], pilot, what="the last row")
+        await wait_for(lambda: "Also: do you ship" in screen_text(app), pilot, what="the newest on screen")
+        assert table.scroll_x == 0 and " waiting  account " in screen_text(app), "not sideways"
+        await pilot.press("home")
+        await wait_for(lambda: table.selected_id == queue_ids(app)[0], pilot, what="the first row")
+        await wait_for(lambda: "Fan 00" in screen_text(app), pilot, what="the oldest on screen")
+        assert table.scroll_y == 0
+
+
+async def test_clearing_a_filter_shows_the_oldest_item(world: World) -> None:
+    many(world)
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 44, pilot, what="the queue")
+        table = app.screen.query_one(QueueTable)
+        await pilot.press("slash", *"norway", "enter")
+        await wait_for(lambda: len(queue_ids(app)) == 1, pilot, what="filtered")
+        await pilot.press("escape")
+        await wait_for(lambda: len(queue_ids(app)) == 44, pilot, what="the filter cleared")
+        await pilot.pause()
+        await wait_for(lambda: "Fan 00" in screen_text(app), pilot, what="the oldest item on screen")
+        assert table.scroll_y == 0 and table.selected_id == queue_ids(app)[0]
+
+
+async def test_in_16_colours_a_pinned_box_differs_from_an_unpinned_one_by_its_glyph(world: World) -> None:
+    app = world.app(ALICE, theme="ansi-dark")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, HandoffComposer), pilot, what="the composer")
+        await pilot.press("tab", "space")  # pin the first choice (the selected item)
+
+        def boxes() -> list[str]:
+            rows = [line.strip() for line in screen_text(app).splitlines()]
+            return [row[1] for row in rows if row[:1] == "▐" and row[2:3] == "▌"]
+
+        await wait_for(lambda: boxes()[:1] == ["X"], pilot, what="the pinned box")
+        assert set(boxes()[1:]) == {" "}, boxes()

@@ -34,7 +34,7 @@ from socialtui.tui.drafts import DraftKeeper
 from socialtui.tui.render import account_label, author_label, line_of, preview
 from socialtui.tui.screens.dialogs import ConfirmDialog
 from socialtui.tui.screens.drafting import DraftWriting
-from socialtui.tui.widgets.handoff import note_content
+from socialtui.tui.widgets.handoff import PinList, note_content
 
 if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
@@ -261,7 +261,7 @@ class HandoffComposer(DraftWriting, Screen[None]):
             ),
             id="handoff-pins-title",
         )
-        yield SelectionList[str](*self._pin_choices(), id="handoff-pins")
+        yield PinList(*self._pin_choices(), id="handoff-pins")
         yield Static(id="handoff-status")
         yield Footer()
 

@@ -392,6 +392,10 @@ class MainScreen(Screen[None]):
     def action_handoff_history(self) -> None:
         self.app.open_handoffs(history=True)
 
+    def show_oldest(self) -> None:
+        """Bring the oldest items into view (after a shift ends, the next operator starts there)."""
+        self.query_one(QueueTable).show_oldest()
+
     def action_end_shift(self) -> None:
         self.app.write_handoff(self.selected_item)
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta, tzinfo
 
+from rich.segment import Segment
 from textual.content import Content
+from textual.strip import Strip
+from textual.widgets import SelectionList
+from textual.widgets._toggle_button import ToggleButton
+from textual.widgets.option_list import OptionDoesNotExist
 
 from socialtui.care import handoffs_waiting
 from socialtui.config import AccountConfig
@@ -15,6 +20,24 @@ from socialtui.tui.data import Dashboard
 from socialtui.tui.render import STATE_STYLE, account_label, age, author_label, inert, line_of, preview
 
 Part = str | tuple[str, str] | Content
+
+
+class PinList(SelectionList[str]):
+    """The items and accounts to pin on a handoff note. Its checkboxes say pinned or not by their
+    glyph (`X` or blank), not by colour alone: 16 colours show every box the same."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        segments = list(strip)
+        if len(segments) < 4 or segments[1].text != ToggleButton.BUTTON_INNER:
+            return strip
+        try:
+            option = self.get_option_at_index(self.scroll_offset.y + y)
+        except OptionDoesNotExist:
+            return strip
+        pinned = option.value in self.selected  # type: ignore[attr-defined]
+        segments[1] = Segment(ToggleButton.BUTTON_INNER if pinned else " ", segments[1].style)
+        return Strip(segments, strip.cell_length)
 
 
 def when(at: datetime, tz: tzinfo) -> str:
@@ -170,4 +193,4 @@ def note_content(
     return Content.assemble(*head), Content("\n").join(lines)
 
 
-__all__ = ["handed_item_line", "note_content", "pending_readers", "pinned_item_line", "when"]
+__all__ = ["PinList", "handed_item_line", "note_content", "pending_readers", "pinned_item_line", "when"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
@@ -111,6 +112,13 @@ class QueueTable(DataTable[Text]):
             super().__init__()
             self.item_id = item_id
 
+    BINDINGS = [
+        # DataTable's own Home/End scroll sideways (into the blank end of the text column): in the
+        # queue they go to the first (oldest) and the last (newest) item.
+        Binding("home", "first_item", "Oldest item", show=False, id="queue-first"),
+        Binding("end", "last_item", "Newest item", show=False, id="queue-last"),
+    ]
+
     entries: reactive[tuple[QueueEntry, ...]] = reactive((), always_update=True)
     """The unanswered queue, oldest first (set by the screen)."""
     query_text: reactive[str] = reactive("")
@@ -163,11 +171,36 @@ class QueueTable(DataTable[Text]):
         self.move_cursor(row=index)
         return True
 
+    def action_first_item(self) -> None:
+        if self._order:
+            self.move_cursor(row=0)
+            self.scroll_to(x=0, y=0, animate=False)
+
+    def action_last_item(self) -> None:
+        if self._order:
+            self.move_cursor(row=len(self._order) - 1)
+            self.scroll_to(x=0, y=self.max_scroll_y, animate=False)
+
+    def show_oldest(self) -> None:
+        """Scroll to the top, so that the oldest item is on screen; the selection stays if it is on
+        that first page, or goes to the oldest item."""
+        if not self._order:
+            return
+        page = max(self.scrollable_content_region.height - 1, 1)  # the header row takes one line
+        if not self.is_valid_row_index(self.cursor_row) or self.cursor_row >= page:
+            self.move_cursor(row=0, scroll=False)
+        self.scroll_to(x=0, y=0, animate=False, immediate=True)
+        self.call_after_refresh(lambda: self.scroll_to(x=0, y=0, animate=False, immediate=True))
+        self._announce()
+
     def watch_entries(self) -> None:
         self._sync()
 
     def watch_query_text(self) -> None:
         self._sync()
+        # A filter changed (or was cleared): the rows above the selection may be new; keeping the
+        # selected row's place on screen would push the oldest items above the top edge.
+        self.show_oldest()
 
     def _wanted(self) -> list[tuple[str, Row]]:
         query = QueueQuery.parse(self.query_text)
@@ -281,7 +314,10 @@ class QueueTable(DataTable[Text]):
         target = max(index - max(on_screen, 0), 0)
 
         def scroll() -> None:
-            self.scroll_to(y=target, animate=False, immediate=True)
+            # Deferred to after the next refresh: if the operator moved meanwhile (Home, End), their
+            # move wins over this restore.
+            if self.cursor_row == index:
+                self.scroll_to(y=target, animate=False, immediate=True)
 
         self.call_after_refresh(scroll)
         self._announce()
