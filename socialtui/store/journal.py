@@ -7,6 +7,9 @@ from datetime import datetime
 from socialtui.model import AccountHealth, Actor, AuditEvent, from_record, to_record
 from socialtui.store.base import StoreBase, audit_doc
 
+REACTIONS = ("favourite", "boost")
+"""Audited reactions to a post; the event's `detail` holds the post's remote id."""
+
 
 class JournalMixin(StoreBase):
     # -- the audit trail ----------------------------------------------------------------------------
@@ -27,6 +30,16 @@ class JournalMixin(StoreBase):
             except (ValueError, KeyError, TypeError):
                 continue
         return events
+
+    def reactions(self, since: datetime | None = None) -> dict[tuple[str, str], dict[str, AuditEvent]]:
+        """Favourites and boosts given from our accounts, from the audit trail: per (account, post
+        remote id), the latest `favourite` / `boost` event of each kind. The audit is the record of
+        what operators did; a reaction is one of those actions, so it needs no table of its own."""
+        out: dict[tuple[str, str], dict[str, AuditEvent]] = {}
+        for event in self.audit_events(since):
+            if event.action in REACTIONS and event.detail:
+                out.setdefault((event.account, event.detail), {})[event.action] = event
+        return out
 
     # -- the poller's bookkeeping -------------------------------------------------------------------
 

@@ -155,3 +155,43 @@ async def test_in_16_colours_a_pinned_box_differs_from_an_unpinned_one_by_its_gl
 
         await wait_for(lambda: boxes()[:1] == ["X"], pilot, what="the pinned box")
         assert set(boxes()[1:]) == {" "}, boxes()
+
+
+async def test_a_favourite_is_audited_marked_on_the_post_and_not_given_twice(world: World) -> None:
+    from tuikit import bluesky_author
+
+    from socialtui.model import Post
+    from socialtui.tui.screens.timeline import TimelineScreen
+
+    friend = Post(
+        "acme-bluesky",
+        "at://did:plc:ina/app.bsky.feed.post/7",
+        bluesky_author("ina"),
+        "Our bike club rides Sunday!",
+        NOW - timedelta(minutes=3),
+    )
+    world.store.put_home_posts([friend])
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.dashboard is not None, pilot)
+        await pilot.press("t")
+        await wait_for(lambda: isinstance(app.screen, TimelineScreen) and app.screen._rows, pilot)
+        await pilot.press("k")  # listening
+        await wait_for(lambda: [r.post.text for r in app.screen._rows] == [friend.text], pilot)
+        await pilot.press("f")
+        await wait_for(lambda: any(m.startswith("Favourited") for _, m in app.told), pilot, what="favourited")
+        [event] = [e for e in world.store.audit_events() if e.action == "favourite"]
+        assert (event.operator, event.account, event.detail) == ("Alice", "acme-bluesky", friend.remote_id)
+        await wait_for(
+            lambda: "★ favourited by Alice at 18 Nov 14:00" in screen_text(app), pilot, what="marked"
+        )
+        await pilot.press("f")
+        await wait_for(
+            lambda: any(
+                "Already favourited from acme.bsky.example by Alice at 14:00" in m for _, m in app.told
+            ),
+            pilot,
+            what="said once, not twice",
+        )
+        assert world.adapters["acme-bluesky"].favourited == [friend.remote_id]
+        assert len([e for e in world.store.audit_events() if e.action == "favourite"]) == 1

@@ -17,8 +17,9 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
-from socialtui.model import Post
+from socialtui.model import AuditEvent, Post
 from socialtui.store import StoreError
+from socialtui.timespec import local_time
 from socialtui.tui.data import TIMELINE_KINDS, Dashboard, TimelinePost, TimelineQuery, item_for_post, timeline
 from socialtui.tui.render import (
     CellStyles,
@@ -68,6 +69,8 @@ class TimelineScreen(Screen[None]):
         self._rows: list[TimelinePost] = []
         self._matched = 0
         self._loaded_for: tuple[object, ...] | None = None
+        self._reactions: dict[tuple[str, str], dict[str, AuditEvent]] = {}
+        """Favourites and boosts given from our accounts (`Store.reactions`), read with the rows."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
@@ -106,6 +109,7 @@ class TimelineScreen(Screen[None]):
             if not force and stamp == self._loaded_for:
                 return None
             rows, matched = timeline(data, home, query, self.app.config, SHOWN)
+            self._reactions = self.app.store.reactions()
             return stamp, rows, matched
 
         try:
@@ -190,7 +194,18 @@ class TimelineScreen(Screen[None]):
         head = Content.assemble(
             ("via ", "$text-muted"), account_label(via) if via else Content(row.post.account)
         )
-        preview.update(Content("\n").join([head, post_content(row.post, accounts, self.app.config.team.tz)]))
+        tz = self.app.config.team.tz
+        lines = [head]
+        given = self._reactions.get((row.post.account, row.post.remote_id), {})
+        if given:
+            marks = [
+                f"{'★ favourited' if how == 'favourite' else '⟲ boosted'} by {line_of(event.operator, 20)} "
+                f"at {local_time(event.at, tz, '%d %b %H:%M')}"
+                for how, event in sorted(given.items())
+            ]
+            lines.append(Content.styled(" · ".join(marks), "$success"))
+        lines.append(post_content(row.post, accounts, tz))
+        preview.update(Content("\n").join(lines))
 
     def _need_post(self) -> Post | None:
         row = self.selected
@@ -269,6 +284,20 @@ class TimelineScreen(Screen[None]):
     async def _react(self, post: Post, how: str) -> None:
         app = self.app
         account = app.config.account(post.account)
+        done = "Favourited" if how == "favourite" else "Boosted"
+        try:
+            given = (await app.in_thread(app.store.reactions)).get((post.account, post.remote_id), {})
+        except StoreError as exc:
+            app.tell(f"Could not {how}: {exc}", "error")
+            return
+        if how in given:
+            event = given[how]
+            when = local_time(event.at, app.config.team.tz, "%H:%M")
+            app.tell(
+                f"Already {done.lower()} from {account.handle} by {line_of(event.operator, 20)} at {when}.",
+                "warning",
+            )
+            return
         if how == "boost":
             body = Content.assemble(
                 "Share this post with everyone who follows\n",
@@ -291,8 +320,17 @@ class TimelineScreen(Screen[None]):
         except Exception as exc:  # noqa: BLE001 - a failing server or a missing secret: say it, go on
             app.tell(f"Could not {how} from {account.handle}: {exc}", "error")
             return
-        done = "Favourited" if how == "favourite" else "Boosted"
+        try:
+            await app.in_thread(
+                app.store.audit, app.actor, app.now(), how, post.account, "", post.remote_id
+            )
+        except StoreError as exc:
+            app.tell(f"{done}, but not recorded in the audit: {exc}", "warning")
+        else:
+            event = AuditEvent(app.now(), app.actor.login, app.actor.operator, how, post.account, "", post.remote_id)
+            self._reactions.setdefault((post.account, post.remote_id), {})[how] = event
         app.tell(f"{done} from {account.handle}: {line_of(post.author.label, 40)}")
+        self._show_preview()
 
     def action_open_in_browser(self) -> None:
         post = self._need_post()
