@@ -168,6 +168,7 @@ def cmd_done(ctx: Context) -> int:
 
 def cmd_note(ctx: Context) -> int:
     store, actor, now = ctx.store, ctx.actor, ctx.now()
+    tz = ctx.config.team.tz
     text = " ".join(ctx.args.text).strip()
     writes = bool(text or ctx.args.tag or ctx.args.untag)
     # Writing about someone the store has never seen is most often a typo: refuse it unless --new.
@@ -193,13 +194,13 @@ def cmd_note(ctx: Context) -> int:
         out("No notes yet. Add one: socialtui note CONTACT TEXT")
     else:
         for note in contact.notes:
-            out(f"- {note.at.strftime('%Y-%m-%d %H:%M')}Z {note.operator}: {clean(note.text)}")
+            out(f"- {local_time(note.at, tz)} {note.operator}: {clean(note.text)}")
     if dossier.items:
         replies = {(p.account, p.reply_to): p for p in dossier.replies}
         out(f"history with our accounts ({len(dossier.items)} items):")
         for item in dossier.items[-10:]:
             answered = "answered" if (item.account, item.post.remote_id) in replies else "no reply"
-            out(f"  {item.post.created_at.strftime('%Y-%m-%d %H:%M')}Z {item.account} {item.kind} ({answered}): {one_line(item.post.text, 50)}")
+            out(f"  {local_time(item.post.created_at, tz)} {item.account} {item.kind} ({answered}): {one_line(item.post.text, 50)}")
     return 0
 
 
@@ -371,11 +372,11 @@ def cmd_report(ctx: Context) -> int:
             print(json.dumps([to_record(e) for e in events], ensure_ascii=False, indent=2))
             return 0
         if not events:
-            out(f"No operator actions since {since.strftime('%Y-%m-%d %H:%M')}Z.")
+            out(f"No operator actions since {local_time(since, ctx.config.team.tz)}.")
         for e in events:
             where = " ".join(x for x in (e.account, e.item) if x)
             out(
-                f"{e.at.strftime('%Y-%m-%d %H:%M:%S')}Z {e.operator} ({e.login}) {e.action} {where} {one_line(e.detail, 80)}".rstrip()
+                f"{local_time(e.at, ctx.config.team.tz, '%Y-%m-%d %H:%M:%S')} {e.operator} ({e.login}) {e.action} {where} {one_line(e.detail, 80)}".rstrip()
             )
         return 0
     report = build_report(ctx.config, ctx.store, since, now)

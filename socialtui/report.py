@@ -13,7 +13,7 @@ from socialtui import care
 from socialtui.config import Config
 from socialtui.store import Store
 from socialtui.text import fit, one_line
-from socialtui.timespec import format_duration
+from socialtui.timespec import format_duration, local_time
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -97,7 +97,7 @@ def distribution(times: tuple[float, ...]) -> list[tuple[str, int]]:
 def render_report(report: care.Report, config: Config, since: datetime, now: datetime) -> list[str]:
     """The report as lines of text, for the terminal (fits 80 columns)."""
     lines = [
-        f"socialtui report  {since.strftime('%Y-%m-%d %H:%M')}Z to {now.strftime('%Y-%m-%d %H:%M')}Z",
+        f"socialtui report  {local_time(since, config.team.tz)} to {local_time(now, config.team.tz)}",
         "",
     ]
     header = f"{'':16} {'recv':>5} {'answ':>5} {'done':>5} {'median':>7} {'p90':>7} {'in tgt':>7} {'longest':>8} {'posts':>5} {'conv':>6}"

@@ -108,3 +108,20 @@ def test_check_on_a_missing_or_bad_config_is_unknown_on_one_line_of_stdout(
     # Other commands keep exit status 2 and stderr.
     code, out, err = run(path, "status")
     assert code == 2 and out == "" and "config.toml" in err
+
+
+def test_times_a_person_reads_are_in_the_teams_zone_labelled_and_json_stays_utc(config_path: Path) -> None:
+    import json
+
+    store = Store(config_path.parent / "data")
+    store.put_items([mention(1, "sam@example.org", "Sam Rivers")])
+    run(config_path, "note", "@sam@example.org", "called back")
+    dossier = run(config_path, "note", "@sam@example.org")[1]
+    assert "- 2026-11-18 15:00 CET Night lead: called back" in dossier
+    assert "  2026-11-18 14:59 CET acme mention (no reply)" in dossier
+    audit = run(config_path, "report", "--audit")[1]
+    assert audit.startswith("2026-11-18 15:00:00 CET Night lead")
+    assert run(config_path, "report")[1].startswith("socialtui report  2026-11-17 15:00 CET to 2026-11-18 15:00 CET")
+    data = json.loads(run(config_path, "report", "--json")[1])
+    assert data["until"] == "2026-11-18T14:00:00+00:00"
+    assert json.loads(run(config_path, "report", "--audit", "--json")[1])[0]["at"] == "2026-11-18T14:00:00Z"
