@@ -538,9 +538,10 @@ def report(
 ) -> Report:
     """Response times, the share answered within target and conversations held, over [since, now].
 
-    Each item received in the window counts once, for its account and for the operator who handled
-    it: whoever sent its first reply through socialtui (the outbox entry's login), `(elsewhere)` for
-    a reply seen only from another app, or the login that marked it done. A first response is the
+    Each item received in the window counts once for its account. Operator rows count actions in
+    the window, whenever the item was received: the item's first reply is credited to whoever sent
+    it through socialtui (the outbox entry's login), `(elsewhere)` for a reply seen only from another
+    app; a done to the login that marked it. A first response is the
     earliest of its first own reply post and its sent outbox entry; its time counts active hours.
     """
     by_id = {account.id: account for account in accounts}
@@ -554,10 +555,13 @@ def report(
     per_account = {account.id: _Tally() for account in accounts}
     per_operator: dict[str, _Tally] = defaultdict(_Tally)
     for item in _care_items(items, by_id, owners):
-        if not since <= item.received_at <= now:
+        if item.received_at > now:
             continue
+        # Account rows count the items received in the window; operator rows count the operators'
+        # actions in the window, whenever the item came (work done today on last week's items).
+        received_in = since <= item.received_at
         account = by_id[item.account]
-        tally = per_account[account.id]
+        tally = per_account[account.id] if received_in else _Tally()
         tally.received += 1
         target = account.reply_within.total_seconds()
         reply = replied.get((item.account, item.post.remote_id))
@@ -575,9 +579,12 @@ def report(
             first = (_sent_at(entry), _who(entry), entry.operator)
         if first is not None:
             took = account.active_hours.active_seconds(item.received_at, first[0])
-            operator = per_operator[first[1]]
-            operator.name = operator.name or first[2] or first[1]
-            for row in (tally, operator):
+            rows = [tally]
+            if since <= first[0] <= now:
+                operator = per_operator[first[1]]
+                operator.name = operator.name or first[2] or first[1]
+                rows.append(operator)
+            for row in rows:
                 row.answered += 1
                 row.times.append(took)
                 row.on_time += took <= target
@@ -585,9 +592,12 @@ def report(
         state = states.get(item.id)
         if state is not None and state.done:
             reason = state.reason.strip() or "(no reason)"
-            operator = per_operator[_who(state) or "(unknown)"]
-            operator.name = operator.name or state.operator or state.login or "(unknown)"
-            for row in (tally, operator):
+            rows = [tally]
+            if state.at is None or since <= state.at <= now:
+                operator = per_operator[_who(state) or "(unknown)"]
+                operator.name = operator.name or state.operator or state.login or "(unknown)"
+                rows.append(operator)
+            for row in rows:
                 row.done += 1
                 row.reasons[reason] += 1
             continue

@@ -342,3 +342,19 @@ def test_shift_show_all_lists_who_is_on_and_shift_end_releases_claims(tmp_path: 
     assert f"Your claims were released: {item.id}." in ended
     assert store.claims(NOW + timedelta(minutes=1)) == {}
     assert [line.split()[0] for line in run("Ben", NOW, "shift", "show", "--all").splitlines()] == ["Ben"]
+
+
+def test_operator_rows_count_work_done_in_the_window_on_older_items() -> None:
+    old = make_item(1, at(-72))
+    fresh = make_item(2, at(1))
+    states = {
+        old.id: ItemState(old.id, "acme", True, "thanked", "ben", "Ben", at(2)),
+        fresh.id: ItemState(fresh.id, "acme", True, "spam", "ben", "Ben", at(3)),
+    }
+    result = care.report([old, fresh], [], states, [], [ACME], at(0), at(24))
+    [ben] = result.operators
+    assert (ben.name, ben.done) == ("Ben", 2), "today's work on a three-day-old item counts"
+    assert (result.accounts[0].received, result.accounts[0].done) == (1, 1), "the account row: today's items"
+    # Done before the window: not today's work.
+    early = {old.id: ItemState(old.id, "acme", True, "thanked", "ben", "Ben", at(-1))}
+    assert care.report([old], [], early, [], [ACME], at(0), at(24)).operators == ()
