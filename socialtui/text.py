@@ -7,7 +7,8 @@ terminal (the CLI) or a widget (as `Text`, never as markup), it passes through `
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from wcwidth import iter_graphemes, width
 
 # C0 and C1 controls except newline and tab; DEL.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -41,35 +42,43 @@ def clean(text: str, *, max_length: int | None = None) -> str:
 
 
 def one_line(text: str, width: int | None = None) -> str:
-    """A cleaned single-line preview, cut to `width` characters with an ellipsis."""
+    """A cleaned single-line preview, cut to `width` terminal cells with an ellipsis (never inside
+    a grapheme: an emoji sequence or a letter with its marks stays whole or goes)."""
     flat = _SPACES.sub(" ", clean(text).replace("\n", " ")).strip()
-    if width is not None and len(flat) > width:
-        return flat[: max(width - 1, 0)] + "…"
+    if width is not None and cell_width(flat) > width:
+        return _cut(flat, width)
     return flat
 
 
 def cell_width(text: str) -> int:
-    """Terminal cells the text takes (wide CJK and emoji take two)."""
-    return sum(
-        2 if unicodedata.east_asian_width(ch) in "WF" else 0 if unicodedata.combining(ch) else 1
-        for ch in text
-    )
+    """Terminal cells the text takes, grapheme by grapheme (wcwidth, as Textual counts them too):
+    a ZWJ emoji sequence is 2, a Devanagari or Thai mark 0, wide CJK 2."""
+    return 0 if not text else _width(text)
 
 
-def fit(text: str, width: int) -> str:
-    """Pad or cut a cleaned one-line text to exactly `width` terminal cells."""
-    if text.isascii():
-        return text.ljust(width) if len(text) <= width else text[: max(width - 1, 0)] + "…"[:width]
-    out, used = [], 0
-    for ch in text:
-        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 0 if unicodedata.combining(ch) else 1
-        if used + w > width:
-            while out and used + 1 > width:
-                used -= cell_width(out.pop())
-            if width >= 1:
-                out.append("…")
-                used += 1
+def _cut(text: str, cells: int) -> str:
+    """Whole graphemes up to `cells - 1` cells, then an ellipsis."""
+    if cells <= 0:
+        return ""
+    out: list[str] = []
+    used = 0
+    for grapheme in iter_graphemes(text):
+        size = _width(grapheme)
+        if used + size > cells - 1:
             break
-        out.append(ch)
-        used += w
-    return "".join(out) + " " * max(width - used, 0)
+        out.append(grapheme)
+        used += size
+    return "".join(out).rstrip(" ") + "…"
+
+
+def fit(text: str, cells: int) -> str:
+    """Pad or cut a cleaned one-line text to exactly `cells` terminal cells."""
+    used = cell_width(text)
+    if used <= cells:
+        return text + " " * (cells - used)
+    cut = _cut(text, cells)
+    return cut + " " * (cells - cell_width(cut))
+
+
+def _width(text: str) -> int:
+    return max(width(text), 0)
