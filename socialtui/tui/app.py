@@ -490,11 +490,17 @@ class SocialApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every action of the current screen, then Textual's own (theme, keys, quit...)."""
         commands = getattr(screen, "palette_commands", None)
-        if commands is not None:
-            yield from commands()
+        own = list(commands()) if commands is not None else []
+        yield from own
         yield SystemCommand("Help: keys", "Every key, where it works, and its binding id", self.action_help)
         yield SystemCommand("Refresh now", "Read the store and poll the accounts now", self.action_refresh)
-        yield from super().get_system_commands(screen)
+        # Each command once: "Help: keys" is ours, and a screen's own Quit (which asks first when
+        # on shift) replaces Textual's.
+        titles = {command.title for command in own}
+        for command in super().get_system_commands(screen):
+            if command.title == "Keys" or command.title in titles:
+                continue
+            yield command
 
 
 def web_link(post: Post) -> str:

@@ -195,3 +195,16 @@ async def test_a_favourite_is_audited_marked_on_the_post_and_not_given_twice(wor
         )
         assert world.adapters["acme-bluesky"].favourited == [friend.remote_id]
         assert len([e for e in world.store.audit_events() if e.action == "favourite"]) == 1
+
+
+async def test_at_80_columns_the_footer_keeps_help_whole_and_the_palette_lists_quit_and_keys_once(
+    world: World,
+) -> None:
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await wait_for(lambda: "? Help" in screen_text(app).splitlines()[-1], pilot, what="? Help whole")
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert titles.count("Quit") == 1 and "Keys" not in titles and titles.count("Help: keys") == 1
+        [quit_command] = [c for c in app.get_system_commands(app.screen) if c.title == "Quit"]
+        assert quit_command.callback == app.screen.action_quit, "the Quit that asks when on shift"

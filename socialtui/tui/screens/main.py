@@ -90,7 +90,7 @@ class MainScreen(Screen[None]):
                 yield QueueTable(accounts, app.actor.operator, id="queue")
                 yield Input(placeholder="filter: words, account:…, network:…, state:late", id="filter")
                 yield DetailPane(accounts, app.actor.operator, app.config.team.tz, id="detail")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.watch(self.app, "dashboard", self._show_dashboard)
