@@ -208,3 +208,26 @@ async def test_at_80_columns_the_footer_keeps_help_whole_and_the_palette_lists_q
         assert titles.count("Quit") == 1 and "Keys" not in titles and titles.count("Help: keys") == 1
         [quit_command] = [c for c in app.get_system_commands(app.screen) if c.title == "Quit"]
         assert quit_command.callback == app.screen.action_quit, "the Quit that asks when on shift"
+
+
+async def test_wrapped_help_lines_keep_their_indent(world: World) -> None:
+    from socialtui.tui.screens.help import HelpScreen
+
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await pilot.press("question_mark")
+        await wait_for(lambda: isinstance(app.screen, HelpScreen), pilot, what="help")
+        for _ in range(6):
+            lines = screen_text(app).splitlines()
+            if any("Show the item in full" in line for line in lines):
+                break
+            await pilot.press("pagedown")
+            await pilot.pause()
+        at = next(i for i, line in enumerate(lines) if "Show the item in full" in line)
+        # The description wraps: its second line starts where the first did, not under the keys.
+        column = lines[at].index("Show the item")
+        assert lines[at + 1][:column].strip(" █") == "" and lines[at + 1][column] != " ", lines[at : at + 2]
+        # The keys wrap too: under the first key, not at the edge of the box.
+        keys = next(i for i, line in enumerate(lines) if "↑, ↓" in line)
+        assert lines[keys + 1].index("home") == lines[keys].index("↑"), lines[keys : keys + 2]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Static
 
 from socialtui.tui.keys import KeyHelp
@@ -22,31 +23,39 @@ class HelpScreen(ModalScreen[None]):
         self.groups = groups
 
     def compose(self) -> ComposeResult:
-        lines: list[Content] = []
+        # One row per key: the keys in a column of their own and the description beside them, so a
+        # description that wraps keeps its indent.
+        rows: list[Widget] = []
         for where, keys in self.groups:
-            if lines:
-                lines.append(Content(""))
-            lines.append(Content.styled(where, "bold $secondary"))
+            if rows:
+                rows.append(Static(" ", classes="help-gap"))
+            rows.append(Static(Content.styled(where, "bold $secondary")))
             for key in keys:
-                lines.append(
-                    Content.assemble(
-                        (f"  {key.keys:<18} ", "bold $accent"),
-                        key.description,
-                        (f"  [{key.id}]" if key.id else "", "$text-muted"),
+                rows.append(
+                    Horizontal(
+                        Static(Content.styled(key.keys, "bold $accent"), classes="help-key"),
+                        Static(
+                            Content.assemble(
+                                key.description, (f"  [{key.id}]" if key.id else "", "$text-muted")
+                            ),
+                            classes="help-desc",
+                        ),
+                        classes="help-row",
                     )
                 )
-        lines.append(Content(""))
-        lines.append(
-            Content.styled(
-                'Remap keys in the config: [keys] then id = "key" (e.g. reply = "R"). '
-                "Every action is also in the command palette (ctrl+p).",
-                "$text-muted",
+        rows.append(Static(" ", classes="help-gap"))
+        rows.append(
+            Static(
+                Content.styled(
+                    'Remap keys in the config: [keys] then id = "key" (e.g. reply = "R"). '
+                    "Every action is also in the command palette (ctrl+p).",
+                    "$text-muted",
+                )
             )
         )
         with Vertical(classes="dialog-box -wide -tall"):
             yield Static(Content.styled("Keys", "bold"), classes="dialog-title")
-            with VerticalScroll(id="help-keys"):
-                yield Static(Content("\n").join(lines))
+            yield VerticalScroll(*rows, id="help-keys")
             yield Static(Content.styled("Esc to close", "$text-muted"))
 
     def on_mount(self) -> None:
