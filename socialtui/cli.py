@@ -166,6 +166,17 @@ def cmd_done(ctx: Context) -> int:
     return 0
 
 
+def cmd_reopen(ctx: Context) -> int:
+    store, actor, now = ctx.store, ctx.actor, ctx.now()
+    item = store.find_item(ctx.args.item)
+    state = store.states().get(item.id)
+    if state is None or not state.done:
+        raise CommandError(f"{item.id} is not marked done (nothing to reopen)")
+    store.reopen(item, actor, now)
+    out(f"{item.id} reopened (was done by {state.operator}: {one_line(state.reason, 40)}): back in the queue")
+    return 0
+
+
 def cmd_note(ctx: Context) -> int:
     store, actor, now = ctx.store, ctx.actor, ctx.now()
     tz = ctx.config.team.tz
@@ -673,6 +684,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--force", action="store_true", help="even if another operator has claimed it")
     p.set_defaults(func=cmd_done)
+
+    p = sub.add_parser("reopen", parents=[common], help="undo a done: the item is back in the queue")
+    p.add_argument("item", metavar="ITEM", help="item id (or an unambiguous prefix of at least 4 characters)")
+    p.set_defaults(func=cmd_reopen)
 
     p = sub.add_parser("note", parents=[common], help="add a note about a contact, or list their notes")
     p.add_argument("contact", metavar="CONTACT", help="@user@domain, handle.bsky.social or a DID")

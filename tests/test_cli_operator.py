@@ -121,7 +121,22 @@ def test_times_a_person_reads_are_in_the_teams_zone_labelled_and_json_stays_utc(
     assert "  2026-11-18 14:59 CET acme mention (no reply)" in dossier
     audit = run(config_path, "report", "--audit")[1]
     assert audit.startswith("2026-11-18 15:00:00 CET Night lead")
-    assert run(config_path, "report")[1].startswith("socialtui report  2026-11-17 15:00 CET to 2026-11-18 15:00 CET")
+    assert run(config_path, "report")[1].startswith(
+        "socialtui report  2026-11-17 15:00 CET to 2026-11-18 15:00 CET"
+    )
     data = json.loads(run(config_path, "report", "--json")[1])
     assert data["until"] == "2026-11-18T14:00:00+00:00"
     assert json.loads(run(config_path, "report", "--audit", "--json")[1])[0]["at"] == "2026-11-18T14:00:00Z"
+
+
+def test_reopen_undoes_a_done_and_is_audited(config_path: Path) -> None:
+    store = Store(config_path.parent / "data")
+    item = mention(1, "sam@example.org", "Sam Rivers")
+    store.put_items([item])
+    code, _, err = run(config_path, "reopen", item.id)
+    assert code == 1 and "is not marked done" in err
+    run(config_path, "done", item.id, "--reason", "spam")
+    code, out, _ = run(config_path, "reopen", item.id[:5])
+    assert code == 0 and f"{item.id} reopened (was done by Night lead: spam)" in out
+    assert item.id not in store.states()
+    assert [e.action for e in store.audit_events()] == ["done", "reopen"]

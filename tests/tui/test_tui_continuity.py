@@ -231,3 +231,30 @@ async def test_wrapped_help_lines_keep_their_indent(world: World) -> None:
         # The keys wrap too: under the first key, not at the edge of the box.
         keys = next(i for i, line in enumerate(lines) if "↑, ↓" in line)
         assert lines[keys + 1].index("home") == lines[keys].index("↑"), lines[keys : keys + 2]
+
+
+async def test_u_reopens_the_item_last_marked_done(world: World) -> None:
+    first, second = world.items[0], world.items[2]
+    world.store.mark_done(first, "thanked", ALICE, NOW - timedelta(minutes=5))
+    world.store.mark_done(second, "spam", ALICE, NOW - timedelta(minutes=1))
+    world.store.mark_done(world.items[1], "spam", BOB, NOW)  # Bob's: not Alice's to undo
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 1, pilot, what="the queue")
+        await pilot.press("u")
+        await wait_for(lambda: second.id in queue_ids(app), pilot, what="the last done is back")
+        await wait_for(
+            lambda: app.screen.query_one(QueueTable).selected_id == second.id, pilot, what="selected"
+        )
+        assert any(
+            "Reopened: @lee@example.org on acme-mastodon (done at 13:59 UTC: spam)" in m for _, m in app.told
+        )
+        await pilot.press("u")
+        await wait_for(lambda: first.id in queue_ids(app), pilot, what="then the one before")
+        await pilot.press("u")
+        await wait_for(lambda: any("Nothing to undo" in m for _, m in app.told), pilot, what="nothing more")
+    assert world.store.states()[world.items[1].id].operator == "Bob"
+    assert [e.action for e in world.store.audit_events() if e.operator == "Alice"][-2:] == [
+        "reopen",
+        "reopen",
+    ]

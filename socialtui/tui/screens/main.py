@@ -25,9 +25,10 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input
 
 from socialtui.care import QueueEntry
-from socialtui.model import Contact, Item, Post
+from socialtui.model import Contact, Item, ItemState, Post
 from socialtui.networks.errors import NetworkFailure
 from socialtui.store import StoreError
+from socialtui.timespec import local_time
 from socialtui.tui.data import Dashboard
 from socialtui.tui.render import WIDE_FROM, account_label, author_label, line_of
 from socialtui.tui.screens.dialogs import DoneDialog, NoteDialog, TagsDialog
@@ -65,6 +66,7 @@ class MainScreen(Screen[None]):
         Binding("p", "contacts", "People (contacts)", show=False, id="contacts"),
         Binding("A", "audit", "Audit trail", show=False, id="audit"),
         Binding("R", "report", "Report", show=False, id="report"),
+        Binding("u", "undo_done", "Undo the last done", show=False, id="undo-done"),
         Binding("escape", "back", "Back", show=False, id="back"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -73,6 +75,8 @@ class MainScreen(Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
+        self._reselect: str | None = None
+        """An item to select once a reading shows it (one just reopened with `u`)."""
         self._threads: OrderedDict[str, ThreadState] = OrderedDict()
         self._detail_timer: Timer | None = None
         self._thread_timer: Timer | None = None
@@ -114,6 +118,8 @@ class MainScreen(Screen[None]):
         queue = self.query_one(QueueTable)
         queue.now = data.now
         queue.entries = tuple(data.queue)
+        if self._reselect is not None and queue.select(self._reselect):
+            self._reselect = None
         self._show_detail(refresh_only=True)
 
     def _show_problem(self, problem: str) -> None:
@@ -295,6 +301,41 @@ class MainScreen(Screen[None]):
         app.tell(f"Done ({reason}): {line_of(item.post.author.label, 40)} on {item.account}")
         app.refresh_dashboard()
 
+    def action_undo_done(self) -> None:
+        self._undo_done()
+
+    @work(group="done", exclusive=True, exit_on_error=False)
+    async def _undo_done(self) -> None:
+        """`u`: the item this operator last marked done goes back to the queue (audited)."""
+        app = self.app
+        me = app.actor.operator
+
+        def reopen_last() -> tuple[Item, ItemState] | None:
+            mine = [s for s in app.store.states().values() if s.done and s.operator == me and s.at]
+            if not mine:
+                return None
+            last = max(mine, key=lambda s: s.at)  # type: ignore[arg-type, return-value]
+            item = app.store.find_item(last.item)
+            app.store.reopen(item, app.actor, app.now())
+            return item, last
+
+        try:
+            undone = await app.in_thread(reopen_last)
+        except StoreError as exc:
+            app.tell(f"Not reopened: {exc}", "error")
+            return
+        if undone is None:
+            app.tell("Nothing to undo: you have not marked an item done.", "warning")
+            return
+        item, state = undone
+        when = local_time(state.at, app.config.team.tz, "%H:%M") if state.at else ""
+        app.tell(
+            f"Reopened: {line_of(item.post.author.label, 40)} on {item.account} "
+            f"(done at {when}: {line_of(state.reason, 30)}); it is back in the queue."
+        )
+        app.refresh_dashboard()
+        self._reselect = item.id
+
     def action_claim(self) -> None:
         item = self._need_item()
         if item is not None:
@@ -459,6 +500,9 @@ class MainScreen(Screen[None]):
             "Copy link", "Copy the selected post's link (works over SSH)", self.action_copy_link
         )
         yield SystemCommand("Timeline", "All accounts' posts and items, merged by time", self.action_timeline)
+        yield SystemCommand(
+            "Undo the last done", "Reopen the item you last marked done (u)", self.action_undo_done
+        )
         yield SystemCommand("Filter the queue", "Words, account:…, network:…, state:late", self.action_filter)
         yield SystemCommand(
             "Tags of the author", "Edit the tags of the selected item's author", self.action_tags
