@@ -15,6 +15,8 @@ Ages, gaps and response times count only the account's active hours, in real sec
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -847,6 +849,34 @@ def overdue_handoffs(
     return overdue
 
 
+# --- items alike: thank-yous and emoji-only replies, done in bulk -----------------------------------
+
+_MENTION = re.compile(r"(?<!\w)@[\w.@-]+|https?://\S+")
+_THANKS = re.compile(
+    r"\b(thanks?|thank\s*you|thx|ty|cheers|much appreciated|merci|danke|gracias|grazie|obrigad[oa]|"
+    r"спасибо|ευχαριστώ|شكرا|धन्यवाद|ขอบคุณ|谢谢|ありがとう)",
+    re.IGNORECASE,
+)
+QUICK_KINDS = {"thanks": "thanked", "emoji": "emoji only"}
+"""Items that need no reply as a rule, and the reason they are done with."""
+
+
+def quick_reply_kind(text: str) -> str | None:
+    """`emoji` for a post of emoji only (mentions and links aside), `thanks` for a short thank-you
+    without a question; None for anything that may need an answer."""
+    body = _MENTION.sub(" ", text).strip()
+    if not body:
+        return None
+    if all(
+        unicodedata.category(ch) in ("So", "Sk", "Mn", "Cf", "Po", "Zs") or ch in "\u200d\ufe0f\n"
+        for ch in body
+    ) and any(unicodedata.category(ch) == "So" for ch in body):
+        return "emoji"
+    if "?" in body or len(body.split()) > 12:
+        return None
+    return "thanks" if _THANKS.search(body) else None
+
+
 # --- continuity ----------------------------------------------------------------------------------
 
 
@@ -991,6 +1021,8 @@ def continuity(
 
 
 __all__ = [
+    "QUICK_KINDS",
+    "quick_reply_kind",
     "Continuity",
     "ShiftChange",
     "continuity",

@@ -358,3 +358,21 @@ def test_operator_rows_count_work_done_in_the_window_on_older_items() -> None:
     # Done before the window: not today's work.
     early = {old.id: ItemState(old.id, "acme", True, "thanked", "ben", "Ben", at(-1))}
     assert care.report([old], [], early, [], [ACME], at(0), at(24)).operators == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("@acme you're the best, thank you!", "thanks"),
+        ("@nightowl.sandbox.bsky Ευχαριστώ πολύ!", "thanks"),
+        ("cheers!", "thanks"),
+        ("🚲🚲🚲🔥", "emoji"),
+        ("@acme 👩‍💻❤️", "emoji"),
+        ("thanks, but when does the shop open?", None),
+        ("The app crashed again", None),
+        ("thanks for nothing, the app crashed three times today and support never answered me", None),
+        ("@acme", None),
+    ],
+)
+def test_thank_yous_and_emoji_only_posts_are_recognised(text: str, kind: str | None) -> None:
+    assert care.quick_reply_kind(text) == kind

@@ -218,13 +218,13 @@ async def test_wrapped_help_lines_keep_their_indent(world: World) -> None:
         await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
         await pilot.press("question_mark")
         await wait_for(lambda: isinstance(app.screen, HelpScreen), pilot, what="help")
-        for _ in range(6):
+        for _ in range(60):  # scroll until the wrapped description and its next line are both in view
             lines = screen_text(app).splitlines()
-            if any("Show the item in full" in line for line in lines):
+            at = next((i for i, line in enumerate(lines) if "Show the item in full" in line), -1)
+            if at >= 0 and "Esc to close" not in lines[at + 1] and any("↑, ↓" in line for line in lines):
                 break
-            await pilot.press("pagedown")
+            await pilot.press("down")
             await pilot.pause()
-        at = next(i for i, line in enumerate(lines) if "Show the item in full" in line)
         # The description wraps: its second line starts where the first did, not under the keys.
         column = lines[at].index("Show the item")
         assert lines[at + 1][:column].strip(" █") == "" and lines[at + 1][column] != " ", lines[at : at + 2]
@@ -258,3 +258,47 @@ async def test_u_reopens_the_item_last_marked_done(world: World) -> None:
         "reopen",
         "reopen",
     ]
+
+
+async def test_space_selects_several_and_d_marks_them_done_each_audited(world: World) -> None:
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        ids = queue_ids(app)
+        table = app.screen.query_one(QueueTable)
+        await pilot.press("space", "down", "space")  # the first and the third
+        await wait_for(lambda: table.marked == {ids[0], ids[2]}, pilot, what="two selected")
+        marks = [line for line in screen_text(app).splitlines() if "✓ " in line]
+        assert len(marks) == 2, "a glyph on each selected row"
+        await pilot.press("d")
+        await wait_for(lambda: "2 selected items:" in screen_text(app), pilot, what="one question for both")
+        await pilot.press("1")  # spam
+        await wait_for(lambda: queue_ids(app) == [ids[1], ids[3]], pilot, what="both done")
+        done = [(e.item, e.detail) for e in world.store.audit_events() if e.action == "done"]
+        assert sorted(done) == sorted([(ids[0], "spam"), (ids[2], "spam")]), "audited one by one"
+        assert table.marked == set()
+
+
+async def test_D_marks_every_thank_you_done_at_once(world: World) -> None:
+    from tuikit import make_item, mastodon_author
+
+    thanks = [
+        make_item("acme-mastodon", f"t{n}", mastodon_author(f"fan{n}"), text, 30 + n)
+        for n, text in enumerate(
+            ["@acme thank you so much!", "cheers @acme", "🙏🙏", "Thanks! When do you open?"]
+        )
+    ]
+    world.store.put_items(thanks)
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 8, pilot, what="the queue")
+        app.screen.query_one(QueueTable).select(thanks[0].id)
+        await pilot.press("D")
+        await wait_for(lambda: "Done (thanked), all 2?" in screen_text(app), pilot, what="asked")
+        await pilot.press("y")
+        await wait_for(lambda: len(queue_ids(app)) == 6, pilot, what="the two thank-yous done")
+        left = set(queue_ids(app))
+        assert thanks[2].id in left and thanks[3].id in left, "emoji and a question stay"
+        app.screen.query_one(QueueTable).select(world.items[0].id)
+        await pilot.press("D")
+        await wait_for(lambda: any("may need an answer" in m for _, m in app.told), pilot, what="refused")

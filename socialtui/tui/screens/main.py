@@ -24,6 +24,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input
 
+from socialtui import care
 from socialtui.care import QueueEntry
 from socialtui.model import Contact, Item, ItemState, Post
 from socialtui.networks.errors import NetworkFailure
@@ -31,7 +32,7 @@ from socialtui.store import StoreError
 from socialtui.timespec import local_time
 from socialtui.tui.data import Dashboard
 from socialtui.tui.render import WIDE_FROM, account_label, author_label, line_of
-from socialtui.tui.screens.dialogs import DoneDialog, NoteDialog, TagsDialog
+from socialtui.tui.screens.dialogs import ConfirmDialog, DoneDialog, NoteDialog, TagsDialog
 from socialtui.tui.widgets.accounts import AccountsPanel
 from socialtui.tui.widgets.detail import DetailPane, ThreadState
 from socialtui.tui.widgets.header import HeaderBar
@@ -67,6 +68,7 @@ class MainScreen(Screen[None]):
         Binding("A", "audit", "Audit trail", show=False, id="audit"),
         Binding("R", "report", "Report", show=False, id="report"),
         Binding("u", "undo_done", "Undo the last done", show=False, id="undo-done"),
+        Binding("D", "done_like_this", "Done: all like this", show=False, id="done-like-this"),
         Binding("escape", "back", "Back", show=False, id="back"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -239,6 +241,8 @@ class MainScreen(Screen[None]):
         if self.has_class("-detail-open"):
             self.remove_class("-detail-open")
             self.query_one(QueueTable).focus()
+        elif self.query_one(QueueTable).marked:
+            self.query_one(QueueTable).set_marks(set())
         elif filter_input.has_focus or filter_input.value:
             filter_input.value = ""
             self.remove_class("-filtering")
@@ -276,9 +280,75 @@ class MainScreen(Screen[None]):
             self.app.open_composer(item)
 
     def action_done(self) -> None:
+        marked = self.query_one(QueueTable).marked
+        if marked:
+            self._mark_done_bulk(sorted(marked))
+            return
         item = self._need_item()
         if item is not None:
             self._mark_done(item)
+
+    def action_done_like_this(self) -> None:
+        """`D`: every item like the selected one (thank-yous, emoji only) selected, done at once."""
+        entry = self.selected_entry
+        data = self.app.dashboard
+        if entry is None or data is None:
+            self.app.tell("Nothing selected.", "warning")
+            return
+        kind = care.quick_reply_kind(entry.item.post.text)
+        if kind is None:
+            self.app.tell("D works on thank-yous and emoji-only posts; this one may need an answer.", "warning")
+            return
+        me = self.app.actor.operator
+        alike = {
+            e.item.id
+            for e in data.queue
+            if care.quick_reply_kind(e.item.post.text) == kind and (e.claim is None or e.claim.operator == me)
+        }
+        self.query_one(QueueTable).set_marks(alike)
+        self._mark_done_bulk(sorted(alike), reason=care.QUICK_KINDS[kind])
+
+    @work(group="done", exclusive=True, exit_on_error=False)
+    async def _mark_done_bulk(self, item_ids: list[str], reason: str = "") -> None:
+        """Several items done with one reason; each one its own action in the audit."""
+        app = self.app
+        data = app.dashboard
+        if data is None:
+            return
+        items = [data.items[item_id] for item_id in item_ids if item_id in data.items]
+        noun = "item" if len(items) == 1 else "items"
+        what = Content("\n").join(
+            [Content.styled(f"{len(items)} selected {noun}:", "bold")]
+            + [Content(f"{line_of(i.post.author.label, 24)}: {line_of(i.post.text, 40)}") for i in items[:4]]
+            + ([Content(f"… and {len(items) - 4} more")] if len(items) > 4 else [])
+        )
+        if reason:
+            confirmed = await app.push_screen_wait(
+                ConfirmDialog(f"Done ({reason}), all {len(items)}?", what, yes="Done, all", no="Cancel")
+            )
+            chosen = reason if confirmed else None
+        else:
+            chosen = await app.push_screen_wait(DoneDialog(what))
+        if not chosen:
+            if reason:  # the marks were D's own: they go with the question
+                self.query_one(QueueTable).set_marks(set())
+            return
+        store, actor, now = app.store, app.actor, app.now()
+
+        def mark_all() -> int:
+            for item in items:
+                store.mark_done(item, chosen, actor, now)
+            return len(items)
+
+        try:
+            done = await app.in_thread(mark_all)
+        except StoreError as exc:
+            app.tell(f"Not all marked done: {exc}", "error")
+            app.refresh_dashboard()
+            return
+        self.query_one(QueueTable).set_marks(set())
+        app.tell(f"Done ({chosen}): {done} {noun}. u reopens them one by one.")
+        app.refresh_dashboard()
 
     @work(group="done", exclusive=True, exit_on_error=False)
     async def _mark_done(self, item: Item) -> None:

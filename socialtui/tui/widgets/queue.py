@@ -117,6 +117,7 @@ class QueueTable(DataTable[Text]):
         # queue they go to the first (oldest) and the last (newest) item.
         Binding("home", "first_item", "Oldest item", show=False, id="queue-first"),
         Binding("end", "last_item", "Newest item", show=False, id="queue-last"),
+        Binding("space", "toggle_mark", "Select several", show=False, id="queue-mark"),
     ]
 
     entries: reactive[tuple[QueueEntry, ...]] = reactive((), always_update=True)
@@ -138,6 +139,8 @@ class QueueTable(DataTable[Text]):
         self._styles: CellStyles | None = None
         self._last_highlighted: str | None = ""
         self._fixed: dict[str, tuple[str, str]] = {}
+        self.marked: set[str] = set()
+        """Items selected with Space, for one action on them all (done with one reason)."""
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -170,6 +173,32 @@ class QueueTable(DataTable[Text]):
             return False
         self.move_cursor(row=index)
         return True
+
+    class MarksChanged(Message):
+        """The items selected with Space changed."""
+
+        def __init__(self, count: int) -> None:
+            super().__init__()
+            self.count = count
+
+    def action_toggle_mark(self) -> None:
+        item_id = self.selected_id
+        if item_id is None:
+            return
+        self.set_marks(self.marked ^ {item_id})
+        if self.cursor_row < len(self._order) - 1:
+            self.move_cursor(row=self.cursor_row + 1)
+
+    def set_marks(self, item_ids: set[str]) -> None:
+        """Select these items (those shown) for one action on them all."""
+        wanted = {item_id for item_id in item_ids if item_id in self._rows}
+        for item_id in wanted ^ self.marked:
+            self.marked = wanted
+            row = self._rows.get(item_id)
+            if row is not None:
+                self.update_cell(item_id, "age", self._cells(row, item_id)[0])
+        self.marked = wanted
+        self.post_message(self.MarksChanged(len(wanted)))
 
     def action_first_item(self) -> None:
         if self._order:
@@ -229,9 +258,11 @@ class QueueTable(DataTable[Text]):
             self._fixed = {key: value for key, value in fixed.items() if key in keep}
         return out
 
-    def _cells(self, row: Row) -> list[Text]:
+    def _cells(self, row: Row, key: str = "") -> list[Text]:
         styles = self._styles or CellStyles.from_theme(self.app.current_theme)
         age_text, state, account_id, author, claim, text = row
+        if key in self.marked:
+            age_text = f"✓ {age_text}"  # a glyph, not a colour: 16 colours must show it too
         account = self.accounts.get(account_id)
         claim_style = styles.ok if claim.startswith("you ") else styles.due
         return [
@@ -255,6 +286,9 @@ class QueueTable(DataTable[Text]):
         cursor_index = self.cursor_row
         on_screen = cursor_index - round(self.scroll_y)
         wanted_ids = set(new_order)
+        if self.marked - wanted_ids:  # answered, or filtered out: no longer selected
+            self.marked &= wanted_ids
+            self.post_message(self.MarksChanged(len(self.marked)))
         removed = [key for key in self._order if key not in wanted_ids]
         kept = [key for key in self._order if key in wanted_ids]
         known = set(self._order)
@@ -270,7 +304,7 @@ class QueueTable(DataTable[Text]):
                 del self._rows[key]
             rows = dict(wanted)
             for key in added:
-                self.add_row(*self._cells(rows[key]), key=key)
+                self.add_row(*self._cells(rows[key], key), key=key)
                 self._rows[key] = rows[key]
             self._order = new_order
             self._update_cells(wanted)
@@ -283,7 +317,7 @@ class QueueTable(DataTable[Text]):
         self.clear()
         self._rows = {}
         for key, row in wanted:
-            self.add_row(*self._cells(row), key=key)
+            self.add_row(*self._cells(row, key), key=key)
             self._rows[key] = row
         self._order = [key for key, _ in wanted]
         self._restore(selected, cursor_index, on_screen)
@@ -294,7 +328,7 @@ class QueueTable(DataTable[Text]):
             if old == row:
                 continue
             self._rows[key] = row
-            cells = self._cells(row)
+            cells = self._cells(row, key)
             for (column, _, _), value, before, after in zip(
                 COLUMNS, cells, _columns(old), _columns(row), strict=False
             ):
