@@ -618,9 +618,41 @@ def cmd_demo(ctx: Context) -> int:
         with start(world, write_config=directory / "config.toml", traffic=True) as sandbox:
             ctx.args.config = str(sandbox.config_path)
             ctx.demo = True
+            _demo_handoff(ctx)
+            # Printed before the dashboard takes the screen, so it is there again after it exits.
+            out(f"socialtui demo: data in {directory} (removed when this dashboard exits).")
+            out("A second dashboard on the same data, as another operator, from another terminal:")
+            out(f"  socialtui --config {shlex.quote(str(sandbox.config_path))} --operator Robin")
             return _dashboard(ctx)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def _demo_handoff(ctx: Context) -> None:
+    """The demo starts the way a shift does: a note from the night lead waits, with the open work
+    (one pass of the poller first, so there is work to hand over) and two claims to take over."""
+    import asyncio
+
+    from socialtui.handoff import draft_handoff, note_text, open_work
+    from socialtui.model import Actor
+    from socialtui.overview import build_overview
+    from socialtui.sync import Syncer
+
+    config, store, now = ctx.config, ctx.store, ctx.now()
+    asyncio.run(Syncer(config, store, ctx.clock).run_once())
+    lead = Actor(unix_login(), "Jo (night lead)")
+    store.start_shift(lead, now - timedelta(hours=8))
+    at = now - timedelta(minutes=6)
+    overview = build_overview(config, store, at)
+    for entry in overview.queue[:2]:
+        store.claim(entry.item, lead, at - timedelta(minutes=1), config.team.claim_ttl)
+    overview = build_overview(config, store, at)
+    text = (
+        f"{note_text(draft_handoff(config, store, lead, at, overview))}\n\n"
+        "Quiet night. The two oldest are mine and half-answered: take them over when you acknowledge. "
+        "The late-show tickets question on nightowl needs an answer before it turns late."
+    )
+    store.write_handoff(text, lead, at, work=open_work(overview, lead))
 
 
 # --- parser --------------------------------------------------------------------------------------

@@ -376,3 +376,25 @@ def test_operator_rows_count_work_done_in_the_window_on_older_items() -> None:
 )
 def test_thank_yous_and_emoji_only_posts_are_recognised(text: str, kind: str | None) -> None:
     assert care.quick_reply_kind(text) == kind
+
+
+def test_the_demo_starts_with_saved_replies_and_a_handoff_waiting(tmp_path: Path) -> None:
+    import argparse
+
+    from socialtui.cli import Context, _demo_handoff
+    from socialtui.clock import FixedClock
+    from socialtui.config import load_config
+    from socialtui.sandbox.server import demo_world, start
+
+    clock = FixedClock(datetime(2026, 11, 18, 22, 0, tzinfo=UTC))
+    world = demo_world(clock.now)
+    with start(world, port=0, write_config=tmp_path / "config.toml", traffic=False) as sandbox:
+        config = load_config(sandbox.config_path)
+        assert {"thanks", "hours", "looking", "dm"} <= set(config.saved_replies)
+        ctx = Context(argparse.Namespace(config=str(sandbox.config_path), operator="Nina"), clock)
+        _demo_handoff(ctx)
+        [note] = ctx.store.handoffs()
+        assert note.operator == "Jo (night lead)" and note.has_work and len(note.open_items) > 10
+        assert len(note.claims) == 2 and "take them over when you acknowledge" in note.text
+        waiting = care.handoffs_waiting([note], ctx.store.shifts("Nina"), "Nina", clock.now())
+        assert waiting == [note], "Nina sees it first"

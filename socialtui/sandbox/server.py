@@ -67,6 +67,13 @@ def write_config(world: World, path: Path | str, base_url: str) -> Path:
         'claim_ttl = "10m"',
         'retention = "14d"',
         'handoff_ack_within = "30m"',
+        "",
+        "# Saved replies: F2 in the reply composer; {name} is the person's name.",
+        "[saved_replies]",
+        'thanks = "Thank you {name}, that means a lot to the whole team!"',
+        'hours = "Hi {name}, the shop is open Mon-Sat 10:00-18:00 and the show starts at 22:00."',
+        'looking = "Sorry about that, {name}: we are looking into it and will get back to you here."',
+        'dm = "Hi {name}, could you send us a direct message with your order number? We will sort it out."',
     ]
     with world.lock:
         brands = list(world.brands.values())

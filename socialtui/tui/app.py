@@ -132,6 +132,12 @@ class SocialApp(App[int]):
         # last shift are known before the queue is ever drawn.
         self.start_shift()
         self.set_interval(self.refresh_every, self._follow_store, name="follow-store")
+        if self.demo:
+            self.tell(
+                "Demo: open a second dashboard on this data as another operator: socialtui --config "
+                f"{self.config.path} --operator Robin (the command is printed when you quit).",
+                timeout=20,
+            )
 
     def _catch_hangups(self) -> None:
         """A dropped SSH session (SIGHUP) or a `kill` (SIGTERM) ends the dashboard the orderly way:

@@ -112,7 +112,8 @@ class HeaderBar(Widget):
         if not others:
             return []
         if level >= 2:
-            return [(f" +{len(others)} on", "$secondary")]
+            short = len(others) == 1 and len(others[0]) <= 12
+            return [(f" +{line_of(others[0], 12)}" if short else f" +{len(others)} on", "$secondary")]
         names = ", ".join(line_of(name, 12) for name in others[:2])
         if len(others) > 2:
             names += f" +{len(others) - 2}"
