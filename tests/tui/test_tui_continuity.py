@@ -302,3 +302,29 @@ async def test_D_marks_every_thank_you_done_at_once(world: World) -> None:
         app.screen.query_one(QueueTable).select(world.items[0].id)
         await pilot.press("D")
         await wait_for(lambda: any("may need an answer" in m for _, m in app.told), pilot, what="refused")
+
+
+async def test_the_readme_picture_is_the_dashboard_at_80x24(world: World) -> None:
+    """Saves docs/dashboard.svg (the picture in the README's "The dashboard") with Textual's
+    save_screenshot: the fixed clock makes it the same at every run, so it changes only when the
+    dashboard does."""
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    world.store.start_shift(BOB, NOW - timedelta(hours=2))
+    world.store.claim(world.items[1], BOB, NOW - timedelta(minutes=3), timedelta(minutes=10))
+    app = world.app(ALICE, theme="textual-dark", refresh_every=60, cursor_blink=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await wait_for(lambda: "+Bob" in header(app), pilot, what="the colleague on shift")
+        await pilot.pause()
+        docs.mkdir(exist_ok=True)
+        fresh = docs / "dashboard.new.svg"
+        app.save_screenshot(filename=fresh.name, path=str(docs))
+    svg = fresh.read_text(encoding="utf-8")
+    assert "unanswered" in svg and "Sam&#160;Rivers" in svg and "Help" in svg
+    target = docs / "dashboard.svg"
+    if target.exists() and target.read_text(encoding="utf-8") == svg:
+        fresh.unlink()
+    else:
+        fresh.replace(target)
