@@ -618,7 +618,14 @@ def cmd_demo(ctx: Context) -> int:
         with start(world, write_config=directory / "config.toml", traffic=True) as sandbox:
             ctx.args.config = str(sandbox.config_path)
             ctx.demo = True
-            _demo_handoff(ctx)
+            # A hang-up while the store is being seeded waits until the seeding is over: the poller's
+            # threads must not write into the throw-away dir while the `finally` removes it.
+            held = {signal.SIGHUP, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, held)
+            try:
+                _demo_handoff(ctx)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
             # Printed before the dashboard takes the screen, so it is there again after it exits.
             out(f"socialtui demo: data in {directory} (removed when this dashboard exits).")
             out("A second dashboard on the same data, as another operator, from another terminal:")
