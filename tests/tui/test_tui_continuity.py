@@ -328,3 +328,21 @@ async def test_the_readme_picture_is_the_dashboard_at_80x24(world: World) -> Non
         fresh.unlink()
     else:
         fresh.replace(target)
+
+
+async def test_the_filter_finds_an_item_by_its_id_and_shows_its_match_count(world: World) -> None:
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        wanted = world.items[2]
+        await pilot.press("slash", *wanted.id[:6])
+        await wait_for(lambda: queue_ids(app) == [wanted.id], pilot, what="found by id")
+        await wait_for(lambda: " 1 of 4 " in screen_text(app), pilot, what="the count")
+        await pilot.press(*"zzz")
+        await wait_for(lambda: " 0 of 4 " in screen_text(app), pilot, what="none")
+        await pilot.press("escape")
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot)
+        await pilot.press("enter")
+        await wait_for(
+            lambda: f"id {queue_ids(app)[0]}" in screen_text(app), pilot, what="the id in the detail"
+        )

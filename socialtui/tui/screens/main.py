@@ -22,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Footer, Input, Static
 
 from socialtui import care
 from socialtui.care import QueueEntry
@@ -94,7 +94,9 @@ class MainScreen(Screen[None]):
             yield AccountsPanel(id="accounts")
             with Vertical(id="work"):
                 yield QueueTable(accounts, app.actor.operator, id="queue")
-                yield Input(placeholder="filter: words, account:…, network:…, state:late", id="filter")
+                with Horizontal(id="filter-bar"):
+                    yield Input(placeholder="filter: words, an item id, account:…, state:late", id="filter")
+                    yield Static(id="filter-count")
                 yield DetailPane(accounts, app.actor.operator, app.config.team.tz, id="detail")
         yield Footer(compact=True)
 
@@ -120,6 +122,7 @@ class MainScreen(Screen[None]):
         queue = self.query_one(QueueTable)
         queue.now = data.now
         queue.entries = tuple(data.queue)
+        self._show_filter_count()
         if self._reselect is not None and queue.select(self._reselect):
             self._reselect = None
         self._show_detail(refresh_only=True)
@@ -259,6 +262,17 @@ class MainScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.query_one(QueueTable).query_text = event.value
+        self._show_filter_count()
+
+    def _show_filter_count(self) -> None:
+        """How many items the filter shows, of how many: the operator sees it is working."""
+        table = self.query_one(QueueTable)
+        count = self.query_one("#filter-count", Static)
+        if not table.query_text.strip():
+            count.update("")
+            return
+        shown, total = len(table.shown_ids), len(table.entries)
+        count.update(Content.styled(f" {shown} of {total} ", "$warning bold" if shown == 0 else "bold"))
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self, event: Input.Submitted) -> None:

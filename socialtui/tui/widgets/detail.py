@@ -185,7 +185,7 @@ def item_head(
     second: list[Part] = [
         ("from ", "$text-muted"),
         (author_label(post.author, 80), "bold"),
-        (f" · {_when(post.created_at, tz)} · {post.visibility or 'public'}", "$text-muted"),
+        (f" · {_when(post.created_at, tz)} · {post.visibility or 'public'} · id {item.id}", "$text-muted"),
     ]
     lines = [Content.assemble(*first), Content.assemble(*second)]
     if post.spoiler_text:

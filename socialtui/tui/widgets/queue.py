@@ -46,7 +46,8 @@ REBUILD_OVER = 40
 
 @dataclass(frozen=True)
 class QueueQuery:
-    """What `/` typed: words that must all appear, and `account:`, `network:`, `state:` filters."""
+    """What `/` typed: words that must all appear (in the text, the author, the account, the item
+    id...), and `account:`, `network:`, `state:` filters."""
 
     words: tuple[str, ...] = ()
     account: str = ""
@@ -84,7 +85,7 @@ class QueueQuery:
             return True
         author = item.post.author
         haystack = " ".join(
-            (item.account, account.handle if account else "", author.handle, author.display_name,
+            (item.id, item.account, account.handle if account else "", author.handle, author.display_name,
              item.post.text, claim, item.kind)
         ).lower()  # fmt: skip
         return all(word in haystack for word in self.words)
