@@ -346,3 +346,21 @@ async def test_the_filter_finds_an_item_by_its_id_and_shows_its_match_count(worl
         await wait_for(
             lambda: f"id {queue_ids(app)[0]}" in screen_text(app), pilot, what="the id in the detail"
         )
+
+
+async def test_the_text_column_takes_what_is_left_and_the_queue_never_scrolls_sideways(world: World) -> None:
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        table = app.screen.query_one(QueueTable)
+        await wait_for(lambda: table.virtual_size.width <= table.size.width, pilot, what="fits at 80")
+        assert table.max_scroll_x == 0
+        narrow = table.columns[next(k for k in table.columns if k.value == "text")].width
+        await pilot.resize_terminal(160, 30)
+        await wait_for(
+            lambda: table.columns[next(k for k in table.columns if k.value == "text")].width > narrow + 40,
+            pilot,
+            what="the text column grows with the terminal",
+        )
+        await wait_for(lambda: table.max_scroll_x == 0, pilot, what="still no sideways scroll")
+        await wait_for(lambda: "The app crashed again after the update. Any news?" in screen_text(app), pilot)

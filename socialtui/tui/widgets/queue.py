@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from socialtui.care import QueueEntry
 from socialtui.config import AccountConfig
@@ -40,6 +40,8 @@ COLUMNS = (
     ("text", "text", 160),
 )
 TEXT_PREVIEW = 160
+MIN_TEXT = 12
+"""The text column's narrowest: on a very small terminal it is what scrolls, not the columns before it."""
 REBUILD_OVER = 40
 """More removals or moves than this in one reading: rebuild the rows rather than edit them."""
 
@@ -146,8 +148,26 @@ class QueueTable(DataTable[Text]):
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(Text(label, style="bold"), width=width, key=key)
+        self._fit_columns()
         self._styles = CellStyles.from_theme(self.app.current_theme)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+
+    def on_resize(self) -> None:
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """The text column takes the room the others leave, so the table never scrolls sideways."""
+        column = self.columns.get(ColumnKey("text"))
+        if column is None:
+            return
+        fixed = sum(width for key, _, width in COLUMNS if key != "text")
+        padding = 2 * self.cell_padding * len(COLUMNS)
+        room = self.size.width - self.styles.scrollbar_size_vertical - fixed - padding
+        width = max(room, MIN_TEXT)
+        if column.width != width:
+            column.width = width
+            self._require_update_dimensions = True
+            self.refresh()
 
     def _theme_changed(self, _theme: object) -> None:
         self._styles = CellStyles.from_theme(self.app.current_theme)
