@@ -72,6 +72,8 @@ class TeamConfig:
     """Where the team's tables live: "" for the files in `data_dir`, or a PostgreSQL libpq URL."""
     store_password_env: str = ""
     store_password_file: str = ""
+    bell: bool = False
+    """Ring the terminal bell when an item turns late or a direct message arrives."""
 
     @property
     def tz(self) -> tzinfo:
@@ -272,6 +274,7 @@ TEAM_KEYS = (
     "store",
     "store_password_env",
     "store_password_file",
+    "bell",
 )
 ACCOUNT_KEYS = (
     "id",
@@ -381,6 +384,14 @@ class _Table:
             raise self.bad(name, value, expected)
         return value
 
+    def flag(self, name: str, default: bool) -> bool:
+        if name not in self.data:
+            return default
+        value = self.data[name]
+        if not isinstance(value, bool):
+            raise self.bad(name, value, "true or false (without quotes)")
+        return value
+
     def duration(self, name: str, default: timedelta) -> timedelta:
         if name not in self.data:
             return default
@@ -433,6 +444,7 @@ def _load_team(top: _Table) -> TeamConfig:
         store=_store_url(team),
         store_password_env=team.string("store_password_env", "an environment variable's name", ""),
         store_password_file=team.string("store_password_file", "a file path", ""),
+        bell=team.flag("bell", False),
     )
 
 

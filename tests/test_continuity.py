@@ -398,3 +398,16 @@ def test_the_demo_starts_with_saved_replies_and_a_handoff_waiting(tmp_path: Path
         assert len(note.claims) == 2 and "take them over when you acknowledge" in note.text
         waiting = care.handoffs_waiting([note], ctx.store.shifts("Nina"), "Nina", clock.now())
         assert waiting == [note], "Nina sees it first"
+
+
+def test_the_bell_is_a_boolean_in_team(tmp_path: Path) -> None:
+    from socialtui.config import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[team]\ndata_dir = "data"\nbell = true\n')
+    assert load_config(path).team.bell is True
+    path.write_text('[team]\ndata_dir = "data"\n')
+    assert load_config(path).team.bell is False
+    path.write_text('[team]\ndata_dir = "data"\nbell = "yes"\n')
+    with pytest.raises(ConfigError, match="bell"):
+        load_config(path)

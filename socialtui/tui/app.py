@@ -111,6 +111,8 @@ class SocialApp(App[int]):
         self.demo = demo
         """Running on the sandbox network (`socialtui demo`): the header says so."""
         self._signals_caught = False
+        self.alerts = 0
+        """Alerts given (an item turned late, a direct message arrived): what tests read."""
         self.leaving = False
         """Quitting: the draft is being saved and the app is closing."""
 
@@ -282,10 +284,38 @@ class SocialApp(App[int]):
         self.dashboard = reading
         if before is not None:
             self._tell_acknowledgements(before.handoffs, reading.handoffs)
+            self._alert(before, reading)
         if not self._greeted and (reading.shift_start is not None or self._shift_tried):
             self._greeted = True
             if reading.waiting:
                 self.open_handoffs()
+
+    def _alert(self, before: Dashboard, now: Dashboard) -> None:
+        """A flash and a notification when an item turns late or a direct message arrives; the
+        terminal bell too where `[team] bell = true`. (Not at the first reading: what was already
+        late then is in the header.)"""
+        was = {entry.item.id: entry.state for entry in before.queue}
+        late = [e for e in now.queue if e.state == "late" and was.get(e.item.id) not in ("late",)]
+        direct = [e for e in now.queue if e.item.id not in was and e.item.post.visibility == "direct"]
+        if not late and not direct:
+            return
+        parts = []
+        if direct:
+            first = direct[0].item
+            more = f" (+{len(direct) - 1})" if len(direct) > 1 else ""
+            parts.append(
+                f"✉ direct message from {line_of(first.post.author.label, 30)} on {first.account}{more}"
+            )
+        if late:
+            first = late[0].item
+            more = f" (+{len(late) - 1} more)" if len(late) > 1 else ""
+            parts.append(f"⚠ now late: {line_of(first.post.author.label, 30)} on {first.account}{more}")
+        self.alerts += 1
+        self.tell("; ".join(parts), "warning", timeout=10)
+        self.screen.add_class("-alert")
+        self.set_timer(0.6, lambda: self.screen.remove_class("-alert"))
+        if self.config.team.bell:
+            self.bell()
 
     def _tell_acknowledgements(self, before: tuple[HandoffNote, ...], now: tuple[HandoffNote, ...]) -> None:
         """Tell the writer of a handoff note when someone acknowledges it."""

@@ -364,3 +364,44 @@ async def test_the_text_column_takes_what_is_left_and_the_queue_never_scrolls_si
         )
         await wait_for(lambda: table.max_scroll_x == 0, pilot, what="still no sideways scroll")
         await wait_for(lambda: "The app crashed again after the update. Any news?" in screen_text(app), pilot)
+
+
+async def test_an_item_turning_late_or_a_direct_message_alerts_with_a_flash_and_the_bell(
+    world: World,
+) -> None:
+    from dataclasses import replace
+
+    from tuikit import make_item, mastodon_author
+
+    app = world.app(ALICE)
+    app.config = replace(app.config, team=replace(app.config.team, bell=True))
+    rung: list[bool] = []
+    app.bell = lambda: rung.append(True)  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await pilot.pause(0.5)
+        assert app.alerts == 0, "what was late at start is no news"
+        world.clock.advance(timedelta(minutes=11))  # Lee's question (20m, target 30m) turns late
+        await wait_for(lambda: app.alerts == 1, pilot, what="the late alert")
+        assert any("⚠ now late: @lee@example.org on acme-mastodon" in m for _, m in app.told)
+        assert rung == [True]
+        dm = make_item(
+            "acme-mastodon",
+            "dm1",
+            mastodon_author("pat", "Pat"),
+            "@acme my order number is 1234",
+            0,
+            visibility="direct",
+        )
+        world.store.put_items([dm])
+        await wait_for(lambda: app.alerts == 2, pilot, what="the direct-message alert")
+        assert any("✉ direct message from @pat@example.org on acme-mastodon" in m for _, m in app.told)
+        assert len(rung) == 2
+    quiet = world.app(ALICE)  # bell = false (the default): no bell, the flash and notice still
+    quiet.bell = lambda: rung.append(True)  # type: ignore[method-assign]
+    async with quiet.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: quiet.dashboard is not None, pilot)
+        await pilot.pause(0.3)
+        world.clock.advance(timedelta(minutes=40))
+        await wait_for(lambda: quiet.alerts == 1, pilot, what="an alert without the bell")
+    assert len(rung) == 2
