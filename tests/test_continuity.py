@@ -411,3 +411,20 @@ def test_the_bell_is_a_boolean_in_team(tmp_path: Path) -> None:
     path.write_text('[team]\ndata_dir = "data"\nbell = "yes"\n')
     with pytest.raises(ConfigError, match="bell"):
         load_config(path)
+
+
+def test_people_are_everyone_who_talked_to_us_and_bluesky_ones_are_headed_by_their_handle(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+    kim = Author("bluesky", "kim.example.com", "did:plc:kim", "Kim")
+    post = Post("acme-bsky", "at://did:plc:kim/app.bsky.feed.post/1", kim, "hi", NOW)
+    store.add_note("did:plc:kim", "prefers DMs", ANA, NOW)  # a dossier opened by DID, before Kim wrote
+    assert store.contacts()["bluesky:did:plc:kim"].handle == "did:plc:kim"
+    store.put_items([Item(item_id("acme-bsky", post.remote_id), "acme-bsky", "mention", post), make_item(1)])
+    people = store.people()
+    assert set(people) == {"bluesky:did:plc:kim", "mastodon:user1@example.org"}, "no notes needed"
+    assert people["bluesky:did:plc:kim"].handle == "kim.example.com"
+    assert people["bluesky:did:plc:kim"].notes[0].text == "prefers DMs"
+    assert [c.key for c in store.search_contacts("user1")] == ["mastodon:user1@example.org"]
+    assert [c.key for c in store.search_contacts("kim.example")] == ["bluesky:did:plc:kim"]

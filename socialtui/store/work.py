@@ -9,7 +9,18 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from socialtui.model import Actor, Claim, Contact, ContactNote, Draft, Item, ItemState, from_record, to_record
+from socialtui.model import (
+    Actor,
+    Author,
+    Claim,
+    Contact,
+    ContactNote,
+    Draft,
+    Item,
+    ItemState,
+    from_record,
+    to_record,
+)
 from socialtui.store.base import StoreBase, audit_doc, iso
 from socialtui.store.engine import Query, StoreError, Writer
 from socialtui.store.items import answered_doc, still_answered
@@ -23,7 +34,9 @@ class WorkMixin(StoreBase):
 
     def claims(self, now: datetime) -> dict[str, Claim]:
         """Claims still in force at `now`."""
-        claims = self._read(lambda r: [from_record(Claim, doc) for _, doc in r.scan("claims", Query(since=iso(now)))])
+        claims = self._read(
+            lambda r: [from_record(Claim, doc) for _, doc in r.scan("claims", Query(since=iso(now)))]
+        )
         return {claim.item: claim for claim in claims if claim.expires_at > now}
 
     def contacts(self) -> dict[str, Contact]:
@@ -40,15 +53,38 @@ class WorkMixin(StoreBase):
         doc = self._read(lambda r: r.get("drafts", item_id))
         return from_record(Draft, doc) if doc else None
 
+    def people(self) -> dict[str, Contact]:
+        """Everyone who has talked to our accounts (every item's author) and every contact with
+        notes or tags, by contact key. A Bluesky contact keyed by DID is headed by its handle."""
+        people = dict(self.contacts())
+        for _, doc in self._read(lambda r: list(r.scan("items"))):
+            author = from_record(Author, doc["post"]["author"])
+            key = author.contact_key
+            known = people.get(key)
+            if known is None:
+                people[key] = Contact(key, author.network, author.handle, author.display_name)
+            elif known.handle.startswith("did:") and not author.handle.startswith("did:"):
+                people[key] = replace(
+                    known, handle=author.handle, display_name=known.display_name or author.display_name
+                )
+        return people
+
     def search_contacts(self, query: str = "", tag: str = "") -> list[Contact]:
-        """Contacts whose handle, name, tags or notes contain `query` (any case), with `tag` if given."""
+        """People (`people`) whose handle, name, tags or notes contain `query` (any case), with
+        `tag` if given."""
         needle = query.strip().lower()
         found = []
-        for contact in self.contacts().values():
+        for contact in self.people().values():
             if tag and tag.lower() not in contact.tags:
                 continue
             haystack = " ".join(
-                [contact.key, contact.handle, contact.display_name, *contact.tags, *(n.text for n in contact.notes)]
+                [
+                    contact.key,
+                    contact.handle,
+                    contact.display_name,
+                    *contact.tags,
+                    *(n.text for n in contact.notes),
+                ]
             ).lower()
             if needle in haystack:
                 found.append(contact)
@@ -109,7 +145,9 @@ class WorkMixin(StoreBase):
                 renewed = replace(current, expires_at=now + ttl)  # a renewal: not a new action
                 w.put("claims", item.id, to_record(renewed))
                 return renewed
-            claim = Claim(item=item.id, login=actor.login, operator=actor.operator, at=now, expires_at=now + ttl)
+            claim = Claim(
+                item=item.id, login=actor.login, operator=actor.operator, at=now, expires_at=now + ttl
+            )
             w.put("claims", item.id, to_record(claim))
             w.append("audit", audit_doc(actor, now, "claim", item.account, item.id))
             return claim
@@ -140,7 +178,9 @@ class WorkMixin(StoreBase):
 
     # -- contacts -----------------------------------------------------------------------------------
 
-    def _change_contact(self, ref: str, change, action: str, detail: str, actor: Actor, now: datetime) -> Contact:  # type: ignore[no-untyped-def]
+    def _change_contact(
+        self, ref: str, change, action: str, detail: str, actor: Actor, now: datetime
+    ) -> Contact:  # type: ignore[no-untyped-def]
         key, network, handle, display_name = self.resolve_contact(ref)  # type: ignore[attr-defined]
 
         def body(w: Writer) -> Contact:
@@ -169,7 +209,9 @@ class WorkMixin(StoreBase):
 
     def set_tags(self, ref: str, tags: Iterable[str], actor: Actor, now: datetime) -> Contact:
         clean = tuple(sorted({t.strip().lower() for t in tags if t.strip()}))
-        return self._change_contact(ref, lambda c: replace(c, tags=clean), "tags", ", ".join(clean), actor, now)
+        return self._change_contact(
+            ref, lambda c: replace(c, tags=clean), "tags", ", ".join(clean), actor, now
+        )
 
     # -- drafts -------------------------------------------------------------------------------------
 

@@ -405,3 +405,22 @@ async def test_an_item_turning_late_or_a_direct_message_alerts_with_a_flash_and_
         world.clock.advance(timedelta(minutes=40))
         await wait_for(lambda: quiet.alerts == 1, pilot, what="an alert without the bell")
     assert len(rung) == 2
+
+
+async def test_the_people_view_lists_everyone_who_talked_to_us(world: World) -> None:
+    from socialtui.tui.screens.contacts import ContactsScreen
+
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await pilot.press("p")
+        await wait_for(
+            lambda: isinstance(app.screen, ContactsScreen) and app.screen.rows, pilot, what="people"
+        )
+        keys = {c.key for c in app.screen.rows}
+        assert {"mastodon:sam@example.org", "mastodon:lee@example.org"} <= keys, (
+            "Lee has no notes, and is listed"
+        )
+        assert any(c.network == "bluesky" and c.handle == "kim.bsky.example" for c in app.screen.rows)
+        await pilot.press("slash", *"lee")
+        await wait_for(lambda: [c.key for c in app.screen.rows] == ["mastodon:lee@example.org"], pilot)
