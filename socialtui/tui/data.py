@@ -279,12 +279,15 @@ def timeline(
     """All accounts merged by time, newest first, filtered: (the newest `limit`, how many matched)."""
     networks = {account.id: account.network for account in config.accounts}
     sources: list[tuple[str, list[Post]]] = []
+    # Items first: a post that is both addressed to us and in a followed timeline (or written by one
+    # of our accounts to another) is shown once, as what it is to the team.
     if query.kind in ("ours", "all"):
-        sources.append(("ours", data.snapshot.own_posts))
         sources.append(("item", [item.post for item in data.items.values()]))
+        sources.append(("ours", data.snapshot.own_posts))
     if query.kind in ("listening", "all"):
         sources.append(("home", home))
     rows: list[TimelinePost] = []
+    seen: set[tuple[str, str]] = set()
     for kind, posts in sources:
         for post in posts:
             if query.account and post.account != query.account:
@@ -297,6 +300,10 @@ def timeline(
                 )
                 if not all(word in haystack for word in query.words):
                     continue
+            same = (networks.get(post.account, ""), post.url or post.remote_id)
+            if same in seen:
+                continue
+            seen.add(same)
             rows.append(TimelinePost(f"{kind}:{post.account}:{post.remote_id}", post, kind))
     newest = heapq.nlargest(limit, rows, key=lambda row: row.post.created_at)
     return newest, len(rows)

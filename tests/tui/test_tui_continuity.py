@@ -424,3 +424,24 @@ async def test_the_people_view_lists_everyone_who_talked_to_us(world: World) -> 
         assert any(c.network == "bluesky" and c.handle == "kim.bsky.example" for c in app.screen.rows)
         await pilot.press("slash", *"lee")
         await wait_for(lambda: [c.key for c in app.screen.rows] == ["mastodon:lee@example.org"], pilot)
+
+
+def test_the_merged_timeline_shows_each_post_once_with_plain_kind_names(world: World) -> None:
+    from dataclasses import replace
+
+    from socialtui.tui.data import StoreFollower, TimelineQuery, timeline
+    from socialtui.tui.screens.timeline import KIND_LABEL, QUERY_LABEL
+
+    data = StoreFollower(world.config, world.store).read(NOW)
+    item_post = world.items[0].post
+    # The same post also in a followed timeline (someone we follow mentioned us).
+    followed = replace(item_post, own=False)
+    rows, _ = timeline(data, [followed], TimelineQuery(kind="all"), world.config)
+    same = [
+        row
+        for row in rows
+        if row.post.remote_id == item_post.remote_id and row.post.account == item_post.account
+    ]
+    assert [row.kind for row in same] == ["item"], "once, as addressed to us"
+    assert KIND_LABEL == {"item": "to us", "ours": "ours", "home": "followed"}
+    assert QUERY_LABEL["listening"] == "people we follow"

@@ -37,7 +37,10 @@ if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
 
 SHOWN = 500
-KIND_LABEL = {"item": "to us", "ours": "ours", "home": "listening"}
+KIND_LABEL = {"item": "to us", "ours": "ours", "home": "followed"}
+"""What a row is, in plain words: addressed to us, written by us, from someone we follow."""
+QUERY_LABEL = {"ours": "our posts and to us", "listening": "people we follow", "all": "everything"}
+"""The kinds `k` cycles through, in plain words."""
 
 
 class TimelineTable(DataTable[Text]):
@@ -152,8 +155,8 @@ class TimelineScreen(Screen[None]):
         query = self.query_state
         parts: list[str | tuple[str, str]] = [
             (" TIMELINES ", "bold $primary"),
-            ("  kind ", "$text-muted"),
-            (query.kind, "bold"),
+            ("  showing ", "$text-muted"),
+            (QUERY_LABEL.get(query.kind, query.kind), "bold"),
             ("  account ", "$text-muted"),
             (query.account or "all", "bold"),
             ("  network ", "$text-muted"),
@@ -350,7 +353,7 @@ class TimelineScreen(Screen[None]):
         yield SystemCommand(
             "Boost", "Boost the selected post from its account (asks first)", self.action_boost
         )
-        yield SystemCommand("Timeline: next kind", "ours / listening / all", self.action_cycle_kind)
+        yield SystemCommand("Timeline: next kind", "our posts and to us / people we follow / everything", self.action_cycle_kind)
         yield SystemCommand("Timeline: next account", "Show one account, or all", self.action_cycle_account)
         yield SystemCommand("Timeline: next network", "Show one network, or all", self.action_cycle_network)
         yield SystemCommand("Filter the timeline", "Words that must appear", self.action_filter)
