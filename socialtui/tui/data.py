@@ -27,7 +27,7 @@ from socialtui.overview import Overview, build_overview
 from socialtui.store import Snapshot, Store
 from socialtui.store.follow import Follower
 
-FOLLOWED = ("items", "own", "home", "states", "claims", "outbox", "health", "handoffs", "shifts")
+FOLLOWED = ("items", "own", "home", "states", "claims", "outbox", "health", "handoffs", "shifts", "drafts")
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,7 @@ class StoreFollower:
                 claims=claims,
                 outbox=list(follow.objects("outbox").values()),
                 health=dict(follow.objects("health")),
+                drafts=dict(follow.objects("drafts")),
             )
             handoffs = tuple(sorted(follow.objects("handoffs").values(), key=lambda note: (note.at, note.id)))
             shifts = tuple(sorted(follow.objects("shifts").values(), key=lambda shift: shift.started_at))

@@ -445,3 +445,26 @@ def test_the_merged_timeline_shows_each_post_once_with_plain_kind_names(world: W
     assert [row.kind for row in same] == ["item"], "once, as addressed to us"
     assert KIND_LABEL == {"item": "to us", "ours": "ours", "home": "followed"}
     assert QUERY_LABEL["listening"] == "people we follow"
+
+
+async def test_direct_messages_content_warnings_and_drafts_are_marked_by_a_glyph(world: World) -> None:
+    from tuikit import make_item, mastodon_author
+
+    from socialtui.model import Draft
+
+    dm = make_item(
+        "acme-mastodon", "dm1", mastodon_author("pat", "Pat"), "my order is 1234", 2, visibility="direct"
+    )
+    cw = make_item(
+        "acme-mastodon", "cw1", mastodon_author("max", "Max"), "spoilers ahead", 3, spoiler_text="finale"
+    )
+    world.store.put_items([dm, cw])
+    lee = world.items[2]
+    world.store.save_draft(Draft(lee.id, lee.account, "Hi Lee, we", "alice", "Alice", NOW, "key-1"))
+    app = world.app(ALICE, theme="ansi-dark")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 6, pilot, what="the queue")
+        await wait_for(lambda: "✉ my order is 1234" in screen_text(app), pilot, what="the DM glyph")
+        await wait_for(lambda: "⚠ spoilers ahead" in screen_text(app), pilot, what="the CW glyph")
+        await wait_for(lambda: "✎ Is the shop open" in screen_text(app), pilot, what="the draft glyph")
+        assert "  The app crashed" in screen_text(app), "nothing on an ordinary item"

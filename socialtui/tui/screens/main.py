@@ -121,6 +121,7 @@ class MainScreen(Screen[None]):
         self.query_one(AccountsPanel).dashboard = data
         queue = self.query_one(QueueTable)
         queue.now = data.now
+        queue.drafted = frozenset(data.snapshot.drafts)
         queue.entries = tuple(data.queue)
         self._show_filter_count()
         if self._reselect is not None and queue.select(self._reselect):

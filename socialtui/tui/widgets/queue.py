@@ -22,6 +22,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from socialtui.care import QueueEntry
 from socialtui.config import AccountConfig
+from socialtui.model import Item
 from socialtui.tui.render import (
     CellStyles,
     account_cell_style,
@@ -93,6 +94,20 @@ class QueueQuery:
         return all(word in haystack for word in self.words)
 
 
+def item_flags(item: Item, drafted: bool) -> str:
+    """Glyphs before an item's text, so that 16 colours show them too: ✉ a direct message, ⚠ a
+    content warning, ✎ a reply draft waiting."""
+    return "".join(
+        glyph
+        for glyph, on in (
+            ("✉", item.post.visibility == "direct"),
+            ("⚠", bool(item.post.spoiler_text)),
+            ("✎", drafted),
+        )
+        if on
+    )
+
+
 Row = tuple[str, str, str, str, str, str]
 """(age, state, account id, author, claim, text): what a row shows, compared to find changes."""
 
@@ -142,6 +157,8 @@ class QueueTable(DataTable[Text]):
         self._styles: CellStyles | None = None
         self._last_highlighted: str | None = ""
         self._fixed: dict[str, tuple[str, str]] = {}
+        self.drafted: frozenset[str] = frozenset()
+        """Items with a reply draft (set by the screen before `entries`): marked ✎ in the queue."""
         self.marked: set[str] = set()
         """Items selected with Space, for one action on them all (done with one reason)."""
 
@@ -273,7 +290,8 @@ class QueueTable(DataTable[Text]):
             # How long the person has been waiting, by the wall clock: the queue is sorted by it. The
             # colour says the state against the reply target, which counts active hours only.
             waited = (now - item.received_at).total_seconds() if now is not None else entry.age_s
-            out.append((item.id, (age(waited), entry.state, item.account, parts[0], claim, parts[1])))
+            text = f"{flags} {parts[1]}" if (flags := item_flags(item, item.id in self.drafted)) else parts[1]
+            out.append((item.id, (age(waited), entry.state, item.account, parts[0], claim, text)))
         if len(fixed) > 2 * len(self.entries) + 1000:
             keep = {entry.item.id for entry in self.entries}
             self._fixed = {key: value for key, value in fixed.items() if key in keep}
