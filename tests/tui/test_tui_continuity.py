@@ -468,3 +468,28 @@ async def test_direct_messages_content_warnings_and_drafts_are_marked_by_a_glyph
         await wait_for(lambda: "⚠ spoilers ahead" in screen_text(app), pilot, what="the CW glyph")
         await wait_for(lambda: "✎ Is the shop open" in screen_text(app), pilot, what="the draft glyph")
         assert "  The app crashed" in screen_text(app), "nothing on an ordinary item"
+
+
+async def test_enter_on_an_account_filters_the_queue_to_it(world: World) -> None:
+    from socialtui.tui.widgets.accounts import AccountsPanel
+
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await pilot.press("shift+tab")
+        panel = app.screen.query_one(AccountsPanel)
+        await wait_for(lambda: panel.has_focus, pilot, what="the accounts pane")
+        await wait_for(lambda: "▸ @acme@mastodon.example" in screen_text(app), pilot, what="the cursor")
+        await pilot.press("down")
+        await wait_for(lambda: "▸ acme.bsky.example" in screen_text(app), pilot, what="the next account")
+        await pilot.press("enter")
+        bluesky = [
+            i.id
+            for i in world.items
+            if i.account == "acme-bluesky" and i.post.remote_id.endswith(("/1", "/2"))
+        ]
+        await wait_for(lambda: sorted(queue_ids(app)) == sorted(bluesky), pilot, what="the queue filtered")
+        assert app.screen.query_one(QueueTable).has_focus
+        await wait_for(lambda: "account:acme-bluesky" in screen_text(app), pilot, what="the filter shown")
+        await pilot.press("escape")
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="Esc clears it")

@@ -260,6 +260,13 @@ class MainScreen(Screen[None]):
         self.add_class("-filtering")
         self.query_one("#filter", Input).focus()
 
+    @on(AccountsPanel.AccountChosen)
+    def _account_chosen(self, event: AccountsPanel.AccountChosen) -> None:
+        """Enter on an account: the queue filtered to it (Esc clears the filter)."""
+        self.add_class("-filtering")
+        self.query_one("#filter", Input).value = f"account:{event.account_id}"
+        self.query_one(QueueTable).focus()
+
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.query_one(QueueTable).query_text = event.value

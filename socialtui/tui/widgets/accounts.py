@@ -5,8 +5,10 @@ the health of its server. A column of blocks on wide screens, one line per accou
 from __future__ import annotations
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
+from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
@@ -90,20 +92,61 @@ class AccountsPanel(VerticalScroll):
     """Every managed account at a glance. Set `dashboard` to show a reading; `compact` for one line
     per account."""
 
+    BINDINGS = [
+        Binding("up", "move(-1)", "Previous account", show=False, id="account-up"),
+        Binding("down", "move(1)", "Next account", show=False, id="account-down"),
+        Binding("enter", "choose", "Filter the queue to this account", id="account-filter"),
+    ]
+
+    class AccountChosen(Message):
+        """Enter on an account: the queue is to show its items only."""
+
+        def __init__(self, account_id: str) -> None:
+            super().__init__()
+            self.account_id = account_id
+
     dashboard: reactive[Dashboard | None] = reactive(None)
     """The reading shown (set by the screen)."""
+    cursor: reactive[int] = reactive(0)
+    """The account under the cursor while the panel has the focus (▸ marks it)."""
     compact: reactive[bool] = reactive(False)
     """One line per account (narrow screens) instead of a block each."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: tuple[str, tuple[object, ...]] | None = None
+        self._focused = False
 
     def compose(self) -> ComposeResult:
         yield Static(id="accounts-text")
 
     def watch_dashboard(self) -> None:
         self._show()
+
+    def watch_cursor(self) -> None:
+        self._show()
+
+    def on_focus(self) -> None:
+        self._focused = True
+        self._show()
+
+    def on_blur(self) -> None:
+        self._focused = False
+        self._show()
+
+    def action_move(self, step: int) -> None:
+        count = len(self.dashboard.overview.accounts) if self.dashboard else 0
+        if count:
+            self.cursor = (self.cursor + step) % count
+
+    def action_choose(self) -> None:
+        data = self.dashboard
+        if data is not None and data.overview.accounts:
+            self.post_message(
+                self.AccountChosen(
+                    data.overview.accounts[self.cursor % len(data.overview.accounts)].account.id
+                )
+            )
 
     def watch_compact(self) -> None:
         self._show()
@@ -122,13 +165,15 @@ class AccountsPanel(VerticalScroll):
             return
         width = max(self.scrollable_content_region.width, 20)
         lines: list[Content] = []
-        if self.compact:
-            lines = [line for row in data.overview.accounts for line in strip_lines(row, width)]
-        else:
-            for index, row in enumerate(data.overview.accounts):
-                if index:
-                    lines.append(Content(""))
-                lines.extend(block(row, width))
+        chosen = self.cursor % len(data.overview.accounts) if self._focused and data.overview.accounts else -1
+        for index, row in enumerate(data.overview.accounts):
+            rows = strip_lines(row, width) if self.compact else block(row, width)
+            if index == chosen:  # a glyph and reverse video: 16 colours show it too
+                first = rows[0].plain
+                rows[0] = Content.styled("▸" + first[1:], "reverse bold")
+            if index and not self.compact:
+                lines.append(Content(""))
+            lines.extend(rows)
         if not lines:
             lines = [Content.styled("No accounts in the config.", "$text-muted")]
         content = Content("\n").join(lines)
