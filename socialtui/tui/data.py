@@ -17,7 +17,7 @@ import heapq
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from socialtui.care import QueueEntry, handoffs_waiting
@@ -27,7 +27,19 @@ from socialtui.overview import Overview, build_overview
 from socialtui.store import Snapshot, Store
 from socialtui.store.follow import Follower
 
-FOLLOWED = ("items", "own", "home", "states", "claims", "outbox", "health", "handoffs", "shifts", "drafts")
+FOLLOWED = (
+    "items",
+    "own",
+    "home",
+    "states",
+    "claims",
+    "outbox",
+    "health",
+    "handoffs",
+    "shifts",
+    "drafts",
+    "contacts",
+)
 
 
 @dataclass(frozen=True)
@@ -47,6 +59,8 @@ class Dashboard:
     """Every operator's shifts, oldest first."""
     waiting: tuple[HandoffNote, ...] = ()
     """The handoff notes this operator must read and acknowledge (`care.handoffs_waiting`)."""
+    tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """The tags of each contact that has some, by contact key (what `tag:` filters on)."""
 
     @property
     def queue(self) -> list[QueueEntry]:
@@ -149,6 +163,7 @@ class StoreFollower:
             )
             handoffs = tuple(sorted(follow.objects("handoffs").values(), key=lambda note: (note.at, note.id)))
             shifts = tuple(sorted(follow.objects("shifts").values(), key=lambda shift: shift.started_at))
+            tags = {key: contact.tags for key, contact in follow.objects("contacts").items() if contact.tags}
         overview = build_overview(self.config, store, now, snapshot)
         waiting = tuple(handoffs_waiting(handoffs, shifts, self.operator, now)) if self.operator else ()
         return Dashboard(
@@ -161,6 +176,7 @@ class StoreFollower:
             handoffs=handoffs,
             shifts=shifts,
             waiting=waiting,
+            tags=tags,
         )
 
     def contact_view(self, item: Item, limit: int = 20) -> ContactView:

@@ -493,3 +493,16 @@ async def test_enter_on_an_account_filters_the_queue_to_it(world: World) -> None
         await wait_for(lambda: "account:acme-bluesky" in screen_text(app), pilot, what="the filter shown")
         await pilot.press("escape")
         await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="Esc clears it")
+
+
+async def test_the_filter_knows_the_authors_tags(world: World) -> None:
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await pilot.press("slash", *"tag:vip")
+        await wait_for(lambda: queue_ids(app) == [world.items[0].id], pilot, what="Sam, tagged vip")
+        world.store.set_tags("mastodon:lee@example.org", ["vip"], BOB, NOW)  # another operator tags Lee
+        await wait_for(
+            lambda: queue_ids(app) == [world.items[0].id, world.items[2].id], pilot, what="Lee joins, live"
+        )
+        await wait_for(lambda: " 2 of 4 " in screen_text(app), pilot, what="the count")

@@ -95,7 +95,7 @@ class MainScreen(Screen[None]):
             with Vertical(id="work"):
                 yield QueueTable(accounts, app.actor.operator, id="queue")
                 with Horizontal(id="filter-bar"):
-                    yield Input(placeholder="filter: words, an item id, account:…, state:late", id="filter")
+                    yield Input(placeholder="filter: words, an item id, account:…, tag:…, state:late", id="filter")
                     yield Static(id="filter-count")
                 yield DetailPane(accounts, app.actor.operator, app.config.team.tz, id="detail")
         yield Footer(compact=True)
@@ -122,6 +122,7 @@ class MainScreen(Screen[None]):
         queue = self.query_one(QueueTable)
         queue.now = data.now
         queue.drafted = frozenset(data.snapshot.drafts)
+        queue.tags = data.tags
         queue.entries = tuple(data.queue)
         self._show_filter_count()
         if self._reselect is not None and queue.select(self._reselect):

@@ -50,17 +50,18 @@ REBUILD_OVER = 40
 @dataclass(frozen=True)
 class QueueQuery:
     """What `/` typed: words that must all appear (in the text, the author, the account, the item
-    id...), and `account:`, `network:`, `state:` filters."""
+    id...), and `account:`, `network:`, `state:`, `tag:` (the author's contact tags) filters."""
 
     words: tuple[str, ...] = ()
     account: str = ""
     network: str = ""
     state: str = ""
+    tag: str = ""
 
     @classmethod
     def parse(cls, text: str) -> QueueQuery:
         words: list[str] = []
-        fields = {"account": "", "network": "", "state": ""}
+        fields = {"account": "", "network": "", "state": "", "tag": ""}
         for token in text.lower().split():
             name, sep, value = token.partition(":")
             if sep and name in fields and value:
@@ -70,10 +71,20 @@ class QueueQuery:
         return cls(tuple(words), **fields)
 
     def __bool__(self) -> bool:
-        return bool(self.words or self.account or self.network or self.state)
+        return bool(self.words or self.account or self.network or self.state or self.tag)
 
-    def matches(self, entry: QueueEntry, account: AccountConfig | None, claim: str) -> bool:
+    def matches(
+        self,
+        entry: QueueEntry,
+        account: AccountConfig | None,
+        claim: str,
+        tags: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> bool:
         item = entry.item
+        if self.tag and not any(
+            t.startswith(self.tag) for t in (tags or {}).get(item.post.author.contact_key, ())
+        ):
+            return False
         if (
             self.account
             and self.account not in item.account.lower()
@@ -157,6 +168,8 @@ class QueueTable(DataTable[Text]):
         self._styles: CellStyles | None = None
         self._last_highlighted: str | None = ""
         self._fixed: dict[str, tuple[str, str]] = {}
+        self.tags: Mapping[str, tuple[str, ...]] = {}
+        """Contact tags by contact key (set by the screen): what `tag:vip` filters on."""
         self.drafted: frozenset[str] = frozenset()
         """Items with a reply draft (set by the screen before `entries`): marked ✎ in the queue."""
         self.marked: set[str] = set()
@@ -278,7 +291,7 @@ class QueueTable(DataTable[Text]):
             item = entry.item
             account = self.accounts.get(item.account)
             claim = claim_text(entry.claim, now, self.operator) if now is not None and entry.claim else ""
-            if query and not query.matches(entry, account, claim):
+            if query and not query.matches(entry, account, claim, self.tags):
                 continue
             parts = fixed.get(item.id)
             if parts is None:
