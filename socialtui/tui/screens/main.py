@@ -328,8 +328,9 @@ class MainScreen(Screen[None]):
             for e in data.queue
             if care.quick_reply_kind(e.item.post.text) == kind and (e.claim is None or e.claim.operator == me)
         }
-        self.query_one(QueueTable).set_marks(alike)
-        self._mark_done_bulk(sorted(alike), reason=care.QUICK_KINDS[kind])
+        table = self.query_one(QueueTable)
+        table.set_marks(alike)  # only those shown: a filter narrows "all like this" too
+        self._mark_done_bulk(sorted(table.marked), reason=care.QUICK_KINDS[kind])
 
     @work(group="done", exclusive=True, exit_on_error=False)
     async def _mark_done_bulk(self, item_ids: list[str], reason: str = "") -> None:
