@@ -105,8 +105,11 @@ def read_bytes(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE, mtime_ns: int | None = None) -> None:
     """Replace the file with `data` at once: a reader or a crash only ever sees the old or the new.
+
+    `mtime_ns`: the new file's modification time (the store makes each version's greater than the
+    last, so that readers tell versions apart by it).
 
     Raises StoreWriteFailed (nothing was changed) if it cannot, and StoreError if something other than
     a regular file (a symbolic link, a directory) is at `path`.
@@ -122,6 +125,8 @@ def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
+            if mtime_ns is not None:
+                os.utime(fd, ns=(mtime_ns, mtime_ns))
             os.fsync(fd)
         finally:
             os.close(fd)
