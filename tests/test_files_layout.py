@@ -71,7 +71,9 @@ def test_an_operator_action_never_rewrites_the_post_cache(tmp_path: Path) -> Non
     assert changed | new == {"tables/states/brand.json", "tables/answered/brand.json", "tables/claims/_.json"}
 
 
-def test_each_version_of_a_file_has_a_newer_time_so_a_reused_inode_is_never_taken_for_it(tmp_path: Path) -> None:
+def test_each_version_of_a_file_has_a_newer_time_so_a_reused_inode_is_never_taken_for_it(
+    tmp_path: Path,
+) -> None:
     files = TableFiles(tmp_path, "claims")
     files.directory.mkdir()
     other = TableFiles(tmp_path, "claims")  # another process's view
@@ -103,7 +105,9 @@ READER = textwrap.dedent(
 def test_a_reader_decodes_while_a_writer_holds_every_lock(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.put_items([make_item(n, account) for n in range(50) for account in ("acme", "brand")])
-    held = [FileLock(tables(tmp_path) / f"{table}.lock", timeout=0.2) for table in ("items", "answered", "states")]
+    held = [
+        FileLock(tables(tmp_path) / f"{table}.lock", timeout=0.2) for table in ("items", "answered", "states")
+    ]
     for lock in held:
         lock.timeout = 0.2
     with held[0].hold(exclusive=True), held[1].hold(exclusive=True), held[2].hold(exclusive=True):
@@ -200,8 +204,15 @@ def write_old_layout(data: Path) -> dict[str, object]:
     own = Post("acme", "r1", us, "thanks", NOW, reply_to="1", own=True)
     home = Post("brand", "h1", Author("mastodon", "f@x", "2"), "hello", NOW)
     entry = OutboxEntry(
-        id="key-1", item=items[2].id, account="acme", text="hi", login="alice", operator="Alice",
-        created_at=NOW, updated_at=NOW, state="queued",
+        id="key-1",
+        item=items[2].id,
+        account="acme",
+        text="hi",
+        login="alice",
+        operator="Alice",
+        created_at=NOW,
+        updated_at=NOW,
+        state="queued",
     )
     groups = {
         "items": {"items": {i.id: to_record(i) for i in items}},
@@ -214,10 +225,21 @@ def write_old_layout(data: Path) -> dict[str, object]:
             }
         },
         "ops": {
-            "states": {items[3].id: {"item": items[3].id, "account": "brand", "done": True, "reason": "spam",
-                                     "login": "alice", "operator": "Alice", "at": NOW.isoformat()}},
+            "states": {
+                items[3].id: {
+                    "item": items[3].id,
+                    "account": "brand",
+                    "done": True,
+                    "reason": "spam",
+                    "login": "alice",
+                    "operator": "Alice",
+                    "at": NOW.isoformat(),
+                }
+            },
             "outbox": {"key-1": dict(to_record(entry), state="queued")},
-            "contacts": {"mastodon:sam@x": {"key": "mastodon:sam@x", "network": "mastodon", "handle": "sam@x"}},
+            "contacts": {
+                "mastodon:sam@x": {"key": "mastodon:sam@x", "network": "mastodon", "handle": "sam@x"}
+            },
         },
         "sync": {"cursors": {"acme:mentions": {"value": "123"}}},
     }
@@ -225,8 +247,10 @@ def write_old_layout(data: Path) -> dict[str, object]:
         with StoreFile(data, group).write() as db:
             for table, docs in content.items():
                 db.table(table).put_many(docs)
-    (data / "audit.jsonl").write_text(json.dumps({"at": "2026-11-21T11:00:00Z", "login": "alice",
-                                                  "operator": "Alice", "action": "note"}) + "\n")
+    (data / "audit.jsonl").write_text(
+        json.dumps({"at": "2026-11-21T11:00:00Z", "login": "alice", "operator": "Alice", "action": "note"})
+        + "\n"
+    )
     return {"items": {i.id for i in items}, "done": items[3].id, "entry": entry}
 
 
@@ -245,17 +269,27 @@ def test_a_data_dir_of_the_old_layout_opens_with_everything_in_it(tmp_path: Path
     assert [e.id for e in store.outbox()] == ["key-1"]
     assert "mastodon:sam@x" in store.contacts()
     assert [e.action for e in store.audit_events()] == ["note"]
-    assert (tables(tmp_path) / "items" / "acme.json").exists() and (tables(tmp_path) / "items" / "brand.json").exists()
+    assert (tables(tmp_path) / "items" / "acme.json").exists() and (
+        tables(tmp_path) / "items" / "brand.json"
+    ).exists()
     # The one-open-reply rule holds across the upgrade.
     other = OutboxEntry(
-        id="key-2", item=old["entry"].item, account="acme", text="again", login="bob", operator="Bob",  # type: ignore[attr-defined]
-        created_at=NOW, updated_at=NOW,
+        id="key-2",
+        item=old["entry"].item,
+        account="acme",
+        text="again",
+        login="bob",
+        operator="Bob",  # type: ignore[attr-defined]
+        created_at=NOW,
+        updated_at=NOW,
     )
     with pytest.raises(Exception, match="already has a reply"):
         store.outbox_add(other, ALICE, NOW)
 
 
-def test_after_the_upgrade_an_older_socialtui_refuses_the_data_dir_instead_of_seeing_it_empty(tmp_path: Path) -> None:
+def test_after_the_upgrade_an_older_socialtui_refuses_the_data_dir_instead_of_seeing_it_empty(
+    tmp_path: Path,
+) -> None:
     write_old_layout(tmp_path)
     Store(tmp_path).items()
     for group in ("ops", "items", "posts", "home", "answered", "sync"):
@@ -266,7 +300,10 @@ def test_after_the_upgrade_an_older_socialtui_refuses_the_data_dir_instead_of_se
         with pytest.raises(StoreTooNew):
             with old_reader.write():
                 pass
-        assert json.loads((tmp_path / f"{group}.json").read_text())["_meta"]["schema"]["version"] == SCHEMA_VERSION
+        assert (
+            json.loads((tmp_path / f"{group}.json").read_text())["_meta"]["schema"]["version"]
+            == SCHEMA_VERSION
+        )
 
 
 def test_a_fresh_data_dir_is_refused_by_an_older_socialtui_too(tmp_path: Path) -> None:
@@ -274,6 +311,10 @@ def test_a_fresh_data_dir_is_refused_by_an_older_socialtui_too(tmp_path: Path) -
     with pytest.raises(StoreTooNew):
         with StoreFile(tmp_path, "ops").read():
             pass
+
+
+class Killed(BaseException):
+    """The process dies here (nothing after it runs, not even an `except Exception`)."""
 
 
 def test_an_upgrade_killed_half_way_is_run_again_and_loses_nothing(tmp_path: Path) -> None:
@@ -287,12 +328,12 @@ def test_an_upgrade_killed_half_way_is_run_again_and_loses_nothing(tmp_path: Pat
         if path.suffix == ".json" and path.parent == tmp_path:
             calls.append(path.name)
             if len(calls) == 3:
-                raise KeyboardInterrupt("killed")
+                raise Killed
         return real_write(path, data, *args, **kwargs)
 
     upgrade.write_atomic = dies_on_the_third_stub  # type: ignore[assignment]
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(Killed):
             Store(tmp_path).items()
     finally:
         upgrade.write_atomic = real_write  # type: ignore[assignment]

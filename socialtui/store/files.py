@@ -54,6 +54,7 @@ from socialtui.store.safefile import (  # noqa: E402, F401  (ensure_dir, open_sh
     open_shared,
     read_bytes,
     write_atomic,
+    write_atomic_many,
 )
 
 
@@ -123,7 +124,7 @@ class FileLock:
                         f"{self.timeout:.0f}s; try again"
                     ) from None
                 time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+                delay = min(delay * 2, 0.005)
 
 
 class KeyedTable(Table):
@@ -478,6 +479,9 @@ class TableFiles:
     def save(self, part: str, docs: dict[str, Any]) -> None:
         """Replace the partition's file with `docs` (the caller holds the lock exclusively and gives
         up `docs`: it becomes what readers of this process share)."""
+        save_together([(self, part, docs)])
+
+    def _prepared(self, part: str, docs: dict[str, Any]) -> tuple[Path, bytes, int]:
         path = self.path(part)
         payload = orjson.dumps({"schema": SCHEMA_VERSION, "table": self.name, "part": part, "docs": docs})
         try:
@@ -487,14 +491,11 @@ class TableFiles:
         except OSError as exc:
             raise StoreWriteFailed(f"could not save {path}: {exc.strerror}; nothing was changed") from exc
         # Strictly greater than the version it replaces, whatever the clock does: see `_signature`.
-        mtime = max(time.time_ns(), previous + 1)
+        return path, payload, max(time.time_ns(), previous + 1)
+
+    def _saved(self, part: str, docs: dict[str, Any]) -> None:
         try:
-            write_atomic(path, payload, FILE_MODE, mtime_ns=mtime)
-        except BaseException:
-            self.forget(part)
-            raise
-        try:
-            signature = _signature(os.lstat(path))
+            signature = _signature(os.lstat(self.path(part)))
         except OSError:
             self.forget(part)
             return
@@ -507,3 +508,18 @@ class TableFiles:
                 self._cache.clear()
             else:
                 self._cache.pop(part, None)
+
+
+def save_together(changes: list[tuple[TableFiles, str, dict[str, Any]]]) -> None:
+    """Save partitions of several tables (their locks held exclusively), in the order given, as one
+    `write_atomic_many`: see there for what a crash leaves."""
+    if not changes:
+        return
+    try:
+        write_atomic_many([files._prepared(part, docs) for files, part, docs in changes])
+    except BaseException:
+        for files, part, _ in changes:
+            files.forget(part)
+        raise
+    for files, part, docs in changes:
+        files._saved(part, docs)

@@ -46,7 +46,7 @@ from socialtui.store.engine import (
     TableCount,
     Writer,
 )
-from socialtui.store.files import SCHEMA_VERSION, SINGLE, FileLock, TableFiles
+from socialtui.store.files import SCHEMA_VERSION, SINGLE, FileLock, TableFiles, save_together
 from socialtui.store.safefile import ensure_dir, open_read, open_shared, read_bytes, write_atomic
 from socialtui.store.upgrade import LAYOUT_FILE, TABLES_DIR
 
@@ -199,15 +199,15 @@ class _TableTx:
             self.changed[part] = dict(self.docs(part))
         return self.changed[part]
 
-    def save(self) -> None:
-        """Save the partitions whose content changed, one file each (in one order)."""
+    def to_save(self) -> list[tuple[TableFiles, str, dict[str, Doc]]]:
+        """The partitions whose content changed (in one order), to save."""
+        out = []
         for part in sorted(self.changed):
             docs = self.changed[part]
             if part in self.read and docs == self.read[part]:
                 continue
-            if not docs and part not in self.read and not os.path.lexists(self.files.path(part)):
-                continue
-            self.files.save(part, docs)
+            out.append((self.files, part, docs))
+        return out
 
 
 class _FilesWriter(_FilesView, Writer):
@@ -396,8 +396,8 @@ class FilesEngine(Engine):
             result = body(writer)
             if writer.appended and not logged:
                 raise StoreError("the transaction appends to the audit without naming it")
-            for name in order:  # in the order named: a killed writer leaves a safe prefix
-                tx[name].save()
+            # In the order named: a killed writer leaves a safe prefix.
+            save_together([change for name in order for change in tx[name].to_save()])
             if writer.appended:
                 self._append_log(writer.appended)
         return result
