@@ -353,3 +353,27 @@ def test_a_second_open_does_not_upgrade_again(tmp_path: Path) -> None:
     time.sleep(0.01)
     assert len(Store(tmp_path).items()) == 12
     assert {p: identity(p) for p in files} == before
+
+
+def test_an_audit_line_that_cannot_be_written_is_reported_as_such_with_the_change_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from socialtui.store.files_engine import AuditNotWritten
+
+    store = Store(tmp_path)
+    store.put_items([make_item(1)])
+    real_write = os.write
+
+    def audit_disk_full(fd: int, data: bytes) -> int:
+        if bytes(data[:6]) == b'{"at":':  # an audit line; the tables' files start with their schema
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", audit_disk_full)
+    with pytest.raises(AuditNotWritten, match="the change was saved"):
+        store.mark_done(make_item(1), "spam", ALICE, NOW)
+    monkeypatch.setattr(os, "write", real_write)
+    assert set(Store(tmp_path).states()) == {make_item(1).id}
+    assert Store(tmp_path).audit_events() == []

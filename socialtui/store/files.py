@@ -510,13 +510,20 @@ class TableFiles:
                 self._cache.pop(part, None)
 
 
-def save_together(changes: list[tuple[TableFiles, str, dict[str, Any]]]) -> None:
+def save_together(
+    changes: list[tuple[TableFiles, str, dict[str, Any]]],
+    then: Callable[[], Callable[[], None] | None] | None = None,
+) -> None:
     """Save partitions of several tables (their locks held exclusively), in the order given, as one
-    `write_atomic_many`: see there for what a crash leaves."""
+    `write_atomic_many` (see there for what a crash leaves, and `then`)."""
     if not changes:
+        if then is not None:
+            finish = then()
+            if finish is not None:
+                finish()
         return
     try:
-        write_atomic_many([files._prepared(part, docs) for files, part, docs in changes])
+        write_atomic_many([files._prepared(part, docs) for files, part, docs in changes], then=then)
     except BaseException:
         for files, part, _ in changes:
             files.forget(part)

@@ -396,10 +396,10 @@ class FilesEngine(Engine):
             result = body(writer)
             if writer.appended and not logged:
                 raise StoreError("the transaction appends to the audit without naming it")
-            # In the order named: a killed writer leaves a safe prefix.
-            save_together([change for name in order for change in tx[name].to_save()])
-            if writer.appended:
-                self._append_log(writer.appended)
+            # In the order named: a killed writer leaves a safe prefix. The audit lines follow once
+            # the files are in place, and are made durable with them.
+            audit = (lambda: self._append_log(writer.appended, sync=False)) if writer.appended else None
+            save_together([change for name in order for change in tx[name].to_save()], then=audit)
         return result
 
     def read(self) -> Any:
@@ -503,21 +503,39 @@ class FilesEngine(Engine):
         ensure_dir(directory)
         return FileLease(directory, name, ttl)
 
-    def _append_log(self, docs: list[Doc]) -> None:
+    def _append_log(self, docs: list[Doc], sync: bool = True) -> Callable[[], None] | None:
+        """Append the lines (a single write: appends never interleave). With `sync=False`, returns
+        the fsync to run (the caller runs it with its own); raises AuditNotWritten either way."""
         payload = b"".join(orjson.dumps(doc) + b"\n" for doc in docs)
-        with self._audit_lock.hold(exclusive=True):
-            try:
+        try:
+            with self._audit_lock.hold(exclusive=True):
                 fd = open_shared(self.audit_path, os.O_WRONLY | os.O_APPEND)
                 try:
                     os.write(fd, payload)
-                    os.fsync(fd)
-                finally:
+                except BaseException:
                     os.close(fd)
+                    raise
+        except OSError as exc:
+            raise self._audit_failed(exc) from exc
+
+        def finish() -> None:
+            try:
+                os.fsync(fd)
             except OSError as exc:
-                raise AuditNotWritten(
-                    f"the change was saved, but its audit line could not be appended to "
-                    f"{self.audit_path}: {exc.strerror}"
-                ) from exc
+                raise self._audit_failed(exc) from exc
+            finally:
+                os.close(fd)
+
+        if sync:
+            finish()
+            return None
+        return finish
+
+    def _audit_failed(self, exc: OSError) -> AuditNotWritten:
+        return AuditNotWritten(
+            f"the change was saved, but its audit line could not be appended to "
+            f"{self.audit_path}: {exc.strerror}"
+        )
 
     def _read_log_from(self, offset: int) -> tuple[list[Doc], int]:
         fd = open_read(self.audit_path)

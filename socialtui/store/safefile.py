@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from socialtui.store.engine import StoreError, StoreWriteFailed
 
@@ -120,11 +121,18 @@ def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE, mtime_ns: int |
     write_atomic_many([(path, data, mtime_ns)], mode)
 
 
-def write_atomic_many(files: Sequence[tuple[Path, bytes, int | None]], mode: int = FILE_MODE) -> None:
+def write_atomic_many(
+    files: Sequence[tuple[Path, bytes, int | None]],
+    mode: int = FILE_MODE,
+    then: Callable[[], Callable[[], None] | None] | None = None,
+) -> None:
     """Replace several files, each at once as `write_atomic` does, in the order given: every new
     file is written and made durable first (their fsyncs run together, so that the file system
     commits them in one go), then each replaces its old file in turn, then the directories are
     made durable. A crash leaves each file old or new, and the new ones a prefix of the order.
+
+    `then`: called once the files are in place; what it returns (a sync of its own, the audit
+    line's) runs together with the directories' and its error is raised.
 
     Raises StoreWriteFailed (nothing was changed) if a file cannot be written."""
     for path, _, _ in files:
@@ -171,17 +179,25 @@ def write_atomic_many(files: Sequence[tuple[Path, bytes, int | None]], mode: int
             raise StoreError(
                 f"could not save {path} ({exc.strerror}) after saving the files before it"
             ) from exc
+    finish = then() if then is not None else None
     directories = list(dict.fromkeys(path.parent for path, _ in pending))
-    dir_fds = []
-    try:
-        for directory in directories:
-            dir_fds.append(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-        _together(os.fsync, dir_fds)
-    except OSError:
-        pass  # the files are in place; only their durability across a power cut is less sure
-    finally:
-        for fd in dir_fds:
-            os.close(fd)
+    dir_fds: list[int] = []
+
+    def sync_dirs() -> None:
+        try:
+            for directory in directories:
+                dir_fds.append(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+            _together(os.fsync, dir_fds)
+        except OSError:
+            pass  # the files are in place; only their durability across a power cut is less sure
+        finally:
+            for fd in dir_fds:
+                os.close(fd)
+
+    if finish is None:
+        sync_dirs()
+    else:
+        _together(lambda call: call(), [sync_dirs, finish])
 
 
 _pool: ThreadPoolExecutor | None = None
@@ -197,7 +213,7 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
-def _together(call: Callable[[int], None], fds: Sequence[int]) -> None:
+def _together(call: Callable[[Any], None], fds: Sequence[Any]) -> None:
     """`call(fd)` for each descriptor, at the same time (fsyncs issued together share a commit)."""
     global _pool
     if len(fds) <= 1:
