@@ -24,9 +24,9 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ALICE = Actor("alice", "Alice")
 
 
-def make_item(n: int, account: str = "acme") -> Item:
+def make_item(n: int, account: str = "acme", days_ago: int = 0) -> Item:
     author = Author("mastodon", f"person{n % 5}@example.org", str(n % 5), f"Person {n % 5}")
-    post = Post(account, str(n), author, f"question {n}", NOW - timedelta(minutes=n))
+    post = Post(account, str(n), author, f"question {n}", NOW - timedelta(days=days_ago, minutes=n))
     return Item(item_id(account, str(n)), account, "mention", post)
 
 
@@ -42,16 +42,26 @@ def tables(data: Path) -> Path:
 # -- a write rewrites its partition only -------------------------------------------------------------
 
 
-def test_a_new_mention_rewrites_its_accounts_items_file_only(tmp_path: Path) -> None:
+def test_a_new_mention_rewrites_its_accounts_items_file_of_the_day_only(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    store.put_items([make_item(n, account) for n in range(20) for account in ("acme", "brand", "shop")])
-    store.mark_done(make_item(1, "shop"), "spam", ALICE, NOW)
+    store.put_items(
+        [make_item(n, account, n % 3) for n in range(20) for account in ("acme", "brand", "shop")]
+    )
+    store.mark_done(make_item(1, "shop", 1), "spam", ALICE, NOW)
     files = sorted(p for p in tables(tmp_path).glob("*/*.json"))
+    assert len([p for p in files if p.parent.name == "items"]) == 9, "3 accounts x 3 days"
     before = {p: identity(p) for p in files}
     store.put_items([make_item(100, "brand")])
     changed = {p.relative_to(tmp_path).as_posix() for p in files if identity(p) != before[p]}
-    assert changed == {"tables/items/brand.json"}
+    assert changed == {"tables/items/brand.2026-11-21.json"}
     assert len(Store(tmp_path).items("brand")) == 21
+    with Store(tmp_path).engine.read() as reader:
+        from socialtui.store.engine import Query
+
+        since = (NOW - timedelta(hours=2)).isoformat()
+        assert {k for k, _ in reader.scan("items", Query(account="brand", since=since))} == {
+            make_item(n, "brand").id for n in (*range(0, 20, 3), 100)
+        }
 
 
 def test_an_operator_action_never_rewrites_the_post_cache(tmp_path: Path) -> None:
@@ -157,7 +167,7 @@ def test_a_follower_rereads_only_the_changed_partition_and_sees_deletions(
     store.engine.transact(["items"], lambda w: w.delete("items", [make_item(3, "shop").id]))
     assert follower.wait(5.0)
     assert follower.refresh() == {"items"}
-    assert sorted(loaded) == ["items/brand", "items/shop"]
+    assert sorted(loaded) == ["items/brand.2026-11-21", "items/shop.2026-11-21"]
     objects = follower.objects("items")
     assert make_item(99, "brand").id in objects and make_item(3, "shop").id not in objects
     assert len(objects) == 30
@@ -169,10 +179,10 @@ def test_a_follower_rereads_only_the_changed_partition_and_sees_deletions(
 def test_a_corrupt_partition_is_refused_and_never_overwritten(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.put_items([make_item(1, "brand")])
-    path = tables(tmp_path) / "items" / "brand.json"
+    path = tables(tmp_path) / "items" / "brand.2026-11-21.json"
     path.write_bytes(b'{"schema": 2, "docs": {"x": ')
     store = Store(tmp_path)
-    with pytest.raises(StoreCorrupt, match="brand.json is not valid JSON"):
+    with pytest.raises(StoreCorrupt, match="brand.2026-11-21.json is not valid JSON"):
         store.put_items([make_item(2, "brand")])
     with pytest.raises(StoreCorrupt):
         store.items()
@@ -269,9 +279,10 @@ def test_a_data_dir_of_the_old_layout_opens_with_everything_in_it(tmp_path: Path
     assert [e.id for e in store.outbox()] == ["key-1"]
     assert "mastodon:sam@x" in store.contacts()
     assert [e.action for e in store.audit_events()] == ["note"]
-    assert (tables(tmp_path) / "items" / "acme.json").exists() and (
-        tables(tmp_path) / "items" / "brand.json"
-    ).exists()
+    assert sorted(p.name for p in (tables(tmp_path) / "items").glob("*.json")) == [
+        "acme.2026-11-21.json",
+        "brand.2026-11-21.json",
+    ]
     # The one-open-reply rule holds across the upgrade.
     other = OutboxEntry(
         id="key-2",

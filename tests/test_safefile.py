@@ -60,7 +60,7 @@ STATES = "tables/states/acme-mastodon.json"  # the account's partition of the ta
 STATES_LOCK = "tables/states.lock"
 
 
-@pytest.mark.parametrize("name", [STATES, STATES_LOCK, "tables/items/acme-mastodon.json", "tables/items.lock"])
+@pytest.mark.parametrize("name", [STATES, STATES_LOCK, "tables/items/acme-mastodon.2026-11-21.json", "tables/items.lock"])
 def test_a_symlink_planted_at_a_store_file_is_refused(tmp_path: Path, outside: Path, name: str) -> None:
     data = tmp_path / "data"
     Store(data).put_items([make_item(1)])

@@ -347,7 +347,7 @@ Signature = tuple[int, int, int, int]
 SINGLE = ""
 """The partition of a table that is not split (and of a document without an account)."""
 _SINGLE_FILE = "_"
-_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # the config's account ids
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.\d{4}-\d{2}-\d{2})?")  # the config's account ids, a day
 
 
 def part_filename(part: str) -> str:
@@ -393,6 +393,7 @@ class TableFiles:
         self.lock = FileLock(root / f"{name}.lock")
         self._cache: dict[str, tuple[Signature, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
+        self._names: dict[str, str | None] = {}
 
     def path(self, part: str) -> Path:
         return self.directory / part_filename(part)
@@ -405,8 +406,14 @@ class TableFiles:
             entries = list(os.scandir(self.directory))
         except FileNotFoundError:
             return out
+        names = self._names
         for entry in entries:
-            part = part_of_filename(entry.name)
+            try:
+                part = names[entry.name]
+            except KeyError:
+                part = names[entry.name] = part_of_filename(entry.name)
+                if len(names) > 100_000:  # writers' temporary files come and go
+                    names.clear()
             if part is None:
                 continue
             try:

@@ -22,7 +22,7 @@ import fcntl
 import os
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -94,6 +94,12 @@ def _select(
     return rows
 
 
+def _wanted(spec: schema.Table, parts: Iterable[str], q: Query | None) -> list[str]:
+    if q is None:
+        return upgrade.parts_for(spec, parts)
+    return upgrade.parts_for(spec, parts, q.account, q.since, q.until)
+
+
 class _FilesView(Reader):
     """Reads without any lock: each partition as its file was at some moment since the call began
     (files are only ever replaced whole), or the transaction's own copy of the tables it writes."""
@@ -102,22 +108,22 @@ class _FilesView(Reader):
         self.engine = engine
         self._tx = tx or {}
 
-    def _parts(self, table: str, account: str | None = None) -> Iterator[Mapping[str, Doc]]:
-        """The partitions of `table` that can hold documents of `account` (all without one)."""
+    def _parts(self, table: str, q: Query | None = None) -> Iterator[Mapping[str, Doc]]:
+        """The partitions of `table` that can hold documents matching `q` (its account and times)."""
         spec = schema.TABLES[table]
         if spec.log:
             raise StoreError(f"{table} is a log: read it with `log()`")
         tx = self._tx.get(table)
         if tx is not None:
-            yield from tx.partitions(account)
+            yield from tx.partitions(q)
             return
         files = self.engine.table_files(table)
         if not spec.per_account:
             yield files.load(SINGLE)
-        elif account is not None:
-            yield files.load(account)
+        elif not spec.per_day and q is not None and q.account is not None:
+            yield files.load(q.account)  # its one file: no need to list the others
         else:
-            for part in files.parts():
+            for part in _wanted(spec, files.parts(), q):
                 yield files.load(part)
 
     def get(self, table: str, key: str) -> Doc | None:
@@ -138,7 +144,7 @@ class _FilesView(Reader):
         excluded = self.keys(q.unless_in) if q.unless_in else None
         spec = schema.TABLES[table]
         rows: list[tuple[str, Doc]] = []
-        for docs in self._parts(table, q.account if spec.per_account else None):
+        for docs in self._parts(table, q):
             rows += _select(spec, docs, replace(q, newest=None), excluded)
         if q.newest is not None and spec.at is not None:
             at = spec.at
@@ -182,14 +188,9 @@ class _TableTx:
             return [SINGLE]
         return sorted(set(self.files.parts()) | set(self.changed))
 
-    def partitions(self, account: str | None = None) -> Iterator[dict[str, Doc]]:
-        if not self.spec.per_account:
-            yield self.docs(SINGLE)
-        elif account is not None:
-            yield self.docs(account)
-        else:
-            for part in self.all_parts():
-                yield self.docs(part)
+    def partitions(self, q: Query | None = None) -> Iterator[dict[str, Doc]]:
+        for part in _wanted(self.spec, self.all_parts(), q):
+            yield self.docs(part)
 
     def part_of(self, doc: Doc) -> str:
         return upgrade.part_of(self.spec, doc)

@@ -3,7 +3,8 @@
 Each document is a record of the model (`model.to_record`); a table says which of its fields an
 engine keeps beside it for lookups: `account`, `at` (an ISO-8601 UTC time) and `ref` (a secondary
 key: an item's author, an own post's parent, an outbox entry's item). The files engine keeps each
-table in its own directory, one file per account for the `per_account` tables (`items/brand00.json`).
+table in its own directory, one file per account for the `per_account` tables (`states/brand00.json`),
+and per account and day for the `per_day` ones (`items/brand00.2026-11-18.json`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ class Table:
     per_account: bool = False
     """Files engine: one file per account (the document's `account`), so that a write for one account
     rewrites that account's file only."""
+    per_day: bool = False
+    """Files engine, with `per_account`: one file per account and day of `at` (which never changes),
+    so that a new mention rewrites, and every dashboard reads again, a day's worth of one account."""
     log: bool = False
     """Append-only (the audit): operators may add, never change or remove."""
     unique_open_ref: tuple[str, tuple[str, ...]] | None = None
@@ -66,6 +70,7 @@ TABLES: dict[str, Table] = {
             at=lambda d: utc(d["post"]["created_at"]),
             ref=lambda d: contact_key(d["post"]["author"]),
             per_account=True,
+            per_day=True,
         ),
         Table(
             "own",
@@ -74,8 +79,16 @@ TABLES: dict[str, Table] = {
             at=lambda d: utc(d["created_at"]),
             ref=lambda d: d.get("reply_to", ""),
             per_account=True,
+            per_day=True,
         ),
-        Table("home", "home", account=_account, at=lambda d: utc(d["created_at"]), per_account=True),
+        Table(
+            "home",
+            "home",
+            account=_account,
+            at=lambda d: utc(d["created_at"]),
+            per_account=True,
+            per_day=True,
+        ),
         # which items are answered (done, replied to, sent): derived from the tables above, so that
         # the queue reads the open items without decoding the answered ones
         Table("answered", "answered", account=_account, at=lambda d: utc(d["at"]), per_account=True),

@@ -20,6 +20,7 @@ first and writes nothing meanwhile):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,39 @@ def check_layout(path: Path, raw: bytes) -> None:
 
 
 def part_of(spec: schema.Table, doc: Any) -> str:
-    """The partition a document of `spec` belongs in."""
+    """The partition a document of `spec` belongs in: `ACCOUNT`, `ACCOUNT.DAY` (the day of its `at`,
+    UTC) for a table split per day too, or `SINGLE`."""
     if not spec.per_account or spec.account is None:
         return SINGLE
-    return spec.account(doc)
+    account = spec.account(doc)
+    if not spec.per_day or spec.at is None:
+        return account
+    try:
+        day = spec.at(doc)[:10]
+    except (KeyError, TypeError, AttributeError):
+        day = ""
+    return f"{account}.{day}"
+
+
+def parts_for(
+    spec: schema.Table,
+    parts: Iterable[str],
+    account: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[str]:
+    """Which of a table's partitions can hold documents of `account` whose `at` is in [since, until)."""
+    if not spec.per_account:
+        return [SINGLE]
+    out = []
+    for part in parts:
+        owner, day = part.rsplit(".", 1) if spec.per_day and "." in part else (part, "")
+        if account is not None and owner != account:
+            continue
+        if day and ((since and day < since[:10]) or (until and day > until[:10])):
+            continue
+        out.append(part)
+    return out
 
 
 def _read_old(path: Path) -> dict[str, Any] | None:
@@ -148,4 +178,4 @@ def upgrade(data_dir: Path) -> None:
         write_atomic(layout, orjson.dumps({"schema": SCHEMA_VERSION, "layout": STUB_LAYOUT}))
 
 
-__all__ = ["upgrade", "check_layout", "part_of", "TABLES_DIR", "LAYOUT_FILE"]
+__all__ = ["upgrade", "check_layout", "part_of", "parts_for", "TABLES_DIR", "LAYOUT_FILE"]
