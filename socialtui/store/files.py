@@ -344,6 +344,10 @@ class StoreFile:
 Signature = tuple[int, int, int, int]
 """(device, inode, modification time in ns, size) of one version of a partition file."""
 
+DIR_SETTLED_NS = 100_000_000
+"""A directory time this much older than the clock is settled: file times come from a coarse clock
+(a tick of up to 10 ms), so a change after it gets a later time."""
+
 SINGLE = ""
 """The partition of a table that is not split (and of a document without an account)."""
 _SINGLE_FILE = "_"
@@ -402,28 +406,45 @@ class TableFiles:
         """The partitions on disk and their signatures, without opening any (a change racing this
         call is seen at the next)."""
         out: dict[str, Signature] = {}
-        try:
-            entries = list(os.scandir(self.directory))
-        except FileNotFoundError:
-            return out
-        names = self._names
-        for entry in entries:
+        for name, part in self._listing():
             try:
-                part = names[entry.name]
-            except KeyError:
-                part = names[entry.name] = part_of_filename(entry.name)
-                if len(names) > 100_000:  # writers' temporary files come and go
-                    names.clear()
-            if part is None:
-                continue
-            try:
-                out[part] = _signature(entry.stat(follow_symlinks=False))
+                out[part] = _signature(os.lstat(self.directory / name))
             except FileNotFoundError:
                 continue
         return out
 
     def parts(self) -> list[str]:
-        return sorted(self.signatures())
+        """The partitions on disk (their names only: nothing is stat-ed)."""
+        return sorted(part for _, part in self._listing())
+
+    def directory_signature(self) -> tuple[int, int, bool] | None:
+        """(inode, modification time, settled) of the table's directory. Every file a writer puts
+        in place changes its time; when the time was settled (older than the clock's coarse steps
+        when we looked), an equal signature later means no file of the table was replaced since."""
+        looked = time.time_ns()
+        try:
+            st = os.lstat(self.directory)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, looked - st.st_mtime_ns > DIR_SETTLED_NS)
+
+    def _listing(self) -> list[tuple[str, str]]:
+        try:
+            entries = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        names = self._names
+        out = []
+        for name in entries:
+            try:
+                part = names[name]
+            except KeyError:
+                part = names[name] = part_of_filename(name)
+                if len(names) > 100_000:  # writers' temporary files come and go
+                    names.clear()
+            if part is not None:
+                out.append((name, part))
+        return out
 
     def load(self, part: str) -> dict[str, Any]:
         """The partition's documents (read-only for the caller), decoded again only if its file

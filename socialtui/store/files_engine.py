@@ -420,8 +420,9 @@ class FilesEngine(Engine):
         return (st.st_ino, st.st_size)
 
     def changes(self, token: Any, tables: Collection[str]) -> tuple[Any, Changes]:
-        """The token: per table, per partition, the file's signature and the keys it held (so that a
-        key gone from a changed partition, or a partition gone, is reported deleted)."""
+        """The token: per table, its directory's signature and, per partition, the file's signature
+        and the keys it held (so that a key gone from a changed partition, or a partition gone, is
+        reported deleted)."""
         old = token or {}
         new: dict[str, Any] = {}
         changed: Changes = {}
@@ -434,7 +435,17 @@ class FilesEngine(Engine):
                 changed[table] = {f"{offset}+{i}": doc for i, doc in enumerate(events)}
                 continue
             files = self.table_files(table)
-            before: dict[str, tuple[Any, frozenset[str]]] = old.get(table) or {}
+            previous_token = old.get(table) or (None, {})
+            before: dict[str, tuple[Any, frozenset[str]]] = previous_token[1]
+            directory = files.directory_signature()
+            if (
+                token is not None
+                and directory is not None
+                and directory[2]
+                and directory == previous_token[0]
+            ):
+                new[table] = previous_token  # no file of the table was replaced since
+                continue
             now = files.signatures()
             parts: dict[str, tuple[Any, frozenset[str]]] = {}
             gone: dict[str, Doc | None] = {}
@@ -453,7 +464,7 @@ class FilesEngine(Engine):
                 present.update(docs)
                 if previous is not None:
                     gone.update(dict.fromkeys(previous[1] - keys))
-            new[table] = parts
+            new[table] = (directory, parts)
             if token is None or gone or present:
                 gone.update(present)  # a document that moved partitions is present, not gone
                 changed[table] = gone
@@ -483,8 +494,12 @@ class FilesEngine(Engine):
                     if st is None or st != before:
                         return True
                     continue
-                now = self.table_files(table).signatures()
-                if now.keys() != before.keys() or any(now[p] != before[p][0] for p in now):
+                files = self.table_files(table)
+                directory = files.directory_signature()
+                if directory is not None and directory[2] and directory == before[0]:
+                    continue  # no file of the table was replaced since
+                now, parts = files.signatures(), before[1]
+                if now.keys() != parts.keys() or any(now[p] != parts[p][0] for p in now):
                     return True
             return False
 
