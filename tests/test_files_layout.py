@@ -388,3 +388,22 @@ def test_an_audit_line_that_cannot_be_written_is_reported_as_such_with_the_chang
     monkeypatch.setattr(os, "write", real_write)
     assert set(Store(tmp_path).states()) == {make_item(1).id}
     assert Store(tmp_path).audit_events() == []
+
+
+def test_a_follower_misses_no_change_however_quickly_they_follow_each_other(tmp_path: Path) -> None:
+    """A dashboard looks at a table's directory before its files: changes made within one tick of
+    the file system's clock, or long after the last one, are all seen."""
+    writer = Store(tmp_path)
+    writer.put_items([make_item(0, "acme")])
+    follower = Follower(Store(tmp_path).engine, ["items", "states"])
+    follower.refresh()
+    for n in range(1, 25):
+        if n % 8 == 0:
+            time.sleep(0.15)  # the directory's time settles: the look at the directory alone decides
+            assert follower.refresh() == set()
+            assert not follower.wait(0.0), "nothing changed"
+        writer.put_items([make_item(n, ("acme", "brand")[n % 2])])
+        assert follower.wait(2.0), f"change {n} not seen"
+        follower.refresh()
+        assert make_item(n, ("acme", "brand")[n % 2]).id in follower.objects("items")
+    assert len(follower.objects("items")) == 25
