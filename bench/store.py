@@ -40,8 +40,9 @@ from pathlib import Path
 
 from socialtui import care
 from socialtui.config import ConfigError, load_config
-from socialtui.model import Actor, Author, Item, OutboxEntry, Post, item_id, to_record
+from socialtui.model import Actor, Author, Contact, ContactNote, Item, OutboxEntry, Post, item_id, to_record
 from socialtui.store import Store, StoreError
+from socialtui.store.base import audit_doc
 from socialtui.store.engine import Engine
 from socialtui.store.follow import Follower
 
@@ -168,9 +169,27 @@ def build_store(
 
     store.engine.transact(["states", "outbox"], work)
     store.rebuild_answered()
+    # The contacts' notes in one transaction: as `add_note` leaves them (two notes each, audited),
+    # without resolving each handle again (that made the set-up quadratic in the contacts).
+    contact_docs = {}
+    audit = []
     for c in range(contacts):
-        store.add_note(f"@person{c}@crowd.example", f"Regular; prefers short answers ({c})", actor, now)
-        store.add_note(f"@person{c}@crowd.example", "Asked about refunds before", actor, now)
+        handle = f"person{c}@crowd.example"
+        key = f"mastodon:{handle}"
+        notes = tuple(
+            ContactNote(text=text, login=actor.login, operator=actor.operator, at=now)
+            for text in (f"Regular; prefers short answers ({c})", "Asked about refunds before")
+        )
+        name = f"Person {c}" if c < 400 else ""  # the crowd's first 400 wrote items
+        contact_docs[key] = to_record(Contact(key=key, network="mastodon", handle=handle, display_name=name, notes=notes))
+        audit += [audit_doc(actor, now, "note", "", "", f"{key}: {note.text}") for note in notes]
+
+    def contacts_body(w):  # type: ignore[no-untyped-def]
+        w.put_many("contacts", contact_docs)
+        for doc in audit:
+            w.append("audit", doc)
+
+    store.engine.transact(["contacts", "audit"], contacts_body)
     for h in range(handoffs):
         store.write_handoff(f"Shift {h}: all calm, watch brand03 in the evening", actor, now - timedelta(hours=8 * h))
     return config_path, store

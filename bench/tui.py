@@ -169,7 +169,9 @@ def main() -> int:
         directory = Path(tmp)
         started = time.perf_counter()
         config_path, now, expected = build(directory, args.accounts, args.posts, args.open_items)
-        sizes = {p.name: p.stat().st_size for p in (directory / "data").glob("*.json")}
+        sizes: dict[str, int] = {}
+        for part in (directory / "data" / "tables").glob("*/*.json"):  # per table, all its files
+            sizes[part.parent.name] = sizes.get(part.parent.name, 0) + part.stat().st_size
         print(
             f"# store built in {time.perf_counter() - started:.1f}s: "
             + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items()))

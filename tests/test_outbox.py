@@ -245,7 +245,7 @@ def test_a_sender_killed_between_sent_and_recorded_is_not_sent_twice(tmp_path: P
             assert count == 1, "exactly one reply on the server"
 
         asyncio.run(retry())
-        assert os.path.exists(config.team.data_dir / "ops.json")
+        assert os.path.exists(config.team.data_dir / "tables" / "outbox" / "_.json")
 
 
 class _Rebased(httpx.AsyncHTTPTransport):

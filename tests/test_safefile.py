@@ -56,7 +56,11 @@ def assert_untouched(path: Path) -> None:
 # -- planted symbolic links ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["ops.json", "ops.lock", "items.json", "items.lock"])
+STATES = "tables/states/acme-mastodon.json"  # the account's partition of the table
+STATES_LOCK = "tables/states.lock"
+
+
+@pytest.mark.parametrize("name", [STATES, STATES_LOCK, "tables/items/acme-mastodon.2026-11-21.json", "tables/items.lock"])
 def test_a_symlink_planted_at_a_store_file_is_refused(tmp_path: Path, outside: Path, name: str) -> None:
     data = tmp_path / "data"
     Store(data).put_items([make_item(1)])
@@ -68,6 +72,32 @@ def test_a_symlink_planted_at_a_store_file_is_refused(tmp_path: Path, outside: P
         store.put_items([make_item(2)])
         store.mark_done(make_item(2), "spam", ALICE, NOW)
     assert_untouched(outside)
+
+
+@pytest.mark.parametrize("name", ["tables/states", "tables/items", "tables"])
+def test_a_symlink_planted_at_a_table_directory_is_refused(tmp_path: Path, name: str) -> None:
+    data = tmp_path / "data"
+    Store(data).put_items([make_item(1)])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (data / name).rename(elsewhere / "moved")
+    (data / name).symlink_to(elsewhere / "moved")
+    before = sorted(p.name for p in (elsewhere / "moved").rglob("*"))
+    with pytest.raises(StoreError, match="symbolic link"):
+        store = Store(data)
+        store.put_items([make_item(2)])
+        store.mark_done(make_item(2), "spam", ALICE, NOW)
+    assert sorted(p.name for p in (elsewhere / "moved").rglob("*")) == before
+
+
+def test_a_symlink_planted_at_an_old_file_before_the_upgrade_is_refused(tmp_path: Path, outside: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "ops.json").symlink_to(outside)
+    with pytest.raises(StoreError, match="symbolic link"):
+        Store(data).states()
+    assert_untouched(outside)
+    assert not (data / "store.json").exists(), "nothing upgraded"
 
 
 def test_a_symlink_planted_at_the_audit_trail_is_refused(tmp_path: Path, outside: Path) -> None:
@@ -116,8 +146,8 @@ def test_a_session_is_saved_with_its_mode_and_read_back(tmp_path: Path) -> None:
 
 def test_a_hard_link_planted_at_the_lock_file_is_refused(tmp_path: Path, outside: Path) -> None:
     data = tmp_path / "data"
-    Store(data)
-    os.link(outside, data / "ops.lock")
+    Store(data).put_items([make_item(9)])  # the store's files are there
+    os.link(outside, data / STATES_LOCK)
     with pytest.raises(StoreError, match="hard link"):
         Store(data).mark_done(make_item(1), "spam", ALICE, NOW)
     assert_untouched(outside)
@@ -125,17 +155,17 @@ def test_a_hard_link_planted_at_the_lock_file_is_refused(tmp_path: Path, outside
 
 def test_a_hard_link_planted_at_a_store_file_is_refused(tmp_path: Path, outside: Path) -> None:
     data = tmp_path / "data"
-    Store(data)
-    os.link(outside, data / "ops.json")
+    Store(data).put_items([make_item(9)])  # the store's files are there
+    os.link(outside, data / STATES)
     with pytest.raises(StoreError, match="hard link"):
         Store(data).states()
     assert_untouched(outside)
 
 
-@pytest.mark.parametrize("name", ["ops.lock", "audit.jsonl", "ops.json"])
+@pytest.mark.parametrize("name", [STATES_LOCK, "audit.jsonl", STATES])
 def test_a_fifo_at_a_store_path_is_refused_without_hanging(tmp_path: Path, name: str) -> None:
     data = tmp_path / "data"
-    Store(data)
+    Store(data).put_items([make_item(9)])  # the store's files are there
     os.mkfifo(data / name)  # opening a FIFO to write blocks until a reader comes: never here
     with pytest.raises(StoreError, match="not a regular file"):
         Store(data).mark_done(make_item(1), "spam", ALICE, NOW)
@@ -143,13 +173,12 @@ def test_a_fifo_at_a_store_path_is_refused_without_hanging(tmp_path: Path, name:
 
 def test_a_directory_at_a_store_path_is_refused(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    Store(data)
-    (data / "ops.json").mkdir()
+    Store(data).put_items([make_item(9)])  # the store's files are there
+    (data / STATES).mkdir()
     with pytest.raises(StoreError, match="not a regular file"):
         Store(data).states()
-    (data / "ops.json").rmdir()
-    (data / "ops.lock").unlink()
-    (data / "ops.lock").mkdir()
+    (data / STATES).rmdir()
+    (data / STATES_LOCK).mkdir()
     with pytest.raises(StoreError, match="not a regular file"):
         Store(data).mark_done(make_item(1), "spam", ALICE, NOW)
 

@@ -28,7 +28,7 @@ from socialtui.store import (
     StoreTooNew,
     StoreWriteFailed,
 )
-from socialtui.store.files import StoreFile
+from socialtui.store.files import SCHEMA_VERSION, StoreFile
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ALICE = Actor("alice", "Alice")
@@ -246,7 +246,17 @@ def test_eight_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
     assert len(store.states()) == workers * len(range(0, count, 5))
     audit = store.audit_events()
     assert len(audit) == workers * count + workers * len(range(0, count, 5))
-    json.loads((tmp_path / "ops.json").read_text())
+    assert_whole_files(tmp_path)
+
+
+def assert_whole_files(data_dir: Path, killed: bool = False) -> None:
+    """Every file of the store parses, and no writer's temporary file is left behind (but by a
+    killed writer, whose temporary file nobody reads)."""
+    files = list((data_dir / "tables").glob("*/*.json"))
+    assert files
+    for path in files:
+        assert json.loads(path.read_bytes())["schema"] == SCHEMA_VERSION
+    assert killed or not list((data_dir / "tables").glob("*/.*.tmp"))
 
 
 KILLED_WRITER = textwrap.dedent(
@@ -304,8 +314,7 @@ def test_a_writer_killed_mid_write_leaves_a_valid_store_with_every_reported_writ
     items = {i.id for i in store.items()}
     assert {item_id("b", str(n)) for n in range(reported + 1)} <= items
     assert len(items) >= 3000
-    for name in ("ops.json", "items.json"):
-        json.loads((tmp_path / name).read_text())
+    assert_whole_files(tmp_path, killed=True)
 
 
 def test_a_write_inside_a_read_is_refused(tmp_path: Path) -> None:

@@ -4,18 +4,20 @@ The store API (`socialtui.store.Store`) is written once, over this contract; an 
 documents (JSON-ready dicts, as `model.to_record` makes them) in the tables that `schema.TABLES`
 declares, and answers a handful of questions about them. Two engines implement it:
 
-- `files` (`files_engine.FilesEngine`): TinyDB files in the data dir, locked per table group and
-  replaced atomically; the embedded default.
+- `files` (`files_engine.FilesEngine`): JSON files in the data dir, one per table (per account for
+  the bulky tables), locked per table for writes, replaced atomically, read without a lock; the
+  embedded default.
 - `postgresql` (`postgres.PgEngine`): one SQL table per store table, for a team across hosts.
 
 The contract, in short:
 
 - `transact(tables, body)`: run `body(writer)` as one transaction that may write the named tables
-  (and read any). PostgreSQL commits it whole; the files engine commits the log tables (the audit)
-  first, then each table group in the order the tables were named, so the store API names them in an
-  order whose every prefix is safe. `body` may be run again after a lost connection: it must have no
+  (and read any). PostgreSQL commits it whole; the files engine replaces the files it changed in
+  the order the tables were named, then appends the log lines (the audit), so the store API names
+  them in an order whose every prefix is safe. `body` may be run again after a lost connection: it must have no
   effect outside the writer. A failure raises a `StoreError`, and only when nothing was saved.
-- `read()`: a view of the latest committed data.
+- `read()`: a view of the latest committed data (the files engine: each file as committed at some
+  moment of the read; a transaction over several files may be seen half-way).
 - `changes(token)`: what changed since `token` (an opaque value the engine handed out), as documents
   by key (`None`: deleted); a superset is allowed (an unchanged document may come again). The first
   call (`token=None`) gives everything. Change detection is part of the contract so that a dashboard

@@ -1,17 +1,24 @@
-"""One TinyDB file shared by several processes of several Unix users.
+"""The store's files, shared by several processes of several Unix users.
 
-TinyDB rewrites its whole file on every change and knows nothing of other processes. Here every
-transaction holds an OS lock on a side file (`NAME.lock`: the data file itself is replaced on every
-write, so it cannot carry the lock) around the whole read-modify-write: shared for reads, exclusive for
-writes. A write goes to a temporary file that replaces the old one after fsync, so a reader or a killed
-writer only ever sees a whole file. A process keeps the parsed file in memory and reloads it when the
-file on disk changed (another process replaced it).
+The store (schema 2) keeps each table in its own directory, `tables/TABLE/`, one JSON file per
+partition: per account (`items/brand00.json`) for the tables that grow with the accounts' traffic,
+a single `_.json` for the others (`TableFiles`). A writer holds an OS lock on a side file
+(`tables/TABLE.lock`: the data files are replaced on every write, so they cannot carry the lock)
+around its read-modify-write, and replaces only the partition files it changed, each atomically after
+fsync. A reader takes no lock: a file is only ever replaced whole, so whatever it opens is one
+committed version. A process keeps the partitions it decoded and decodes a file again only when its
+identity changed (`signature`: device, inode, size and a modification time every writer makes strictly
+greater than the previous version's, so a reused inode cannot pass for the old file).
+
+`StoreFile` is the layout of schema 1 (one TinyDB file per table group, `ops.json`, `items.json`, ...):
+read once to upgrade a data dir written by an older socialtui.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -24,7 +31,10 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The store's layout: 1 was one file per table group; 2 is `tables/TABLE/PARTITION.json`."""
+GROUP_FILE_VERSION = 1
+"""What `StoreFile` (the layout of schema 1) writes and understands."""
 META_TABLE = "_meta"
 LOCK_TIMEOUT = 10.0
 
@@ -40,9 +50,11 @@ from socialtui.store.safefile import (  # noqa: E402, F401  (ensure_dir, open_sh
     DIR_MODE,
     FILE_MODE,
     ensure_dir,
+    open_read,
     open_shared,
     read_bytes,
     write_atomic,
+    write_atomic_many,
 )
 
 
@@ -112,7 +124,7 @@ class FileLock:
                         f"{self.timeout:.0f}s; try again"
                     ) from None
                 time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+                delay = min(delay * 2, 0.005)
 
 
 class KeyedTable(Table):
@@ -194,7 +206,8 @@ class _DB(TinyDB):
 
 
 class StoreFile:
-    """One TinyDB file of the store (`ops.json`, `items.json`, ...): locked, atomic, reloaded on change."""
+    """One TinyDB file of the layout of schema 1 (`ops.json`, `items.json`, ...): locked, atomic,
+    reloaded on change. Only the upgrade (and tests that build an old data dir) still use it."""
 
     def __init__(self, directory: Path, name: str) -> None:
         self.path = directory / f"{name}.json"
@@ -299,17 +312,17 @@ class StoreFile:
 
     def _check_version(self, data: dict[str, Any]) -> None:
         meta = data.get(META_TABLE, {}).get("schema", {})
-        version = meta.get("version", SCHEMA_VERSION)
+        version = meta.get("version", GROUP_FILE_VERSION)
         if not isinstance(version, int):
             raise StoreCorrupt(f"{self.path}: schema version {version!r} is not a number")
-        if version > SCHEMA_VERSION:
+        if version > GROUP_FILE_VERSION:
             raise StoreTooNew(
                 f"{self.path} was written by a newer socialtui (store schema {version}; this one "
-                f"understands up to {SCHEMA_VERSION}). Upgrade socialtui; the file was not changed."
+                f"understands up to {GROUP_FILE_VERSION}). Upgrade socialtui; the file was not changed."
             )
 
     def _save(self, data: dict[str, Any], lock_fd: int) -> None:
-        data.setdefault(META_TABLE, {})["schema"] = {"version": SCHEMA_VERSION, "file": self.name}
+        data.setdefault(META_TABLE, {})["schema"] = {"version": GROUP_FILE_VERSION, "file": self.name}
         payload = orjson.dumps(data)
         try:
             write_atomic(self.path, payload, FILE_MODE)
@@ -324,3 +337,224 @@ class StoreFile:
             ) from exc
         self._data = data
         self._signature = self._stat(lock_fd)
+
+
+# -- schema 2: one directory per table, one file per partition ------------------------------------
+
+Signature = tuple[int, int, int, int]
+"""(device, inode, modification time in ns, size) of one version of a partition file."""
+
+DIR_SETTLED_NS = 100_000_000
+"""A directory time this much older than the clock is settled: file times come from a coarse clock
+(a tick of up to 10 ms), so a change after it gets a later time."""
+
+SINGLE = ""
+"""The partition of a table that is not split (and of a document without an account)."""
+_SINGLE_FILE = "_"
+_PLAIN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*(?:\.\d{4}-\d{2}-\d{2})?")  # the config's account ids, a day
+
+
+def part_filename(part: str) -> str:
+    """The file of a partition: the account id as it is (config ids are safe file names), anything
+    else hex-encoded behind `~` (a file name no account id can take)."""
+    if part == SINGLE:
+        return f"{_SINGLE_FILE}.json"
+    if _PLAIN_NAME.fullmatch(part):
+        return f"{part}.json"
+    return f"~{part.encode().hex()}.json"
+
+
+def part_of_filename(filename: str) -> str | None:
+    """The partition a file in a table's directory holds, or None if it is no partition file (a
+    temporary file of a writer, a stranger)."""
+    if not filename.endswith(".json") or filename.startswith("."):
+        return None
+    stem = filename[: -len(".json")]
+    if stem == _SINGLE_FILE:
+        return SINGLE
+    if stem.startswith("~"):
+        try:
+            return bytes.fromhex(stem[1:]).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return stem if _PLAIN_NAME.fullmatch(stem) else None
+
+
+def _signature(st: os.stat_result) -> Signature:
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+class TableFiles:
+    """One table of the store: `tables/NAME/PART.json` files, locked together by `tables/NAME.lock`.
+
+    `load` reads a partition without any lock and keeps what it decoded, by the file's signature;
+    `save` (under the exclusive lock) replaces one partition file atomically. Thread-safe.
+    """
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.name = name
+        self.directory = root / name
+        self.lock = FileLock(root / f"{name}.lock")
+        self._cache: dict[str, tuple[Signature, dict[str, Any]]] = {}
+        self._cache_lock = threading.Lock()
+        self._names: dict[str, str | None] = {}
+
+    def path(self, part: str) -> Path:
+        return self.directory / part_filename(part)
+
+    def signatures(self) -> dict[str, Signature]:
+        """The partitions on disk and their signatures, without opening any (a change racing this
+        call is seen at the next)."""
+        out: dict[str, Signature] = {}
+        for name, part in self._listing():
+            try:
+                out[part] = _signature(os.lstat(self.directory / name))
+            except FileNotFoundError:
+                continue
+        return out
+
+    def parts(self) -> list[str]:
+        """The partitions on disk (their names only: nothing is stat-ed)."""
+        return sorted(part for _, part in self._listing())
+
+    def directory_signature(self) -> tuple[int, int, bool] | None:
+        """(inode, modification time, settled) of the table's directory. Every file a writer puts
+        in place changes its time; when the time was settled (older than the clock's coarse steps
+        when we looked), an equal signature later means no file of the table was replaced since."""
+        looked = time.time_ns()
+        try:
+            st = os.lstat(self.directory)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, looked - st.st_mtime_ns > DIR_SETTLED_NS)
+
+    def _listing(self) -> list[tuple[str, str]]:
+        try:
+            entries = os.listdir(self.directory)
+        except FileNotFoundError:
+            return []
+        names = self._names
+        out = []
+        for name in entries:
+            try:
+                part = names[name]
+            except KeyError:
+                part = names[name] = part_of_filename(name)
+                if len(names) > 100_000:  # writers' temporary files come and go
+                    names.clear()
+            if part is not None:
+                out.append((name, part))
+        return out
+
+    def load(self, part: str) -> dict[str, Any]:
+        """The partition's documents (read-only for the caller), decoded again only if its file
+        changed since we last did."""
+        path = self.path(part)
+        with self._cache_lock:
+            cached = self._cache.get(part)
+        if cached is not None:
+            try:
+                if _signature(os.lstat(path)) == cached[0]:
+                    return cached[1]
+            except FileNotFoundError:
+                pass
+        try:
+            fd = open_read(path)
+        except PermissionError as exc:
+            raise StoreError(
+                f"cannot read {path}: permission denied (is your login in the operators' group?)"
+            ) from exc
+        if fd is None:
+            with self._cache_lock:
+                self._cache.pop(part, None)
+            return {}
+        try:
+            signature = _signature(os.fstat(fd))
+            if cached is not None and cached[0] == signature:
+                return cached[1]
+            chunks = []
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        docs = self._decode(path, b"".join(chunks))
+        with self._cache_lock:
+            self._cache[part] = (signature, docs)
+        return docs
+
+    def _decode(self, path: Path, raw: bytes) -> dict[str, Any]:
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise StoreCorrupt(
+                f"{path} is not valid JSON ({exc}); socialtui will not overwrite it. "
+                "Restore it from a backup or move it aside."
+            ) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("docs"), dict):
+            raise StoreCorrupt(
+                f"{path} does not hold a part of a socialtui store; it will not be overwritten"
+            )
+        version = data.get("schema")
+        if not isinstance(version, int):
+            raise StoreCorrupt(f"{path}: schema version {version!r} is not a number")
+        if version > SCHEMA_VERSION:
+            raise StoreTooNew(
+                f"{path} was written by a newer socialtui (store schema {version}; this one "
+                f"understands up to {SCHEMA_VERSION}). Upgrade socialtui; the file was not changed."
+            )
+        return data["docs"]
+
+    def save(self, part: str, docs: dict[str, Any]) -> None:
+        """Replace the partition's file with `docs` (the caller holds the lock exclusively and gives
+        up `docs`: it becomes what readers of this process share)."""
+        save_together([(self, part, docs)])
+
+    def _prepared(self, part: str, docs: dict[str, Any]) -> tuple[Path, bytes, int]:
+        path = self.path(part)
+        payload = orjson.dumps({"schema": SCHEMA_VERSION, "table": self.name, "part": part, "docs": docs})
+        try:
+            previous = os.lstat(path).st_mtime_ns
+        except FileNotFoundError:
+            previous = 0
+        except OSError as exc:
+            raise StoreWriteFailed(f"could not save {path}: {exc.strerror}; nothing was changed") from exc
+        # Strictly greater than the version it replaces, whatever the clock does: see `_signature`.
+        return path, payload, max(time.time_ns(), previous + 1)
+
+    def _saved(self, part: str, docs: dict[str, Any]) -> None:
+        try:
+            signature = _signature(os.lstat(self.path(part)))
+        except OSError:
+            self.forget(part)
+            return
+        with self._cache_lock:
+            self._cache[part] = (signature, docs)
+
+    def forget(self, part: str | None = None) -> None:
+        with self._cache_lock:
+            if part is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(part, None)
+
+
+def save_together(
+    changes: list[tuple[TableFiles, str, dict[str, Any]]],
+    then: Callable[[], Callable[[], None] | None] | None = None,
+) -> None:
+    """Save partitions of several tables (their locks held exclusively), in the order given, as one
+    `write_atomic_many` (see there for what a crash leaves, and `then`)."""
+    if not changes:
+        if then is not None:
+            finish = then()
+            if finish is not None:
+                finish()
+        return
+    try:
+        write_atomic_many([files._prepared(part, docs) for files, part, docs in changes], then=then)
+    except BaseException:
+        for files, part, _ in changes:
+            files.forget(part)
+        raise
+    for files, part, docs in changes:
+        files._saved(part, docs)

@@ -1,32 +1,37 @@
-"""The files engine: the store as TinyDB files in the data dir, shared by several processes of several
+"""The files engine: the store as JSON files in the data dir, shared by several processes of several
 Unix users of one group. The embedded default: no server, what the demo and a small team use.
 
-Each table group of `schema.TABLES` is one file (`ops.json`, `items.json`, `posts.json`, `home.json`,
-`answered.json`, `sync.json`; see `files.StoreFile` for its lock and atomic replacement); the audit is
-`audit.jsonl`, appended to. An operator's keypress rewrites `ops.json` (and `answered.json` when it
-answers an item), never the megabytes of the post cache.
+Each table of `schema.TABLES` is a directory of `tables/` (see `files.TableFiles`): one file per
+account for the tables that grow with the traffic (`items/brand00.json`, `own/`, `home/`,
+`answered/`, `states/`, `drafts/`), one file (`_.json`) for the others; the audit is `audit.jsonl`,
+appended to. A new mention rewrites its account's items file; an operator's keypress rewrites a file
+of operators' work, never the megabytes of the post cache.
 
-A transaction locks the files of the tables it writes, always in one order (so two never deadlock),
-and saves them in the order the tables were named, so that a killed writer leaves a safe prefix (the
-store API names the truth before what is derived from it). The audit lines are appended once the data
-is saved, still under the locks: a failure there is reported as what it is, a change saved without
-its audit line.
-"""
+A transaction locks the tables it writes (`tables/TABLE.lock`), always in one order (so two never
+deadlock), and saves the partition files it changed in the order the tables were named, so that a
+killed writer leaves a safe prefix (the store API names the truth before what is derived from it).
+The audit lines are appended once the data is saved, still under the locks: a failure there is
+reported as what it is, a change saved without its audit line. Readers take no lock at all.
+
+A data dir written by an older socialtui (schema 1: one file per table group) is upgraded on first
+use (`upgrade.py`)."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 
-from socialtui.store import schema
+from socialtui.store import schema, upgrade
 from socialtui.store.engine import (
     Changes,
     Conflict,
@@ -41,8 +46,9 @@ from socialtui.store.engine import (
     TableCount,
     Writer,
 )
-from socialtui.store.files import SCHEMA_VERSION, FileLock, StoreFile
+from socialtui.store.files import SCHEMA_VERSION, SINGLE, FileLock, TableFiles, save_together
 from socialtui.store.safefile import ensure_dir, open_read, open_shared, read_bytes, write_atomic
+from socialtui.store.upgrade import LAYOUT_FILE, TABLES_DIR
 
 T = TypeVar("T")
 
@@ -88,64 +94,133 @@ def _select(
     return rows
 
 
+def _wanted(spec: schema.Table, parts: Iterable[str], q: Query | None) -> list[str]:
+    if q is None:
+        return upgrade.parts_for(spec, parts)
+    return upgrade.parts_for(spec, parts, q.account, q.since, q.until)
+
+
 class _FilesView(Reader):
-    """Reads: each table from its file under a shared lock (or the transaction's own copy)."""
+    """Reads without any lock: each partition as its file was at some moment since the call began
+    (files are only ever replaced whole), or the transaction's own copy of the tables it writes."""
 
-    def __init__(self, engine: FilesEngine, dbs: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, engine: FilesEngine, tx: Mapping[str, _TableTx] | None = None) -> None:
         self.engine = engine
-        self._dbs = dbs or {}
+        self._tx = tx or {}
 
-    @contextmanager
-    def _docs(self, table: str) -> Iterator[Mapping[str, Doc]]:
+    def _parts(self, table: str, q: Query | None = None) -> Iterator[Mapping[str, Doc]]:
+        """The partitions of `table` that can hold documents matching `q` (its account and times)."""
         spec = schema.TABLES[table]
         if spec.log:
             raise StoreError(f"{table} is a log: read it with `log()`")
-        db = self._dbs.get(spec.group)
-        if db is not None:
-            yield db.table(table).raw()
+        tx = self._tx.get(table)
+        if tx is not None:
+            yield from tx.partitions(q)
             return
-        with self.engine.files[spec.group].read() as db:
-            yield db.table(table).raw()
+        files = self.engine.table_files(table)
+        if not spec.per_account:
+            yield files.load(SINGLE)
+        elif not spec.per_day and q is not None and q.account is not None:
+            yield files.load(q.account)  # its one file: no need to list the others
+        else:
+            for part in _wanted(spec, files.parts(), q):
+                yield files.load(part)
 
     def get(self, table: str, key: str) -> Doc | None:
-        with self._docs(table) as docs:
-            return docs.get(key)
+        for docs in self._parts(table):
+            doc = docs.get(key)
+            if doc is not None:
+                return doc
+        return None
 
     def get_many(self, table: str, keys: Collection[str]) -> dict[str, Doc]:
-        with self._docs(table) as docs:
-            return {key: docs[key] for key in keys if key in docs}
+        out: dict[str, Doc] = {}
+        for docs in self._parts(table):
+            out.update((key, docs[key]) for key in keys if key in docs)
+        return out
 
     def scan(self, table: str, query: Query | None = None) -> Iterator[tuple[str, Doc]]:
         q = query or Query()
         excluded = self.keys(q.unless_in) if q.unless_in else None
-        with self._docs(table) as docs:
-            rows = _select(schema.TABLES[table], docs, q, excluded)
+        spec = schema.TABLES[table]
+        rows: list[tuple[str, Doc]] = []
+        for docs in self._parts(table, q):
+            rows += _select(spec, docs, replace(q, newest=None), excluded)
+        if q.newest is not None and spec.at is not None:
+            at = spec.at
+            rows.sort(key=lambda row: at(row[1]), reverse=True)
+            rows = rows[: q.newest]
         return iter(rows)
 
     def keys(self, table: str, query: Query | None = None) -> set[str]:
         if query is None:
-            with self._docs(table) as docs:
-                return set(docs)
+            out: set[str] = set()
+            for docs in self._parts(table):
+                out.update(docs)
+            return out
         return {key for key, _ in self.scan(table, query)}
 
     def count(self, table: str) -> int:
         if schema.TABLES[table].log:
             return sum(1 for _ in self.engine.log(table))
-        with self._docs(table) as docs:
-            return len(docs)
+        return sum(len(docs) for docs in self._parts(table))
+
+
+class _TableTx:
+    """One table inside a write transaction: the partitions it read (as cached) and changed (copies,
+    so that readers in other threads keep the committed version until the save)."""
+
+    def __init__(self, files: TableFiles, spec: schema.Table) -> None:
+        self.files = files
+        self.spec = spec
+        self.read: dict[str, dict[str, Doc]] = {}
+        self.changed: dict[str, dict[str, Doc]] = {}
+
+    def docs(self, part: str) -> dict[str, Doc]:
+        if part in self.changed:
+            return self.changed[part]
+        if part not in self.read:
+            self.read[part] = self.files.load(part)
+        return self.read[part]
+
+    def all_parts(self) -> list[str]:
+        if not self.spec.per_account:
+            return [SINGLE]
+        return sorted(set(self.files.parts()) | set(self.changed))
+
+    def partitions(self, q: Query | None = None) -> Iterator[dict[str, Doc]]:
+        for part in _wanted(self.spec, self.all_parts(), q):
+            yield self.docs(part)
+
+    def part_of(self, doc: Doc) -> str:
+        return upgrade.part_of(self.spec, doc)
+
+    def mutable(self, part: str) -> dict[str, Doc]:
+        if part not in self.changed:
+            self.changed[part] = dict(self.docs(part))
+        return self.changed[part]
+
+    def to_save(self) -> list[tuple[TableFiles, str, dict[str, Doc]]]:
+        """The partitions whose content changed (in one order), to save."""
+        out = []
+        for part in sorted(self.changed):
+            docs = self.changed[part]
+            if part in self.read and docs == self.read[part]:
+                continue
+            out.append((self.files, part, docs))
+        return out
 
 
 class _FilesWriter(_FilesView, Writer):
-    def __init__(self, engine: FilesEngine, dbs: Mapping[str, Any]) -> None:
-        super().__init__(engine, dbs)
+    def __init__(self, engine: FilesEngine, tx: Mapping[str, _TableTx]) -> None:
+        super().__init__(engine, tx)
         self.appended: list[Doc] = []
 
-    def _table(self, table: str) -> Any:
-        spec = schema.TABLES[table]
-        db = self._dbs.get(spec.group)
-        if db is None:
+    def _table(self, table: str) -> _TableTx:
+        tx = self._tx.get(table)
+        if tx is None:
             raise StoreError(f"{table} was not named by the transaction that writes it")
-        return db.table(table)
+        return tx
 
     def put(self, table: str, key: str, doc: Doc) -> None:
         self.put_many(table, {key: doc})
@@ -153,11 +228,26 @@ class _FilesWriter(_FilesView, Writer):
     def put_many(self, table: str, docs: Mapping[str, Doc]) -> None:
         if not docs:
             return
-        spec = schema.TABLES[table]
-        target = self._table(table)
-        if spec.unique_open_ref is not None:
-            self._check_unique(spec, target.raw(), docs)
-        target.put_many(dict(docs))
+        tx = self._table(table)
+        if tx.spec.unique_open_ref is not None:
+            existing: dict[str, Doc] = {}
+            for part in tx.partitions():
+                existing.update(part)
+            self._check_unique(tx.spec, existing, docs)
+        by_part: dict[str, dict[str, Doc]] = {}
+        for key, doc in docs.items():
+            by_part.setdefault(tx.part_of(doc), {})[key] = doc
+        if tx.spec.per_account:
+            # A document whose account changed moves: it leaves the partition it was in.
+            for part in tx.all_parts():
+                current = tx.docs(part)
+                moved = [key for p, batch in by_part.items() if p != part for key in batch if key in current]
+                if moved:
+                    target = tx.mutable(part)
+                    for key in moved:
+                        del target[key]
+        for part, batch in by_part.items():
+            tx.mutable(part).update(batch)
 
     @staticmethod
     def _check_unique(spec: schema.Table, existing: Mapping[str, Doc], docs: Mapping[str, Doc]) -> None:
@@ -174,7 +264,20 @@ class _FilesWriter(_FilesView, Writer):
             open_refs[ref(doc)] = key
 
     def delete(self, table: str, keys: Collection[str]) -> int:
-        return int(self._table(table).remove_keys(list(keys)))
+        tx = self._table(table)
+        wanted = set(keys)
+        removed = 0
+        if not wanted:
+            return 0
+        for part in tx.all_parts():
+            present = [key for key in wanted if key in tx.docs(part)]
+            if present:
+                target = tx.mutable(part)
+                for key in present:
+                    del target[key]
+                removed += len(present)
+                wanted.difference_update(present)
+        return removed
 
     def append(self, table: str, doc: Doc) -> None:
         if not schema.TABLES[table].log:
@@ -225,29 +328,54 @@ class FilesEngine(Engine):
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
         ensure_dir(self.data_dir)
-        self.files = {
-            group: StoreFile(self.data_dir, group)
-            for group, tables in schema.GROUPS.items()
-            if not schema.TABLES[tables[0]].log
-        }
+        self.tables_dir = self.data_dir / TABLES_DIR
+        self._tables: dict[str, TableFiles] = {}
         self.audit_path = self.data_dir / AUDIT_FILE
         self._audit_lock = FileLock(self.data_dir / "audit.lock")
-        self._upgrade_post_keys()
+        self._ready = False
+        self._ready_lock = threading.Lock()
 
-    def _upgrade_post_keys(self) -> None:
-        """Posts were keyed `ACCOUNT\\0ID` before the contract (PostgreSQL text holds no NUL). Looked
-        for in the bytes, so that opening a store decodes nothing that needs no upgrade."""
-        for group, table in (("posts", "own"), ("home", "home")):
-            file = self.files[group]
-            raw = read_bytes(file.path)
-            if raw is None or b'\\u0000' not in raw:
-                continue
-            with file.write() as db:
-                docs = db.table(table).raw()
-                old = [key for key in docs if "\0" in key]
-                moved = {schema.post_key(*key.split("\0", 1)): docs[key] for key in old}
-                db.table(table).remove_keys(old)
-                db.table(table).put_many(moved)
+    def table_files(self, table: str, write: bool = False) -> TableFiles:
+        """The files of a (non-log) table. A reader of a data dir that nothing was written to yet
+        creates nothing (and sees no files); the first writer makes the layout."""
+        files = self._tables.get(table)
+        if files is not None:
+            return files
+        if not self._open(write):
+            return TableFiles(self.tables_dir, table)  # nothing there: every read is empty
+        files = TableFiles(self.tables_dir, table)
+        ensure_dir(files.directory)  # and refuse a symbolic link planted in its place
+        return self._tables.setdefault(table, files)
+
+    # -- the layout, and the upgrade from schema 1 ---------------------------------------------------
+
+    def _open(self, write: bool) -> bool:
+        """Check the data dir's layout (once per engine), upgrading a data dir of schema 1 first;
+        False for a reader of a data dir that holds no store yet.
+
+        Not done in `__init__`: a store that cannot be read (too new, corrupt) says so at its use."""
+        if self._ready:
+            return True
+        with self._ready_lock:
+            if self._ready:
+                return True
+            if not self._layout_current():
+                if not write and not any(
+                    os.path.lexists(self.data_dir / f"{group}.json") for group in upgrade.OLD_GROUPS
+                ):
+                    return False
+                upgrade.upgrade(self.data_dir)
+                self._layout_current()
+            ensure_dir(self.tables_dir)  # refuses a symbolic link planted in its place
+            self._ready = True
+            return True
+
+    def _layout_current(self) -> bool:
+        raw = read_bytes(self.data_dir / LAYOUT_FILE)
+        if raw is None:
+            return False
+        upgrade.check_layout(self.data_dir / LAYOUT_FILE, raw)
+        return True
 
     # -- transactions -------------------------------------------------------------------------------
 
@@ -258,22 +386,21 @@ class FilesEngine(Engine):
             spec = schema.TABLES[name]
             if spec.log:
                 logged = True
-            elif spec.group not in order:
-                order.append(spec.group)
+            elif name not in order:
+                order.append(name)
+        files = {name: self.table_files(name, write=True) for name in order}
         with ExitStack() as locks:
-            for group in sorted(order):  # one order for every transaction: no deadlock
-                locks.enter_context(self.files[group].lock.hold(exclusive=True))
-            with ExitStack() as saves:
-                dbs: dict[str, Any] = {}
-                # Entered in reverse, so that they are saved (on exit) in the order they were named.
-                for group in reversed(order):
-                    dbs[group] = saves.enter_context(self.files[group].write())
-                writer = _FilesWriter(self, dbs)
-                result = body(writer)
-                if writer.appended and not logged:
-                    raise StoreError("the transaction appends to the audit without naming it")
-            if writer.appended:
-                self._append_log(writer.appended)
+            for name in sorted(order):  # one order for every transaction: no deadlock
+                locks.enter_context(files[name].lock.hold(exclusive=True))
+            tx = {name: _TableTx(files[name], schema.TABLES[name]) for name in order}
+            writer = _FilesWriter(self, tx)
+            result = body(writer)
+            if writer.appended and not logged:
+                raise StoreError("the transaction appends to the audit without naming it")
+            # In the order named: a killed writer leaves a safe prefix. The audit lines follow once
+            # the files are in place, and are made durable with them.
+            audit = (lambda: self._append_log(writer.appended, sync=False)) if writer.appended else None
+            save_together([change for name in order for change in tx[name].to_save()], then=audit)
         return result
 
     def read(self) -> Any:
@@ -285,77 +412,94 @@ class FilesEngine(Engine):
 
     # -- change detection ---------------------------------------------------------------------------
 
-    def _signatures(self, groups: Collection[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for group in groups:
-            if group == "audit":
-                try:
-                    st = os.stat(self.audit_path)
-                    out[group] = (st.st_ino, st.st_size)
-                except FileNotFoundError:
-                    out[group] = None
-            else:
-                out[group] = self.files[group].signature()
-        return out
+    def _audit_signature(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.audit_path)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size)
 
     def changes(self, token: Any, tables: Collection[str]) -> tuple[Any, Changes]:
+        """The token: per table, its directory's signature and, per partition, the file's signature
+        and the keys it held (so that a key gone from a changed partition, or a partition gone, is
+        reported deleted)."""
         old = token or {}
         new: dict[str, Any] = {}
         changed: Changes = {}
-        groups = {schema.TABLES[t].group for t in tables}
-        for group in sorted(groups):
-            if group == "audit":
-                offset = self._audit_offset(old.get(group))
+        for table in sorted(set(tables)):
+            if schema.TABLES[table].log:
+                offset = self._audit_offset(old.get(table))
                 events, end = self._read_log_from(offset)
-                st = self._signatures(["audit"])["audit"]
-                new[group] = (st[0] if st else None, end)
-                if "audit" in tables:
-                    changed["audit"] = {f"{offset}+{i}": doc for i, doc in enumerate(events)}
+                st = self._audit_signature()
+                new[table] = (st[0] if st else None, end)
+                changed[table] = {f"{offset}+{i}": doc for i, doc in enumerate(events)}
                 continue
-            signature = self.files[group].signature()
-            before = old.get(group)
-            if before is not None and before[0] == signature and signature is not None:
-                new[group] = before
+            files = self.table_files(table)
+            previous_token = old.get(table) or (None, {})
+            before: dict[str, tuple[Any, frozenset[str]]] = previous_token[1]
+            directory = files.directory_signature()
+            if (
+                token is not None
+                and directory is not None
+                and directory[2]
+                and directory == previous_token[0]
+            ):
+                new[table] = previous_token  # no file of the table was replaced since
                 continue
-            keysets: dict[str, frozenset[str]] = {}
-            with self.files[group].read() as db:
-                for table in schema.GROUPS[group]:
-                    docs = db.table(table).raw()
-                    keysets[table] = frozenset(docs)
-                    if table not in tables:
-                        continue
-                    out: dict[str, Doc | None] = dict(docs)
-                    if before is not None:
-                        for gone in before[1].get(table, frozenset()) - keysets[table]:
-                            out[gone] = None
-                    changed[table] = out
-            new[group] = (signature, keysets)
+            now = files.signatures()
+            parts: dict[str, tuple[Any, frozenset[str]]] = {}
+            gone: dict[str, Doc | None] = {}
+            present: dict[str, Doc | None] = {}
+            for part, (_, keys) in before.items():
+                if part not in now:
+                    gone.update(dict.fromkeys(keys))
+            for part, signature in now.items():
+                previous = before.get(part)
+                if previous is not None and previous[0] == signature:
+                    parts[part] = previous
+                    continue
+                docs = files.load(part)
+                keys = frozenset(docs)
+                parts[part] = (signature, keys)
+                present.update(docs)
+                if previous is not None:
+                    gone.update(dict.fromkeys(previous[1] - keys))
+            new[table] = (directory, parts)
+            if token is None or gone or present:
+                gone.update(present)  # a document that moved partitions is present, not gone
+                changed[table] = gone
         return new, changed
 
     def _audit_offset(self, previous: Any) -> int:
         if previous is None:
             return 0
         inode, offset = previous
-        st = self._signatures(["audit"])["audit"]
+        st = self._audit_signature()
         if st is None or st[0] != inode or st[1] < offset:
             return 0  # pruned (rewritten) since: read it again
         return int(offset)
 
     def wait(self, token: Any, tables: Collection[str], timeout: float) -> bool:
-
-        groups = sorted({schema.TABLES[t].group for t in tables})
+        """Looks at the files' signatures only (no file is opened) every `WAIT_STEP` seconds."""
         old = token or {}
+        names = sorted(set(tables))
 
         def moved() -> bool:
-            now = self._signatures(groups)
-            for group in groups:
-                before = old.get(group)
+            for table in names:
+                before = old.get(table)
                 if before is None:
                     return True
-                if group == "audit":
-                    if now[group] is None or (now[group][0], now[group][1]) != before:
+                if schema.TABLES[table].log:
+                    st = self._audit_signature()
+                    if st is None or st != before:
                         return True
-                elif now[group] != before[0]:
+                    continue
+                files = self.table_files(table)
+                directory = files.directory_signature()
+                if directory is not None and directory[2] and directory == before[0]:
+                    continue  # no file of the table was replaced since
+                now, parts = files.signatures(), before[1]
+                if now.keys() != parts.keys() or any(now[p] != parts[p][0] for p in now):
                     return True
             return False
 
@@ -375,21 +519,39 @@ class FilesEngine(Engine):
         ensure_dir(directory)
         return FileLease(directory, name, ttl)
 
-    def _append_log(self, docs: list[Doc]) -> None:
+    def _append_log(self, docs: list[Doc], sync: bool = True) -> Callable[[], None] | None:
+        """Append the lines (a single write: appends never interleave). With `sync=False`, returns
+        the fsync to run (the caller runs it with its own); raises AuditNotWritten either way."""
         payload = b"".join(orjson.dumps(doc) + b"\n" for doc in docs)
-        with self._audit_lock.hold(exclusive=True):
-            try:
+        try:
+            with self._audit_lock.hold(exclusive=True):
                 fd = open_shared(self.audit_path, os.O_WRONLY | os.O_APPEND)
                 try:
                     os.write(fd, payload)
-                    os.fsync(fd)
-                finally:
+                except BaseException:
                     os.close(fd)
+                    raise
+        except OSError as exc:
+            raise self._audit_failed(exc) from exc
+
+        def finish() -> None:
+            try:
+                os.fsync(fd)
             except OSError as exc:
-                raise AuditNotWritten(
-                    f"the change was saved, but its audit line could not be appended to "
-                    f"{self.audit_path}: {exc.strerror}"
-                ) from exc
+                raise self._audit_failed(exc) from exc
+            finally:
+                os.close(fd)
+
+        if sync:
+            finish()
+            return None
+        return finish
+
+    def _audit_failed(self, exc: OSError) -> AuditNotWritten:
+        return AuditNotWritten(
+            f"the change was saved, but its audit line could not be appended to "
+            f"{self.audit_path}: {exc.strerror}"
+        )
 
     def _read_log_from(self, offset: int) -> tuple[list[Doc], int]:
         fd = open_read(self.audit_path)
@@ -442,9 +604,12 @@ class FilesEngine(Engine):
                 counts.append(TableCount(name, reader.count(name)))
             except StoreError as exc:
                 problems.append(str(exc))
-        for path in [*(f.path for f in self.files.values()), self.audit_path]:
+        paths = [self.audit_path]
+        if self.tables_dir.is_dir():
+            paths += [p for p in self.tables_dir.glob("*/*.json")]
+        for path in paths:
             try:
-                size += path.stat().st_size
+                size += path.lstat().st_size
             except FileNotFoundError:
                 pass
         return EngineInfo(

@@ -221,6 +221,12 @@ class ItemsMixin(StoreBase):
             candidates = [("bluesky", ref.lstrip("@")), ("mastodon", ref.lstrip("@"))]
         wanted = {(net, handle.lower()) for net, handle in candidates}
         full_keys = {f"{net}:{h}" for net, h in wanted}
+        if len(candidates) == 1:
+            # The usual case (a Mastodon handle, a DID, a full key): the contact by its key, without
+            # decoding every contact of the team.
+            found = self.contact(next(iter(full_keys)))  # type: ignore[attr-defined]
+            if found is not None:
+                return found.key, found.network, found.handle, found.display_name
         for contact in self.contacts().values():  # type: ignore[attr-defined]
             if (contact.network, contact.handle.lower()) in wanted or contact.key.lower() in full_keys:
                 return contact.key, contact.network, contact.handle, contact.display_name

@@ -13,7 +13,11 @@ import fcntl
 import os
 import stat
 import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from socialtui.store.engine import StoreError, StoreWriteFailed
 
@@ -84,7 +88,7 @@ def open_read(path: Path) -> int | None:
     except FileNotFoundError:
         return None
     try:
-        _check(fd, path)
+        _check(fd, path, replaced_ok=True)
     except BaseException:
         os.close(fd)
         raise
@@ -105,41 +109,122 @@ def read_bytes(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE, mtime_ns: int | None = None) -> None:
     """Replace the file with `data` at once: a reader or a crash only ever sees the old or the new.
+
+    `mtime_ns`: the new file's modification time (the store makes each version's greater than the
+    last, so that readers tell versions apart by it).
 
     Raises StoreWriteFailed (nothing was changed) if it cannot, and StoreError if something other than
     a regular file (a symbolic link, a directory) is at `path`.
     """
-    _refuse_odd_target(path)
-    directory = path.parent
-    tmp = None
+    write_atomic_many([(path, data, mtime_ns)], mode)
+
+
+def write_atomic_many(
+    files: Sequence[tuple[Path, bytes, int | None]],
+    mode: int = FILE_MODE,
+    then: Callable[[], Callable[[], None] | None] | None = None,
+) -> None:
+    """Replace several files, each at once as `write_atomic` does, in the order given: every new
+    file is written and made durable first (their fsyncs run together, so that the file system
+    commits them in one go), then each replaces its old file in turn, then the directories are
+    made durable. A crash leaves each file old or new, and the new ones a prefix of the order.
+
+    `then`: called once the files are in place; what it returns (a sync of its own, the audit
+    line's) runs together with the directories' and its error is raised.
+
+    Raises StoreWriteFailed (nothing was changed) if a file cannot be written."""
+    for path, _, _ in files:
+        _refuse_odd_target(path)
+    pending: list[tuple[Path, str]] = []
+    fds: list[int] = []
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
         try:
-            os.fchmod(fd, mode)
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
+            for path, data, mtime_ns in files:
+                fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+                fds.append(fd)
+                pending.append((path, tmp))
+                os.fchmod(fd, mode)
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                if mtime_ns is not None:
+                    os.utime(fd, ns=(mtime_ns, mtime_ns))
+            _together(os.fsync, fds)
         finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        tmp = None
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            for fd in fds:
+                os.close(fd)
     except OSError as exc:
-        if tmp is not None:
+        for _, tmp in pending:
             try:
                 os.unlink(tmp)
             except OSError:
                 pass
+        failed = pending[-1][0] if pending else files[0][0]
         reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-        raise StoreWriteFailed(f"could not save {path}: {reason}; nothing was changed") from exc
+        raise StoreWriteFailed(f"could not save {failed}: {reason}; nothing was changed") from exc
+    for n, (path, tmp) in enumerate(pending):
+        try:
+            os.replace(tmp, path)
+        except OSError as exc:
+            for _, left in pending[n:]:
+                try:
+                    os.unlink(left)
+                except OSError:
+                    pass
+            if n == 0:
+                raise StoreWriteFailed(f"could not save {path}: {exc.strerror}; nothing was changed") from exc
+            raise StoreError(
+                f"could not save {path} ({exc.strerror}) after saving the files before it"
+            ) from exc
+    finish = then() if then is not None else None
+    directories = list(dict.fromkeys(path.parent for path, _ in pending))
+    dir_fds: list[int] = []
+
+    def sync_dirs() -> None:
+        try:
+            for directory in directories:
+                dir_fds.append(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
+            _together(os.fsync, dir_fds)
+        except OSError:
+            pass  # the files are in place; only their durability across a power cut is less sure
+        finally:
+            for fd in dir_fds:
+                os.close(fd)
+
+    if finish is None:
+        sync_dirs()
+    else:
+        _together(lambda call: call(), [sync_dirs, finish])
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's threads are not there, so the pool is not either."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _together(call: Callable[[Any], None], fds: Sequence[Any]) -> None:
+    """`call(fd)` for each descriptor, at the same time (fsyncs issued together share a commit)."""
+    global _pool
+    if len(fds) <= 1:
+        for fd in fds:
+            call(fd)
+        return
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store-fsync")
+    for future in [_pool.submit(call, fd) for fd in fds]:
+        future.result()
 
 
 def check_own_dir(path: Path) -> None:
@@ -183,12 +268,15 @@ def _open(path: Path, flags: int, mode: int) -> int:
     return fd
 
 
-def _check(fd: int, path: Path) -> os.stat_result:
-    """The open file's stat, if it is a file socialtui may use; else StoreError."""
+def _check(fd: int, path: Path, replaced_ok: bool = False) -> os.stat_result:
+    """The open file's stat, if it is a file socialtui may use; else StoreError.
+
+    `replaced_ok`: a file that a writer replaced since we opened it (no link left) is still the
+    whole version we opened, fine to read."""
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         raise StoreError(f"{path} is not a regular file; move it aside and run again")
-    if st.st_nlink != 1:
+    if st.st_nlink != 1 and not (replaced_ok and st.st_nlink == 0):
         raise StoreError(
             f"{path} has {st.st_nlink} hard links; socialtui will not write through a hard link to "
             "another file. Move it aside and run again."

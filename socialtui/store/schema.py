@@ -2,8 +2,9 @@
 
 Each document is a record of the model (`model.to_record`); a table says which of its fields an
 engine keeps beside it for lookups: `account`, `at` (an ISO-8601 UTC time) and `ref` (a secondary
-key: an item's author, an own post's parent, an outbox entry's item). The files engine keeps the
-tables of one `group` in one file of the data dir (`ops.json`, `items.json`, ...).
+key: an item's author, an own post's parent, an outbox entry's item). The files engine keeps each
+table in its own directory, one file per account for the `per_account` tables (`states/brand00.json`),
+and per account and day for the `per_day` ones (`items/brand00.2026-11-18.json`).
 """
 
 from __future__ import annotations
@@ -36,10 +37,17 @@ def post_key(account: str, remote_id: str) -> str:
 class Table:
     name: str
     group: str
-    """Files engine: the tables of a group share one file (`GROUP.json`), its lock and its commits."""
+    """Files engine, schema 1 (an older socialtui): the tables of a group shared one file
+    (`GROUP.json`); the upgrade reads them from it."""
     account: Callable[[Doc], str] | None = None
     at: Callable[[Doc], str] | None = None
     ref: Callable[[Doc], str] | None = None
+    per_account: bool = False
+    """Files engine: one file per account (the document's `account`), so that a write for one account
+    rewrites that account's file only."""
+    per_day: bool = False
+    """Files engine, with `per_account`: one file per account and day of `at` (which never changes),
+    so that a new mention rewrites, and every dashboard reads again, a day's worth of one account."""
     log: bool = False
     """Append-only (the audit): operators may add, never change or remove."""
     unique_open_ref: tuple[str, tuple[str, ...]] | None = None
@@ -61,22 +69,39 @@ TABLES: dict[str, Table] = {
             account=_account,
             at=lambda d: utc(d["post"]["created_at"]),
             ref=lambda d: contact_key(d["post"]["author"]),
+            per_account=True,
+            per_day=True,
         ),
-        Table("own", "posts", account=_account, at=lambda d: utc(d["created_at"]), ref=lambda d: d.get("reply_to", "")),
-        Table("home", "home", account=_account, at=lambda d: utc(d["created_at"])),
+        Table(
+            "own",
+            "posts",
+            account=_account,
+            at=lambda d: utc(d["created_at"]),
+            ref=lambda d: d.get("reply_to", ""),
+            per_account=True,
+            per_day=True,
+        ),
+        Table(
+            "home",
+            "home",
+            account=_account,
+            at=lambda d: utc(d["created_at"]),
+            per_account=True,
+            per_day=True,
+        ),
         # which items are answered (done, replied to, sent): derived from the tables above, so that
         # the queue reads the open items without decoding the answered ones
-        Table("answered", "answered", account=_account, at=lambda d: utc(d["at"])),
+        Table("answered", "answered", account=_account, at=lambda d: utc(d["at"]), per_account=True),
         # operators' work
-        Table("states", "ops", account=_account),
+        Table("states", "ops", account=_account, per_account=True),
         Table("claims", "ops", at=lambda d: utc(d["expires_at"])),
         Table("contacts", "ops"),
-        Table("drafts", "ops", account=_account, at=lambda d: utc(d["updated_at"])),
+        Table("drafts", "ops", account=_account, at=lambda d: utc(d["updated_at"]), per_account=True),
         Table("handoff_drafts", "ops", at=lambda d: utc(d["updated_at"])),
         # handoffs and shifts
         Table("handoffs", "ops", at=lambda d: utc(d["at"])),
         Table("shifts", "ops", at=lambda d: utc(d["started_at"])),
-        # the outbox
+        # the outbox: one file, so that the one-open-reply rule is checked against all of it
         Table(
             "outbox",
             "ops",

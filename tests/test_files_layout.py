@@ -1,0 +1,409 @@
+"""The files engine's own promises (engine-specific, as they are about its files): a write rewrites
+only the files of what it changed, readers never wait for a writer, and a data dir written by an
+older socialtui (one file per table group) is upgraded without losing anything."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from socialtui.model import Actor, Author, Item, OutboxEntry, Post, item_id, to_record
+from socialtui.store import Store, StoreCorrupt, StoreTooNew
+from socialtui.store.files import SCHEMA_VERSION, FileLock, StoreFile, TableFiles
+from socialtui.store.follow import Follower
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+ALICE = Actor("alice", "Alice")
+
+
+def make_item(n: int, account: str = "acme", days_ago: int = 0) -> Item:
+    author = Author("mastodon", f"person{n % 5}@example.org", str(n % 5), f"Person {n % 5}")
+    post = Post(account, str(n), author, f"question {n}", NOW - timedelta(days=days_ago, minutes=n))
+    return Item(item_id(account, str(n)), account, "mention", post)
+
+
+def identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return (st.st_ino, st.st_mtime_ns)
+
+
+def tables(data: Path) -> Path:
+    return data / "tables"
+
+
+# -- a write rewrites its partition only -------------------------------------------------------------
+
+
+def test_a_new_mention_rewrites_its_accounts_items_file_of_the_day_only(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.put_items(
+        [make_item(n, account, n % 3) for n in range(20) for account in ("acme", "brand", "shop")]
+    )
+    store.mark_done(make_item(1, "shop", 1), "spam", ALICE, NOW)
+    files = sorted(p for p in tables(tmp_path).glob("*/*.json"))
+    assert len([p for p in files if p.parent.name == "items"]) == 9, "3 accounts x 3 days"
+    before = {p: identity(p) for p in files}
+    store.put_items([make_item(100, "brand")])
+    changed = {p.relative_to(tmp_path).as_posix() for p in files if identity(p) != before[p]}
+    assert changed == {"tables/items/brand.2026-11-21.json"}
+    assert len(Store(tmp_path).items("brand")) == 21
+    with Store(tmp_path).engine.read() as reader:
+        from socialtui.store.engine import Query
+
+        since = (NOW - timedelta(hours=2)).isoformat()
+        assert {k for k, _ in reader.scan("items", Query(account="brand", since=since))} == {
+            make_item(n, "brand").id for n in (*range(0, 20, 3), 100)
+        }
+
+
+def test_an_operator_action_never_rewrites_the_post_cache(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.put_items([make_item(n, account) for n in range(5) for account in ("acme", "brand")])
+    own = Post("acme", "r1", Author("mastodon", "acme@x", "1"), "ours", NOW, own=True)
+    store.put_own_posts([own])
+    store.put_home_posts([Post("acme", "h1", Author("mastodon", "f@x", "2"), "hi", NOW)])
+    files = sorted(p for p in tables(tmp_path).glob("*/*.json"))
+    before = {p: identity(p) for p in files}
+    store.mark_done(make_item(2, "brand"), "spam", ALICE, NOW)
+    store.claim(make_item(3, "acme"), ALICE, NOW, timedelta(minutes=5))
+    changed = {p.relative_to(tmp_path).as_posix() for p in files if identity(p) != before[p]}
+    new = {p.relative_to(tmp_path).as_posix() for p in tables(tmp_path).glob("*/*.json")} - {
+        p.relative_to(tmp_path).as_posix() for p in files
+    }
+    assert changed | new == {"tables/states/brand.json", "tables/answered/brand.json", "tables/claims/_.json"}
+
+
+def test_each_version_of_a_file_has_a_newer_time_so_a_reused_inode_is_never_taken_for_it(
+    tmp_path: Path,
+) -> None:
+    files = TableFiles(tmp_path, "claims")
+    files.directory.mkdir()
+    other = TableFiles(tmp_path, "claims")  # another process's view
+    with files.lock.hold(exclusive=True):
+        files.save("", {"a": {"n": 1}})
+    assert other.load("") == {"a": {"n": 1}}
+    times = []
+    for n in range(2, 30):  # same size each time, faster than the clock ticks on some systems
+        with files.lock.hold(exclusive=True):
+            files.save("", {"a": {"n": n % 10}})
+        times.append(os.stat(files.path("")).st_mtime_ns)
+        assert other.load("") == {"a": {"n": n % 10}}
+    assert times == sorted(set(times)), "strictly increasing"
+
+
+# -- readers never wait for a writer -----------------------------------------------------------------
+
+
+READER = textwrap.dedent(
+    """
+    import sys, time
+    from socialtui.store import Store
+    started = time.monotonic()
+    print(len(Store(sys.argv[1]).items()), round(time.monotonic() - started, 3), flush=True)
+    """
+)
+
+
+def test_a_reader_decodes_while_a_writer_holds_every_lock(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.put_items([make_item(n, account) for n in range(50) for account in ("acme", "brand")])
+    held = [
+        FileLock(tables(tmp_path) / f"{table}.lock", timeout=0.2) for table in ("items", "answered", "states")
+    ]
+    for lock in held:
+        lock.timeout = 0.2
+    with held[0].hold(exclusive=True), held[1].hold(exclusive=True), held[2].hold(exclusive=True):
+        result = subprocess.run(
+            [sys.executable, "-c", READER, str(tmp_path)], capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr
+        count, _ = result.stdout.split()
+        assert int(count) == 100
+        assert len(Store(tmp_path).snapshot(NOW, open_only=True).items) == 100
+
+
+def test_a_reader_in_another_thread_keeps_the_committed_version_until_the_save(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.put_items([make_item(1)])
+    seen = []
+
+    def body(w) -> None:  # type: ignore[no-untyped-def]
+        w.put("items", make_item(2).id, to_record(make_item(2)))
+        seen.append(sorted(i.id for i in store.items()))  # a reader while the write is under way
+
+    store.engine.transact(["items"], body)
+    assert seen == [[make_item(1).id]], "the uncommitted change is not visible to readers"
+    assert {i.id for i in store.items()} == {make_item(1).id, make_item(2).id}
+
+
+def test_a_follower_rereads_only_the_changed_partition_and_sees_deletions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path)
+    store.put_items([make_item(n, account) for n in range(10) for account in ("acme", "brand", "shop")])
+    follower = Follower(Store(tmp_path).engine, ["items"])
+    follower.refresh()
+    assert len(follower.objects("items")) == 30
+    loaded: list[str] = []
+    real_load = TableFiles.load
+
+    mine = follower.engine.table_files("items")  # type: ignore[attr-defined]
+
+    def counting(self: TableFiles, part: str):  # type: ignore[no-untyped-def]
+        if self is mine:  # the follower's, not the writer's
+            loaded.append(f"{self.name}/{part}")
+        return real_load(self, part)
+
+    monkeypatch.setattr(TableFiles, "load", counting)
+    store.put_items([make_item(99, "brand")])
+    store.engine.transact(["items"], lambda w: w.delete("items", [make_item(3, "shop").id]))
+    assert follower.wait(5.0)
+    assert follower.refresh() == {"items"}
+    assert sorted(loaded) == ["items/brand.2026-11-21", "items/shop.2026-11-21"]
+    objects = follower.objects("items")
+    assert make_item(99, "brand").id in objects and make_item(3, "shop").id not in objects
+    assert len(objects) == 30
+
+
+# -- corrupt and newer files ---------------------------------------------------------------------------
+
+
+def test_a_corrupt_partition_is_refused_and_never_overwritten(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.put_items([make_item(1, "brand")])
+    path = tables(tmp_path) / "items" / "brand.2026-11-21.json"
+    path.write_bytes(b'{"schema": 2, "docs": {"x": ')
+    store = Store(tmp_path)
+    with pytest.raises(StoreCorrupt, match="brand.2026-11-21.json is not valid JSON"):
+        store.put_items([make_item(2, "brand")])
+    with pytest.raises(StoreCorrupt):
+        store.items()
+    with pytest.raises(StoreCorrupt):  # a key may be in any account's file: the table is refused
+        store.put_items([make_item(3, "acme")])
+    assert path.read_bytes() == b'{"schema": 2, "docs": {"x": '
+    assert [i.id for i in store.items("acme")] == [], "an account's own file is still read alone"
+
+
+def test_a_data_dir_of_a_newer_layout_is_refused_and_left_alone(tmp_path: Path) -> None:
+    Store(tmp_path).put_items([make_item(1)])
+    (tmp_path / "store.json").write_text(json.dumps({"schema": SCHEMA_VERSION + 1}))
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    store = Store(tmp_path)
+    with pytest.raises(StoreTooNew, match="newer socialtui"):
+        store.items()
+    with pytest.raises(StoreTooNew):
+        store.mark_done(make_item(1), "spam", ALICE, NOW)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+# -- the upgrade from one file per table group --------------------------------------------------------
+
+
+def write_old_layout(data: Path) -> dict[str, object]:
+    """A data dir as the previous socialtui wrote it (schema 1), with something in every table."""
+    items = [make_item(n, account) for n in range(6) for account in ("acme", "brand")]
+    us = Author("mastodon", "acme@x", "1")
+    own = Post("acme", "r1", us, "thanks", NOW, reply_to="1", own=True)
+    home = Post("brand", "h1", Author("mastodon", "f@x", "2"), "hello", NOW)
+    entry = OutboxEntry(
+        id="key-1",
+        item=items[2].id,
+        account="acme",
+        text="hi",
+        login="alice",
+        operator="Alice",
+        created_at=NOW,
+        updated_at=NOW,
+        state="queued",
+    )
+    groups = {
+        "items": {"items": {i.id: to_record(i) for i in items}},
+        "posts": {"own": {"acme\0r1": to_record(own)}},  # the oldest keys: with a NUL
+        "home": {"home": {"brand h1": to_record(home)}},
+        "answered": {
+            "answered": {
+                item_id("acme", "1"): {"account": "acme", "at": NOW.isoformat(), "by": "reply"},
+                items[3].id: {"account": "brand", "at": NOW.isoformat(), "by": "done"},
+            }
+        },
+        "ops": {
+            "states": {
+                items[3].id: {
+                    "item": items[3].id,
+                    "account": "brand",
+                    "done": True,
+                    "reason": "spam",
+                    "login": "alice",
+                    "operator": "Alice",
+                    "at": NOW.isoformat(),
+                }
+            },
+            "outbox": {"key-1": dict(to_record(entry), state="queued")},
+            "contacts": {
+                "mastodon:sam@x": {"key": "mastodon:sam@x", "network": "mastodon", "handle": "sam@x"}
+            },
+        },
+        "sync": {"cursors": {"acme:mentions": {"value": "123"}}},
+    }
+    for group, content in groups.items():
+        with StoreFile(data, group).write() as db:
+            for table, docs in content.items():
+                db.table(table).put_many(docs)
+    (data / "audit.jsonl").write_text(
+        json.dumps({"at": "2026-11-21T11:00:00Z", "login": "alice", "operator": "Alice", "action": "note"})
+        + "\n"
+    )
+    return {"items": {i.id for i in items}, "done": items[3].id, "entry": entry}
+
+
+def test_a_data_dir_of_the_old_layout_opens_with_everything_in_it(tmp_path: Path) -> None:
+    old = write_old_layout(tmp_path)
+    store = Store(tmp_path)
+    assert {i.id for i in store.items()} == old["items"]
+    assert {i.id for i in store.items("brand")} == {make_item(n, "brand").id for n in range(6)}
+    assert set(store.states()) == {old["done"]}
+    assert [p.remote_id for p in store.own_posts()] == ["r1"]
+    with store.engine.read() as reader:
+        assert reader.keys("own") == {"acme r1"}, "keyed the new way"
+        assert reader.keys("home") == {"brand h1"}
+        assert reader.get("cursors", "acme:mentions") == {"value": "123"}
+    assert set(store.answered()) == {item_id("acme", "1"), old["done"]}
+    assert [e.id for e in store.outbox()] == ["key-1"]
+    assert "mastodon:sam@x" in store.contacts()
+    assert [e.action for e in store.audit_events()] == ["note"]
+    assert sorted(p.name for p in (tables(tmp_path) / "items").glob("*.json")) == [
+        "acme.2026-11-21.json",
+        "brand.2026-11-21.json",
+    ]
+    # The one-open-reply rule holds across the upgrade.
+    other = OutboxEntry(
+        id="key-2",
+        item=old["entry"].item,
+        account="acme",
+        text="again",
+        login="bob",
+        operator="Bob",  # type: ignore[attr-defined]
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    with pytest.raises(Exception, match="already has a reply"):
+        store.outbox_add(other, ALICE, NOW)
+
+
+def test_after_the_upgrade_an_older_socialtui_refuses_the_data_dir_instead_of_seeing_it_empty(
+    tmp_path: Path,
+) -> None:
+    write_old_layout(tmp_path)
+    Store(tmp_path).items()
+    for group in ("ops", "items", "posts", "home", "answered", "sync"):
+        old_reader = StoreFile(tmp_path, group)  # what the previous socialtui opens
+        with pytest.raises(StoreTooNew, match="newer socialtui"):
+            with old_reader.read():
+                pass
+        with pytest.raises(StoreTooNew):
+            with old_reader.write():
+                pass
+        assert (
+            json.loads((tmp_path / f"{group}.json").read_text())["_meta"]["schema"]["version"]
+            == SCHEMA_VERSION
+        )
+
+
+def test_a_fresh_data_dir_is_refused_by_an_older_socialtui_too(tmp_path: Path) -> None:
+    Store(tmp_path).put_items([make_item(1)])
+    with pytest.raises(StoreTooNew):
+        with StoreFile(tmp_path, "ops").read():
+            pass
+
+
+class Killed(BaseException):
+    """The process dies here (nothing after it runs, not even an `except Exception`)."""
+
+
+def test_an_upgrade_killed_half_way_is_run_again_and_loses_nothing(tmp_path: Path) -> None:
+    old = write_old_layout(tmp_path)
+    from socialtui.store import upgrade
+
+    real_write = upgrade.write_atomic
+    calls = []
+
+    def dies_on_the_third_stub(path, data, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if path.suffix == ".json" and path.parent == tmp_path:
+            calls.append(path.name)
+            if len(calls) == 3:
+                raise Killed
+        return real_write(path, data, *args, **kwargs)
+
+    upgrade.write_atomic = dies_on_the_third_stub  # type: ignore[assignment]
+    try:
+        with pytest.raises(Killed):
+            Store(tmp_path).items()
+    finally:
+        upgrade.write_atomic = real_write  # type: ignore[assignment]
+    assert not (tmp_path / "store.json").exists()
+    store = Store(tmp_path)
+    assert {i.id for i in store.items()} == old["items"]
+    assert set(store.states()) == {old["done"]}
+    assert [e.id for e in store.outbox()] == ["key-1"]
+    assert (tmp_path / "store.json").exists()
+
+
+def test_a_second_open_does_not_upgrade_again(tmp_path: Path) -> None:
+    write_old_layout(tmp_path)
+    Store(tmp_path).items()
+    files = sorted(tables(tmp_path).glob("*/*.json"))
+    before = {p: identity(p) for p in files}
+    time.sleep(0.01)
+    assert len(Store(tmp_path).items()) == 12
+    assert {p: identity(p) for p in files} == before
+
+
+def test_an_audit_line_that_cannot_be_written_is_reported_as_such_with_the_change_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from socialtui.store.files_engine import AuditNotWritten
+
+    store = Store(tmp_path)
+    store.put_items([make_item(1)])
+    real_write = os.write
+
+    def audit_disk_full(fd: int, data: bytes) -> int:
+        if bytes(data[:6]) == b'{"at":':  # an audit line; the tables' files start with their schema
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", audit_disk_full)
+    with pytest.raises(AuditNotWritten, match="the change was saved"):
+        store.mark_done(make_item(1), "spam", ALICE, NOW)
+    monkeypatch.setattr(os, "write", real_write)
+    assert set(Store(tmp_path).states()) == {make_item(1).id}
+    assert Store(tmp_path).audit_events() == []
+
+
+def test_a_follower_misses_no_change_however_quickly_they_follow_each_other(tmp_path: Path) -> None:
+    """A dashboard looks at a table's directory before its files: changes made within one tick of
+    the file system's clock, or long after the last one, are all seen."""
+    writer = Store(tmp_path)
+    writer.put_items([make_item(0, "acme")])
+    follower = Follower(Store(tmp_path).engine, ["items", "states"])
+    follower.refresh()
+    for n in range(1, 25):
+        if n % 8 == 0:
+            time.sleep(0.15)  # the directory's time settles: the look at the directory alone decides
+            assert follower.refresh() == set()
+            assert not follower.wait(0.0), "nothing changed"
+        writer.put_items([make_item(n, ("acme", "brand")[n % 2])])
+        assert follower.wait(2.0), f"change {n} not seen"
+        follower.refresh()
+        assert make_item(n, ("acme", "brand")[n % 2]).id in follower.objects("items")
+    assert len(follower.objects("items")) == 25
