@@ -56,6 +56,15 @@ def normalize_handle(handle: str) -> str:
     return handle.strip().lstrip("@").lower()
 
 
+def reply_target_s(account: AccountConfig, item: Item) -> float:
+    """The item's reply target in active seconds: `reply_within`, or for talk `reply_within_talk`
+    (infinite when unset: nobody asked us, so talk is never late)."""
+    if item.kind == "talk":
+        within = account.reply_within_talk
+        return within.total_seconds() if within is not None else math.inf
+    return account.reply_within.total_seconds()
+
+
 def target_state(age: float, limit: float) -> str:
     """`ok`, `due` (past 75% of the limit) or `late` (past the limit), for active seconds."""
     if age > limit:
@@ -90,6 +99,7 @@ class _Owners:
         self._memo: dict[tuple[str, str], str | None] = {}
 
     def account_of(self, post: Post) -> str | None:
+        """The managed account that wrote `post`, or None for anyone else."""
         if post.own:
             return post.account
         key = (post.author.network, post.author.handle)
@@ -99,6 +109,11 @@ class _Owners:
             found = self._by_handle.get((key[0], normalize_handle(key[1])))
             self._memo[key] = found
             return found
+
+
+def owners(accounts: Iterable[AccountConfig]) -> _Owners:
+    """An index answering "which of our accounts wrote this post?" (`account_of`), for listening."""
+    return _Owners(accounts)
 
 
 def _first_replies(own_posts: Iterable[Post], owners: _Owners) -> dict[tuple[str, str], Post]:
@@ -239,7 +254,7 @@ def unanswered_queue(
             continue
         account = by_id[item.account]
         age = account.active_hours.active_seconds(item.received_at, now)
-        target = account.reply_within.total_seconds()
+        target = reply_target_s(account, item)
         waited = max((now - item.received_at).total_seconds(), 0.0)
         entries.append(QueueEntry(item, age, target, target_state(age, target), live.get(item.id), waited))
     entries.sort(key=lambda entry: (entry.item.received_at, entry.item.id))
@@ -247,8 +262,12 @@ def unanswered_queue(
 
 
 def reply_deadline(account: AccountConfig, item: Item) -> datetime:
-    """The wall-clock instant at which an item becomes late (its target counted in active hours)."""
-    return account.active_hours.advance(item.received_at, account.reply_within.total_seconds())
+    """The wall-clock instant at which an item becomes late (its target counted in active hours);
+    `datetime.max` (UTC) for talk without a target."""
+    target = reply_target_s(account, item)
+    if math.isinf(target):
+        return datetime.max.replace(tzinfo=item.received_at.tzinfo)
+    return account.active_hours.advance(item.received_at, target)
 
 
 # --- quiet gaps ---------------------------------------------------------------------------------------
@@ -557,7 +576,7 @@ def report(
         account = by_id[item.account]
         tally = per_account[account.id]
         tally.received += 1
-        target = account.reply_within.total_seconds()
+        target = reply_target_s(account, item)
         reply = replied.get((item.account, item.post.remote_id))
         entry = sent.get(item.id)
         # The first response, and who gave it (a post we sent ourselves is credited to its sender).
@@ -857,6 +876,8 @@ __all__ = [
     "percentile",
     "unanswered_queue",
     "reply_deadline",
+    "reply_target_s",
+    "owners",
     "quiet_gap",
     "quiet_gaps",
     "report",

@@ -32,6 +32,13 @@ from socialtui.store.safefile import check_own_dir, write_atomic
 TEAM_TIMEZONE = "Europe/Berlin"
 
 
+DEMO_TONE_NEGATIVE = (
+    "refund", "broken", "useless", "never again", "kaputt*", "nie wieder", "enttäuscht", "reembolso",
+    "estafa", "pésimo", "déçu*", "remboursement", "avari*", "raiva",
+)  # fmt: skip
+DEMO_TONE_POSITIVE = ("danke", "gracias", "merci", "obrigado")
+
+
 def _toml(value: str | list[str]) -> str:
     """A TOML basic string (JSON string escapes are valid TOML) or array of them."""
     if isinstance(value, list):
@@ -67,6 +74,11 @@ def write_config(world: World, path: Path | str, base_url: str) -> Path:
         'claim_ttl = "10m"',
         'retention = "14d"',
         'handoff_ack_within = "30m"',
+        "",
+        "# The team's tone words: they mark complaints in every language (English is read by VADER too).",
+        "[tone]",
+        f"negative = {_toml(list(DEMO_TONE_NEGATIVE))}",
+        f"positive = {_toml(list(DEMO_TONE_POSITIVE))}",
     ]
     with world.lock:
         brands = list(world.brands.values())
@@ -95,6 +107,8 @@ def write_config(world: World, path: Path | str, base_url: str) -> Path:
             f"color = {_toml(brand.color)}",
             f"langs = {_toml(list(brand.langs))}",
         ]
+        if brand.listen:
+            lines.append(f"listen = {_toml(list(brand.listen))}")
     write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"), 0o644)
     return path
 
