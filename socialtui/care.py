@@ -34,6 +34,7 @@ from socialtui.model import (
     Shift,
 )
 from socialtui.timespec import format_duration, wall_to_utc
+from socialtui.tone import NEUTRAL, Tone, ToneLexicon, rater_for
 
 DUE_SHARE = 0.75
 """An item is `due` (and a gap is `warn`) once past this share of its limit."""
@@ -213,6 +214,8 @@ class QueueEntry:
     waited_s: float = 0.0
     """Wall-clock seconds the person has waited: what the queue shows, oldest first. (The state
     counts active hours only.)"""
+    tone: Tone = NEUTRAL
+    """The item's tone, with the words that decided it (`tone.py`, the team's lexicon)."""
 
     @property
     def account(self) -> str:
@@ -233,13 +236,18 @@ def unanswered_queue(
     *,
     claims: Iterable[Claim] | Mapping[str, Claim] | None = None,
     outbox: Iterable[OutboxEntry] | None = None,
+    lexicon: ToneLexicon | None = None,
+    negative_first: bool = False,
 ) -> list[QueueEntry]:
-    """Every item not answered, oldest first (ties by item id), across all accounts.
+    """Every item not answered, oldest first (ties by item id), across all accounts; with
+    `negative_first`, in `queue_order` instead. Each entry carries the item's tone, by the team's
+    `lexicon` (the config's `[tone]`) and VADER.
 
     Answered: an own post of the item's account replies to it (from any app), a sent outbox entry
     exists for it, or an operator marked it done. Items of accounts not in `accounts`, and posts by
     any managed account, are left out.
     """
+    rater = rater_for(lexicon or ToneLexicon())
     by_id = {account.id: account for account in accounts}
     owners = _Owners(accounts)
     replied = _replied(own_posts, owners)
@@ -256,9 +264,31 @@ def unanswered_queue(
         age = account.active_hours.active_seconds(item.received_at, now)
         target = reply_target_s(account, item)
         waited = max((now - item.received_at).total_seconds(), 0.0)
-        entries.append(QueueEntry(item, age, target, target_state(age, target), live.get(item.id), waited))
-    entries.sort(key=lambda entry: (entry.item.received_at, entry.item.id))
-    return entries
+        tone = rater.rate(item.post.text, item.post.langs)
+        entries.append(
+            QueueEntry(item, age, target, target_state(age, target), live.get(item.id), waited, tone)
+        )
+    return queue_order(entries, negative_first=negative_first)
+
+
+_STATE_RANK = {"late": 0, "due": 1, "ok": 2}
+
+
+def queue_order(entries: Iterable[QueueEntry], *, negative_first: bool = False) -> list[QueueEntry]:
+    """Oldest first (ties by item id). With `negative_first`: within the same state (late, then
+    due, then on time), negative items first, each part oldest first: an angry customer never waits
+    behind twenty thank-yous, and never jumps ahead of someone already late."""
+    if not negative_first:
+        return sorted(entries, key=lambda entry: (entry.item.received_at, entry.item.id))
+    return sorted(
+        entries,
+        key=lambda entry: (
+            _STATE_RANK.get(entry.state, 3),
+            not entry.tone.negative,
+            entry.item.received_at,
+            entry.item.id,
+        ),
+    )
 
 
 def reply_deadline(account: AccountConfig, item: Item) -> datetime:
@@ -877,6 +907,7 @@ __all__ = [
     "unanswered_queue",
     "reply_deadline",
     "reply_target_s",
+    "queue_order",
     "owners",
     "quiet_gap",
     "quiet_gaps",

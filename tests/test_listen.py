@@ -207,3 +207,16 @@ def test_over_a_socket(tmp_path: Path) -> None:
         for account in team.config.accounts:
             assert talk_ids(team, account.id) == set(team.summary.talk[account.id]), account.id
         assert team.store.health()["nightowl-mastodon"].note == HASHTAGS_ONLY
+
+
+async def test_status_json_items_carry_kind_and_tone(team) -> None:
+    from socialtui.model import Actor
+    from socialtui.overview import build_overview, overview_json
+
+    await team.syncer().run_once()
+    doc = overview_json(build_overview(team.config, team.store, team.clock.now()), Actor("ops", "ops"))
+    talk = [u for u in doc["unanswered"] if u["kind"] == "talk"]
+    assert talk and all(u["tone"] in ("negative", "neutral", "positive") for u in doc["unanswered"])
+    angry = [u for u in talk if u["tone"] == "negative"]
+    assert angry, "the sandbox's angry talk is marked"
+    assert all(u["tone_reason"].startswith("negative: '") for u in angry)

@@ -682,26 +682,29 @@ class World:
         oldest first. (Mastodon's full-text search, where the admin set it up.)"""
         wanted = " ".join(query.casefold().split())
         with self.lock:
-            return [
+            found = [
                 status
-                for status in (self.statuses[i] for i in sorted(self.statuses))
+                for status in self.statuses.values()
                 if status.visibility == "public"
                 and not status.reblog_of
                 and wanted
                 and wanted in " ".join(status.text.casefold().split())
             ]
+        return sorted(found, key=lambda status: status.id)
 
     def mastodon_tagged(self, tag: str) -> list[Status]:
         """Public statuses with the hashtag `tag` (without #), oldest first: the tag timeline."""
         wanted = tag.casefold().lstrip("#")
         with self.lock:
-            return [
+            found = [
                 status
-                for status in (self.statuses[i] for i in sorted(self.statuses))
+                for status in self.statuses.values()
                 if status.visibility == "public"
                 and not status.reblog_of
+                and "#" in status.text
                 and wanted in {m.group(1).casefold() for m in HASHTAG_RE.finditer(status.text)}
             ]
+        return sorted(found, key=lambda status: status.id)
 
     def bluesky_search(self, query: str) -> list[BlueskyRecord]:
         """Posts whose text holds `query` (words, a phrase, or a `#tag`), oldest first."""

@@ -58,6 +58,7 @@ class MainScreen(Screen[None]):
         Binding("y", "copy_link", "Copy link", show=False, id="copy-link"),
         Binding("t", "timeline", "Timeline", id="timeline"),
         Binding("slash", "filter", "Filter", id="filter"),
+        Binding("N", "negative_first", "Negative first / oldest first", show=False, id="negative-first"),
         Binding("h", "handoffs", "Handoff notes", show=False, id="handoff"),
         Binding("H", "handoff_history", "Handoff history", show=False, id="handoff-history"),
         Binding("e", "end_shift", "End shift / handoff", show=False, id="end-shift"),
@@ -87,8 +88,12 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield AccountsPanel(id="accounts")
             with Vertical(id="work"):
-                yield QueueTable(accounts, app.actor.operator, id="queue")
-                yield Input(placeholder="filter: words, account:…, network:…, state:late", id="filter")
+                queue = QueueTable(accounts, app.actor.operator, id="queue")
+                queue.negative_first = app.config.team.negative_first
+                yield queue
+                yield Input(
+                    placeholder="filter: words, account:…, state:late, tone:negative, kind:talk", id="filter"
+                )
                 yield DetailPane(accounts, app.actor.operator, app.config.team.tz, id="detail")
         yield Footer()
 
@@ -240,7 +245,17 @@ class MainScreen(Screen[None]):
         elif not self.query_one(QueueTable).has_focus:
             self.query_one(QueueTable).focus()
 
-    # -- filter ---------------------------------------------------------------------------------
+    # -- filter and order -------------------------------------------------------------------------
+
+    def action_negative_first(self) -> None:
+        queue = self.query_one(QueueTable)
+        queue.negative_first = not queue.negative_first
+        if queue.shown_ids:
+            queue.select(queue.shown_ids[0])  # the new order starts at the top: show it from there
+        if queue.negative_first:
+            self.app.tell("Queue: negative items first within the same state (N: oldest first).")
+        else:
+            self.app.tell("Queue: oldest first (N: negative items first).")
 
     def action_filter(self) -> None:
         self.add_class("-filtering")
