@@ -10,8 +10,8 @@ of kind `talk`:
 
 Pace. Listening is due every `listen_every` (default 5m), and never more often than the account's
 idle budget allows: a mention-poll cycle costs 2 requests when nothing changed (items, own posts),
-the home timeline `poll_interval / home_poll_interval` more on average, and listening must keep the
-total within `IDLE_BUDGET` (3) requests per cycle on average, so with T terms it runs at most every
+the home timeline its pages times `poll_interval / home_poll_interval` more on average, and listening
+must keep the total within `IDLE_BUDGET` (3) requests per cycle on average, so with T terms it runs at most every
 `T * poll_interval / (IDLE_BUDGET - 2 - home share)`. When it last ran is kept in the store, so the
 pace holds across processes and restarts (`sync --once` from cron included).
 
@@ -37,6 +37,8 @@ IDLE_BUDGET = 3.0
 """Requests per account per mention-poll cycle, on average, when nothing happens."""
 BASE_CYCLE = 2.0
 """What a quiet mention-poll cycle costs without listening (items after the cursor, own posts)."""
+HOME_REQUESTS = {"mastodon": 3, "bluesky": 1}
+"""Requests one home-timeline fetch costs (100 posts: Mastodon pages of 40, Bluesky of 100)."""
 LISTEN_BACKFILL = timedelta(days=2)
 """The first search of a term looks this far back: older talk is history, not work."""
 LISTEN_LIMIT = 300
@@ -62,7 +64,7 @@ def listen_interval(account: AccountConfig, config: Config) -> timedelta:
     would otherwise push the idle cost over `IDLE_BUDGET` requests per mention-poll cycle."""
     team = config.team
     poll = team.poll_interval.total_seconds()
-    home_share = poll / team.home_poll_interval.total_seconds()
+    home_share = HOME_REQUESTS.get(account.network, 1) * poll / team.home_poll_interval.total_seconds()
     spare = max(IDLE_BUDGET - BASE_CYCLE - home_share, 0.1)
     floor = timedelta(seconds=len(account.listen) * poll / spare)
     return max(account.listen_every, floor)
