@@ -240,14 +240,15 @@ def unanswered_queue(
     negative_first: bool = False,
 ) -> list[QueueEntry]:
     """Every item not answered, oldest first (ties by item id), across all accounts; with
-    `negative_first`, in `queue_order` instead. Each entry carries the item's tone, by the team's
-    `lexicon` (the config's `[tone]`) and VADER.
+    `negative_first`, in `queue_order` instead. Given the team's `lexicon` (the config's `[tone]`,
+    empty or not), each entry carries the item's tone by it and VADER; without one, tones are not
+    rated (all neutral: callers that only count, like the outbox, pay nothing for them).
 
     Answered: an own post of the item's account replies to it (from any app), a sent outbox entry
     exists for it, or an operator marked it done. Items of accounts not in `accounts`, and posts by
     any managed account, are left out.
     """
-    rater = rater_for(lexicon or ToneLexicon())
+    rater = rater_for(lexicon) if lexicon is not None else None
     by_id = {account.id: account for account in accounts}
     owners = _Owners(accounts)
     replied = _replied(own_posts, owners)
@@ -264,7 +265,7 @@ def unanswered_queue(
         age = account.active_hours.active_seconds(item.received_at, now)
         target = reply_target_s(account, item)
         waited = max((now - item.received_at).total_seconds(), 0.0)
-        tone = rater.rate(item.post.text, item.post.langs)
+        tone = rater.rate(item.post.text, item.post.langs) if rater is not None else NEUTRAL
         entries.append(
             QueueEntry(item, age, target, target_state(age, target), live.get(item.id), waited, tone)
         )
@@ -477,7 +478,7 @@ class Metrics:
     """
 
     kind: str
-    """`account`, `operator` or `total`."""
+    """`account`, `operator`, `total`, or `tone` (the negative items, or the rest)."""
     key: str
     """The account id, the operator's login (or `(elsewhere)`), or `total`."""
     name: str
@@ -526,6 +527,10 @@ class Report:
     activity: tuple[tuple[int, ...], ...]
     """7 rows (Mon..Sun) of 24 counts (hours 0..23): own posts in the window, each in its account's
     local time."""
+    complaints: Metrics | None = None
+    """The items of negative tone apart (kind `tone`): "complaints answered within target: 83%"."""
+    others: Metrics | None = None
+    """The other items (neutral and positive), to compare with."""
 
 
 class _Tally:
@@ -562,8 +567,8 @@ class _Tally:
             on_time=self.on_time,
             overdue=None if operator else self.overdue,
             within_target=self.on_time / denominator if denominator else None,
-            longest_quiet_s=None if operator else self.longest_quiet,
-            posts=None if operator else self.posts,
+            longest_quiet_s=None if operator or kind == "tone" else self.longest_quiet,
+            posts=None if operator or kind == "tone" else self.posts,
             replies=self.replies,
             conversation_share=None if operator or not self.posts else self.replies / self.posts,
         )
@@ -582,8 +587,10 @@ def report(
     accounts: Sequence[AccountConfig],
     since: datetime,
     now: datetime,
+    lexicon: ToneLexicon | None = None,
 ) -> Report:
-    """Response times, the share answered within target and conversations held, over [since, now].
+    """Response times, the share answered within target and conversations held, over [since, now];
+    given the team's `lexicon`, the items of negative tone (by it and VADER) also apart from the rest.
 
     Each item received in the window counts once, for its account and for the operator who handled
     it: whoever sent its first reply through socialtui (the outbox entry's login), `(elsewhere)` for
@@ -600,12 +607,16 @@ def report(
 
     per_account = {account.id: _Tally() for account in accounts}
     per_operator: dict[str, _Tally] = defaultdict(_Tally)
+    rater = rater_for(lexicon) if lexicon is not None else None
+    by_tone = {True: _Tally(), False: _Tally()}
     for item in _care_items(items, by_id, owners):
         if not since <= item.received_at <= now:
             continue
         account = by_id[item.account]
         tally = per_account[account.id]
         tally.received += 1
+        tone_row = by_tone[rater is not None and rater.rate(item.post.text, item.post.langs).negative]
+        tone_row.received += 1
         target = reply_target_s(account, item)
         reply = replied.get((item.account, item.post.remote_id))
         entry = sent.get(item.id)
@@ -624,7 +635,7 @@ def report(
             took = account.active_hours.active_seconds(item.received_at, first[0])
             operator = per_operator[first[1]]
             operator.name = operator.name or first[2] or first[1]
-            for row in (tally, operator):
+            for row in (tally, operator, tone_row):
                 row.answered += 1
                 row.times.append(took)
                 row.on_time += took <= target
@@ -634,12 +645,13 @@ def report(
             reason = state.reason.strip() or "(no reason)"
             operator = per_operator[_who(state) or "(unknown)"]
             operator.name = operator.name or state.operator or state.login or "(unknown)"
-            for row in (tally, operator):
+            for row in (tally, operator, tone_row):
                 row.done += 1
                 row.reasons[reason] += 1
             continue
         if account.active_hours.active_seconds(item.received_at, now) > target:
             tally.overdue += 1
+            tone_row.overdue += 1
 
     # Own posts in the window, each once (a post can be seen through two managed accounts).
     times: dict[str, dict[str, datetime]] = defaultdict(dict)
@@ -711,6 +723,8 @@ def report(
         operators=operator_rows,
         total=total.row("total", "total", "total"),
         activity=tuple(tuple(row) for row in activity),
+        complaints=by_tone[True].row("tone", "negative", "complaints") if rater is not None else None,
+        others=by_tone[False].row("tone", "other", "the rest") if rater is not None else None,
     )
 
 

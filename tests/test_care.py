@@ -729,3 +729,37 @@ def test_entries_carry_the_tone_and_negative_first_keeps_states_apart() -> None:
     # before an angry one on time.
     assert [e.item.post.remote_id for e in first] == ["b", "a", "d", "c"]
     assert queue_order(first) == queue
+
+
+def test_the_report_gives_complaints_apart() -> None:
+    from socialtui.tone import ToneLexicon
+
+    lexicon = ToneLexicon(negative=("refund",))
+    since = NOW - timedelta(days=1)
+    quick = _with_text(make_item(MASTODON, "n1", NOW - timedelta(hours=5)), "I want a refund")
+    waiting = _with_text(make_item(MASTODON, "n2", NOW - timedelta(hours=3)), "Worst shop ever, I hate it")
+    calm = _with_text(make_item(MASTODON, "c1", NOW - timedelta(hours=4)), "Is the shop open?")
+    answers = [
+        own_post(MASTODON, "r1", NOW - timedelta(hours=5) + timedelta(minutes=20), reply_to="n1"),
+        own_post(MASTODON, "r2", NOW - timedelta(hours=4) + timedelta(minutes=10), reply_to="c1"),
+    ]
+    rep = report([quick, waiting, calm], answers, {}, [], [MASTODON], since, NOW, lexicon=lexicon)
+    assert rep.complaints is not None and rep.others is not None
+    # Two complaints: one answered in 20m (target 1h), one waiting 3h (overdue): 1 of 2.
+    assert (rep.complaints.received, rep.complaints.answered, rep.complaints.overdue) == (2, 1, 1)
+    assert rep.complaints.within_target == 0.5
+    assert rep.complaints.median_s == 20 * 60
+    assert (rep.others.received, rep.others.within_target) == (1, 1.0)
+    assert rep.total.received == 3
+
+    from socialtui.report import render_report, report_json
+
+    class _Config:
+        accounts = [MASTODON]
+
+    text = "\n".join(render_report(rep, _Config(), since, NOW))  # type: ignore[arg-type]
+    assert (
+        "complaints answered within target: 50% (2 received, median first response 20m); the rest: 100%"
+        in text
+    )
+    assert report_json(rep, since, NOW)["complaints"]["within_target"] == 0.5
