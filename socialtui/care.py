@@ -36,6 +36,7 @@ from socialtui.model import (
     Shift,
 )
 from socialtui.timespec import format_duration, wall_to_utc
+from socialtui.tone import NEUTRAL, Tone, ToneLexicon, rater_for
 
 DUE_SHARE = 0.75
 """An item is `due` (and a gap is `warn`) once past this share of its limit."""
@@ -56,6 +57,15 @@ _KINDS = frozenset(ITEM_KINDS)
 def normalize_handle(handle: str) -> str:
     """A handle as compared across the app: no leading `@`, lower case."""
     return handle.strip().lstrip("@").lower()
+
+
+def reply_target_s(account: AccountConfig, item: Item) -> float:
+    """The item's reply target in active seconds: `reply_within`, or for talk `reply_within_talk`
+    (infinite when unset: nobody asked us, so talk is never late)."""
+    if item.kind == "talk":
+        within = account.reply_within_talk
+        return within.total_seconds() if within is not None else math.inf
+    return account.reply_within.total_seconds()
 
 
 def target_state(age: float, limit: float) -> str:
@@ -92,6 +102,7 @@ class _Owners:
         self._memo: dict[tuple[str, str], str | None] = {}
 
     def account_of(self, post: Post) -> str | None:
+        """The managed account that wrote `post`, or None for anyone else."""
         if post.own:
             return post.account
         key = (post.author.network, post.author.handle)
@@ -101,6 +112,11 @@ class _Owners:
             found = self._by_handle.get((key[0], normalize_handle(key[1])))
             self._memo[key] = found
             return found
+
+
+def owners(accounts: Iterable[AccountConfig]) -> _Owners:
+    """An index answering "which of our accounts wrote this post?" (`account_of`), for listening."""
+    return _Owners(accounts)
 
 
 def _first_replies(own_posts: Iterable[Post], owners: _Owners) -> dict[tuple[str, str], Post]:
@@ -200,6 +216,8 @@ class QueueEntry:
     waited_s: float = 0.0
     """Wall-clock seconds the person has waited: what the queue shows, oldest first. (The state
     counts active hours only.)"""
+    tone: Tone = NEUTRAL
+    """The item's tone, with the words that decided it (`tone.py`, the team's lexicon)."""
 
     @property
     def account(self) -> str:
@@ -220,13 +238,19 @@ def unanswered_queue(
     *,
     claims: Iterable[Claim] | Mapping[str, Claim] | None = None,
     outbox: Iterable[OutboxEntry] | None = None,
+    lexicon: ToneLexicon | None = None,
+    negative_first: bool = False,
 ) -> list[QueueEntry]:
-    """Every item not answered, oldest first (ties by item id), across all accounts.
+    """Every item not answered, oldest first (ties by item id), across all accounts; with
+    `negative_first`, in `queue_order` instead. Given the team's `lexicon` (the config's `[tone]`,
+    empty or not), each entry carries the item's tone by it and VADER; without one, tones are not
+    rated (all neutral: callers that only count, like the outbox, pay nothing for them).
 
     Answered: an own post of the item's account replies to it (from any app), a sent outbox entry
     exists for it, or an operator marked it done. Items of accounts not in `accounts`, and posts by
     any managed account, are left out.
     """
+    rater = rater_for(lexicon) if lexicon is not None else None
     by_id = {account.id: account for account in accounts}
     owners = _Owners(accounts)
     replied = _replied(own_posts, owners)
@@ -241,16 +265,42 @@ def unanswered_queue(
             continue
         account = by_id[item.account]
         age = account.active_hours.active_seconds(item.received_at, now)
-        target = account.reply_within.total_seconds()
+        target = reply_target_s(account, item)
         waited = max((now - item.received_at).total_seconds(), 0.0)
-        entries.append(QueueEntry(item, age, target, target_state(age, target), live.get(item.id), waited))
-    entries.sort(key=lambda entry: (entry.item.received_at, entry.item.id))
-    return entries
+        tone = rater.rate(item.post.text, item.post.langs) if rater is not None else NEUTRAL
+        entries.append(
+            QueueEntry(item, age, target, target_state(age, target), live.get(item.id), waited, tone)
+        )
+    return queue_order(entries, negative_first=negative_first)
+
+
+_STATE_RANK = {"late": 0, "due": 1, "ok": 2}
+
+
+def queue_order(entries: Iterable[QueueEntry], *, negative_first: bool = False) -> list[QueueEntry]:
+    """Oldest first (ties by item id). With `negative_first`: within the same state (late, then
+    due, then on time), negative items first, each part oldest first: an angry customer never waits
+    behind twenty thank-yous, and never jumps ahead of someone already late."""
+    if not negative_first:
+        return sorted(entries, key=lambda entry: (entry.item.received_at, entry.item.id))
+    return sorted(
+        entries,
+        key=lambda entry: (
+            _STATE_RANK.get(entry.state, 3),
+            not entry.tone.negative,
+            entry.item.received_at,
+            entry.item.id,
+        ),
+    )
 
 
 def reply_deadline(account: AccountConfig, item: Item) -> datetime:
-    """The wall-clock instant at which an item becomes late (its target counted in active hours)."""
-    return account.active_hours.advance(item.received_at, account.reply_within.total_seconds())
+    """The wall-clock instant at which an item becomes late (its target counted in active hours);
+    `datetime.max` (UTC) for talk without a target."""
+    target = reply_target_s(account, item)
+    if math.isinf(target):
+        return datetime.max.replace(tzinfo=item.received_at.tzinfo)
+    return account.active_hours.advance(item.received_at, target)
 
 
 # --- quiet gaps ---------------------------------------------------------------------------------------
@@ -430,7 +480,7 @@ class Metrics:
     """
 
     kind: str
-    """`account`, `operator` or `total`."""
+    """`account`, `operator`, `total`, or `tone` (the negative items, or the rest)."""
     key: str
     """The account id, the operator's login (or `(elsewhere)`), or `total`."""
     name: str
@@ -481,6 +531,10 @@ class Report:
     local time."""
     continuity: Continuity | None = None
     """Handed over and dropped across the shift changes in the window (`continuity`)."""
+    complaints: Metrics | None = None
+    """The items of negative tone apart (kind `tone`): "complaints answered within target: 83%"."""
+    others: Metrics | None = None
+    """The other items (neutral and positive), to compare with."""
 
 
 class _Tally:
@@ -517,8 +571,8 @@ class _Tally:
             on_time=self.on_time,
             overdue=None if operator else self.overdue,
             within_target=self.on_time / denominator if denominator else None,
-            longest_quiet_s=None if operator else self.longest_quiet,
-            posts=None if operator else self.posts,
+            longest_quiet_s=None if operator or kind == "tone" else self.longest_quiet,
+            posts=None if operator or kind == "tone" else self.posts,
             replies=self.replies,
             conversation_share=None if operator or not self.posts else self.replies / self.posts,
         )
@@ -537,8 +591,10 @@ def report(
     accounts: Sequence[AccountConfig],
     since: datetime,
     now: datetime,
+    lexicon: ToneLexicon | None = None,
 ) -> Report:
-    """Response times, the share answered within target and conversations held, over [since, now].
+    """Response times, the share answered within target and conversations held, over [since, now];
+    given the team's `lexicon`, the items of negative tone (by it and VADER) also apart from the rest.
 
     Each item received in the window counts once for its account. Operator rows count actions in
     the window, whenever the item was received: the item's first reply is credited to whoever sent
@@ -556,6 +612,8 @@ def report(
 
     per_account = {account.id: _Tally() for account in accounts}
     per_operator: dict[str, _Tally] = defaultdict(_Tally)
+    rater = rater_for(lexicon) if lexicon is not None else None
+    by_tone = {True: _Tally(), False: _Tally()}
     for item in _care_items(items, by_id, owners):
         if item.received_at > now:
             continue
@@ -565,7 +623,13 @@ def report(
         account = by_id[item.account]
         tally = per_account[account.id] if received_in else _Tally()
         tally.received += 1
-        target = account.reply_within.total_seconds()
+        tone_row = (
+            by_tone[rater is not None and rater.rate(item.post.text, item.post.langs).negative]
+            if received_in
+            else _Tally()
+        )
+        tone_row.received += 1
+        target = reply_target_s(account, item)
         reply = replied.get((item.account, item.post.remote_id))
         entry = sent.get(item.id)
         # The first response, and who gave it (a post we sent ourselves is credited to its sender).
@@ -581,7 +645,7 @@ def report(
             first = (_sent_at(entry), _who(entry), entry.operator)
         if first is not None:
             took = account.active_hours.active_seconds(item.received_at, first[0])
-            rows = [tally]
+            rows = [tally, tone_row]
             if since <= first[0] <= now:
                 operator = per_operator[first[1]]
                 operator.name = operator.name or first[2] or first[1]
@@ -594,7 +658,7 @@ def report(
         state = states.get(item.id)
         if state is not None and state.done:
             reason = state.reason.strip() or "(no reason)"
-            rows = [tally]
+            rows = [tally, tone_row]
             if state.at is None or since <= state.at <= now:
                 operator = per_operator[_who(state) or "(unknown)"]
                 operator.name = operator.name or state.operator or state.login or "(unknown)"
@@ -605,6 +669,7 @@ def report(
             continue
         if account.active_hours.active_seconds(item.received_at, now) > target:
             tally.overdue += 1
+            tone_row.overdue += 1
 
     # Own posts in the window, each once (a post can be seen through two managed accounts).
     times: dict[str, dict[str, datetime]] = defaultdict(dict)
@@ -676,6 +741,8 @@ def report(
         operators=operator_rows,
         total=total.row("total", "total", "total"),
         activity=tuple(tuple(row) for row in activity),
+        complaints=by_tone[True].row("tone", "negative", "complaints") if rater is not None else None,
+        others=by_tone[False].row("tone", "other", "the rest") if rater is not None else None,
     )
 
 
@@ -1047,6 +1114,9 @@ __all__ = [
     "percentile",
     "unanswered_queue",
     "reply_deadline",
+    "reply_target_s",
+    "queue_order",
+    "owners",
     "quiet_gap",
     "quiet_gaps",
     "report",

@@ -606,17 +606,15 @@ def cmd_demo(ctx: Context) -> int:
 
     signal.signal(signal.SIGHUP, hangup)
     signal.signal(signal.SIGTERM, hangup)
-    world = demo_world(ctx.clock.now)
-    # One question on the always-on account, about to pass its 30-minute reply target: the newcomer
-    # sees an item turn late within the first minute.
-    world.post_as(
-        "mastodon", "sam@example.org", "@nightowl@sandbox.social is the late show tonight sold out? I can't find tickets",
-        at=ctx.clock.now() - timedelta(minutes=29, seconds=20),
-    )
-    # Made right before the `try` whose `finally` removes it: a hang-up while the world is built
-    # (seconds on a busy machine) must not leave it behind.
     directory = Path(tempfile.mkdtemp(prefix="socialtui-demo-"))
-    try:
+    try:  # from here on: a hang-up while the world is still being built leaves nothing behind either
+        world = demo_world(ctx.clock.now)
+        # One question on the always-on account, about to pass its 30-minute reply target: the newcomer
+        # sees an item turn late within the first minute.
+        world.post_as(
+            "mastodon", "sam@example.org", "@nightowl@sandbox.social is the late show tonight sold out? I can't find tickets",
+            at=ctx.clock.now() - timedelta(minutes=29, seconds=20),
+        )
         with start(world, write_config=directory / "config.toml", traffic=True) as sandbox:
             ctx.args.config = str(sandbox.config_path)
             ctx.demo = True

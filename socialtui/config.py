@@ -18,6 +18,7 @@ import string
 import tomllib
 import unicodedata
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from functools import cache
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 from socialtui.model import NETWORKS
 from socialtui.timespec import ActiveHours, parse_duration
+from socialtui.tone import ToneLexicon
 
 CONFIG_ENV = "SOCIALTUI_CONFIG"
 """The environment variable that names the config file when `--config` is not given."""
@@ -34,6 +36,9 @@ CONFIG_ENV = "SOCIALTUI_CONFIG"
 DEFAULT_MAX_QUIET = timedelta(hours=4)
 DEFAULT_REPLY_WITHIN = timedelta(minutes=30)
 DEFAULT_ACTIVE_HOURS = "always"
+DEFAULT_LISTEN_EVERY = timedelta(minutes=5)
+MAX_WATCH_TERMS = 20
+"""Per account: each watch term costs a request per listening poll, inside the account's rate limit."""
 
 ANSI_COLORS = (
     "black", "red", "green", "yellow", "blue", "magenta", "cyan", "white",
@@ -68,6 +73,8 @@ class TeamConfig:
     claim_ttl: timedelta = timedelta(minutes=10)
     retention: timedelta = timedelta(days=14)
     handoff_ack_within: timedelta = timedelta(minutes=30)
+    negative_first: bool = False
+    """The queue puts negative items first within the same state (late, due, ok)."""
     store: str = ""
     """Where the team's tables live: "" for the files in `data_dir`, or a PostgreSQL libpq URL."""
     store_password_env: str = ""
@@ -101,6 +108,11 @@ class AccountConfig:
     color: str = ""
     """One of ANSI_COLORS, or "" for the dashboard's default."""
     langs: tuple[str, ...] = ()
+    listen: tuple[str, ...] = ()
+    """Watch terms: words or phrases, `#hashtags`, domains. Posts naming them become `talk` items."""
+    listen_every: timedelta = DEFAULT_LISTEN_EVERY
+    reply_within_talk: timedelta | None = None
+    """The reply target of talk items; None: talk is never late (nobody asked us)."""
     config_path: Path | None = field(default=None, compare=False, repr=False)
     """The config file this account came from (for error messages)."""
     key_path: str = field(default="", compare=False, repr=False)
@@ -125,6 +137,8 @@ class Config:
     operators: dict[str, str] = field(default_factory=dict)
     saved_replies: dict[str, str] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
+    tone: ToneLexicon = field(default_factory=ToneLexicon)
+    """The team's tone words (`[tone]`), in every language; they override VADER."""
 
     def account(self, account_id: str) -> AccountConfig:
         for account in self.accounts:
@@ -184,7 +198,7 @@ def load_config(path: Path | str) -> Config:
     path = Path(path).expanduser().absolute()
     data = _read_toml(path)
     top = _Table(path, "", data)
-    top.check_keys(("team", "operators", "saved_replies", "keys", "accounts"))
+    top.check_keys(("team", "operators", "saved_replies", "keys", "accounts", "tone"))
     team = _load_team(top)
 
     raw_accounts = data.get("accounts", [])
@@ -214,6 +228,7 @@ def load_config(path: Path | str) -> Config:
         operators=_load_operators(top.table("operators")),
         saved_replies=_load_saved_replies(top.table("saved_replies")),
         keys=_load_keys(top.table("keys")),
+        tone=_load_tone(top.table("tone")),
     )
 
 
@@ -271,6 +286,7 @@ TEAM_KEYS = (
     "claim_ttl",
     "retention",
     "handoff_ack_within",
+    "negative_first",
     "store",
     "store_password_env",
     "store_password_file",
@@ -291,6 +307,9 @@ ACCOUNT_KEYS = (
     "reply_within",
     "color",
     "langs",
+    "listen",
+    "listen_every",
+    "reply_within_talk",
 )
 SECRET_KEYS = {
     "mastodon": ("token_env", "token_file"),
@@ -392,7 +411,7 @@ class _Table:
             raise self.bad(name, value, "true or false (without quotes)")
         return value
 
-    def duration(self, name: str, default: timedelta) -> timedelta:
+    def duration(self, name: str, default: timedelta | None) -> timedelta | None:
         if name not in self.data:
             return default
         value = self.data[name]
@@ -404,8 +423,37 @@ class _Table:
             # Its message repeats the whole value; ours shows it shortened and says the same.
             raise self.bad(name, value, _DURATION_EXPECTED) from None
         if result <= timedelta(0):
-            raise self.bad(name, value, f"a positive {_DURATION_EXPECTED}")
+            raise self.bad(name, value, "a positive " + _DURATION_EXPECTED.removeprefix("a "))
         return result
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.data.get(name, default)
+        if not isinstance(value, bool):
+            raise self.bad(name, value, "true or false")
+        return value
+
+    def strings(
+        self, name: str, expected: str, check: Callable[[str], bool] | None = None
+    ) -> tuple[str, ...]:
+        """An array of non-empty one-line strings (each checked by `check`), duplicates dropped."""
+        value = self.data.get(name, [])
+        if not isinstance(value, list):
+            raise self.bad(name, value, f"an array of strings: {expected}")
+        out: list[str] = []
+        for index, entry in enumerate(value):
+            if (
+                not isinstance(entry, str)
+                or not entry.strip()
+                or _has_control(entry)
+                or len(entry) > 100
+                or (check is not None and not check(entry.strip()))
+            ):
+                raise ConfigError(
+                    self.file, f"{self.key(name)}[{index}]", f"got {_show(entry)}; expected {expected}"
+                )
+            if entry.strip() not in out:
+                out.append(entry.strip())
+        return tuple(out)
 
     def timezone(self, name: str, default: str) -> tuple[str, tzinfo]:
         value = self.string(name, "an IANA time zone name like 'Europe/London' or 'UTC'", default)
@@ -441,6 +489,7 @@ def _load_team(top: _Table) -> TeamConfig:
         claim_ttl=team.duration("claim_ttl", TeamConfig.claim_ttl),
         retention=team.duration("retention", TeamConfig.retention),
         handoff_ack_within=team.duration("handoff_ack_within", TeamConfig.handoff_ack_within),
+        negative_first=team.boolean("negative_first", False),
         store=_store_url(team),
         store_password_env=team.string("store_password_env", "an environment variable's name", ""),
         store_password_file=team.string("store_password_file", "a file path", ""),
@@ -474,12 +523,17 @@ def store_password(team: TeamConfig) -> str | None:
         value = os.environ.get(team.store_password_env, "")
         if not value:
             raise ConfigError(
-                Path("<config>"), "team.store_password_env", f"environment variable {team.store_password_env} is not set"
+                Path("<config>"),
+                "team.store_password_env",
+                f"environment variable {team.store_password_env} is not set",
             )
         return value
     if team.store_password_file:
         return _read_secret_file(
-            Path(team.store_password_file), Path("<config>"), "team.store_password_file", "the store's password"
+            Path(team.store_password_file),
+            Path("<config>"),
+            "team.store_password_file",
+            "the store's password",
         )
     return None
 
@@ -541,6 +595,9 @@ def _load_account(table: _Table, team: TeamConfig) -> AccountConfig:
         reply_within=table.duration("reply_within", DEFAULT_REPLY_WITHIN),
         color=_color(table),
         langs=_langs(table),
+        listen=_listen(table),
+        listen_every=table.duration("listen_every", DEFAULT_LISTEN_EVERY),
+        reply_within_talk=table.duration("reply_within_talk", None),
         config_path=table.file,
         key_path=table.where,
         **secrets,
@@ -638,6 +695,35 @@ def _langs(table: _Table) -> tuple[str, ...]:
                 f"got {_show(lang)}; expected a language code like 'en'",
             )
     return tuple(value)
+
+
+_WATCH_EXPECTED = (
+    "a watch term: words or a phrase like 'acme bikes', a hashtag like '#acmebikes', or a domain "
+    "like 'acme.example.com' (at most 100 characters)"
+)
+_HASHTAG = re.compile(r"#\w+")
+
+
+def _listen(table: _Table) -> tuple[str, ...]:
+    terms = table.strings(
+        "listen", _WATCH_EXPECTED, lambda term: not term.startswith("#") or bool(_HASHTAG.fullmatch(term))
+    )
+    if len(terms) > MAX_WATCH_TERMS:
+        raise table.bad(
+            "listen",
+            terms,
+            f"at most {MAX_WATCH_TERMS} watch terms (each costs a request per listening poll)",
+        )
+    return terms
+
+
+def _load_tone(table: _Table) -> ToneLexicon:
+    table.check_keys(("negative", "positive"))
+    expected = "a word or phrase, in any language, like 'kaputt', 'reembolso' or 'not happy' ('*' at the end: any ending)"
+    return ToneLexicon(
+        negative=table.strings("negative", expected),
+        positive=table.strings("positive", expected),
+    )
 
 
 def _load_operators(table: _Table) -> dict[str, str]:

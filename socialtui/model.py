@@ -17,11 +17,12 @@ from functools import cache, partial
 from typing import Any, Literal, TypeVar
 
 NETWORKS = ("mastodon", "bluesky")
-ITEM_KINDS = ("mention", "reply", "quote")
+ITEM_KINDS = ("mention", "reply", "quote", "talk")
+"""`talk`: a post that names the brand (a watch term) without addressing the account."""
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
 Network = Literal["mastodon", "bluesky"]
-ItemKind = Literal["mention", "reply", "quote"]
+ItemKind = Literal["mention", "reply", "quote", "talk"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,9 @@ class Post:
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """Something addressed to a managed account that may need an answer."""
+    """Something that may need an answer: addressed to a managed account (a mention, reply or quote),
+    or talk about it found by listening (`kind="talk"`). Its tone is not stored: `tone.tone_of`
+    computes it from the text and the team's lexicon when it is shown."""
 
     id: str
     """A short stable key that operators type (`socialtui done 4f9a2c1`)."""
@@ -358,9 +361,17 @@ class AccountHealth:
     error: str = ""
     last_sync_at: datetime | None = None
     last_ok_at: datetime | None = None
+    note: str = ""
+    """What the server cannot do, said once and kept until it changes ("this server searches
+    hashtags only"); not a failure. Kept across `set_health` calls that do not set one."""
 
     @property
     def summary(self) -> str:
+        text = self._state_summary
+        return f"{text}; {self.note}" if self.note else text
+
+    @property
+    def _state_summary(self) -> str:
         if self.state == "ok":
             return "ok"
         if self.state == "never":

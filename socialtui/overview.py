@@ -61,7 +61,15 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
     """Read the store (or use `snapshot`) and apply the care rules at `now`."""
     snap = snapshot or store.snapshot(now, open_only=True, posts_since=now - care_lookback())
     queue = care.unanswered_queue(
-        snap.items, snap.own_posts, snap.states, config.accounts, now, claims=snap.claims, outbox=snap.outbox
+        snap.items,
+        snap.own_posts,
+        snap.states,
+        config.accounts,
+        now,
+        claims=snap.claims,
+        outbox=snap.outbox,
+        lexicon=config.tone,
+        negative_first=config.team.negative_first,
     )
     own_by_account: dict[str, list[Post]] = defaultdict(list)
     for post in snap.own_posts:
@@ -132,6 +140,8 @@ def overview_json(overview: Overview, actor: Actor) -> dict[str, Any]:
                 "item": entry.item.id,
                 "account": entry.item.account,
                 "kind": entry.item.kind,
+                "tone": entry.tone.label,
+                "tone_reason": entry.tone.reason,
                 "author": post.author.label,
                 "text": clean(post.text),
                 "url": post.url,

@@ -23,7 +23,9 @@ BUCKETS = ((300, "<5m"), (900, "<15m"), (1800, "<30m"), (3600, "<1h"), (4 * 3600
 
 def build_report(config: Config, store: Store, since: datetime, now: datetime) -> care.Report:
     snap = store.snapshot(now)
-    report = care.report(snap.items, snap.own_posts, snap.states, snap.outbox, config.accounts, since, now)
+    report = care.report(
+        snap.items, snap.own_posts, snap.states, snap.outbox, config.accounts, since, now, lexicon=config.tone
+    )
     continuity = care.continuity(
         snap.items,
         snap.own_posts,
@@ -108,6 +110,15 @@ def render_report(report: care.Report, config: Config, since: datetime, now: dat
     lines += ["PER ACCOUNT (response times in active hours; longest = longest quiet gap)", header]
     lines += [_row(m) for m in report.accounts]
     lines += [_row(report.total), ""]
+    complaints, others = report.complaints, report.others
+    if complaints is not None and complaints.received:
+        # Negative items apart: the first chance to help, and whether the team took it in time.
+        rest = f"; the rest: {_share(others.within_target)}" if others is not None and others.received else ""
+        lines += [
+            f"complaints answered within target: {_share(complaints.within_target)} "
+            f"({complaints.received} received, median first response {_dur(complaints.median_s)}){rest}",
+            "",
+        ]
     if report.operators:
         lines += ["PER OPERATOR", header]
         lines += [_row(m) for m in report.operators]
@@ -153,6 +164,8 @@ def report_json(report: care.Report, since: datetime, now: datetime) -> dict[str
         "total": _metrics_json(report.total),
         "activity": [list(row) for row in report.activity],
         "continuity": _continuity_json(report.continuity),
+        "complaints": _metrics_json(report.complaints) if report.complaints else None,
+        "others": _metrics_json(report.others) if report.others else None,
     }
 
 

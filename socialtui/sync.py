@@ -128,6 +128,12 @@ class AccountPoller:
                 result.error = f"home timeline: {_short(exc)}"
             else:
                 result.home_posts = self.store.put_home_posts(home)
+        # Talk about the brand (watch terms), at listening's own slower pace: see listen.py.
+        from socialtui.listen import listen_if_due
+
+        heard = await listen_if_due(self.store, self.adapter, self.account, self.config, self.clock)
+        result.new_items += heard.new_items
+        result.error = heard.error or result.error
         # Replies whose sender died or gave up: this process holds the account's lease, so it finishes them.
         from socialtui.outbox import retry_pending
 

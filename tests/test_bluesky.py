@@ -625,3 +625,40 @@ def test_mention_facet_bytes_always_slice_the_mention(before, after):
 def test_tid_round_trip(micros, clock_id):
     tid = encode_tid(micros, clock_id)
     assert len(tid) == 13 and decode_tid(tid) == (micros, clock_id)
+
+
+# --- listening ---------------------------------------------------------------------------------------
+
+
+async def test_search_talk_pages_dedupes_and_never_returns_our_own():
+    pds = FakePDS()
+    pds.on("app.bsky.feed.searchPosts", [load("searchPosts_page1.json"), load("searchPosts_page2.json")])
+    adapter = adapter_for(pds)
+    page = await adapter.search_talk("acme bikes", None, NOW - timedelta(days=1), 100)
+    assert [(p.author.handle, p.langs) for p in page.items] == [
+        ("dave.test", ("es",)),
+        ("carol.test", ("en",)),
+    ]
+    assert page.cursor == "2026-11-21T11:58:00.000Z" and page.done
+    first, second = [r.url.params for r in pds.calls("app.bsky.feed.searchPosts")]
+    assert (first["q"], first["sort"], first["since"]) == ("acme bikes", "latest", "2026-11-20T12:00:00.000Z")
+    assert "cursor" not in first and second["cursor"] == "2"
+
+
+async def test_search_talk_from_a_cursor_is_one_request_starting_a_little_before_it():
+    pds = FakePDS()
+    pds.on("app.bsky.feed.searchPosts", {"posts": []})
+    adapter = adapter_for(pds)
+    page = await adapter.search_talk("#acmebikes", "2026-11-21T11:58:00.000Z", NOW - timedelta(days=1), 100)
+    assert page.items == [] and page.cursor == "2026-11-21T11:58:00.000Z"
+    (call,) = pds.calls("app.bsky.feed.searchPosts")
+    assert call.url.params["since"] == "2026-11-21T11:53:00.000Z"  # 5 minutes of overlap
+    assert call.url.params["q"] == "#acmebikes"
+
+
+async def test_search_talk_where_the_server_has_no_search_is_unsupported():
+    from socialtui.networks.errors import Unsupported
+
+    pds = FakePDS()  # answers 501 MethodNotImplemented to anything it does not know
+    with pytest.raises(Unsupported):
+        await adapter_for(pds).search_talk("acme bikes", None, NOW - timedelta(days=1), 100)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -673,3 +674,98 @@ def test_queue_scales_linearly() -> None:
     assert time.perf_counter() - began < 1.0
     # Every account replied to q{j} for j % 3 == 0, the item's own account among them.
     assert len(queue) == 2000 - sum(1 for i in range(2000) if i % 3 == 0)
+
+
+# --- talk and tone ---------------------------------------------------------------------------------
+
+
+def _with_text(it: Item, text: str) -> Item:
+    from dataclasses import replace
+
+    return replace(it, post=replace(it.post, text=text))
+
+
+def test_talk_has_its_own_target_and_by_default_is_never_late() -> None:
+    from dataclasses import replace
+
+    talk = make_item(MASTODON, "t1", NOW - timedelta(days=3), kind="talk")
+    mention = make_item(MASTODON, "m1", NOW - timedelta(days=3))
+    queue = unanswered_queue([talk, mention], [], {}, [MASTODON], NOW)
+    states = {e.item.kind: (e.state, e.target_s) for e in queue}
+    assert states["mention"] == ("late", 3600)
+    assert states["talk"][0] == "ok" and math.isinf(states["talk"][1])
+    assert reply_deadline(MASTODON, talk).year == 9999
+    # With reply_within_talk, talk is late like anything else, by its own target.
+    strict = replace(MASTODON, reply_within_talk=timedelta(hours=4))
+    (late_talk,) = [e for e in unanswered_queue([talk], [], {}, [strict], NOW)]
+    assert (late_talk.state, late_talk.target_s) == ("late", 4 * 3600)
+    fresh = make_item(MASTODON, "t2", NOW - timedelta(hours=2), kind="talk")
+    assert unanswered_queue([fresh], [], {}, [strict], NOW)[0].state == "ok"
+    # And the report counts talk answered within its own target.
+    answer = own_post(MASTODON, "r1", NOW - timedelta(days=3) + timedelta(hours=5), reply_to="t1")
+    rep = report([talk], [answer], {}, [], [strict], NOW - timedelta(days=7), NOW)
+    assert rep.total.answered == 1
+
+
+def test_entries_carry_the_tone_and_negative_first_keeps_states_apart() -> None:
+    from socialtui.care import queue_order
+    from socialtui.tone import ToneLexicon
+
+    lexicon = ToneLexicon(negative=("kaputt",))
+    old_calm = _with_text(make_item(MASTODON, "a", NOW - timedelta(hours=3)), "Is the shop open?")
+    old_angry = _with_text(make_item(MASTODON, "b", NOW - timedelta(hours=2)), "Rad kaputt")
+    new_calm = _with_text(make_item(MASTODON, "c", NOW - timedelta(minutes=5)), "Thanks!")
+    new_angry = _with_text(make_item(MASTODON, "d", NOW - timedelta(minutes=1)), "Worst service, I hate it")
+    items = [new_angry, old_calm, new_calm, old_angry]
+    queue = unanswered_queue(items, [], {}, [MASTODON], NOW, lexicon=lexicon)
+    assert [e.item.post.remote_id for e in queue] == ["a", "b", "c", "d"], "oldest first by default"
+    assert {e.item.post.remote_id: e.tone.label for e in queue} == {
+        "a": "neutral",
+        "b": "negative",
+        "c": "positive",
+        "d": "negative",
+    }
+    assert queue[1].tone.reason == "negative: 'kaputt'"
+    first = unanswered_queue(items, [], {}, [MASTODON], NOW, lexicon=lexicon, negative_first=True)
+    # Late: b (negative) before a; on time: d (negative) before c. A late calm item still comes
+    # before an angry one on time.
+    assert [e.item.post.remote_id for e in first] == ["b", "a", "d", "c"]
+    assert queue_order(first) == queue
+
+
+def test_the_report_gives_complaints_apart() -> None:
+    from socialtui.tone import ToneLexicon
+
+    lexicon = ToneLexicon(negative=("refund",))
+    since = NOW - timedelta(days=1)
+    quick = _with_text(make_item(MASTODON, "n1", NOW - timedelta(hours=5)), "I want a refund")
+    waiting = _with_text(make_item(MASTODON, "n2", NOW - timedelta(hours=3)), "Worst shop ever, I hate it")
+    calm = _with_text(make_item(MASTODON, "c1", NOW - timedelta(hours=4)), "Is the shop open?")
+    answers = [
+        own_post(MASTODON, "r1", NOW - timedelta(hours=5) + timedelta(minutes=20), reply_to="n1"),
+        own_post(MASTODON, "r2", NOW - timedelta(hours=4) + timedelta(minutes=10), reply_to="c1"),
+    ]
+    rep = report([quick, waiting, calm], answers, {}, [], [MASTODON], since, NOW, lexicon=lexicon)
+    assert rep.complaints is not None and rep.others is not None
+    # Two complaints: one answered in 20m (target 1h), one waiting 3h (overdue): 1 of 2.
+    assert (rep.complaints.received, rep.complaints.answered, rep.complaints.overdue) == (2, 1, 1)
+    assert rep.complaints.within_target == 0.5
+    assert rep.complaints.median_s == 20 * 60
+    assert (rep.others.received, rep.others.within_target) == (1, 1.0)
+    assert rep.total.received == 3
+
+    from socialtui.report import render_report, report_json
+
+    class _Team:
+        tz = UTC
+
+    class _Config:
+        accounts = [MASTODON]
+        team = _Team()
+
+    text = "\n".join(render_report(rep, _Config(), since, NOW))  # type: ignore[arg-type]
+    assert (
+        "complaints answered within target: 50% (2 received, median first response 20m); the rest: 100%"
+        in text
+    )
+    assert report_json(rep, since, NOW)["complaints"]["within_target"] == 0.5

@@ -630,10 +630,88 @@ def test_env_secret_for_bluesky(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_store_is_a_postgresql_url_without_a_password(tmp_path: Path) -> None:
-    ok = load_config(write(tmp_path, '[team]\nstore = "postgresql:///socialtui"\nstore_password_env = "PGPW"\n'))
+    ok = load_config(
+        write(tmp_path, '[team]\nstore = "postgresql:///socialtui"\nstore_password_env = "PGPW"\n')
+    )
     assert ok.team.store == "postgresql:///socialtui" and ok.team.store_password_env == "PGPW"
     with pytest.raises(ConfigError, match="holds a password") as caught:
         load_config(write(tmp_path, '[team]\nstore = "postgresql://u:s3cret@db/socialtui"\n'))
     assert "s3cret" not in str(caught.value)
     with pytest.raises(ConfigError, match="not a store socialtui knows"):
         load_config(write(tmp_path, '[team]\nstore = "mysql://db/socialtui"\n'))
+
+
+# --- listening and tone --------------------------------------------------------------------------
+
+
+def test_listening_and_tone_keys(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[team]
+negative_first = true
+[tone]
+negative = ["kaputt*", "reembolso", "kaputt*"]
+positive = ["danke"]
+"""
+            + MASTODON
+            + """
+listen = ["acme bikes", "#acmebikes", "acme.example.com", "acme bikes"]
+listen_every = "10m"
+reply_within_talk = "4h"
+"""
+            + BLUESKY,
+        )
+    )
+    assert config.team.negative_first is True
+    assert config.tone.negative == ("kaputt*", "reembolso")  # duplicates dropped
+    assert config.tone.positive == ("danke",)
+    acme = config.account("acme")
+    assert acme.listen == ("acme bikes", "#acmebikes", "acme.example.com")
+    assert acme.listen_every == timedelta(minutes=10)
+    assert acme.reply_within_talk == timedelta(hours=4)
+    bsky = config.account("acme-bsky")
+    assert (bsky.listen, bsky.listen_every, bsky.reply_within_talk) == ((), timedelta(minutes=5), None)
+    assert config.team.negative_first is True
+
+
+def test_the_example_config_listens() -> None:
+    config = load_config(REPO / "config.example.toml")
+    assert config.account("acme-mastodon").listen
+    assert "refund" in config.tone.negative
+    assert config.team.negative_first is False
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [
+        (MASTODON + 'listen = "acme"\n', "accounts[0].listen", "an array of strings"),
+        (MASTODON + 'listen = ["ok", 3]\n', "accounts[0].listen[1]", "expected a watch term"),
+        (MASTODON + 'listen = ["ok", "  "]\n', "accounts[0].listen[1]", "expected a watch term"),
+        (MASTODON + 'listen = ["#acme bikes"]\n', "accounts[0].listen[0]", "a hashtag like"),
+        (MASTODON + 'listen = ["a\\u001bb"]\n', "accounts[0].listen[0]", "expected a watch term"),
+        (MASTODON + 'listen_every = "0m"\n', "accounts[0].listen_every", "a positive duration"),
+        (MASTODON + "listen_every = 300\n", "accounts[0].listen_every", "quoted string"),
+        (MASTODON + 'reply_within_talk = "soon"\n', "accounts[0].reply_within_talk", "a duration"),
+        (MASTODON + "listn = []\n", "accounts[0].listn", "did you mean 'listen'?"),
+        ('[team]\nnegative_first = "yes"\n', "team.negative_first", "true or false"),
+        ('[tone]\nnegative = "refund"\n', "tone.negative", "an array of strings"),
+        ("[tone]\nnegative = [1]\n", "tone.negative[0]", "a word or phrase"),
+        ('[tone]\nnegativ = ["x"]\n', "tone.negativ", "did you mean 'negative'?"),
+        ('tone = "x"\n', "tone", "a table"),
+    ],
+)
+def test_listening_and_tone_errors_name_file_and_key(tmp_path: Path, text: str, key: str, words: str) -> None:
+    path = write(tmp_path, text)
+    error = load_error(path)
+    assert error.key == key
+    assert str(error).startswith(f"{path}: {key}: ")
+    assert words in str(error)
+
+
+def test_too_many_watch_terms(tmp_path: Path) -> None:
+    terms = ", ".join(f'"term{n}"' for n in range(21))
+    error = load_error(write(tmp_path, MASTODON + f"listen = [{terms}]\n"))
+    assert error.key == "accounts[0].listen"
+    assert "at most 20" in str(error)

@@ -565,3 +565,78 @@ def test_length_never_exceeds_graphemes_of_plain_text(text):
     # Without URLs or mentions, Mastodon's length is the grapheme count.
     plain = text.replace("@", "").replace("http", "")
     assert count_length(plain) <= len(plain)
+
+
+# --- listening ---------------------------------------------------------------------------------------
+
+
+async def test_search_talk_words_keeps_public_posts_by_others_once():
+    server = gts_server()
+    server.on("GET", "/api/v2/search", load("search_statuses.json"))
+    adapter = adapter_for(server)
+    page = await adapter.search_talk("acme bikes", None, NOW - timedelta(days=1), 100)
+    # The boost, our own post and the private post are not talk; carol's post is, once.
+    assert [(p.author.handle, p.text) for p in page.items] == [
+        ("carol@bikes.example", "acme bikes broke down again, never buying there")
+    ]
+    assert page.cursor == "01M7YYR1000000000000000004"  # the newest status seen (the boost)
+    query = server.requests[-1].url.params
+    assert (query["q"], query["type"], query["resolve"]) == ("acme bikes", "statuses", "false")
+    assert "min_id" not in query
+    assert server.paths().count("GET /api/v2/search") == 1
+
+
+async def test_search_talk_words_from_a_cursor_walks_forward_with_min_id():
+    server = gts_server()
+    carol = load("search_statuses.json")["statuses"][1]
+    full = [
+        dict(carol, id=f"01M7YYR3{n:018d}", created_at=f"2026-11-21T11:{59 - n:02d}:00.000Z")
+        for n in range(40)
+    ]  # a full page, newest first: more may be newer still
+    pages = [
+        httpx.Response(200, json={"accounts": [], "statuses": full, "hashtags": []}),
+        httpx.Response(200, json={"accounts": [], "statuses": [], "hashtags": []}),
+    ]
+    server.on("GET", "/api/v2/search", pages)
+    adapter = adapter_for(server)
+    page = await adapter.search_talk("acme bikes", "01M7YYR0000000000000000000", NOW - timedelta(days=1), 100)
+    first, second = [r.url.params for r in server.requests if r.url.path == "/api/v2/search"]
+    assert first["min_id"] == "01M7YYR0000000000000000000" and "max_id" not in first
+    assert second["min_id"] == "01M7YYR3000000000000000000"  # after the newest of the full page
+    assert len(page.items) == 40 and page.done
+    assert page.cursor == "01M7YYR3000000000000000000"
+
+
+async def test_search_talk_hashtag_uses_the_tag_timeline_and_its_link_header():
+    server = gts_server()
+    server.on(
+        "GET",
+        "/api/v1/timelines/tag/acmebikes",
+        httpx.Response(
+            200, json=load("tag_acmebikes.json"), headers=recorded_headers("tag_acmebikes.headers")
+        ),
+    )
+    adapter = adapter_for(server)
+    page = await adapter.search_talk("#acmebikes", None, NOW - timedelta(hours=1), 100)
+    assert [p.text for p in page.items] == [
+        "Sunday ride with the club #acmebikes",
+        "Mein Rad ist kaputt #acmebikes",
+    ]
+    assert page.items[1].langs == ("de",)
+    assert page.cursor == "01M7YYR2000000000000000002"  # from rel="prev"
+    assert "/api/v2/search" not in {r.url.path for r in server.requests}
+
+
+async def test_search_talk_words_on_a_server_without_full_text_search_is_unsupported():
+    from socialtui.networks.errors import Unsupported
+
+    server = gts_server()
+    server.on("GET", "/api/v2/search", httpx.Response(422, json={"error": "full-text search is not enabled"}))
+    adapter = adapter_for(server)
+    with pytest.raises(Unsupported) as info:
+        await adapter.search_talk("acme bikes", None, NOW - timedelta(days=1), 40)
+    assert str(info.value).startswith("this server searches hashtags only")
+    # A 5xx is a failure of the moment, not a missing feature.
+    server.on("GET", "/api/v2/search", httpx.Response(503, json={"error": "down"}))
+    with pytest.raises(ServerError):
+        await adapter_for(server).search_talk("acme bikes", None, NOW - timedelta(days=1), 40)

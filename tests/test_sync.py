@@ -39,7 +39,10 @@ async def test_first_sync_shows_exactly_the_sandbox_unanswered_items(team) -> No
     for account in team.config.accounts:
         expected = sorted(team.summary.unanswered[account.id])
         assert expected, f"the sandbox left nothing unanswered on {account.id}"
-        assert queue_remote_ids(team, account.id) == expected, account.id
+        # And the talk about the brand that listening found with the account's watch terms.
+        talk = sorted(team.summary.talk[account.id])
+        assert talk, f"the sandbox left no talk about {account.id}"
+        assert queue_remote_ids(team, account.id) == sorted(expected + talk), account.id
     health = team.store.health()
     assert {h.state for h in health.values()} == {"ok"}
 
@@ -120,8 +123,10 @@ async def test_a_failing_account_is_shown_failing_while_the_others_go_on(team, f
     team.advance(results["acme-mastodon"].next_in)
     recovered = await syncer._poller("acme-mastodon").cycle()
     await syncer.close()
-    # One ordinary cycle: items, own posts, and the home timeline (up to 3 pages) that fell due meanwhile.
-    assert recovered.ok and recovered.requests <= 5
+    # One ordinary cycle: items, own posts, the home timeline (up to 3 pages) and listening (one
+    # request per watch term) that fell due meanwhile.
+    terms = len(team.config.account("acme-mastodon").listen)
+    assert recovered.ok and recovered.requests <= 5 + terms
     assert team.store.health()["acme-mastodon"].state == "ok"
 
 

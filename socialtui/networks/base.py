@@ -115,6 +115,13 @@ class Adapter(Protocol):
         """Ancestors, the post, descendants, in reading order."""
         ...
 
+    async def search_talk(self, term: str, cursor: str | None, since: datetime, limit: int) -> Page[Post]:
+        """Public posts naming the watch `term` (words or a phrase, a `#hashtag`, a domain) newer
+        than `cursor` (first run: back to `since`, at most `limit`), oldest first, none of our own,
+        each once; like `fetch_items`, possibly with some already returned. Raises `Unsupported`
+        when the server cannot search such terms (a Mastodon server without full-text search)."""
+        ...
+
     def prepare_reply(self, item: Item, text: str, *, visibility: str | None = None) -> ReplyDraft:
         """The reply as it would be sent, checked by the network's rules (no network access)."""
         ...

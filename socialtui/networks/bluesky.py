@@ -39,6 +39,8 @@ from socialtui.networks.errors import (
     NetworkFailure,
     NotFound,
     Rejected,
+    ServerError,
+    Unsupported,
 )
 from socialtui.networks.http import Answer, HttpClient, Now, Sleep
 from socialtui.networks.text import clean, clean_line, graphemes
@@ -741,6 +743,53 @@ class BlueskyAdapter:
         if isinstance(thread, dict) and (thread.get("notFound") or thread.get("blocked")):
             raise NotFound(f"the thread of {post.remote_id} is not available")
         return flatten_thread(thread, account=self.account.id, me=me)
+
+    # -- listening --
+
+    async def search_talk(self, term: str, cursor: str | None, since: datetime, limit: int) -> Page[Post]:
+        """app.bsky.feed.searchPosts?q=TERM&sort=latest&since=..., following `cursor` until `limit`.
+
+        Our cursor is the newest `indexedAt` seen; the next search starts a few minutes before it (a
+        post from a slow client clock sorts behind what we saw), so an idle listen is one request
+        per term and what it repeats is deduplicated by the caller."""
+        me = await self._me()
+        start = since
+        if cursor and (at := _time(cursor)) is not None:
+            start = at - CURSOR_OVERLAP
+        params = [("q", term), ("sort", "latest"), ("since", _iso(start))]
+        posts: dict[str, Post] = {}
+        newest: str | None = cursor
+        page_cursor: str | None = None
+        examined = 0
+        while examined < max(1, limit):
+            size = min(PAGE_MAX, max(1, limit) - examined)
+            query = [*params, ("limit", str(size))] + ([("cursor", page_cursor)] if page_cursor else [])
+            try:
+                answer = await self._xrpc("GET", "app.bsky.feed.searchPosts", params=query)
+            except (Rejected, NotFound, ServerError) as exc:
+                # A PDS that neither serves nor proxies search (404, 501 MethodNotImplemented): say so
+                # once, like Mastodon's. Any other refusal or failure is what it is.
+                missing = (
+                    isinstance(exc, NotFound) or exc.status == 501 or exc.error == "MethodNotImplemented"
+                )
+                if isinstance(exc, Unsupported) or not missing:
+                    raise
+                raise Unsupported(f"this server cannot search posts ({exc})", status=exc.status) from None
+            page = _entries(answer.data, "posts", "searchPosts")
+            for view in page:
+                examined += 1
+                post = parse_post_view(view, account=self.account.id, me=me)
+                newest = _later(
+                    newest, view.get("indexedAt") if isinstance(view.get("indexedAt"), str) else None
+                )
+                if post.own or post.remote_id in posts:
+                    continue
+                posts[post.remote_id] = post
+            next_cursor = answer.data.get("cursor")
+            if not page or not isinstance(next_cursor, str) or not next_cursor:
+                break
+            page_cursor = next_cursor
+        return Page(sorted(posts.values(), key=lambda p: p.created_at), newest or _iso(since), True)
 
     # -- replying --
 

@@ -71,6 +71,11 @@ class Rejected(NetworkFailure):
     """The server understood the request and refused it (400, 409, 422...): sending it again won't help."""
 
 
+class Unsupported(Rejected):
+    """The server does not offer this at all (a Mastodon server without full-text search): not a
+    failure of the account, something to say once."""
+
+
 class ServerError(NetworkFailure):
     """The server failed (5xx). It may have done the work before failing, hence `uncertain`."""
 
@@ -98,6 +103,7 @@ __all__ = [
     "RateLimited",
     "NotFound",
     "Rejected",
+    "Unsupported",
     "ServerError",
     "NetworkError",
     "MalformedAnswer",

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 import regex
 
 from socialtui.model import Author, Item, Post, item_id, parse_time
 from socialtui.networks.base import AccountInfo, Page, ReplyDraft
-from socialtui.networks.errors import MalformedAnswer, NotFound, Rejected
+from socialtui.networks.errors import MalformedAnswer, NotFound, Rejected, Unsupported
 from socialtui.networks.http import HttpClient, Now, Sleep, link_param
 from socialtui.networks.text import clean, clean_line, graphemes, html_to_text
 
@@ -39,6 +39,8 @@ VISIBILITY_ORDER = ("public", "unlisted", "private", "direct")
 
 NOTIFICATION_PAGE_MAX = 80
 STATUS_PAGE_MAX = 40
+HASHTAGS_ONLY = "this server searches hashtags only"
+"""The health note of a Mastodon account whose server has no full-text search."""
 
 # Mastodon's StatusLengthValidator: URLs (with a protocol) count as `characters_reserved_per_url`,
 # mentions as `@username` (the domain is free), everything in grapheme clusters, the CW included.
@@ -429,6 +431,70 @@ class MastodonAdapter:
         ancestors = [self._post(s) for s in _list(context.get("ancestors", []), "ancestors")]
         descendants = [self._post(s) for s in _list(context.get("descendants", []), "descendants")]
         return [*ancestors, post, *descendants]
+
+    # -- listening --
+
+    async def search_talk(self, term: str, cursor: str | None, since: datetime, limit: int) -> Page[Post]:
+        """A `#hashtag`: GET /api/v1/timelines/tag/:tag (paged like the notifications). Words, a phrase
+        or a domain: GET /api/v2/search?type=statuses (full-text search, which a server offers only
+        when its admin set it up; a server that refuses it raises `Unsupported`)."""
+        me = await self._me()
+        if term.startswith("#"):
+            raw, new_cursor, done = await self._collect(
+                f"/api/v1/timelines/tag/{quote(term[1:], safe='')}",
+                [],
+                cursor,
+                since,
+                limit,
+                STATUS_PAGE_MAX,
+                _created_at,
+            )
+        else:
+            raw, new_cursor, done = await self._search_statuses(term, cursor, since, limit)
+        posts: dict[str, Post] = {}
+        for status in raw:
+            if isinstance(status.get("reblog"), dict):
+                continue  # a boost says nothing new; the original is found on its own
+            post = self._post(status)
+            if post.own or post.author.id == me or post.remote_id in posts:
+                continue
+            if post.visibility not in ("public", "unlisted"):
+                continue  # never turn a private post into work by search
+            posts[post.remote_id] = post
+        return Page(sorted(posts.values(), key=lambda p: p.created_at), new_cursor, done)
+
+    async def _search_statuses(
+        self, term: str, cursor: str | None, since: datetime, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None, bool]:
+        """Search results newer than `cursor` (a status id), walking forward with `min_id` ("results
+        immediately newer than this id", as the docs define it; search answers have no Link header);
+        first run: the newest page, back to `since`. Returns (statuses, cursor, done)."""
+        base = [("q", term), ("type", "statuses"), ("resolve", "false")]
+        found: list[dict[str, Any]] = []
+        newest = cursor
+        newest_at: datetime | None = None
+        while len(found) < max(1, limit):
+            size = min(STATUS_PAGE_MAX, max(1, limit) - len(found))
+            query = [*base, ("limit", str(size))] + ([("min_id", newest)] if newest else [])
+            try:
+                answer = await self.http.get("/api/v2/search", params=query)
+            except (Rejected, NotFound) as exc:
+                if isinstance(exc, Unsupported):
+                    raise
+                raise Unsupported(f"{HASHTAGS_ONLY} (searching {term!r}: {exc})", status=exc.status) from None
+            page = _list(_dict(answer.data, "search").get("statuses", []), "search statuses")
+            for status in page:
+                at = _created_at(status)
+                if newest_at is None or at > newest_at:
+                    newest_at, top = at, str(status["id"])
+                if cursor or at >= since:
+                    found.append(status)
+            if newest_at is not None:
+                newest = top
+            if not cursor or len(page) < size:
+                # The first run takes one page: talk from before we listened is history.
+                return found, newest, True
+        return found, newest, False
 
     # -- replying --
 

@@ -564,6 +564,32 @@ async def timeline(call: Call) -> Response:
         return _feed_response(call, uris)
 
 
+async def search_posts(call: Call) -> Response:
+    """`app.bsky.feed.searchPosts`: `q` (required), `sort` (`latest`; `top` is served the same),
+    `since` (a datetime, inclusive), `limit`, `cursor`."""
+    world = call.world
+    query = (call.query("q") or "").strip()
+    if not query:
+        raise invalid('Params must have the property "q"')
+    since = None
+    if call.query("since"):
+        try:
+            since = datetime.fromisoformat(str(call.query("since")).replace("Z", "+00:00"))
+        except ValueError as error:
+            raise invalid("since must be a valid datetime") from error
+        since = since if since.tzinfo else since.replace(tzinfo=UTC)
+    with world.lock:
+        records = [r for r in world.bluesky_search(query) if since is None or r.indexed_at >= since]
+        chunk, cursor = page(call, records, lambda r: r.sort_key)
+        data: dict[str, Any] = {
+            "posts": [post_view(world, r, _viewer(call)) for r in chunk],
+            "hitsTotal": len(records),
+        }
+        if cursor:
+            data["cursor"] = cursor
+        return json_response(data)
+
+
 def _int_param(call: Call, name: str, default: int, maximum: int = 1000) -> int:
     raw = call.query(name)
     if raw is None:
@@ -733,6 +759,7 @@ def routes(world: World) -> list[Route]:
         r("POST", "app.bsky.notification.updateSeen", update_seen, ACCESS),
         r("GET", "app.bsky.feed.getAuthorFeed", author_feed, OPTIONAL),
         r("GET", "app.bsky.feed.getTimeline", timeline, ACCESS),
+        r("GET", "app.bsky.feed.searchPosts", search_posts, ACCESS),
         r("GET", "app.bsky.feed.getPostThread", post_thread, OPTIONAL),
         r("GET", "app.bsky.feed.getPosts", get_posts, OPTIONAL),
         r("POST", "com.atproto.repo.createRecord", create_record, ACCESS),

@@ -501,6 +501,35 @@ async def home(call: Call) -> Response:
         )
 
 
+async def tag_timeline(call: Call) -> Response:
+    world = call.world
+    with world.lock:
+        statuses = world.mastodon_tagged(call.request.path_params["tag"])
+        page, headers = paginate(call, statuses, 20)
+        return json_response(
+            [status_json(world, s, _viewer(call), call.base_url) for s in page], headers=headers
+        )
+
+
+async def search(call: Call) -> Response:
+    """`/api/v2/search`: statuses only (accounts and hashtags stay empty). A brand whose server has
+    no full-text search (`Brand.full_text_search`) is refused words, as such a server would: it
+    searches hashtags only."""
+    world = call.world
+    with world.lock:
+        result: dict[str, list[Any]] = {"accounts": [], "statuses": [], "hashtags": []}
+        query = (call.query("q") or "").strip()
+        if call.query("type") not in (None, "", "statuses") or not query:
+            return json_response(result)
+        brand = world.brands.get(call.account.brand_key) if call.account is not None else None
+        if brand is not None and not brand.full_text_search and not query.startswith("#"):
+            raise _error(422, "Full-text search is not enabled on this server: it searches hashtags only")
+        statuses = world.mastodon_tagged(query) if query.startswith("#") else world.mastodon_search(query)
+        page, _ = paginate(call, statuses, 20)  # search answers carry no Link header
+        result["statuses"] = [status_json(world, s, _viewer(call), call.base_url) for s in page]
+        return json_response(result)
+
+
 async def get_status(call: Call) -> Response:
     world = call.world
     with world.lock:
@@ -775,6 +804,8 @@ def routes(world: World) -> list[Route]:
         r("GET", "/api/v1/notifications", notifications, USER),
         r("GET", "/api/v1/notifications/{id}", notification, USER),
         r("GET", "/api/v1/timelines/home", home, USER),
+        r("GET", "/api/v1/timelines/tag/{tag}", tag_timeline, OPTIONAL),
+        r("GET", "/api/v2/search", search, USER),
         r("POST", "/api/v1/statuses", post_status, USER),
         r("GET", "/api/v1/statuses/{id}", get_status, OPTIONAL),
         r("DELETE", "/api/v1/statuses/{id}", delete_status, USER),

@@ -32,6 +32,10 @@ class Brand:
     color: str
     items_per_day: float
     posts_per_day: float
+    listen: tuple[str, ...] = ()
+    """The watch terms `write_config` declares: what people call the brand without addressing it."""
+    full_text_search: bool = True
+    """Mastodon: whether the server searches words for this account (False: hashtags only)."""
 
     @property
     def handle(self) -> str:
@@ -57,6 +61,7 @@ BRANDS: tuple[Brand, ...] = (
         color="cyan",
         items_per_day=16,
         posts_per_day=4,
+        listen=("acme bikes", "#acmebikes"),
     ),
     Brand(
         key="acme-bluesky",
@@ -73,6 +78,7 @@ BRANDS: tuple[Brand, ...] = (
         color="cyan",
         items_per_day=14,
         posts_per_day=4,
+        listen=("acme bikes", "#acmebikes"),
     ),
     Brand(
         key="nightowl-mastodon",
@@ -89,6 +95,8 @@ BRANDS: tuple[Brand, ...] = (
         color="magenta",
         items_per_day=10,
         posts_per_day=8,
+        listen=("night owl radio", "#nightowlradio"),
+        full_text_search=False,  # one server that searches hashtags only
     ),
     Brand(
         key="nightowl-bluesky",
@@ -105,6 +113,7 @@ BRANDS: tuple[Brand, ...] = (
         color="magenta",
         items_per_day=10,
         posts_per_day=8,
+        listen=("night owl radio", "#nightowlradio"),
     ),
 )
 QUIET_BRAND = "nightowl-mastodon"

@@ -32,6 +32,13 @@ from socialtui.store.safefile import check_own_dir, write_atomic
 TEAM_TIMEZONE = "Europe/Berlin"
 
 
+DEMO_TONE_NEGATIVE = (
+    "refund", "broken", "useless", "never again", "kaputt*", "nie wieder", "enttäuscht", "reembolso",
+    "estafa", "pésimo", "déçu*", "remboursement", "avari*", "raiva",
+)  # fmt: skip
+DEMO_TONE_POSITIVE = ("danke", "gracias", "merci", "obrigado")
+
+
 def _toml(value: str | list[str]) -> str:
     """A TOML basic string (JSON string escapes are valid TOML) or array of them."""
     if isinstance(value, list):
@@ -74,6 +81,11 @@ def write_config(world: World, path: Path | str, base_url: str) -> Path:
         'hours = "Hi {name}, the shop is open Mon-Sat 10:00-18:00 and the show starts at 22:00."',
         'looking = "Sorry about that, {name}: we are looking into it and will get back to you here."',
         'dm = "Hi {name}, could you send us a direct message with your order number? We will sort it out."',
+        "",
+        "# The team's tone words: they mark complaints in every language (English is read by VADER too).",
+        "[tone]",
+        f"negative = {_toml(list(DEMO_TONE_NEGATIVE))}",
+        f"positive = {_toml(list(DEMO_TONE_POSITIVE))}",
     ]
     with world.lock:
         brands = list(world.brands.values())
@@ -102,6 +114,8 @@ def write_config(world: World, path: Path | str, base_url: str) -> Path:
             f"color = {_toml(brand.color)}",
             f"langs = {_toml(list(brand.langs))}",
         ]
+        if brand.listen:
+            lines.append(f"listen = {_toml(list(brand.listen))}")
     write_atomic(path, ("\n".join(lines) + "\n").encode("utf-8"), 0o644)
     return path
 

@@ -9,8 +9,13 @@ With `hostile=True` (the demo's default) a few strangers also post text built to
 Rich markup, Textual actions, ANSI and other control characters, bidi overrides, zero-width
 characters, HTML, broken facets, and a 10,000-character post from a remote Mastodon server.
 
+People also talk about the brands without addressing them ("talk": what listening finds through the
+brands' watch terms, `Brand.listen`): in English, German, Spanish, French and Portuguese, some of it
+angry, some naming the brand by its hashtag. The back-fill leaves a few such posts in the last day
+and a half (`Summary.talk`); the live traffic adds one now and then.
+
 `run(world, stop_event, rate=7.5)` keeps it going: a new mention, reply or quote every few seconds,
-now and then a brand post, or a brand answering an item from "another app".
+now and then a brand post, a brand answering an item from "another app", or talk.
 """
 
 from __future__ import annotations
@@ -201,6 +206,32 @@ class _Event:
     data: dict[str, Any] = field(compare=False, default_factory=dict)
 
 
+TALK: dict[str, list[tuple[str, str]]] = {
+    # (text, language): {name} is the brand's watch phrase, {tag} its hashtag. None mentions it.
+    "acme": [
+        ("{name} broke down again, never buying there.", "en"),
+        ("Worst customer service ever from {name}, still waiting for my refund.", "en"),
+        ("Anyone know if {name} repairs cargo bikes? {tag}", "en"),
+        ("Just test-rode the new cargo bike at {name}. Love it! {tag}", "en"),
+        ("Mein Rad von {name} ist schon wieder kaputt. Nie wieder.", "de"),
+        ("Hat jemand Erfahrung mit dem Service von {name}? {tag}", "de"),
+        ("Quiero un reembolso, {name} no contesta desde hace dos semanas. Una estafa.", "es"),
+        ("Merci {name}, réparation rapide et pas chère ! {tag}", "fr"),
+        ("A minha bicicleta da {name} avariou outra vez, que raiva. {tag}", "pt"),
+        ("The {name} shop on Torstraße looks nice, might drop by on Saturday.", "en"),
+    ],
+    "nightowl": [
+        ("{name} played my favourite song at 3am, absolute legends. {tag}", "en"),
+        ("The {name} stream has been buffering all night, this is useless. {tag}", "en"),
+        ("Listening to {name} on the night shift again. {tag}", "en"),
+        ("¿Alguien más escucha {name}? El programa de anoche fue pésimo. {tag}", "es"),
+        ("Danke {name} für die Musik in der Nachtschicht! {tag}", "de"),
+        ("Is {name} going to do a podcast? Would listen.", "en"),
+    ],
+}
+"""What people say about the brands without addressing them (`talk`)."""
+
+
 @dataclass
 class Summary:
     """What a back-fill made: counts, and the items left unanswered at `now` per brand account."""
@@ -211,6 +242,9 @@ class Summary:
     unanswered: dict[str, list[str]] = field(default_factory=dict)
     hostile: list[str] = field(default_factory=list)
     """Remote ids (status ids / at:// URIs) of the hostile items."""
+    talk: dict[str, list[str]] = field(default_factory=dict)
+    """Per brand account: remote ids of the posts that name it without addressing it (what listening
+    finds there with its watch terms)."""
 
 
 class _Generator:
@@ -400,6 +434,25 @@ class _Generator:
                     self.world.bluesky_repost(author, post_id, at=at)
         except (WorldError, KeyError):
             pass
+
+    def talk(self, brand: Brand, person: Person, at: datetime) -> tuple[str, bool] | None:
+        """A crowd member names `brand` without addressing it: (remote id, whether it holds the
+        brand's hashtag)."""
+        name = next((t for t in brand.listen if not t.startswith("#")), brand.display_name)
+        tag = next((t for t in brand.listen if t.startswith("#")), "")
+        template, lang = self.rng.choice(TALK[brand.brand])
+        spoken = name.title() if self.rng.random() < 0.5 else name
+        text = template.format(name=spoken, tag=tag).strip()
+        author = self.person_account(person, brand.network)
+        tagged = bool(tag) and tag.casefold() in text.casefold()
+        try:
+            if isinstance(author, MastodonAccount):
+                status, _ = self.world.mastodon_post(author, text, at=at, language=lang, check_length=False)
+                return status.id, tagged
+            record = self.world.bluesky_post(author, text, langs=[lang], at=at)
+            return record.uri, tagged
+        except WorldError:
+            return None
 
     def chatter(self, person: Person, network: str, at: datetime) -> None:
         lines = [
@@ -645,7 +698,28 @@ def backfill(
                     )
 
     _plant(world, gen, now, summary, hostile)
+    _talk(world, now, summary, rng.random())
     return summary
+
+
+def _talk(world: World, now: datetime, summary: Summary, seed: float) -> None:
+    """A few posts per brand account in the last day and a half that name the brand without
+    addressing it. From an RNG of their own, so the rest of the back-fill is as it was."""
+    gen = _Generator(world, random.Random(seed))
+    for brand in BRANDS:
+        if not brand.listen:
+            continue
+        found = summary.talk.setdefault(brand.key, [])
+        crowd = gen.crowd(brand.network)
+        for n in range(5):
+            at = now - timedelta(hours=36) + timedelta(hours=7 * n + gen.rng.uniform(0, 6))
+            made = gen.talk(brand, gen.rng.choice(crowd), min(at, now - timedelta(minutes=3)))
+            if made is None:
+                continue
+            remote_id, tagged = made
+            # A server without full-text search finds talk only through the hashtag timeline.
+            if brand.full_text_search or tagged:
+                found.append(remote_id)
 
 
 def _plant(world: World, gen: _Generator, now: datetime, summary: Summary, hostile: bool) -> None:
@@ -778,6 +852,7 @@ def step(
     *,
     brand_post_chance: float = 0.08,
     answer_chance: float = 0.08,
+    talk_chance: float = 0.1,
 ) -> dict[str, Any]:
     """One event of live traffic at the world's `now`; what happened, as a dict."""
     rng = rng or random.Random()
@@ -785,6 +860,9 @@ def step(
     now = world.now()
     brand = rng.choices(BRANDS, weights=[b.items_per_day for b in BRANDS])[0]
     roll = rng.random()
+    if roll > 1 - talk_chance and brand.listen:
+        made = gen.talk(brand, rng.choice(gen.crowd(brand.network)), now)
+        return {"kind": "talk", "account": brand.key, "id": made[0] if made else None}
     if roll < brand_post_chance and brand.key != QUIET_BRAND:
         return {"kind": "brand_post", "account": brand.key, "id": gen.brand_post(brand, now)}
     if roll < brand_post_chance + answer_chance and brand.key != QUIET_BRAND:

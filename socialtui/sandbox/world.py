@@ -35,6 +35,7 @@ from socialtui.sandbox.people import (
     Person,
 )
 from socialtui.sandbox.text import (
+    HASHTAG_RE,
     MentionSpan,
     bluesky_facets,
     byte_offset,
@@ -675,6 +676,48 @@ class World:
                 for s in (self.statuses[i] for i in self.statuses_by_account.get(account.id, []))
                 if self.mastodon_can_see(viewer_id, s)
             ]
+
+    def mastodon_search(self, query: str) -> list[Status]:
+        """Public statuses whose text holds `query` (case-insensitive words, a phrase), no boosts;
+        oldest first. (Mastodon's full-text search, where the admin set it up.)"""
+        wanted = " ".join(query.casefold().split())
+        with self.lock:
+            found = [
+                status
+                for status in self.statuses.values()
+                if status.visibility == "public"
+                and not status.reblog_of
+                and wanted
+                and wanted in " ".join(status.text.casefold().split())
+            ]
+        return sorted(found, key=lambda status: status.id)
+
+    def mastodon_tagged(self, tag: str) -> list[Status]:
+        """Public statuses with the hashtag `tag` (without #), oldest first: the tag timeline."""
+        wanted = tag.casefold().lstrip("#")
+        with self.lock:
+            found = [
+                status
+                for status in self.statuses.values()
+                if status.visibility == "public"
+                and not status.reblog_of
+                and "#" in status.text
+                and wanted in {m.group(1).casefold() for m in HASHTAG_RE.finditer(status.text)}
+            ]
+        return sorted(found, key=lambda status: status.id)
+
+    def bluesky_search(self, query: str) -> list[BlueskyRecord]:
+        """Posts whose text holds `query` (words, a phrase, or a `#tag`), oldest first."""
+        wanted = " ".join(query.casefold().split())
+        with self.lock:
+            found = [
+                record
+                for record in self.records.values()
+                if record.collection == "app.bsky.feed.post"
+                and wanted
+                and wanted in " ".join(str(record.value.get("text", "")).casefold().split())
+            ]
+        return sorted(found, key=lambda record: record.sort_key)
 
     def mastodon_notifications(self, account: MastodonAccount) -> list[MastodonNotification]:
         """Oldest first."""

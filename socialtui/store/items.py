@@ -277,6 +277,22 @@ class ItemsMixin(StoreBase):
 
         return self._write(["items"], body)
 
+    def put_new_items(self, items: Iterable[Item]) -> list[Item]:
+        """Store the items that are not items yet (talk found by listening must never turn a mention
+        back into talk); returns those stored. Checked and written in one transaction."""
+        wanted = {item.id: item for item in items}
+        if not wanted:
+            return []
+
+        def body(w: Writer) -> list[Item]:
+            existing = w.get_many("items", wanted.keys())
+            new = [item for key, item in wanted.items() if key not in existing]
+            if new:
+                w.put_many("items", {item.id: to_record(item) for item in new})
+            return new
+
+        return self._write(["items"], body)
+
     def put_own_posts(self, posts: Iterable[Post]) -> int:
         posts = list(posts)
         docs = {post_key(post.account, post.remote_id): to_record(post) for post in posts}

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from socialtui.model import AccountHealth, Actor, AuditEvent, from_record, to_record
 from socialtui.store.base import StoreBase, audit_doc
+from socialtui.store.engine import Writer
 
 REACTIONS = ("favourite", "boost")
 """Audited reactions to a post; the event's `detail` holds the post's remote id."""
@@ -54,7 +55,34 @@ class JournalMixin(StoreBase):
         self._write(["cursors"], lambda w: w.put("cursors", f"{account}:{kind}", {"value": value}))
 
     def set_health(self, health: AccountHealth) -> None:
-        self._write(["health"], lambda w: w.put("health", health.account, to_record(health)))
+        """The account's health. A note already stored (`set_health_note`) stays unless `health`
+        brings one: the poller reports state, listening reports what the server cannot do."""
+        doc = to_record(health)
+
+        def body(w: Writer) -> None:
+            if not health.note:
+                previous = w.get("health", health.account) or {}
+                if previous.get("note"):
+                    doc["note"] = previous["note"]
+            w.put("health", health.account, doc)
+
+        self._write(["health"], body)
+
+    def set_health_note(self, account: str, note: str) -> bool:
+        """Set (or with "" clear) the account's health note. True when it changed (say it once)."""
+
+        def body(w: Writer) -> bool:
+            doc = dict(w.get("health", account) or to_record(AccountHealth(account=account)))
+            if doc.get("note", "") == note:
+                return False
+            if note:
+                doc["note"] = note
+            else:
+                doc.pop("note", None)
+            w.put("health", account, doc)
+            return True
+
+        return self._write(["health"], body)
 
 
 __all__ = ["JournalMixin"]

@@ -797,6 +797,21 @@ async def test_mention_thread_reply_against_reference_network(
             thread = await adapter.fetch_thread(reply_item.post)
             assert [p.remote_id for p in thread] == [mention.uri, sent.remote_id, follow_up.uri], thread
 
+            # -- (6b) someone names the brand without mentioning it: listening finds it as talk --
+            term = "acmebikesdevnet"  # one word: what any search backend of the AppView can match
+            talk_text = f"My {term} broke down again, never buying there"
+            talk = await create_post(pds, stranger_session, talk_text)
+
+            async def heard() -> Page | None:
+                found = await adapter.search_talk(term, None, since, 50)
+                return found if any(p.remote_id == talk.uri for p in found.items) else None
+
+            found = await eventually(devnet, heard, "the talk in app.bsky.feed.searchPosts")
+            (talk_post,) = [p for p in found.items if p.remote_id == talk.uri]
+            assert (talk_post.text, talk_post.author.id, talk_post.own) == (talk_text, stranger.did, False)
+            assert mention.uri not in {p.remote_id for p in found.items}, "a mention does not name the term"
+            assert all(not p.own for p in found.items), "our own posts are never talk"
+
             # A handle that is not the author's (resolved through the PDS) and one nobody has.
             helpdesk = devnet.helpdesk
             second_text = (

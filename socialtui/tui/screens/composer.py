@@ -175,7 +175,15 @@ class ComposerScreen(DraftWriting, Screen[None]):
         ]
         if prepared.spoiler_text:
             parts += [("  CW ", "$warning bold"), (line_of(prepared.spoiler_text, 60), "$warning")]
-        self.query_one("#composer-to", Static).update(Content.assemble(*parts), layout=False)
+        if self.item.kind == "talk":
+            # Many people do not welcome an unasked reply: say so before anything is typed.
+            parts += [
+                "\n",
+                ("⚠ they did not address us: ", "$warning bold"),
+                ("they talked about us, and this is an unasked public reply in their thread. ", "$warning"),
+                ("Their history with us is on the right.", "$text-muted"),
+            ]
+        self.query_one("#composer-to", Static).update(Content.assemble(*parts))
 
     def _show_status(self) -> None:
         status = self.query_one("#composer-status", Static)

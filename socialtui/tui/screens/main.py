@@ -60,6 +60,7 @@ class MainScreen(Screen[None]):
         Binding("y", "copy_link", "Copy link", show=False, id="copy-link"),
         Binding("t", "timeline", "Timeline", id="timeline"),
         Binding("slash", "filter", "Filter", id="filter"),
+        Binding("N", "negative_first", "Negative first / oldest first", show=False, id="negative-first"),
         Binding("h", "handoffs", "Handoff notes", show=False, id="handoff"),
         Binding("H", "handoff_history", "Handoff history", show=False, id="handoff-history"),
         Binding("e", "end_shift", "End shift / handoff", show=False, id="end-shift"),
@@ -93,9 +94,14 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield AccountsPanel(id="accounts")
             with Vertical(id="work"):
-                yield QueueTable(accounts, app.actor.operator, id="queue")
+                queue = QueueTable(accounts, app.actor.operator, id="queue")
+                queue.negative_first = app.config.team.negative_first
+                yield queue
                 with Horizontal(id="filter-bar"):
-                    yield Input(placeholder="filter: words, an item id, account:…, tag:…, state:late", id="filter")
+                    yield Input(
+                        placeholder="filter: words, an item id, account:…, tag:…, state:late, tone:negative, kind:talk",
+                        id="filter",
+                    )
                     yield Static(id="filter-count")
                 yield DetailPane(accounts, app.actor.operator, app.config.team.tz, id="detail")
         yield Footer(compact=True)
@@ -255,7 +261,17 @@ class MainScreen(Screen[None]):
         elif not self.query_one(QueueTable).has_focus:
             self.query_one(QueueTable).focus()
 
-    # -- filter ---------------------------------------------------------------------------------
+    # -- filter and order -------------------------------------------------------------------------
+
+    def action_negative_first(self) -> None:
+        queue = self.query_one(QueueTable)
+        queue.negative_first = not queue.negative_first
+        if queue.shown_ids:
+            queue.select(queue.shown_ids[0])  # the new order starts at the top: show it from there
+        if queue.negative_first:
+            self.app.tell("Queue: negative items first within the same state (N: oldest first).")
+        else:
+            self.app.tell("Queue: oldest first (N: negative items first).")
 
     def action_filter(self) -> None:
         self.add_class("-filtering")

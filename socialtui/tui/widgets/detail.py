@@ -6,6 +6,7 @@ Also the pieces the composer shows: `post_content` and `contact_content`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -171,11 +172,14 @@ def item_head(
     if entry is not None:
         waited = age((now - item.received_at).total_seconds())
         first += [" · waiting ", (f"{waited} {entry.state}", STATE_STYLE.get(entry.state, ""))]
-        target = f"target {age(entry.target_s)}"
-        if account is not None and not account.active_hours.always:
-            target += f", {age(entry.age_s)} of active hours"
-        if entry.state != "late":
-            target += f", {age(entry.left_s)} left"
+        if math.isinf(entry.target_s):
+            target = "no target: nobody asked us"  # talk without reply_within_talk
+        else:
+            target = f"target {age(entry.target_s)}"
+            if account is not None and not account.active_hours.always:
+                target += f", {age(entry.age_s)} of active hours"
+            if entry.state != "late":
+                target += f", {age(entry.left_s)} left"
         first.append((f" ({target})", "$text-muted"))
         if entry.claim is not None:
             first += [" · ", (f"claimed by {claim_text(entry.claim, now, operator)}", "$warning")]
@@ -188,6 +192,13 @@ def item_head(
         (f" · {_when(post.created_at, tz)} · {post.visibility or 'public'} · id {item.id}", "$text-muted"),
     ]
     lines = [Content.assemble(*first), Content.assemble(*second)]
+    if item.kind == "talk":
+        lines.append(
+            Content.styled("talk: they named us without addressing us; a reply would be unasked", "$warning")
+        )
+    if entry is not None and entry.tone.label != "neutral":
+        style = "$error bold" if entry.tone.negative else "$success"
+        lines.append(Content.assemble(("tone ", "$text-muted"), (line_of(entry.tone.reason, 120), style)))
     if post.spoiler_text:
         lines.append(
             Content.assemble(("CW: ", "$warning bold"), (line_of(post.spoiler_text, 200), "$warning"))

@@ -20,7 +20,7 @@ from textual.reactive import reactive
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from socialtui.care import QueueEntry
+from socialtui.care import QueueEntry, queue_order
 from socialtui.config import AccountConfig
 from socialtui.model import Item
 from socialtui.tui.render import (
@@ -43,6 +43,11 @@ COLUMNS = (
 TEXT_PREVIEW = 160
 MIN_TEXT = 12
 """The text column's narrowest: on a very small terminal it is what scrolls, not the columns before it."""
+NEGATIVE_MARK = "▼"
+"""Before the text of a negative item, in the error colour: a shape as well as a colour, so it
+reads in 16 colours and without colour at all."""
+TALK_MARK = "~"
+"""Before the text of talk (someone talking about us without addressing us)."""
 REBUILD_OVER = 40
 """More removals or moves than this in one reading: rebuild the rows rather than edit them."""
 
@@ -50,18 +55,21 @@ REBUILD_OVER = 40
 @dataclass(frozen=True)
 class QueueQuery:
     """What `/` typed: words that must all appear (in the text, the author, the account, the item
-    id...), and `account:`, `network:`, `state:`, `tag:` (the author's contact tags) filters."""
+    id...), and `account:`, `network:`, `state:`, `tag:` (the author's contact tags), `tone:`
+    (`tone:negative`) and `kind:` (`kind:talk`) filters."""
 
     words: tuple[str, ...] = ()
     account: str = ""
     network: str = ""
     state: str = ""
     tag: str = ""
+    tone: str = ""
+    kind: str = ""
 
     @classmethod
     def parse(cls, text: str) -> QueueQuery:
         words: list[str] = []
-        fields = {"account": "", "network": "", "state": "", "tag": ""}
+        fields = {"account": "", "network": "", "state": "", "tag": "", "tone": "", "kind": ""}
         for token in text.lower().split():
             name, sep, value = token.partition(":")
             if sep and name in fields and value:
@@ -71,7 +79,9 @@ class QueueQuery:
         return cls(tuple(words), **fields)
 
     def __bool__(self) -> bool:
-        return bool(self.words or self.account or self.network or self.state or self.tag)
+        return bool(
+            self.words or self.account or self.network or self.state or self.tag or self.tone or self.kind
+        )
 
     def matches(
         self,
@@ -94,6 +104,10 @@ class QueueQuery:
         if self.network and not (account and account.network.startswith(self.network)):
             return False
         if self.state and entry.state != self.state:
+            return False
+        if self.tone and not entry.tone.label.startswith(self.tone):
+            return False
+        if self.kind and not item.kind.startswith(self.kind):
             return False
         if not self.words:
             return True
@@ -119,8 +133,9 @@ def item_flags(item: Item, drafted: bool) -> str:
     )
 
 
-Row = tuple[str, str, str, str, str, str]
-"""(age, state, account id, author, claim, text): what a row shows, compared to find changes."""
+Row = tuple[str, str, str, str, str, str, str]
+"""(age, state, account id, author, claim, text, marks): what a row shows, compared to find changes.
+`marks`: NEGATIVE_MARK and/or TALK_MARK, shown before the text."""
 
 
 class QueueTable(DataTable[Text]):
@@ -153,6 +168,8 @@ class QueueTable(DataTable[Text]):
     """The unanswered queue, oldest first (set by the screen)."""
     query_text: reactive[str] = reactive("")
     """What the operator typed after `/`."""
+    negative_first: reactive[bool] = reactive(False)
+    """Negative items first within the same state (`care.queue_order`), else oldest first."""
 
     def __init__(
         self, accounts: Mapping[str, AccountConfig], operator: str, *, id: str | None = None
@@ -282,12 +299,16 @@ class QueueTable(DataTable[Text]):
         # selected row's place on screen would push the oldest items above the top edge.
         self.show_oldest()
 
+    def watch_negative_first(self) -> None:
+        self._sync()
+
     def _wanted(self) -> list[tuple[str, Row]]:
         query = QueueQuery.parse(self.query_text)
         now = self.now
         fixed = self._fixed
         out = []
-        for entry in self.entries:
+        entries = queue_order(self.entries, negative_first=True) if self.negative_first else self.entries
+        for entry in entries:
             item = entry.item
             account = self.accounts.get(item.account)
             claim = claim_text(entry.claim, now, self.operator) if now is not None and entry.claim else ""
@@ -304,7 +325,10 @@ class QueueTable(DataTable[Text]):
             # colour says the state against the reply target, which counts active hours only.
             waited = (now - item.received_at).total_seconds() if now is not None else entry.age_s
             text = f"{flags} {parts[1]}" if (flags := item_flags(item, item.id in self.drafted)) else parts[1]
-            out.append((item.id, (age(waited), entry.state, item.account, parts[0], claim, text)))
+            marks = (NEGATIVE_MARK if entry.tone.negative else "") + (
+                TALK_MARK if item.kind == "talk" else ""
+            )
+            out.append((item.id, (age(waited), entry.state, item.account, parts[0], claim, text, marks)))
         if len(fixed) > 2 * len(self.entries) + 1000:
             keep = {entry.item.id for entry in self.entries}
             self._fixed = {key: value for key, value in fixed.items() if key in keep}
@@ -312,17 +336,25 @@ class QueueTable(DataTable[Text]):
 
     def _cells(self, row: Row, key: str = "") -> list[Text]:
         styles = self._styles or CellStyles.from_theme(self.app.current_theme)
-        age_text, state, account_id, author, claim, text = row
+        age_text, state, account_id, author, claim, text, marks = row
         if key in self.marked:
             age_text = f"✓ {age_text}"  # a glyph, not a colour: 16 colours must show it too
         account = self.accounts.get(account_id)
         claim_style = styles.ok if claim.startswith("you ") else styles.due
+        text_cell = cell(text)
+        if marks:
+            mark = Text.assemble(
+                (NEGATIVE_MARK, styles.late) if NEGATIVE_MARK in marks else "",
+                (TALK_MARK, styles.muted) if TALK_MARK in marks else "",
+                " ",
+            )
+            text_cell = Text.assemble(mark, text_cell, no_wrap=True, overflow="ellipsis", end="")
         return [
             cell(age_text, styles.state(state)),
             cell(account_id, account_cell_style(account, styles)),
             cell(author),
             cell(claim, claim_style),
-            cell(text),
+            text_cell,
         ]
 
     def _sync(self) -> None:
@@ -431,5 +463,5 @@ def _columns(row: Row | None) -> tuple[str | tuple[str, str], ...]:
     """A row as the five column values it shows (age and state make the age cell)."""
     if row is None:
         return (None, None, None, None, None)  # type: ignore[return-value]
-    age_text, state, account_id, author, claim, text = row
-    return ((age_text, state), account_id, author, claim, text)
+    age_text, state, account_id, author, claim, text, marks = row
+    return ((age_text, state), account_id, author, claim, (marks, text))
