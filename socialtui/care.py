@@ -717,8 +717,11 @@ def check_summary(
     now: datetime,
     *,
     overdue: Sequence[OverdueHandoff] = (),
+    extra: Sequence[tuple[int, str]] = (),
 ) -> tuple[int, str]:
     """The exit status and one line for `socialtui check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    `extra`: further (level, text) problems from other rules (scheduled posts: `schedule.py`).
 
     A handoff note that an operator on shift has left unacknowledged past `handoff_ack_within`
     (`overdue`) is a WARNING.
@@ -764,6 +767,7 @@ def check_summary(
                 f"for {format_duration((now - late_ack.shift.started_at).total_seconds())}",
             )
         )
+    problems.extend(extra)
     # Stable sort: within a level, items come before gaps before accounts, as appended.
     problems.sort(key=lambda problem: -problem[0])
 

@@ -68,6 +68,8 @@ class TeamConfig:
     claim_ttl: timedelta = timedelta(minutes=10)
     retention: timedelta = timedelta(days=14)
     handoff_ack_within: timedelta = timedelta(minutes=30)
+    schedule_grace: timedelta = timedelta(minutes=10)
+    """How late a scheduled post may still be sent; later, it waits as `missed` for an operator."""
     store: str = ""
     """Where the team's tables live: "" for the files in `data_dir`, or a PostgreSQL libpq URL."""
     store_password_env: str = ""
@@ -269,6 +271,7 @@ TEAM_KEYS = (
     "claim_ttl",
     "retention",
     "handoff_ack_within",
+    "schedule_grace",
     "store",
     "store_password_env",
     "store_password_file",
@@ -430,6 +433,7 @@ def _load_team(top: _Table) -> TeamConfig:
         claim_ttl=team.duration("claim_ttl", TeamConfig.claim_ttl),
         retention=team.duration("retention", TeamConfig.retention),
         handoff_ack_within=team.duration("handoff_ack_within", TeamConfig.handoff_ack_within),
+        schedule_grace=team.duration("schedule_grace", TeamConfig.schedule_grace),
         store=_store_url(team),
         store_password_env=team.string("store_password_env", "an environment variable's name", ""),
         store_password_file=team.string("store_password_file", "a file path", ""),

@@ -6,11 +6,12 @@ It reads the store once and applies the care rules; it holds no logic of its own
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from socialtui import care
+from socialtui import care, schedule
 from socialtui.config import AccountConfig, Config
 from socialtui.model import AccountHealth, Actor, Post
 from socialtui.store import Snapshot, Store
@@ -40,13 +41,15 @@ class Overview:
     queue: list[care.QueueEntry]
     snapshot: Snapshot
     overdue_handoffs: list[care.OverdueHandoff]
+    schedule_grace: timedelta = timedelta(minutes=10)
 
     @property
     def late(self) -> int:
         return sum(1 for entry in self.queue if entry.state == "late")
 
-    def check(self) -> tuple[int, str]:
-        """The monitoring verdict: (exit code, one line)."""
+    def check(self, unpolled: Callable[[str], bool] | None = None) -> tuple[int, str]:
+        """The monitoring verdict: (exit code, one line). `unpolled(account)`: does no poller hold the
+        account's lease (asked only for accounts with a post due within 15 minutes)?"""
         return care.check_summary(
             [a.account for a in self.accounts],
             self.queue,
@@ -54,6 +57,14 @@ class Overview:
             {a.account.id: a.health for a in self.accounts},
             self.generated_at,
             overdue=self.overdue_handoffs,
+            extra=self.schedule_problems(unpolled),
+        )
+
+    def schedule_problems(self, unpolled: Callable[[str], bool] | None = None) -> list[tuple[int, str]]:
+        """`check`'s lines about scheduled posts: missed, held, or due with no poller to send them."""
+        healths = {a.account.id: a.health for a in self.accounts}
+        return schedule.schedule_problems(
+            self.snapshot.outbox, healths, self.generated_at, self.schedule_grace, unpolled
         )
 
 
@@ -87,7 +98,14 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
             )
         )
     overdue = care.overdue_handoffs(store.handoffs(), store.shifts(), now, config.team.handoff_ack_within)
-    return Overview(generated_at=now, accounts=accounts, queue=queue, snapshot=snap, overdue_handoffs=overdue)
+    return Overview(
+        generated_at=now,
+        accounts=accounts,
+        queue=queue,
+        snapshot=snap,
+        overdue_handoffs=overdue,
+        schedule_grace=config.team.schedule_grace,
+    )
 
 
 def care_lookback() -> timedelta:

@@ -1,0 +1,107 @@
+"""Scheduled posts as operators see them: pure rules over outbox entries, health and the clock.
+
+A scheduled post is an outbox entry of kind `post` with a `due_at` (see `outbox` and `store.outbox`).
+What it looks like to an operator depends on more than its stored state: a post due while its account
+fails is `held`, one past its grace that no poller has marked yet is already `missed`. These rules feed
+`socialtui schedule`, the dashboard's schedule view and `check`. Textual-free, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from socialtui.model import AccountHealth, OutboxEntry
+from socialtui.timespec import format_duration
+
+WARNING, CRITICAL = 1, 2
+UNPOLLED_WITHIN = timedelta(minutes=15)
+"""`check` warns when a post is due this soon and no poller holds its account's lease."""
+FAILING = ("auth", "unreachable", "rate_limited")
+SHOWN = ("scheduled", "missed", "queued", "sending", "failed")
+"""The states the schedule lists by default: what is still coming or needs an operator."""
+
+
+@dataclass(frozen=True)
+class ScheduledPost:
+    """A new post as the schedule shows it: its entry, and its state as an operator should read it."""
+
+    entry: OutboxEntry
+    state: str
+    """scheduled, held (due, the account failing), missed, queued, sending, sent, failed, cancelled."""
+
+    @property
+    def at(self) -> datetime:
+        return self.entry.due_at or self.entry.created_at
+
+
+def post_state(entry: OutboxEntry, health: AccountHealth | None, now: datetime, grace: timedelta) -> str:
+    """The state of a post as an operator should read it at `now`."""
+    if entry.state != "scheduled" or entry.due_at is None or entry.due_at > now:
+        return entry.state
+    if now - entry.due_at > grace:
+        return "missed"  # nothing ran to send it in time: it will not go out silently late
+    if health is not None and health.state in FAILING:
+        return "held"
+    return "scheduled"
+
+
+def scheduled_posts(
+    outbox: Iterable[OutboxEntry],
+    healths: Mapping[str, AccountHealth],
+    now: datetime,
+    grace: timedelta,
+    *,
+    account: str | None = None,
+    states: Sequence[str] = SHOWN,
+) -> list[ScheduledPost]:
+    """New posts (of one account, or all merged), in order of their time, in the given states."""
+    posts = []
+    for entry in outbox:
+        if entry.kind != "post" or (account is not None and entry.account != account):
+            continue
+        state = post_state(entry, healths.get(entry.account), now, grace)
+        if state in states or (state == "held" and "scheduled" in states):
+            posts.append(ScheduledPost(entry, state))
+    return sorted(posts, key=lambda p: (p.at, p.entry.created_at, p.entry.id))
+
+
+def schedule_problems(
+    outbox: Iterable[OutboxEntry],
+    healths: Mapping[str, AccountHealth],
+    now: datetime,
+    grace: timedelta,
+    unpolled: Callable[[str], bool] | None = None,
+) -> list[tuple[int, str]]:
+    """`check`'s lines about scheduled posts: missed ones, held ones, and ones due within 15 minutes
+    for an account no poller holds (`unpolled(account)`; None: not known, not asked)."""
+    posts = scheduled_posts(outbox, healths, now, grace, states=("scheduled", "missed"))
+    problems: list[tuple[int, str]] = []
+    by_state: dict[tuple[str, str], list[ScheduledPost]] = {}
+    for post in posts:
+        by_state.setdefault((post.state, post.entry.account), []).append(post)
+    for (state, account), group in by_state.items():
+        first = group[0].at
+        count = f"{len(group)} scheduled post{'s' if len(group) > 1 else ''}"
+        if state == "missed":
+            late = format_duration((now - first).total_seconds())
+            problems.append((WARNING, f"{account} {count} missed (due {late} ago): send now or cancel"))
+        elif state == "held":
+            problems.append((WARNING, f"{account} {count} held: the account is failing"))
+    if unpolled is not None:
+        asked: dict[str, bool] = {}
+        for post in posts:
+            account = post.entry.account
+            if post.state != "scheduled" or post.at - now > UNPOLLED_WITHIN or account in asked:
+                continue
+            asked[account] = unpolled(account)
+            if asked[account]:
+                within = format_duration(max((post.at - now).total_seconds(), 0))
+                problems.append(
+                    (WARNING, f"{account} post due in {within} and no poller runs: nothing would send it")
+                )
+    return problems
+
+
+__all__ = ["ScheduledPost", "post_state", "scheduled_posts", "schedule_problems", "UNPOLLED_WITHIN", "SHOWN"]
