@@ -112,3 +112,15 @@ def test_check_warns_when_a_post_is_due_soon_and_no_poller_would_send_it(team: S
     assert "acme-bluesky 1 scheduled post missed" in line, line
     code, text, _ = run(team, "schedule", "--json", now=NOW + timedelta(minutes=21))
     assert [p["state"] for p in json.loads(text)] == ["missed"]
+
+
+def test_status_json_gains_the_next_scheduled_post_and_the_forecast_breach(team: SandboxTeam) -> None:
+    run(team, "post", "acme-bluesky", "Later", "--at", "+3h")
+    code, text, err = run(team, "status", "--json")
+    assert code == 0, err
+    accounts = {a["id"]: a for a in json.loads(text)["accounts"]}
+    (post,) = scheduled(team)
+    assert accounts["acme-bluesky"]["next_scheduled_at"] == post["at"]
+    assert accounts["acme-mastodon"]["next_scheduled_at"] is None
+    for account in accounts.values():
+        assert "breach_at" in account and account["forecast"]
