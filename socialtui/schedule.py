@@ -8,10 +8,12 @@ fails is `held`, one past its grace that no poller has marked yet is already `mi
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from socialtui.config import AccountConfig
 from socialtui.model import AccountHealth, OutboxEntry
 from socialtui.timespec import format_duration
 
@@ -104,4 +106,54 @@ def schedule_problems(
     return problems
 
 
-__all__ = ["ScheduledPost", "post_state", "scheduled_posts", "schedule_problems", "UNPOLLED_WITHIN", "SHOWN"]
+STRIP_MADE, STRIP_SCHEDULED, STRIP_BREACH, STRIP_ACTIVE, STRIP_OFF = "█", "▓", "▒", "░", " "
+"""The day strip's cells: a post made, a post scheduled, active time past the quiet limit, active
+time, time outside active hours. Block characters, so it reads without colour too."""
+
+
+def day_strip(
+    account: AccountConfig,
+    made: Iterable[datetime],
+    scheduled: Iterable[datetime],
+    start: datetime,
+    end: datetime,
+    width: int,
+) -> str:
+    """One account's day from `start` to `end` in `width` cells: the posts made, the posts
+    scheduled, its active hours, and where its quiet gap would breach (counting made and scheduled
+    posts in active hours as presence, as the forecast does). Pure: a fixed clock tests it."""
+    hours = account.active_hours
+    limit = account.max_quiet.total_seconds()
+    width = max(width, 1)
+    span = (end - start) / width
+    made_times = sorted(made)
+    planned = sorted(scheduled)
+    presence = sorted([*made_times, *(t for t in planned if hours.is_active(t))])
+    cells = []
+    for i in range(width):
+        left, right = start + span * i, start + span * (i + 1)
+        if any(left <= t < right for t in made_times):
+            cells.append(STRIP_MADE)
+            continue
+        if any(left <= t < right for t in planned):
+            cells.append(STRIP_SCHEDULED)
+            continue
+        middle = left + span / 2
+        if not hours.is_active(middle):
+            cells.append(STRIP_OFF)
+            continue
+        last = bisect_right(presence, middle)
+        quiet = hours.active_seconds(presence[last - 1], middle) if last else None
+        cells.append(STRIP_BREACH if quiet is not None and quiet > limit else STRIP_ACTIVE)
+    return "".join(cells)
+
+
+__all__ = [
+    "ScheduledPost",
+    "day_strip",
+    "post_state",
+    "scheduled_posts",
+    "schedule_problems",
+    "UNPOLLED_WITHIN",
+    "SHOWN",
+]

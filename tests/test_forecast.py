@@ -147,3 +147,35 @@ def test_a_scheduled_post_never_brings_a_breach_forward(
     assert planned.until >= bare.until
     if planned.scheduled == 0:
         assert planned.until == bare.until
+
+
+def test_the_day_strip_shows_posts_made_and_scheduled_active_hours_and_the_breach() -> None:
+    from socialtui.schedule import day_strip
+
+    acct = account(hours="Mon-Sun 08:00-20:00", max_quiet="4h")
+    start = berlin(2026, 11, 18, 0, 0)
+    end = start + timedelta(hours=24)
+    # One cell per hour: a post at 09:10, one scheduled at 12:30; breach after 16:30 (12:30 + 4h).
+    strip = day_strip(acct, [berlin(2026, 11, 18, 9, 10)], [berlin(2026, 11, 18, 12, 30)], start, end, 24)
+    assert len(strip) == 24
+    assert strip[:8] == " " * 8, "before the active hours"
+    assert strip[8] == "░" and strip[9] == "█" and strip[12] == "▓"
+    assert strip[10:12] == "░░" and strip[13:17] == "░" * 4, (
+        "covered: the post at 09:10, then the scheduled one"
+    )
+    assert strip[17:20] == "▒▒▒", "12:30 + 4h: the gap would breach for the last active hours"
+    assert strip[20:] == " " * 4
+    late = day_strip(acct, [berlin(2026, 11, 18, 9, 10)], [berlin(2026, 11, 18, 15, 30)], start, end, 24)
+    assert late[13:15] == "▒▒" and late[15] == "▓", "a post scheduled after the breach does not hide it"
+    bare = day_strip(acct, [berlin(2026, 11, 18, 9, 10)], [], start, end, 24)
+    assert bare[10:13] == "░░░" and bare[13:20] == "▒" * 7, "nothing scheduled: breach from 13:10"
+
+
+def test_the_day_strip_on_the_fall_back_day_has_25_hours() -> None:
+    from socialtui.schedule import day_strip
+
+    acct = account(hours="always", max_quiet="4h")
+    start, end = berlin(2026, 10, 25, 0, 0), berlin(2026, 10, 26, 0, 0)
+    assert end - start == timedelta(hours=25)
+    strip = day_strip(acct, [start], [], start, end, 25)
+    assert strip[0] == "█" and strip[1:4] == "░░░" and strip[4:] == "▒" * 21, "real hours, not wall hours"

@@ -377,3 +377,27 @@ def test_socialtui_sync_sends_a_post_scheduled_20s_ahead_exactly_once(tmp_path: 
             sync.send_signal(signal.SIGTERM)
             sync.wait(timeout=30)
         assert on_server(world, "#w20") == 1
+
+
+async def test_an_edit_changes_text_and_time_atomically_and_is_audited(
+    tmp_path: Path, engine_url: str
+) -> None:
+    team = use_engine(make_team(tmp_path), engine_url)
+    adapter = team.factory()(team.config.account("acme-mastodon"))
+    now = team.clock.now()
+    entry = queue_post(team.store, adapter, "Draft words #e1", ALICE, now, due_at=now + timedelta(hours=1))
+    edited = team.store.outbox_reschedule(
+        entry.id,
+        ALICE,
+        now,
+        text="Better words #e2",
+        due_at=now + timedelta(minutes=2),
+        visibility="unlisted",
+    )
+    assert (edited.text, edited.visibility, edited.state) == ("Better words #e2", "unlisted", "scheduled")
+    assert edited.id == entry.id, "the same idempotency key: still one post"
+    team.advance(150)
+    (delivery,) = await send_due_posts(team.store, adapter, "acme-mastodon", team.clock)
+    await adapter.aclose()
+    assert delivery.sent and on_server(team.world, "#e2") == 1 and on_server(team.world, "#e1") == 0
+    assert [e.action for e in team.store.audit_events()] == ["post-scheduled", "post-edited", "post-sent"]

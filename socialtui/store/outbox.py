@@ -192,11 +192,21 @@ class OutboxMixin(StoreBase):
         return self._write(["outbox", "audit"], body)
 
     def outbox_reschedule(
-        self, entry_id: str, actor: Actor, now: datetime, *, due_at: datetime | None = None, cancel: bool = False
+        self,
+        entry_id: str,
+        actor: Actor,
+        now: datetime,
+        *,
+        due_at: datetime | None = None,
+        cancel: bool = False,
+        text: str | None = None,
+        visibility: str | None = None,
+        spoiler_text: str | None = None,
     ) -> OutboxEntry:
-        """An operator's change to a post not yet anyone's to send (scheduled or missed): cancel it,
-        move it to `due_at`, or (`due_at` None, not `cancel`) send it now. Audited. Raises
-        NotChangeable when it is too late (being sent, sent, cancelled)."""
+        """An operator's change to a post not yet anyone's to send (scheduled or missed): cancel it;
+        or give it new text (checked by the caller against the network's rules) and move it to
+        `due_at`, or (`due_at` None) send it now. Audited. Raises NotChangeable when it is too late
+        (being sent, sent, cancelled)."""
 
         def body(w: Writer) -> OutboxEntry:
             doc = w.get("outbox", entry_id)
@@ -206,13 +216,30 @@ class OutboxMixin(StoreBase):
             if cancel:
                 changed = replace(entry, state="cancelled", updated_at=now, error="")
                 action, detail = "post-cancelled", entry.text[:200]
-            elif due_at is not None:
-                changed = replace(entry, state="scheduled", due_at=due_at, updated_at=now, error="")
-                was = entry.due_at.isoformat() if entry.due_at else "?"
-                action, detail = "post-moved", f"{was} -> {due_at.isoformat()}"
             else:
-                changed = replace(entry, state="queued", due_at=now, updated_at=now, error="")
-                action, detail = "post-send-now", entry.text[:200]
+                changed = replace(
+                    entry,
+                    text=entry.text if text is None else text,
+                    visibility=entry.visibility if visibility is None else visibility,
+                    spoiler_text=entry.spoiler_text if spoiler_text is None else spoiler_text,
+                    state="scheduled" if due_at is not None else "queued",
+                    due_at=due_at if due_at is not None else now,
+                    updated_at=now,
+                    error="",
+                )
+                edited = (changed.text, changed.visibility, changed.spoiler_text) != (
+                    entry.text,
+                    entry.visibility,
+                    entry.spoiler_text,
+                )
+                was = entry.due_at.isoformat() if entry.due_at else "?"
+                when = due_at.isoformat() if due_at is not None else "now"
+                if edited:
+                    action, detail = "post-edited", f"{was} -> {when}: {changed.text[:200]}"
+                elif due_at is not None:
+                    action, detail = "post-moved", f"{was} -> {when}"
+                else:
+                    action, detail = "post-send-now", entry.text[:200]
             w.put("outbox", entry.id, outbox_doc(changed))
             w.append("audit", audit_doc(actor, now, action, entry.account, entry.item, detail))
             return changed
