@@ -863,14 +863,14 @@ class GapForecast:
     """The account's next scheduled post, whether or not it falls in active hours."""
 
     def summary(self, tz: tzinfo, now: datetime) -> str:
-        """`covered until 06:00 (2 scheduled)` or `breach at 03:10, nothing scheduled`, in `tz`."""
+        """`covered until 06:00 CET (2 scheduled)` or `breach at 03:10 CET, nothing scheduled`, in `tz`."""
         if self.until is None:
             return "no forecast (never synced)"
 
         def when(at: datetime) -> str:
             local = at.astimezone(tz)
             same_day = local.date() == now.astimezone(tz).date()
-            return local.strftime("%H:%M") if same_day else local.strftime("%a %H:%M")
+            return local.strftime("%H:%M %Z") if same_day else local.strftime("%a %H:%M %Z")
 
         if self.breach_at is None:
             what = f"{self.scheduled} scheduled" if self.scheduled else "nothing scheduled"

@@ -549,6 +549,9 @@ def cmd_demo(ctx: Context) -> int:
         with start(world, write_config=directory / "config.toml", traffic=True) as sandbox:
             ctx.args.config = str(sandbox.config_path)
             ctx.demo = True
+            from socialtui.cli_posts import schedule_demo_posts
+
+            schedule_demo_posts(ctx)
             return _dashboard(ctx)
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from socialtui.config import AccountConfig
@@ -265,6 +265,35 @@ def _change(ctx: Context, action: str) -> int:
         return 1
 
     return asyncio.run(send())
+
+
+DEMO_COVERED = "nightowl-bluesky"
+"""The demo account whose night is covered by a schedule (its sibling heads into a gap unplanned)."""
+DEMO_POSTS = (
+    "Tonight's playlist is up: three hours of late-night jazz.",
+    "Still with us? Request a song for the small hours.",
+    "Early birds and night owls: the morning show starts soon.",
+    "Thanks for staying up with us. Coffee's on.",
+    "Lunchtime listening: our favourite sessions from last week.",
+)
+
+
+def schedule_demo_posts(ctx: Context) -> None:
+    """The demo's schedule: posts that keep one account present through the next 24 hours."""
+    from socialtui.outbox import queue_post
+    from socialtui.sync import default_adapter_factory
+
+    try:
+        account = ctx.config.account(DEMO_COVERED)
+    except KeyError:
+        return
+    now = ctx.now()
+    # The first within the hour, then each a little before the gap would breach: covered for 24 hours.
+    every = max(account.max_quiet - timedelta(minutes=30), timedelta(hours=1))
+    adapter = default_adapter_factory(ctx.config, ctx.store, ctx.clock)(account)
+    for n, text in enumerate(DEMO_POSTS):
+        due_at = now + timedelta(minutes=50) + every * n
+        queue_post(ctx.store, adapter, text, ctx.actor, now, due_at=due_at)
 
 
 def unpolled_probe(ctx: Context):  # noqa: ANN201 - Callable[[str], bool]

@@ -51,7 +51,7 @@ def test_nothing_scheduled_breaches_at_the_limit() -> None:
     gap, f = forecast(acct, berlin(2026, 11, 18, 9, 0), berlin(2026, 11, 18, 10, 0), [])
     assert f.breach_at == berlin(2026, 11, 18, 13, 0) == gap.breach_at
     assert (f.scheduled, f.next_scheduled_at) == (0, None)
-    assert f.summary(BERLIN, berlin(2026, 11, 18, 10, 0)) == "breach at 13:00, nothing scheduled"
+    assert f.summary(BERLIN, berlin(2026, 11, 18, 10, 0)) == "breach at 13:00 CET, nothing scheduled"
 
 
 def test_scheduled_posts_in_active_hours_push_the_breach_on() -> None:
@@ -68,7 +68,7 @@ def test_scheduled_posts_in_active_hours_push_the_breach_on() -> None:
     )
     assert f.until == berlin(2026, 11, 19, 8, 20), "3h40m left tonight, 20 more minutes from 08:00"
     assert f.breach_at == f.until, "within the 24 hours ahead"
-    assert f.summary(BERLIN, now) == "breach at Thu 08:20 after 2 scheduled"
+    assert f.summary(BERLIN, now) == "breach at Thu 08:20 CET after 2 scheduled"
 
 
 def test_a_post_outside_active_hours_or_after_the_breach_does_not_count() -> None:
@@ -78,7 +78,7 @@ def test_a_post_outside_active_hours_or_after_the_breach_does_not_count() -> Non
     assert f.scheduled == 0 and f.breach_at == berlin(2026, 11, 18, 13, 0)
     _, f = forecast(acct, berlin(2026, 11, 18, 9, 0), now, [berlin(2026, 11, 18, 14, 0)])
     assert f.scheduled == 0 and f.breach_at == berlin(2026, 11, 18, 13, 0), "the breach comes first"
-    assert f.summary(BERLIN, now) == "breach at 13:00, next post 14:00"
+    assert f.summary(BERLIN, now) == "breach at 13:00 CET, next post 14:00 CET"
 
 
 def test_covered_through_the_next_24_hours_has_no_breach() -> None:
@@ -88,7 +88,7 @@ def test_covered_through_the_next_24_hours_has_no_breach() -> None:
     _, f = forecast(acct, now - timedelta(hours=1), now, posts)
     assert f.breach_at is None and f.scheduled == 3
     assert f.until == posts[-1] + timedelta(hours=8)
-    assert f.summary(BERLIN, now) == "covered until Thu 14:00 (3 scheduled)"
+    assert f.summary(BERLIN, now) == "covered until Thu 14:00 CET (3 scheduled)"
 
 
 def test_the_spring_forward_night_counts_real_hours() -> None:
@@ -97,7 +97,7 @@ def test_the_spring_forward_night_counts_real_hours() -> None:
     now = berlin(2026, 3, 29, 1, 0)
     _, f = forecast(acct, berlin(2026, 3, 29, 0, 0), now, [])
     assert f.breach_at == datetime(2026, 3, 29, 3, 0, tzinfo=UTC), "4 real hours: 05:00 CEST on the wall"
-    assert f.summary(BERLIN, now) == "breach at 05:00, nothing scheduled"
+    assert f.summary(BERLIN, now) == "breach at 05:00 CEST, nothing scheduled"
     # Active hours by the wall clock: 08:00-20:00 is 12 real hours on the DST day too.
     day = account()
     _, f = forecast(day, berlin(2026, 3, 28, 19, 0), berlin(2026, 3, 28, 19, 30), [berlin(2026, 3, 29, 9, 0)])

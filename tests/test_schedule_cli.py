@@ -124,3 +124,39 @@ def test_status_json_gains_the_next_scheduled_post_and_the_forecast_breach(team:
     assert accounts["acme-mastodon"]["next_scheduled_at"] is None
     for account in accounts.values():
         assert "breach_at" in account and account["forecast"]
+
+
+async def test_the_demo_has_one_account_heading_into_a_gap_and_one_covered(tmp_path: Path) -> None:
+    import argparse
+
+    import httpx
+
+    from socialtui.cli import Context
+    from socialtui.cli_posts import schedule_demo_posts
+    from socialtui.clock import FixedClock
+    from socialtui.config import load_config
+    from socialtui.overview import build_overview
+    from socialtui.sandbox.app import create_app
+    from socialtui.sandbox.server import demo_world, write_config
+    from socialtui.store import Store
+    from socialtui.sync import Syncer, default_adapter_factory
+
+    clock = FixedClock(NOW)
+    world = demo_world(clock.now)
+    path = write_config(world, tmp_path / "config.toml", "http://127.0.0.1:9")
+    config = load_config(path)
+    store = Store(config.team.data_dir)
+    factory = default_adapter_factory(
+        config, store, clock, transport=httpx.ASGITransport(app=create_app(world))
+    )
+    syncer = Syncer(config, store, clock, factory)
+    await syncer.run_once()
+    await syncer.close()
+    schedule_demo_posts(Context(argparse.Namespace(config=str(path), operator=None), clock))
+    overview = build_overview(config, store, NOW)
+    forecasts = {a.account.id: a.forecast for a in overview.accounts}
+    covered, quiet = forecasts["nightowl-bluesky"], forecasts["nightowl-mastodon"]
+    assert covered.breach_at is None and covered.scheduled == 5, covered
+    assert (
+        quiet.scheduled == 0 and quiet.breach_at is not None and quiet.breach_at - NOW < timedelta(hours=1)
+    ), quiet
