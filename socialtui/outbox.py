@@ -240,9 +240,11 @@ async def retry_pending(
     clock: Clock,
     *,
     settle: timedelta = timedelta(seconds=30),
+    grace: timedelta = SCHEDULE_GRACE,
 ) -> list[Delivery]:
     """The poller's pass over an account's unfinished outbox entries (senders that died or gave up).
-    Entries younger than `settle` are left to the process that queued them."""
+    Entries younger than `settle` are left to the process that queued them. A post with a time that
+    is still waiting more than `grace` after it becomes `missed` rather than going out late."""
     results = []
     now = clock.now()
     for entry in store.outbox():
@@ -251,6 +253,11 @@ async def retry_pending(
         if now - entry.updated_at < settle:
             continue
         if entry.kind == "post":
+            if entry.state == "queued" and entry.due_at is not None and now - entry.due_at > grace:
+                missed = store.outbox_mark_missed(entry.id, now, grace)
+                if missed is not None:
+                    results.append(Delivery(missed, f"missed: {missed.error}"))
+                    continue
             results.append(await deliver(store, adapter, None, entry.id, clock))
             continue
         item = store.item(entry.item)
@@ -302,6 +309,6 @@ async def poller_pass(
 ) -> list[Delivery]:
     """The outbox's share of a poll cycle (the lease holder's): finish replies and posts whose sender
     died or gave up, then send the scheduled posts that are due."""
-    results = await retry_pending(store, adapter, account_id, clock)
+    results = await retry_pending(store, adapter, account_id, clock, grace=grace)
     results += await send_due_posts(store, adapter, account_id, clock, grace=grace)
     return results

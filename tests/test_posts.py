@@ -225,8 +225,10 @@ async def test_a_post_due_while_the_account_fails_is_held_then_sent_on_recovery(
     results = await syncer.run_once()
     assert not next(r for r in results if r.account == "acme-mastodon").ok
     assert on_server(team.world, "#h1") == 0
-    code, line = build_overview(team.config, team.store, team.clock.now()).check()
-    assert "acme-mastodon 1 scheduled post held" in line, line
+    overview = build_overview(team.config, team.store, team.clock.now())
+    lines = [text for _, text in overview.schedule_problems()]
+    assert "acme-mastodon 1 scheduled post held: the account is failing" in lines, lines
+    assert overview.check()[0] >= 1
     team.world.faults.clear("acme-mastodon")
     team.advance(60)  # still within the grace
     results = await syncer.run_once()
@@ -401,3 +403,26 @@ async def test_an_edit_changes_text_and_time_atomically_and_is_audited(
     await adapter.aclose()
     assert delivery.sent and on_server(team.world, "#e2") == 1 and on_server(team.world, "#e1") == 0
     assert [e.action for e in team.store.audit_events()] == ["post-scheduled", "post-edited", "post-sent"]
+
+
+async def test_a_scheduled_post_whose_sends_keep_failing_past_the_grace_is_missed_not_sent_late(
+    tmp_path: Path,
+) -> None:
+    team = make_team(tmp_path)
+    adapter = team.factory(max_attempts=1)(team.config.account("acme-mastodon"))
+    now = team.clock.now()
+    entry = queue_post(
+        team.store, adapter, "Breakfast is served #f1", ALICE, now, due_at=now + timedelta(minutes=1)
+    )
+    team.advance(61)
+    team.world.faults.set("acme-mastodon", "500")
+    (delivery,) = await send_due_posts(team.store, adapter, "acme-mastodon", team.clock)
+    assert delivery.entry.state == "queued" and "will retry" in delivery.entry.error
+    team.advance(60)
+    assert not (await poller_pass(team.store, adapter, "acme-mastodon", team.clock, grace=GRACE))[0].sent
+    team.world.faults.clear("acme-mastodon")
+    team.advance(GRACE.total_seconds())  # the server is back, but the post is now too late
+    (late,) = await poller_pass(team.store, adapter, "acme-mastodon", team.clock, grace=GRACE)
+    await adapter.aclose()
+    assert late.entry.state == "missed" and on_server(team.world, "#f1") == 0
+    assert team.store.outbox_entry(entry.id).state == "missed"

@@ -172,15 +172,17 @@ class OutboxMixin(StoreBase):
         return self._write(["outbox"], body)
 
     def outbox_mark_missed(self, entry_id: str, now: datetime, grace: timedelta) -> OutboxEntry | None:
-        """A scheduled post more than `grace` past its time (nothing was running to send it) becomes
-        `missed`: never sent silently late, kept for an operator. None if it was not such a post."""
+        """A scheduled post more than `grace` past its time (nothing was running to send it, or its
+        sends kept failing) becomes `missed`: never sent silently late, kept for an operator. None if
+        it was not such a post."""
 
         def body(w: Writer) -> OutboxEntry | None:
             doc = w.get("outbox", entry_id)
             if doc is None:
                 return None
             entry = from_record(OutboxEntry, doc)
-            if entry.state != "scheduled" or entry.due_at is None or now - entry.due_at <= grace:
+            waiting = entry.state == "scheduled" or (entry.state == "queued" and entry.kind == "post")
+            if not waiting or entry.due_at is None or now - entry.due_at <= grace:
                 return None
             late = format_late(now - entry.due_at)
             missed = replace(entry, state="missed", updated_at=now, error=f"not sent: {late} past its time")
