@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from socialtui.config import AccountConfig
-from socialtui.model import AccountHealth, OutboxEntry
+from socialtui.model import AccountHealth, OutboxEntry, Post
 from socialtui.timespec import format_duration
 
 WARNING, CRITICAL = 1, 2
@@ -148,8 +148,59 @@ def day_strip(
     return "".join(cells)
 
 
+ON_TIME = timedelta(minutes=1)
+"""A scheduled post sent within this of its time was sent on time; later, late."""
+
+
+@dataclass(frozen=True)
+class PostFigures:
+    """One account's new posts over a report's window, for `socialtui report`."""
+
+    account: str
+    made: int
+    """New posts (not replies) the account made in the window, from any app."""
+    scheduled: int
+    """Scheduled posts due in the window (sent, missed or cancelled since), or still coming."""
+    on_time: int
+    late: int
+    missed: int
+    cancelled: int
+
+
+def post_figures(
+    account_ids: Sequence[str],
+    outbox: Iterable[OutboxEntry],
+    own_posts: Iterable[Post],
+    since: datetime,
+    now: datetime,
+) -> list[PostFigures]:
+    """Per account: posts made, and what became of the scheduled posts due in [since, now] (the
+    coming ones count as scheduled only). Replies are not posts made."""
+    made = dict.fromkeys(account_ids, 0)
+    for post in own_posts:
+        if post.account in made and not post.reply_to and since <= post.created_at <= now:
+            made[post.account] += 1
+    counts = {a: {"scheduled": 0, "on_time": 0, "late": 0, "missed": 0, "cancelled": 0} for a in account_ids}
+    for entry in outbox:
+        if entry.kind != "post" or entry.account not in counts or entry.due_at is None:
+            continue
+        if entry.due_at < since or (entry.due_at > now and entry.state != "scheduled"):
+            continue
+        row = counts[entry.account]
+        row["scheduled"] += 1
+        if entry.state == "sent" and entry.sent_at is not None:
+            row["on_time" if entry.sent_at - entry.due_at <= ON_TIME else "late"] += 1
+        elif entry.state == "missed":
+            row["missed"] += 1
+        elif entry.state == "cancelled":
+            row["cancelled"] += 1
+    return [PostFigures(a, made[a], **counts[a]) for a in account_ids]
+
+
 __all__ = [
     "ScheduledPost",
+    "PostFigures",
+    "post_figures",
     "day_strip",
     "post_state",
     "scheduled_posts",

@@ -179,3 +179,57 @@ def test_the_day_strip_on_the_fall_back_day_has_25_hours() -> None:
     assert end - start == timedelta(hours=25)
     strip = day_strip(acct, [start], [], start, end, 25)
     assert strip[0] == "█" and strip[1:4] == "░░░" and strip[4:] == "▒" * 21, "real hours, not wall hours"
+
+
+def test_post_figures_count_made_on_time_late_missed_and_cancelled() -> None:
+    from dataclasses import replace as with_
+
+    from socialtui.model import OutboxEntry
+    from socialtui.schedule import post_figures
+
+    now = berlin(2026, 11, 18, 18, 0)
+    since = now - timedelta(hours=24)
+
+    def post(key: str, due_h: float, state: str, sent_after_s: float | None = None) -> OutboxEntry:
+        due = now - timedelta(hours=due_h)
+        entry = OutboxEntry(
+            key,
+            f"post:{key}",
+            "nightowl",
+            "hi",
+            "alice",
+            "Alice",
+            due - timedelta(hours=1),
+            due,
+            state=state,
+            kind="post",
+            due_at=due,
+        )
+        return (
+            with_(entry, sent_at=due + timedelta(seconds=sent_after_s)) if sent_after_s is not None else entry
+        )
+
+    outbox = [
+        post("a", 5, "sent", 3),
+        post("b", 4, "sent", 240),
+        post("c", 3, "missed"),
+        post("d", 2, "cancelled"),
+        post("e", -2, "scheduled"),
+        post("f", 30, "sent", 1),  # before the window
+    ]
+    acct = account()
+    own = [*posted(acct, now - timedelta(hours=5)), *posted(acct, now - timedelta(hours=40))]
+    own.append(
+        Post(
+            acct.id,
+            "r",
+            Author("mastodon", acct.handle, "1"),
+            "a reply",
+            now - timedelta(hours=1),
+            own=True,
+            reply_to="x",
+        )
+    )
+    (figures,) = post_figures(["nightowl"], outbox, own, since, now)
+    assert (figures.made, figures.scheduled) == (1, 5)
+    assert (figures.on_time, figures.late, figures.missed, figures.cancelled) == (1, 1, 1, 1)
