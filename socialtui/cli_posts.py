@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from socialtui.config import AccountConfig
 from socialtui.model import OutboxEntry
+from socialtui.schedule import UNPOLLED_WITHIN
 from socialtui.text import clean, fit, one_line
 from socialtui.timespec import format_duration, parse_when
 
@@ -111,7 +113,7 @@ def cmd_post(ctx: Context) -> int:
                 out(
                     f"Scheduled {entry.id} from {account.id} ({account.handle}) for {local_time(due_at, account)} (in {wait})"
                 )
-                if due_at - now <= _unpolled_within() and nobody_polls(store, account.id):
+                if due_at - now <= UNPOLLED_WITHIN and nobody_polls(store, account.id):
                     print(
                         f"socialtui: warning: no poller holds {account.id}: run `socialtui sync` or the dashboard, or nothing will send it",
                         file=sys.stderr,
@@ -144,12 +146,6 @@ def cmd_post(ctx: Context) -> int:
             await adapter.aclose()
 
     return asyncio.run(send())
-
-
-def _unpolled_within():  # noqa: ANN202 - a timedelta
-    from socialtui.schedule import UNPOLLED_WITHIN
-
-    return UNPOLLED_WITHIN
 
 
 def cmd_schedule(ctx: Context) -> int:
@@ -296,7 +292,7 @@ def schedule_demo_posts(ctx: Context) -> None:
         queue_post(ctx.store, adapter, text, ctx.actor, now, due_at=due_at)
 
 
-def unpolled_probe(ctx: Context):  # noqa: ANN201 - Callable[[str], bool]
+def unpolled_probe(ctx: Context) -> Callable[[str], bool]:
     """For `check`: does no poller hold an account's lease?"""
     return lambda account_id: nobody_polls(ctx.store, account_id)
 

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from socialtui.care import WARNING
 from socialtui.config import AccountConfig
 from socialtui.model import AccountHealth, OutboxEntry, Post
 from socialtui.timespec import format_duration
 
-WARNING, CRITICAL = 1, 2
 UNPOLLED_WITHIN = timedelta(minutes=15)
 """`check` warns when a post is due this soon and no poller holds its account's lease."""
 FAILING = ("auth", "unreachable", "rate_limited")

@@ -47,11 +47,10 @@ class WhenDialog(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog-cancel")]
 
-    def __init__(self, account: AccountConfig, about: Content, now_at: object) -> None:
+    def __init__(self, account: AccountConfig, about: Content) -> None:
         super().__init__(classes="dialog")
         self.account = account
         self.about = about
-        self.now_at = now_at
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog-box"):
@@ -299,7 +298,7 @@ class ScheduleScreen(Screen[None]):
         app = self.app
         account = self.accounts[entry.account]
         about = Content.assemble(account_label(account), "\n", line_of(entry.text, 120))
-        typed = await app.push_screen_wait(WhenDialog(account, about, app.now()))
+        typed = await app.push_screen_wait(WhenDialog(account, about))
         if not typed:
             return
         try:
