@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -312,3 +312,44 @@ async def poller_pass(
     results = await retry_pending(store, adapter, account_id, clock, grace=grace)
     results += await send_due_posts(store, adapter, account_id, clock, grace=grace)
     return results
+
+
+async def watch_due_posts(
+    store: Store,
+    accounts: Callable[[], Iterable[str]],
+    wake: Callable[[str], None],
+    clock: Clock,
+    *,
+    every: float = 1.0,
+) -> None:
+    """Until cancelled: every `every` seconds, `wake(account)` for each of `accounts()` (those this
+    process polls) that has a scheduled post due now and a working server, so that a post scheduled
+    while its poller sleeps between cycles still goes out within a few seconds of its time. A failing
+    account is left to its backoff: its due posts are held."""
+    from socialtui.schedule import FAILING
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            polled = list(accounts())
+            if not polled:
+                continue
+            due = await asyncio.to_thread(_due_now, store, polled, clock.now())
+        except Exception:  # noqa: BLE001 - a store busy for a moment: the cycles still send, later
+            continue
+        healths = store.health() if due else {}
+        for account in due:
+            health = healths.get(account)
+            if health is None or health.state not in FAILING:
+                wake(account)
+
+
+def _due_now(store: Store, accounts: list[str], now: datetime) -> list[str]:
+    wanted = set(accounts)
+    return sorted(
+        {
+            e.account
+            for e in store.outbox()
+            if e.account in wanted and e.state == "scheduled" and e.due_at is not None and e.due_at <= now
+        }
+    )

@@ -252,6 +252,9 @@ class Syncer:
         """Poll until `stop` is set: each leased account in its own task, at its own pace."""
         # Leases are renewed three times in their life, and free ones tried as often.
         retry_leases = self.config.team.poll_interval.total_seconds() / 6
+        from socialtui.outbox import watch_due_posts  # scheduled posts: wake their account when due
+
+        watcher = asyncio.create_task(watch_due_posts(self.store, lambda: list(self._tasks), self.poll_now, self.clock))
         try:
             while not stop.is_set():
                 self._prune()
@@ -271,6 +274,7 @@ class Syncer:
                 except TimeoutError:
                     pass
         finally:
+            watcher.cancel()
             for task in self._tasks.values():
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
