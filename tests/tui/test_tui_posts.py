@@ -47,7 +47,12 @@ async def test_a_post_scheduled_from_the_accounts_pane(world: World) -> None:
         panel = await focus_accounts(app, pilot)
         await pilot.press("down")
         assert panel.selected_account == "acme-bluesky"
-        await wait_for(lambda: "↳ " in screen_text(app), pilot, what="the forecast under the cursor")
+        await wait_for(lambda: "▶ acme.bsky.example" in screen_text(app), pilot, what="the cursor")
+        await wait_for(
+            lambda: "▶ acme.bsky.example" in screen_text(app) and "breach at 14:40 UTC" in screen_text(app),
+            pilot,
+            what="its forecast",
+        )
         await pilot.press("enter")
         await wait_for(lambda: isinstance(app.screen, PostComposerScreen), pilot, what="the composer")
         shown = screen_text(app)

@@ -65,7 +65,9 @@ def forecast_part(row: AccountOverview, now: datetime) -> Part:
     return (forecast.summary(row.account.tz, now), style)
 
 
-def block(row: AccountOverview, width: int, now: datetime | None = None, *, cursor: bool = False) -> list[Content]:
+def block(
+    row: AccountOverview, width: int, now: datetime | None = None, *, cursor: bool = False
+) -> list[Content]:
     """Five lines about one account, for the wide column."""
     account = row.account
     inner = max(width - 2, 8)
@@ -89,35 +91,42 @@ def block(row: AccountOverview, width: int, now: datetime | None = None, *, curs
 def strip_lines(
     row: AccountOverview, width: int, now: datetime | None = None, *, cursor: bool = False
 ) -> list[Content]:
-    """One line about one account, for narrow screens; a second one when its server is failing, and
-    one with its forecast under the cursor."""
+    """One line about one account, for narrow screens (a second one when its server is failing).
+    Under the cursor the forecast takes the place of the quiet gap and the rhythm: the same number
+    of lines whether the pane has focus or not, so focus never moves the queue."""
     account = row.account
     health = row.health
     late: Part = (f"{row.late} late", "$error bold") if row.late else ("", "")
-    quiet = Content.assemble(*quiet_parts(row)).truncate(QUIET_WIDTH, ellipsis=True)
     healthy = health.state in ("ok", "never")
+    middle: list[Part | Content]
+    if cursor and now is not None and row.forecast is not None:
+        wide = QUIET_WIDTH + 7
+        forecast = Content.assemble(forecast_part(row, now)).truncate(wide, ellipsis=True)
+        middle = [forecast.pad_right(wide - forecast.cell_length)]
+    else:
+        quiet = Content.assemble(*quiet_parts(row)).truncate(QUIET_WIDTH, ellipsis=True)
+        middle = [
+            quiet.pad_right(QUIET_WIDTH - quiet.cell_length),
+            " ",
+            (sparkline(row.gap.hourly, 6), "$secondary"),
+        ]
     line = Content.assemble(
         *handle_parts(account, 22, cursor),
         (f"{row.unanswered:>3}", "bold" if row.unanswered else "$text-muted"),
         " ",
         (fit(late[0], 7), late[1]),
         " ",
-        quiet.pad_right(QUIET_WIDTH - quiet.cell_length),
-        " ",
-        (sparkline(row.gap.hourly, 6), "$secondary"),
+        *middle,
         " ",
         (health.state if healthy else "⚠", HEALTH_STYLE.get(health.state, "")),
     ).truncate(width, ellipsis=True)
-    lines = [line]
-    if not healthy:
-        problem = Content.assemble(
-            ("  ⚠ ", HEALTH_STYLE.get(health.state, "")),
-            (health_text(health), HEALTH_STYLE.get(health.state, "")),
-        )
-        lines.append(problem.truncate(width, ellipsis=True))
-    if cursor and now is not None and row.forecast is not None:
-        lines.append(Content.assemble("  ↳ ", forecast_part(row, now)).truncate(width, ellipsis=True))
-    return lines
+    if healthy:
+        return [line]
+    problem = Content.assemble(
+        ("  ⚠ ", HEALTH_STYLE.get(health.state, "")),
+        (health_text(health), HEALTH_STYLE.get(health.state, "")),
+    )
+    return [line, problem.truncate(width, ellipsis=True)]
 
 
 class AccountsPanel(VerticalScroll):
