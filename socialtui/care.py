@@ -21,7 +21,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, tzinfo
 
 from socialtui.config import AccountConfig
 from socialtui.model import (
@@ -798,8 +798,11 @@ def check_summary(
     now: datetime,
     *,
     overdue: Sequence[OverdueHandoff] = (),
+    extra: Sequence[tuple[int, str]] = (),
 ) -> tuple[int, str]:
     """The exit status and one line for `socialtui check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    `extra`: further (level, text) problems from other rules (scheduled posts: `schedule.py`).
 
     A handoff note that an operator on shift has left unacknowledged past `handoff_ack_within`
     (`overdue`) is a WARNING.
@@ -845,6 +848,7 @@ def check_summary(
                 f"for {format_duration((now - late_ack.shift.started_at).total_seconds())}",
             )
         )
+    problems.extend(extra)
     # Stable sort: within a level, items come before gaps before accounts, as appended.
     problems.sort(key=lambda problem: -problem[0])
 
@@ -1085,6 +1089,101 @@ def continuity(
         dropped=tuple(dropped),
         awaiting_ack=tuple(a for a in awaiting if a in dropped),
     )
+# --- the gap forecast: the schedule counts as presence -----------------------------------------------
+
+FORECAST_HORIZON = timedelta(hours=24)
+"""How far ahead the forecast looks: a breach beyond it is `None` (covered)."""
+BREACH_WARNING = timedelta(hours=1)
+"""`check` warns this long before a breach that nothing scheduled prevents."""
+
+
+@dataclass(frozen=True, slots=True)
+class GapForecast:
+    """When an account's quiet gap would breach, counting its scheduled posts within active hours."""
+
+    account: str
+    breach_at: datetime | None
+    """The first breach within the horizon (possibly past: breached now); None if covered through it."""
+    until: datetime | None
+    """When the gap would breach after the last scheduled post that counts (beyond the horizon too);
+    None when the gap is unknown."""
+    scheduled: int
+    """Scheduled posts within the horizon that count as presence (in active hours, before a breach)."""
+    next_scheduled_at: datetime | None
+    """The account's next scheduled post, whether or not it falls in active hours."""
+
+    def summary(self, tz: tzinfo, now: datetime) -> str:
+        """`covered until 06:00 CET (2 scheduled)` or `breach at 03:10 CET, nothing scheduled`, in `tz`."""
+        if self.until is None:
+            return "no forecast (never synced)"
+
+        def when(at: datetime) -> str:
+            local = at.astimezone(tz)
+            same_day = local.date() == now.astimezone(tz).date()
+            return local.strftime("%H:%M %Z") if same_day else local.strftime("%a %H:%M %Z")
+
+        if self.breach_at is None:
+            what = f"{self.scheduled} scheduled" if self.scheduled else "nothing scheduled"
+            return f"covered until {when(self.until)} ({what})"
+        if self.breach_at <= now:
+            nxt = f"next post {when(self.next_scheduled_at)}" if self.next_scheduled_at else "nothing scheduled"
+            return f"breached since {when(self.breach_at)}, {nxt}"
+        if self.scheduled:
+            return f"breach at {when(self.breach_at)} after {self.scheduled} scheduled"
+        nxt = f", next post {when(self.next_scheduled_at)}" if self.next_scheduled_at else ", nothing scheduled"
+        return f"breach at {when(self.breach_at)}{nxt}"
+
+
+def gap_forecast(
+    account: AccountConfig,
+    gap: QuietGap,
+    scheduled: Iterable[datetime],
+    now: datetime,
+    *,
+    horizon: timedelta = FORECAST_HORIZON,
+) -> GapForecast:
+    """The forecast of `gap` (from `quiet_gap` at `now`) given the account's scheduled post times.
+
+    A scheduled post counts as presence if it falls within the account's active hours and before
+    the gap would breach; each one restarts the gap. The breach is the first instant `max_quiet` of
+    active time passes without one (`ActiveHours.advance`, so DST days count as lived)."""
+    times = sorted(t for t in scheduled if t > now)
+    next_at = times[0] if times else None
+    if gap.since is None or gap.state == "unknown":
+        return GapForecast(account.id, None, None, 0, next_at)
+    hours = account.active_hours
+    limit = account.max_quiet.total_seconds()
+    end = now + horizon
+    start = gap.since
+    counted = 0
+    for at in times:
+        if at > end:
+            break
+        if hours.advance(start, limit) < at:
+            break  # the breach comes first
+        if hours.is_active(at):
+            start = at
+            counted += 1
+    until = hours.advance(start, limit)
+    return GapForecast(account.id, until if until <= end else None, until, counted, next_at)
+
+
+def forecast_problems(
+    forecasts: Iterable[GapForecast], gaps: Mapping[str, QuietGap], now: datetime
+) -> list[tuple[int, str]]:
+    """`check`'s warnings before a breach: within the next hour, and nothing scheduled to prevent it
+    (an account already breached is reported by the gap rule)."""
+    problems = []
+    for forecast in forecasts:
+        gap = gaps.get(forecast.account)
+        if forecast.breach_at is None or gap is None or gap.state == "breach":
+            continue
+        if now < forecast.breach_at <= now + BREACH_WARNING:
+            left = format_duration((forecast.breach_at - now).total_seconds())
+            problems.append(
+                (WARNING, f"{forecast.account} breaches in {left} ({forecast.breach_at.strftime('%H:%M')}Z), nothing scheduled before it")
+            )
+    return problems
 
 
 __all__ = [
@@ -1121,4 +1220,8 @@ __all__ = [
     "quiet_gaps",
     "report",
     "check_summary",
+    "GapForecast",
+    "gap_forecast",
+    "forecast_problems",
+    "FORECAST_HORIZON",
 ]

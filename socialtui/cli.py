@@ -143,7 +143,9 @@ def cmd_check(ctx: Context) -> int:
     except StoreError as exc:
         print(f"UNKNOWN: {exc}")
         return 3
-    code, line = overview.check()
+    from socialtui.cli_posts import unpolled_probe
+
+    code, line = overview.check(unpolled=unpolled_probe(ctx))
     print(line)
     return code
 
@@ -624,6 +626,9 @@ def cmd_demo(ctx: Context) -> int:
             signal.pthread_sigmask(signal.SIG_BLOCK, held)
             try:
                 _demo_handoff(ctx)
+                from socialtui.cli_posts import schedule_demo_posts
+
+                schedule_demo_posts(ctx)
             finally:
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
             # Printed before the dashboard takes the screen, so it is there again after it exits.
@@ -779,6 +784,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("text", metavar="TEXT", nargs="+", help="the reply (- reads it from standard input)")
     p.add_argument("--force", action="store_true", help="reply even if answered meanwhile or claimed by someone else")
     p.set_defaults(func=cmd_reply)
+
+    from socialtui.cli_posts import add_parsers as add_post_parsers
+
+    add_post_parsers(sub, common)
 
     p = sub.add_parser("login", parents=[common], help="Mastodon: authorize socialtui and write the account's token_file")
     p.add_argument("account", metavar="ACCOUNT", help="the account id in the config")

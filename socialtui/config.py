@@ -75,6 +75,8 @@ class TeamConfig:
     handoff_ack_within: timedelta = timedelta(minutes=30)
     negative_first: bool = False
     """The queue puts negative items first within the same state (late, due, ok)."""
+    schedule_grace: timedelta = timedelta(minutes=10)
+    """How late a scheduled post may still be sent; later, it waits as `missed` for an operator."""
     store: str = ""
     """Where the team's tables live: "" for the files in `data_dir`, or a PostgreSQL libpq URL."""
     store_password_env: str = ""
@@ -287,6 +289,7 @@ TEAM_KEYS = (
     "retention",
     "handoff_ack_within",
     "negative_first",
+    "schedule_grace",
     "store",
     "store_password_env",
     "store_password_file",
@@ -490,6 +493,7 @@ def _load_team(top: _Table) -> TeamConfig:
         retention=team.duration("retention", TeamConfig.retention),
         handoff_ack_within=team.duration("handoff_ack_within", TeamConfig.handoff_ack_within),
         negative_first=team.boolean("negative_first", False),
+        schedule_grace=team.duration("schedule_grace", TeamConfig.schedule_grace),
         store=_store_url(team),
         store_password_env=team.string("store_password_env", "an environment variable's name", ""),
         store_password_file=team.string("store_password_file", "a file path", ""),

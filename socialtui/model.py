@@ -298,7 +298,10 @@ OUTBOX_STATES = ("queued", "sending", "sent", "failed")
 
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
-    """A reply committed durably before it is sent: sent exactly once, or still waiting, never lost."""
+    """A reply or a new post committed durably before it is sent: sent exactly once, or still waiting,
+    never lost. A new post (`kind="post"`) answers no item: its `item` is `post:<id>`, so the one-open-
+    entry-per-item rule never makes two posts collide. A scheduled post waits as `scheduled` until
+    `due_at`, then is sent by whoever polls the account; see `outbox.POST_STATES`."""
 
     id: str
     """The idempotency key: Mastodon `Idempotency-Key`, Bluesky rkey."""
@@ -321,6 +324,10 @@ class OutboxEntry:
     target: Post | None = None
     """The post replied to, so the reply can be sent again by any process even when that post is
     not an item (a reply from the timelines)."""
+    kind: str = "reply"
+    """`reply`, or `post` (a new post from the account)."""
+    due_at: datetime | None = None
+    """A scheduled post: when it is due (UTC)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,13 +10,17 @@
 
 A sender killed at any point leaves the entry `queued` or `sending`; the next sender (the poller, or a
 retry) finds it and, for `sending`, looks on the server before sending again.
+
+New posts (`queue_post`) take the same path with no item: sent now, or `scheduled` with a `due_at`
+and sent by the account's poller (`poller_pass`, once per cycle) when due, unless the account is
+failing (held) or the time has passed by more than the grace (then `missed`, for an operator).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -27,12 +31,19 @@ from socialtui.model import Actor, Draft, Item, OutboxEntry, Post
 from socialtui.networks.base import Adapter
 from socialtui.networks.errors import NetworkFailure
 from socialtui.store import AlreadyQueued, AnsweredMeanwhile, Store
+from socialtui.store.outbox import post_item
 
 ATTEMPTS = 3
+SCHEDULE_GRACE = timedelta(minutes=10)
+"""How late a scheduled post may still go out (config `schedule_grace`); later, it waits as `missed`."""
 
 
 class ReplyRefused(Exception):
     """The reply was not queued: too long, already answered, claimed by someone else. For the user."""
+
+
+class PostRefused(Exception):
+    """The new post was not queued: empty, too long, a visibility the network lacks. For the user."""
 
 
 @dataclass(frozen=True)
@@ -102,18 +113,57 @@ def queue_reply(
         raise ReplyRefused(str(exc)) from None
 
 
+def queue_post(
+    store: Store,
+    adapter: Adapter,
+    text: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    due_at: datetime | None = None,
+    visibility: str = "public",
+    spoiler_text: str = "",
+) -> OutboxEntry:
+    """Check a new post by the network's rules and commit it to the outbox with its idempotency key:
+    `queued` (to send now) or, with `due_at`, `scheduled`. Raises PostRefused with the reason."""
+    if due_at is not None and due_at <= now:
+        raise PostRefused(f"{due_at.isoformat()} has passed: a post can only be scheduled ahead")
+    prepared = adapter.prepare_post(text, visibility=visibility, spoiler_text=spoiler_text)
+    if not prepared.ok:
+        raise PostRefused(prepared.problem or "the post cannot be sent as it is")
+    key = adapter.new_idempotency_key()
+    entry = OutboxEntry(
+        id=key,
+        item=post_item(key),
+        account=adapter.account.id,
+        text=prepared.text,
+        login=actor.login,
+        operator=actor.operator,
+        created_at=now,
+        updated_at=now,
+        state="scheduled" if due_at is not None else "queued",
+        visibility=prepared.visibility,
+        spoiler_text=prepared.spoiler_text,
+        kind="post",
+        due_at=due_at,
+    )
+    return store.outbox_add(entry, actor, now)
+
+
 async def deliver(
     store: Store,
     adapter: Adapter,
-    item: Item,
+    item: Item | None,
     entry_id: str,
     clock: Clock,
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     attempts: int = ATTEMPTS,
+    grace: timedelta | None = None,
 ) -> Delivery:
-    """Send one outbox entry, exactly once. Never raises for network trouble."""
-    taken = store.outbox_begin_send(entry_id, clock.now())
+    """Send one outbox entry (a reply to `item`, or a new post with `item` None), exactly once.
+    A scheduled post is taken only when due and within `grace`. Never raises for network trouble."""
+    taken = store.outbox_begin_send(entry_id, clock.now(), grace=grace)
     if taken is None:
         current = store.outbox_entry(entry_id)
         if current is None:
@@ -126,15 +176,25 @@ async def deliver(
         )
     entry, was_sending = taken
     actor = Actor(entry.login, entry.operator)
+    if entry.kind != "post" and item is None:
+        raise ValueError(f"{entry.id} is a reply: deliver needs the item it answers")
     if was_sending:
         found = await _look_for(adapter, item, entry)
         if found is not None:
             return _sent(store, entry, found, actor, clock)
-    prepared = adapter.prepare_reply(item, entry.text, visibility=entry.visibility)
+    if entry.kind == "post":
+        prepared = adapter.prepare_post(entry.text, visibility=entry.visibility, spoiler_text=entry.spoiler_text)
+    else:
+        assert item is not None
+        prepared = adapter.prepare_reply(item, entry.text, visibility=entry.visibility)
     last_error = ""
     for attempt in range(attempts):
         try:
-            post = await adapter.send_reply(item, prepared, entry.id)
+            if entry.kind == "post":
+                post = await adapter.send_post(prepared, entry.id)
+            else:
+                assert item is not None
+                post = await adapter.send_reply(item, prepared, entry.id)
         except NetworkFailure as exc:
             last_error = str(exc) or type(exc).__name__
             if exc.uncertain:
@@ -143,7 +203,7 @@ async def deliver(
                     return _sent(store, entry, found, actor, clock)
             if not exc.transient:
                 failed = replace(entry, state="failed", error=last_error, updated_at=clock.now())
-                store.outbox_update(failed, actor, "reply-failed")
+                store.outbox_update(failed, actor, f"{entry.kind}-failed")
                 return Delivery(failed, f"failed: {last_error}")
             if attempt + 1 < attempts:
                 await sleep(min(2**attempt, 10) * random.uniform(0.5, 1.0))
@@ -154,8 +214,10 @@ async def deliver(
     return Delivery(waiting, f"not sent yet, will retry: {last_error}")
 
 
-async def _look_for(adapter: Adapter, item: Item, entry: OutboxEntry) -> Post | None:
+async def _look_for(adapter: Adapter, item: Item | None, entry: OutboxEntry) -> Post | None:
     try:
+        if entry.kind == "post" or item is None:
+            return await adapter.find_post(entry.id, entry.text)
         return await adapter.find_reply(item, entry.id, entry.text)
     except NetworkFailure:
         return None
@@ -166,7 +228,7 @@ def _sent(store: Store, entry: OutboxEntry, post: Post, actor: Actor, clock: Clo
     sent = replace(
         entry, state="sent", remote_id=post.remote_id, url=post.url, error="", updated_at=now, sent_at=now
     )
-    store.outbox_update(sent, actor, "reply-sent")
+    store.outbox_update(sent, actor, f"{entry.kind}-sent")
     store.put_own_posts([replace(post, own=True, account=entry.account)])
     return Delivery(sent, f"sent: {post.url or post.remote_id}")
 
@@ -178,15 +240,25 @@ async def retry_pending(
     clock: Clock,
     *,
     settle: timedelta = timedelta(seconds=30),
+    grace: timedelta = SCHEDULE_GRACE,
 ) -> list[Delivery]:
     """The poller's pass over an account's unfinished outbox entries (senders that died or gave up).
-    Entries younger than `settle` are left to the process that queued them."""
+    Entries younger than `settle` are left to the process that queued them. A post with a time that
+    is still waiting more than `grace` after it becomes `missed` rather than going out late."""
     results = []
     now = clock.now()
     for entry in store.outbox():
         if entry.account != account_id or entry.state not in ("queued", "sending"):
             continue
         if now - entry.updated_at < settle:
+            continue
+        if entry.kind == "post":
+            if entry.state == "queued" and entry.due_at is not None and now - entry.due_at > grace:
+                missed = store.outbox_mark_missed(entry.id, now, grace)
+                if missed is not None:
+                    results.append(Delivery(missed, f"missed: {missed.error}"))
+                    continue
+            results.append(await deliver(store, adapter, None, entry.id, clock))
             continue
         item = store.item(entry.item)
         if item is None and entry.target is not None:  # a reply to a timeline post, not an item
@@ -195,3 +267,89 @@ async def retry_pending(
             continue
         results.append(await deliver(store, adapter, item, entry.id, clock))
     return results
+
+
+def due_posts(store: Store, account_id: str) -> list[OutboxEntry]:
+    """The account's scheduled posts, soonest first."""
+    entries = [e for e in store.outbox() if e.account == account_id and e.state == "scheduled" and e.due_at]
+    return sorted(entries, key=lambda e: (e.due_at, e.created_at))
+
+
+async def send_due_posts(
+    store: Store, adapter: Adapter, account_id: str, clock: Clock, *, grace: timedelta = SCHEDULE_GRACE
+) -> list[Delivery]:
+    """Send the account's scheduled posts that are due, each exactly once (the store's lock decides
+    who takes it); mark those more than `grace` late as `missed` instead. Called by the holder of
+    the account's lease, on a healthy cycle only: while the account fails, due posts are held."""
+    results = []
+    for entry in due_posts(store, account_id):
+        now = clock.now()
+        assert entry.due_at is not None
+        if entry.due_at > now:
+            break
+        if now - entry.due_at > grace:
+            missed = store.outbox_mark_missed(entry.id, now, grace)
+            if missed is not None:
+                results.append(Delivery(missed, f"missed: {missed.error}"))
+            continue
+        results.append(await deliver(store, adapter, None, entry.id, clock, grace=grace))
+    return results
+
+
+def seconds_to_next_due(store: Store, account_id: str, now: datetime) -> float | None:
+    """How long until the account's next scheduled post is due (0 if one is due now), or None."""
+    upcoming = due_posts(store, account_id)
+    if not upcoming or upcoming[0].due_at is None:
+        return None
+    return max((upcoming[0].due_at - now).total_seconds(), 0.0)
+
+
+async def poller_pass(
+    store: Store, adapter: Adapter, account_id: str, clock: Clock, *, grace: timedelta = SCHEDULE_GRACE
+) -> list[Delivery]:
+    """The outbox's share of a poll cycle (the lease holder's): finish replies and posts whose sender
+    died or gave up, then send the scheduled posts that are due."""
+    results = await retry_pending(store, adapter, account_id, clock, grace=grace)
+    results += await send_due_posts(store, adapter, account_id, clock, grace=grace)
+    return results
+
+
+async def watch_due_posts(
+    store: Store,
+    accounts: Callable[[], Iterable[str]],
+    wake: Callable[[str], None],
+    clock: Clock,
+    *,
+    every: float = 1.0,
+) -> None:
+    """Until cancelled: every `every` seconds, `wake(account)` for each of `accounts()` (those this
+    process polls) that has a scheduled post due now and a working server, so that a post scheduled
+    while its poller sleeps between cycles still goes out within a few seconds of its time. A failing
+    account is left to its backoff: its due posts are held."""
+    from socialtui.schedule import FAILING
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            polled = list(accounts())
+            if not polled:
+                continue
+            due = await asyncio.to_thread(_due_now, store, polled, clock.now())
+        except Exception:  # noqa: BLE001 - a store busy for a moment: the cycles still send, later
+            continue
+        healths = store.health() if due else {}
+        for account in due:
+            health = healths.get(account)
+            if health is None or health.state not in FAILING:
+                wake(account)
+
+
+def _due_now(store: Store, accounts: list[str], now: datetime) -> list[str]:
+    wanted = set(accounts)
+    return sorted(
+        {
+            e.account
+            for e in store.outbox()
+            if e.account in wanted and e.state == "scheduled" and e.due_at is not None and e.due_at <= now
+        }
+    )

@@ -6,11 +6,12 @@ It reads the store once and applies the care rules; it holds no logic of its own
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from socialtui import care
+from socialtui import care, schedule
 from socialtui.config import AccountConfig, Config
 from socialtui.model import AccountHealth, Actor, Post
 from socialtui.store import Snapshot, Store
@@ -31,6 +32,8 @@ class AccountOverview:
     """How long, by the clock, the oldest unanswered item has waited."""
     gap: care.QuietGap
     health: AccountHealth
+    forecast: care.GapForecast | None = None
+    """When the gap would breach, counting the account's scheduled posts."""
 
 
 @dataclass(frozen=True)
@@ -40,13 +43,15 @@ class Overview:
     queue: list[care.QueueEntry]
     snapshot: Snapshot
     overdue_handoffs: list[care.OverdueHandoff]
+    schedule_grace: timedelta = timedelta(minutes=10)
 
     @property
     def late(self) -> int:
         return sum(1 for entry in self.queue if entry.state == "late")
 
-    def check(self) -> tuple[int, str]:
-        """The monitoring verdict: (exit code, one line)."""
+    def check(self, unpolled: Callable[[str], bool] | None = None) -> tuple[int, str]:
+        """The monitoring verdict: (exit code, one line). `unpolled(account)`: does no poller hold the
+        account's lease (asked only for accounts with a post due within 15 minutes)?"""
         return care.check_summary(
             [a.account for a in self.accounts],
             self.queue,
@@ -54,7 +59,18 @@ class Overview:
             {a.account.id: a.health for a in self.accounts},
             self.generated_at,
             overdue=self.overdue_handoffs,
+            extra=self.schedule_problems(unpolled),
         )
+
+    def schedule_problems(self, unpolled: Callable[[str], bool] | None = None) -> list[tuple[int, str]]:
+        """`check`'s lines about scheduled posts: missed, held, or due with no poller to send them."""
+        healths = {a.account.id: a.health for a in self.accounts}
+        forecasts = [a.forecast for a in self.accounts if a.forecast is not None]
+        gaps = {a.account.id: a.gap for a in self.accounts}
+        return [
+            *care.forecast_problems(forecasts, gaps, self.generated_at),
+            *schedule.schedule_problems(self.snapshot.outbox, healths, self.generated_at, self.schedule_grace, unpolled),
+        ]
 
 
 def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapshot | None = None) -> Overview:
@@ -77,11 +93,16 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
     queue_by_account: dict[str, list[care.QueueEntry]] = defaultdict(list)
     for entry in queue:
         queue_by_account[entry.item.account].append(entry)
+    scheduled_by_account: dict[str, list[datetime]] = defaultdict(list)
+    for entry in snap.outbox:
+        if entry.kind == "post" and entry.state == "scheduled" and entry.due_at is not None:
+            scheduled_by_account[entry.account].append(entry.due_at)
     accounts = []
     for account in config.accounts:
         health = snap.health.get(account.id) or AccountHealth(account=account.id)
         entries = queue_by_account.get(account.id, [])
         gap = care.quiet_gap(account, own_by_account.get(account.id, []), now, synced=health.state != "never")
+        forecast = care.gap_forecast(account, gap, scheduled_by_account.get(account.id, []), now)
         accounts.append(
             AccountOverview(
                 account=account,
@@ -92,16 +113,28 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
                 oldest_waited_s=max((e.waited_s for e in entries), default=None),
                 gap=gap,
                 health=health,
+                forecast=forecast,
             )
         )
     overdue = care.overdue_handoffs(store.handoffs(), store.shifts(), now, config.team.handoff_ack_within)
-    return Overview(generated_at=now, accounts=accounts, queue=queue, snapshot=snap, overdue_handoffs=overdue)
+    return Overview(
+        generated_at=now,
+        accounts=accounts,
+        queue=queue,
+        snapshot=snap,
+        overdue_handoffs=overdue,
+        schedule_grace=config.team.schedule_grace,
+    )
 
 
 def care_lookback() -> timedelta:
     """How far back the gap rules look (long gaps, rhythm): own posts older than this are not needed,
     except each account's latest, which the store always keeps."""
     return timedelta(days=8)
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 def _seconds(value: float | None) -> int | None:
@@ -130,6 +163,9 @@ def overview_json(overview: Overview, actor: Actor) -> dict[str, Any]:
                 "health": a.health.state,
                 "health_detail": a.health.summary,
                 "last_sync_at": a.health.last_sync_at.isoformat() if a.health.last_sync_at else None,
+                "next_scheduled_at": _iso(a.forecast.next_scheduled_at if a.forecast else None),
+                "breach_at": _iso(a.forecast.breach_at if a.forecast else None),
+                "forecast": a.forecast.summary(a.account.tz, overview.generated_at) if a.forecast else None,
             }
         )
     unanswered = []

@@ -134,10 +134,11 @@ class AccountPoller:
         heard = await listen_if_due(self.store, self.adapter, self.account, self.config, self.clock)
         result.new_items += heard.new_items
         result.error = heard.error or result.error
-        # Replies whose sender died or gave up: this process holds the account's lease, so it finishes them.
-        from socialtui.outbox import retry_pending
+        # This process holds the account's lease: it finishes replies and posts whose sender died or
+        # gave up, and sends the scheduled posts that are due.
+        from socialtui.outbox import poller_pass
 
-        await retry_pending(self.store, self.adapter, account, self.clock)
+        await poller_pass(self.store, self.adapter, account, self.clock, grace=self.config.team.schedule_grace)
 
     def _record_failure(self, exc: NetworkFailure, now: datetime) -> float:
         """Store the account's health and say how long to wait before the next try."""
@@ -257,6 +258,9 @@ class Syncer:
         """Poll until `stop` is set: each leased account in its own task, at its own pace."""
         # Leases are renewed three times in their life, and free ones tried as often.
         retry_leases = self.config.team.poll_interval.total_seconds() / 6
+        from socialtui.outbox import watch_due_posts  # scheduled posts: wake their account when due
+
+        watcher = asyncio.create_task(watch_due_posts(self.store, lambda: list(self._tasks), self.poll_now, self.clock))
         try:
             while not stop.is_set():
                 self._prune()
@@ -276,6 +280,7 @@ class Syncer:
                 except TimeoutError:
                     pass
         finally:
+            watcher.cancel()
             for task in self._tasks.values():
                 task.cancel()
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
@@ -308,6 +313,8 @@ class Syncer:
                 result = await poller.cycle()
                 # A fixed rate: the time the cycle took is part of the interval, not added to it.
                 wait = max(result.next_in - (self.clock.monotonic() - started), 0.0)
+                if result.ok:  # a failing account keeps its backoff: its due posts are held
+                    wait = min(wait, _until_next_post(self.store, account_id, self.clock))
                 if result.ok and (result.new_items or result.new_own_posts):
                     self.log(f"{account_id}: {result.new_items} new items, {result.new_own_posts} own posts")
                 elif not result.ok:
@@ -325,6 +332,14 @@ class Syncer:
         self.pollers.clear()
         for lease in self.leases.values():
             lease.release()
+
+
+def _until_next_post(store: Store, account_id: str, clock: Clock) -> float:
+    """Wake for the account's next scheduled post (sent within a second or two of its time)."""
+    from socialtui.outbox import seconds_to_next_due
+
+    due = seconds_to_next_due(store, account_id, clock.now())
+    return float("inf") if due is None else max(due + 0.2, 0.5)
 
 
 async def _first(*events: asyncio.Event) -> None:

@@ -495,4 +495,86 @@ class ActiveHours:
         raise ValueError(f"active hours `{self._spec}` have no active time after {start.isoformat()}")
 
 
-__all__ = ["parse_duration", "format_duration", "local_time", "wall_to_utc", "ActiveHours"]
+# --- WHEN: the time a post is scheduled for ---------------------------------------------------------------
+
+WHEN_EXPECTED = (
+    "expected an ISO time (2026-11-20T09:00, in the account's time zone unless it has an offset), "
+    "a delay (+2h, +1h30m), `today 18:00`, `tomorrow 09:00`, a weekday and time (`Sat 10:30`) or a time (`09:00`)"
+)
+_CLOCK_RE = re.compile(r"(\d{1,2}):(\d{2})")
+
+
+def _local_instant(local: datetime, tz: tzinfo) -> datetime:
+    """The instant a naive local time names, as a person scheduling a post means it: a time repeated
+    when clocks fall back is its first showing; a time skipped when they spring forward is moved on
+    by the length of the jump (02:30 on a spring-forward night is 03:30), as dateutil resolves it."""
+    from dateutil import tz as dateutil_tz
+
+    aware = dateutil_tz.resolve_imaginary(local.replace(tzinfo=tz, fold=0))
+    return aware.astimezone(UTC)
+
+
+def _clock_time(text: str, original: str) -> tuple[int, int]:
+    match = _CLOCK_RE.fullmatch(text)
+    if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"`{original}`: `{text}` is not a time of day (HH:MM, 00:00 to 23:59); {WHEN_EXPECTED}")
+    return int(match.group(1)), int(match.group(2))
+
+
+def parse_when(text: str, tz: tzinfo, now: datetime) -> datetime:
+    """When a post is due, as an aware UTC datetime: WHEN read in the account's time zone `tz` at
+    `now`. Raises ValueError saying what was expected, or that the time has passed."""
+    from dateutil import parser as dateutil_parser
+
+    original = text.strip() if isinstance(text, str) else ""
+    if not original:
+        raise ValueError(f"no time given: {WHEN_EXPECTED}")
+    now = now.astimezone(UTC)
+    local_now = now.astimezone(tz)
+    words = original.lower().split()
+    at: datetime
+    if original.startswith("+"):
+        try:
+            delay = parse_duration(original[1:])
+        except ValueError:
+            raise ValueError(f"`{original}` is not a delay: {WHEN_EXPECTED}") from None
+        at = now + delay
+    elif len(words) in (1, 2) and (len(words) == 2 or _CLOCK_RE.fullmatch(words[0])):
+        day_word, clock = (words[0], words[1]) if len(words) == 2 else ("", words[0])
+        hour, minute = _clock_time(clock, original)
+        today = local_now.date()
+        if day_word == "today":
+            days = [today]
+        elif day_word == "tomorrow":
+            days = [today + timedelta(days=1)]
+        elif day_word == "":
+            days = [today, today + timedelta(days=1)]  # the next time the clock shows it
+        else:
+            if day_word in _DAYS:
+                weekday = _DAYS.index(day_word)
+            elif day_word in _FULL_DAYS:
+                weekday = _FULL_DAYS.index(day_word)
+            else:
+                raise ValueError(f"`{original}`: `{words[0]}` is not a day: {WHEN_EXPECTED}")
+            ahead = (weekday - today.weekday()) % 7
+            days = [today + timedelta(days=ahead), today + timedelta(days=ahead + 7)]
+        candidates = [
+            _local_instant(datetime(d.year, d.month, d.day, hour, minute), tz) for d in days
+        ]
+        at = next((c for c in candidates if c > now), candidates[-1])
+    else:
+        try:
+            parsed = dateutil_parser.isoparse(original)
+        except (ValueError, OverflowError):
+            raise ValueError(f"`{original}` cannot be read as a time: {WHEN_EXPECTED}") from None
+        if parsed.tzinfo is None:
+            at = _local_instant(parsed, tz)
+        else:
+            at = parsed.astimezone(UTC)
+    if at <= now:
+        shown = at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
+        raise ValueError(f"`{original}` is {shown}, which has passed: a post can only be scheduled ahead")
+    return at
+
+
+__all__ = ["parse_duration", "format_duration", "local_time", "wall_to_utc", "parse_when", "WHEN_EXPECTED", "ActiveHours"]

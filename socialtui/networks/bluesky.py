@@ -826,9 +826,9 @@ class BlueskyAdapter:
             problem=problem,
         )
 
-    async def _resolve_handles(self, text: str, item: Item) -> dict[str, str]:
+    async def _resolve_handles(self, text: str, item: Item | None) -> dict[str, str]:
         dids: dict[str, str] = {}
-        known = {item.post.author.handle.lower(): item.post.author.id}
+        known = {item.post.author.handle.lower(): item.post.author.id} if item is not None else {}
         if self._session:
             known[self._session["handle"].lower()] = self._session["did"]
         for _, _, handle in detect_mentions(text):
@@ -901,6 +901,74 @@ class BlueskyAdapter:
         if not isinstance(uri, str) or not isinstance(cid, str):
             raise MalformedAnswer("createRecord: no uri or cid", uncertain=True)
         return parse_record(uri, cid, record, self._me_author(), None, account=self.account.id, me=did)
+
+    def prepare_post(self, text: str, *, visibility: str = "public", spoiler_text: str = "") -> ReplyDraft:
+        """A new post: Bluesky posts are all public and have no content warning field."""
+        body = text.strip()
+        length = count_length(body)
+        size = byte_length(body)
+        if not body:
+            ok, problem = False, "the post is empty"
+        elif length > MAX_GRAPHEMES:
+            ok, problem = False, f"too long: {length} of {MAX_GRAPHEMES} characters"
+        elif size > MAX_BYTES:
+            ok, problem = False, f"too long: {size} of {MAX_BYTES} bytes"
+        elif visibility != "public":
+            ok, problem = False, "Bluesky posts are public: no other visibility can be chosen"
+        elif spoiler_text.strip():
+            ok, problem = False, "Bluesky has no content warnings for posts: leave --cw out"
+        else:
+            ok, problem = True, ""
+        return ReplyDraft(
+            text=body,
+            in_reply_to="",
+            visibility="public",
+            spoiler_text="",
+            langs=tuple(self.account.langs),
+            length=length,
+            max_length=MAX_GRAPHEMES,
+            ok=ok,
+            problem=problem,
+        )
+
+    async def send_post(self, draft: ReplyDraft, key: str) -> Post:
+        """com.atproto.repo.createRecord with rkey=`key`, no reply reference. After any failure,
+        getRecord decides."""
+        if not draft.ok:
+            raise Rejected(f"not sent: {draft.problem}")
+        did = await self._me()
+        dids = await self._resolve_handles(draft.text, None)
+        created_at = self.http.now()
+        record: dict[str, Any] = {"$type": POST_COLLECTION, "text": draft.text, "createdAt": _iso(created_at)}
+        facets = build_facets(draft.text, dids)
+        if facets:
+            record["facets"] = facets
+        if draft.langs:
+            record["langs"] = list(draft.langs)
+        try:
+            answer = await self._xrpc(
+                "POST",
+                "com.atproto.repo.createRecord",
+                json={"repo": did, "collection": POST_COLLECTION, "rkey": key, "record": record},
+                idempotent=False,
+            )
+        except NetworkFailure as failure:
+            try:
+                found = await self.find_post(key, draft.text)
+            except NetworkFailure:
+                raise failure from None
+            if found is not None:
+                return found
+            raise
+        data = _dict(answer.data, "createRecord")
+        uri, cid = data.get("uri"), data.get("cid")
+        if not isinstance(uri, str) or not isinstance(cid, str):
+            raise MalformedAnswer("createRecord: no uri or cid", uncertain=True)
+        return parse_record(uri, cid, record, self._me_author(), None, account=self.account.id, me=did)
+
+    async def find_post(self, key: str, text: str) -> Post | None:
+        """com.atproto.repo.getRecord of our repo, app.bsky.feed.post, rkey=`key`."""
+        return await self.find_reply(None, key, text)  # type: ignore[arg-type]
 
     async def find_reply(self, item: Item, key: str, text: str) -> Post | None:
         """com.atproto.repo.getRecord of our repo, app.bsky.feed.post, rkey=`key`."""

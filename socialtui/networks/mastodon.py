@@ -578,6 +578,65 @@ class MastodonAdapter:
                 return self._post(status)
         return None
 
+    def prepare_post(self, text: str, *, visibility: str = "public", spoiler_text: str = "") -> ReplyDraft:
+        """A new status: the text as typed, the CW counted, checked against the server's limit."""
+        body = text.strip()
+        spoiler = spoiler_text.strip()
+        length = count_length(body, spoiler, url_characters=self.url_characters)
+        maximum = self.max_length
+        if not body:
+            ok, problem = False, "the post is empty"
+        elif length > maximum:
+            ok, problem = False, f"too long: {length} of {maximum} characters"
+        elif visibility not in VISIBILITY_ORDER:
+            ok, problem = False, f"visibility {visibility!r}: expected one of {', '.join(VISIBILITY_ORDER)}"
+        else:
+            ok, problem = True, ""
+        return ReplyDraft(
+            text=body,
+            in_reply_to="",
+            visibility=visibility,
+            spoiler_text=spoiler,
+            langs=tuple(self.account.langs),
+            length=length,
+            max_length=maximum,
+            ok=ok,
+            problem=problem,
+        )
+
+    async def send_post(self, draft: ReplyDraft, key: str) -> Post:
+        """POST /api/v1/statuses (no `in_reply_to_id`) with `Idempotency-Key: key`. Sent once."""
+        if not draft.ok:
+            raise Rejected(f"not sent: {draft.problem}")
+        await self._me()
+        body: dict[str, Any] = {"status": draft.text, "visibility": draft.visibility}
+        if draft.spoiler_text:
+            body["spoiler_text"] = draft.spoiler_text
+        if draft.langs:
+            body["language"] = draft.langs[0]
+        answer = await self.http.post(
+            "/api/v1/statuses", json=body, headers={"Idempotency-Key": key}, idempotent=False
+        )
+        return self._post(_dict(answer.data, "status"))
+
+    async def find_post(self, key: str, text: str) -> Post | None:
+        """Our recent statuses: a top-level one with this text (some servers ignore the key)."""
+        me = await self._me()
+        answer = await self.http.get(
+            f"/api/v1/accounts/{me}/statuses",
+            params=[("limit", str(STATUS_PAGE_MAX)), ("exclude_replies", "true"), ("exclude_reblogs", "true")],
+        )
+        wanted = _normal(text)
+        for status in _list(answer.data, "statuses"):
+            if status.get("in_reply_to_id"):
+                continue
+            candidates = [html_to_text(_str(status.get("content")), shorten_links=False)]
+            if isinstance(status.get("text"), str):
+                candidates.append(status["text"])
+            if any(_normal(candidate) == wanted for candidate in candidates):
+                return self._post(status)
+        return None
+
     async def favourite(self, post: Post) -> None:
         """POST /api/v1/statuses/:id/favourite (idempotent on the server: safe to retry)."""
         await self.http.post(f"/api/v1/statuses/{post.remote_id}/favourite", idempotent=True)

@@ -29,7 +29,7 @@ from socialtui.store.engine import (
 from socialtui.store.files import SCHEMA_VERSION
 from socialtui.store.items import Dossier, ItemsMixin, Snapshot
 from socialtui.store.journal import JournalMixin
-from socialtui.store.outbox import AlreadyQueued, AnsweredMeanwhile, OutboxMixin
+from socialtui.store.outbox import AlreadyQueued, AnsweredMeanwhile, NotChangeable, OutboxMixin
 from socialtui.store.retention import RetentionMixin
 from socialtui.store.shifts import ShiftsMixin
 from socialtui.store.work import WorkMixin
@@ -87,6 +87,7 @@ __all__ = [
     "Conflict",
     "AlreadyQueued",
     "AnsweredMeanwhile",
+    "NotChangeable",
     "SCHEMA_VERSION",
     "NotFoundInStore",
 ]

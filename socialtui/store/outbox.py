@@ -1,8 +1,14 @@
-"""The outbox: replies committed before they are sent, one open reply per item.
+"""The outbox: replies and new posts committed before they are sent, one open reply per item.
 
 The check and the insert are one transaction: an item that already has a reply queued or being sent
 gets no second one (the engines enforce it too: `schema.TABLES["outbox"].unique_open_ref`), and an
 item answered meanwhile gets none unless the operator insists.
+
+A new post is an entry of kind `post` whose `item` is `post:<its key>`: unique, so posts never collide
+under that rule. A scheduled post waits as `scheduled` (not open: not yet anyone's to send) until its
+`due_at`; `outbox_begin_send` takes it then, under the same lock that makes replies go once. Past its
+grace it becomes `missed` (`outbox_mark_missed`) for an operator to send now or cancel
+(`outbox_reschedule`).
 """
 
 from __future__ import annotations
@@ -17,6 +23,24 @@ from socialtui.store.engine import Conflict, Query, Reader, StoreError, Writer
 from socialtui.store.items import answered_doc
 
 OPEN = ("queued", "sending")
+CHANGEABLE = ("scheduled", "missed")
+"""The states of a post an operator may still move, send now or cancel: not yet anyone's to send."""
+
+
+def post_item(entry_id: str) -> str:
+    """The `item` of a new post: its own, so no two posts share one."""
+    return f"post:{entry_id}"
+
+
+class NotChangeable(StoreError):
+    """The post is being sent, sent, or cancelled already: too late to change it."""
+
+    def __init__(self, entry: OutboxEntry | None, entry_id: str) -> None:
+        self.entry = entry
+        what = f"is {entry.state}" if entry is not None else "is not in the outbox"
+        if entry is not None and entry.kind != "post":
+            what = "is a reply, not a post"
+        super().__init__(f"{entry_id} {what}: only a scheduled or missed post can be changed")
 
 
 class AlreadyQueued(StoreError):
@@ -81,6 +105,11 @@ class OutboxMixin(StoreBase):
                 if answered is not None:
                     raise AnsweredMeanwhile(entry.item, answered.get("by", ""))
             w.put("outbox", entry.id, outbox_doc(entry))
+            if entry.kind == "post":
+                action = "post-scheduled" if entry.state == "scheduled" else "post-queued"
+                detail = f"{entry.due_at.isoformat() if entry.due_at else 'now'}: {entry.text[:200]}"
+                w.append("audit", audit_doc(actor, now, action, entry.account, entry.item, detail))
+                return entry
             w.delete("drafts", [entry.item])
             w.append("audit", audit_doc(actor, now, "reply-queued", entry.account, entry.item, entry.text[:200]))
             return entry
@@ -100,7 +129,7 @@ class OutboxMixin(StoreBase):
 
         def body(w: Writer) -> None:
             w.put("outbox", entry.id, outbox_doc(entry))
-            if entry.state == "sent":
+            if entry.state == "sent" and entry.kind == "reply":
                 w.delete("claims", [entry.item])
                 w.put("answered", entry.item, answered_doc(entry.account, entry.updated_at, "sent"))
             if actor is not None and action:
@@ -110,11 +139,17 @@ class OutboxMixin(StoreBase):
         self._write(["outbox", "claims", "audit", "answered"], body)
 
     def outbox_begin_send(
-        self, entry_id: str, now: datetime, stale_after: timedelta = timedelta(minutes=2)
+        self,
+        entry_id: str,
+        now: datetime,
+        stale_after: timedelta = timedelta(minutes=2),
+        *,
+        grace: timedelta | None = None,
     ) -> tuple[OutboxEntry, bool] | None:
-        """Take an outbox entry for sending: it must be queued, or stuck in `sending` for longer than
-        `stale_after` (its sender died). Returns (entry, was_sending); None if another process has it
-        or it is finished. A `was_sending` entry may already be on the server: look before sending."""
+        """Take an outbox entry for sending: it must be queued, scheduled and due (within `grace` of
+        its time, when given), or stuck in `sending` for longer than `stale_after` (its sender died).
+        Returns (entry, was_sending); None if another process has it, it is not due, or it is
+        finished. A `was_sending` entry may already be on the server: look before sending."""
 
         def body(w: Writer) -> tuple[OutboxEntry, bool] | None:
             doc = w.get("outbox", entry_id)
@@ -122,7 +157,13 @@ class OutboxMixin(StoreBase):
                 return None
             entry = from_record(OutboxEntry, doc)
             stale = entry.state == "sending" and now - entry.updated_at >= stale_after
-            if entry.state != "queued" and not stale:
+            due = (
+                entry.state == "scheduled"
+                and entry.due_at is not None
+                and entry.due_at <= now
+                and (grace is None or now - entry.due_at <= grace)
+            )
+            if entry.state != "queued" and not stale and not due:
                 return None
             entry = replace(entry, state="sending", attempts=entry.attempts + 1, updated_at=now)
             w.put("outbox", entry.id, outbox_doc(entry))
@@ -130,5 +171,95 @@ class OutboxMixin(StoreBase):
 
         return self._write(["outbox"], body)
 
+    def outbox_mark_missed(self, entry_id: str, now: datetime, grace: timedelta) -> OutboxEntry | None:
+        """A scheduled post more than `grace` past its time (nothing was running to send it, or its
+        sends kept failing) becomes `missed`: never sent silently late, kept for an operator. None if
+        it was not such a post."""
 
-__all__ = ["OutboxMixin", "AlreadyQueued", "AnsweredMeanwhile", "OPEN"]
+        def body(w: Writer) -> OutboxEntry | None:
+            doc = w.get("outbox", entry_id)
+            if doc is None:
+                return None
+            entry = from_record(OutboxEntry, doc)
+            waiting = entry.state == "scheduled" or (entry.state == "queued" and entry.kind == "post")
+            if not waiting or entry.due_at is None or now - entry.due_at <= grace:
+                return None
+            late = format_late(now - entry.due_at)
+            missed = replace(entry, state="missed", updated_at=now, error=f"not sent: {late} past its time")
+            w.put("outbox", entry.id, outbox_doc(missed))
+            system = Actor("socialtui", "socialtui")
+            w.append("audit", audit_doc(system, now, "post-missed", entry.account, entry.item, missed.error))
+            return missed
+
+        return self._write(["outbox", "audit"], body)
+
+    def outbox_reschedule(
+        self,
+        entry_id: str,
+        actor: Actor,
+        now: datetime,
+        *,
+        due_at: datetime | None = None,
+        cancel: bool = False,
+        text: str | None = None,
+        visibility: str | None = None,
+        spoiler_text: str | None = None,
+    ) -> OutboxEntry:
+        """An operator's change to a post not yet anyone's to send (scheduled or missed): cancel it;
+        or give it new text (checked by the caller against the network's rules) and move it to
+        `due_at`, or (`due_at` None) send it now. Audited. Raises NotChangeable when it is too late
+        (being sent, sent, cancelled)."""
+
+        def body(w: Writer) -> OutboxEntry:
+            doc = w.get("outbox", entry_id)
+            entry = from_record(OutboxEntry, doc) if doc is not None else None
+            if entry is None or entry.kind != "post" or entry.state not in CHANGEABLE:
+                raise NotChangeable(entry, entry_id)
+            if cancel:
+                changed = replace(entry, state="cancelled", updated_at=now, error="")
+                action, detail = "post-cancelled", entry.text[:200]
+            else:
+                changed = replace(
+                    entry,
+                    text=entry.text if text is None else text,
+                    visibility=entry.visibility if visibility is None else visibility,
+                    spoiler_text=entry.spoiler_text if spoiler_text is None else spoiler_text,
+                    state="scheduled" if due_at is not None else "queued",
+                    due_at=due_at if due_at is not None else now,
+                    updated_at=now,
+                    error="",
+                )
+                edited = (changed.text, changed.visibility, changed.spoiler_text) != (
+                    entry.text,
+                    entry.visibility,
+                    entry.spoiler_text,
+                )
+                was = entry.due_at.isoformat() if entry.due_at else "?"
+                when = due_at.isoformat() if due_at is not None else "now"
+                if edited:
+                    action, detail = "post-edited", f"{was} -> {when}: {changed.text[:200]}"
+                elif due_at is not None:
+                    action, detail = "post-moved", f"{was} -> {when}"
+                else:
+                    action, detail = "post-send-now", entry.text[:200]
+            w.put("outbox", entry.id, outbox_doc(changed))
+            w.append("audit", audit_doc(actor, now, action, entry.account, entry.item, detail))
+            return changed
+
+        return self._write(["outbox", "audit"], body)
+
+
+def format_late(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+__all__ = [
+    "OutboxMixin",
+    "AlreadyQueued",
+    "AnsweredMeanwhile",
+    "NotChangeable",
+    "OPEN",
+    "CHANGEABLE",
+    "post_item",
+]

@@ -30,7 +30,7 @@ from textual.screen import Screen
 
 from socialtui.clock import Clock
 from socialtui.config import Config
-from socialtui.model import Actor, Contact, HandoffNote, Item, Post
+from socialtui.model import Actor, Contact, HandoffNote, Item, OutboxEntry, Post
 from socialtui.networks.base import Adapter
 from socialtui.store import Store, StoreBusy, StoreError
 from socialtui.sync import AdapterFactory, Syncer, default_adapter_factory
@@ -477,6 +477,33 @@ class SocialApp(App[int]):
 
         if not isinstance(self.screen, ReportScreen):
             self.push_screen(ReportScreen())
+
+    def open_schedule(self, account_id: str | None = None) -> None:
+        """The scheduled posts of one account, or of all of them merged (None)."""
+        from socialtui.tui.screens.schedule import ScheduleScreen
+
+        if not isinstance(self.screen, ScheduleScreen):
+            self.push_screen(ScheduleScreen(account_id))
+
+    def open_post_composer(self, account_id: str, editing: OutboxEntry | None = None) -> None:
+        """The composer for a new post from the account (or to edit one of its scheduled posts)."""
+        self._open_post_composer(account_id, editing)
+
+    @work(group="post-composer", exclusive=True, exit_on_error=False)
+    async def _open_post_composer(self, account_id: str, editing: OutboxEntry | None) -> None:
+        from socialtui.tui.screens.post_composer import PostComposerScreen
+
+        network = self.network
+
+        async def adapter() -> Adapter:
+            return network.adapter(account_id)
+
+        try:
+            account_adapter = await network.call(adapter)
+        except Exception as exc:  # noqa: BLE001 - a missing or unreadable secret: say which, go on
+            self.tell(f"Cannot post from {account_id}: {exc}", "error")
+            return
+        await self.push_screen(PostComposerScreen(self.config.account(account_id), account_adapter, editing))
 
     def write_handoff(self, selected: Item | None = None) -> None:
         """End the shift: the handoff note, auto-drafted (or the draft left unfinished), to edit,

@@ -55,13 +55,19 @@ def binding_groups() -> list[tuple[str, list[Binding]]]:
     from socialtui.tui.screens.handoff import HandoffComposer, HandoffScreen
     from socialtui.tui.screens.help import HelpScreen
     from socialtui.tui.screens.main import MainScreen
+    from socialtui.tui.screens.post_composer import PostComposerScreen
     from socialtui.tui.screens.report import ReportScreen
+    from socialtui.tui.screens.schedule import ScheduleScreen
     from socialtui.tui.screens.timeline import TimelineScreen
+    from socialtui.tui.widgets.accounts import AccountsPanel
 
     return [
         ("Everywhere", bindings_of(SocialApp) + [Binding("ctrl+p", "command_palette", "Command palette")]),
         ("Queue (main screen)", bindings_of(MainScreen) + _QUEUE_MOVES),
+        ("Accounts pane", bindings_of(AccountsPanel)),
         ("Reply composer", bindings_of(ComposerScreen)),
+        ("New post composer", bindings_of(PostComposerScreen)),
+        ("Schedule", bindings_of(ScheduleScreen)),
         ("Timelines", bindings_of(TimelineScreen)),
         ("Handoff notes", bindings_of(HandoffScreen)),
         ("End of shift: the handoff note", bindings_of(HandoffComposer) + _PIN_MOVES),

@@ -964,3 +964,51 @@ async def test_mention_from_a_slow_clock_is_not_lost(
             )
         finally:
             await adapter.aclose()
+
+
+async def test_a_post_and_a_scheduled_post_against_reference_network(
+    devnet: Devnet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new post (no reply reference) through the outbox, its record key the idempotency key, sent
+    once even when sent again; a scheduled one sent by the poller's pass when due, and only once."""
+    from socialtui.clock import FixedClock
+    from socialtui.model import Actor
+    from socialtui.outbox import deliver, queue_post, send_due_posts
+    from socialtui.store import Store
+
+    brand = devnet.brand
+    account = brand_account(tmp_path, monkeypatch, devnet)
+    adapter = make_adapter(account, read_secret(account), session_store=MemorySessionStore())
+    other = make_adapter(account, read_secret(account), session_store=MemorySessionStore())
+    team = Store(tmp_path / "data")
+    clock = FixedClock(datetime.now(UTC))
+    actor = Actor("alice", "Alice")
+    async with httpx.AsyncClient(base_url=devnet.pds, timeout=30) as pds:
+        try:
+            before = len(await list_posts(pds, brand.did))
+            text = "Good morning ✨ the shop opens at nine: https://example.com/hours"
+            entry = queue_post(team, adapter, text, actor, clock.now())
+            delivery = await deliver(team, adapter, None, entry.id, clock)
+            assert delivery.sent, delivery.message
+            assert rkey_of(delivery.entry.remote_id) == entry.id, "the record key chosen when it was queued"
+            record = (await get_record(pds, brand.did, entry.id))["value"]
+            assert record["text"] == text and "reply" not in record
+            assert [uri for uri, _ in facets_of(record, LINK)] == [b"https://example.com/hours"]
+            # The same post sent again with its key (a retry after a lost answer): still one record.
+            again = await adapter.send_post(adapter.prepare_post(text), entry.id)
+            assert again.remote_id == delivery.entry.remote_id
+            assert len(await list_posts(pds, brand.did)) == before + 1
+
+            later = "The evening shift is on: ask us anything."
+            scheduled = queue_post(team, adapter, later, actor, clock.now(), due_at=clock.now() + timedelta(seconds=20))
+            assert await send_due_posts(team, adapter, account.id, clock) == [], "not before its time"
+            clock.advance(21)
+            results = await asyncio.gather(
+                send_due_posts(team, adapter, account.id, clock), send_due_posts(team, other, account.id, clock)
+            )
+            assert [d.sent for r in results for d in r] == [True], results
+            assert (await get_record(pds, brand.did, scheduled.id))["value"]["text"] == later
+            assert len(await list_posts(pds, brand.did)) == before + 2
+        finally:
+            await adapter.aclose()
+            await other.aclose()

@@ -147,6 +147,8 @@ class FakeAdapter:
         self.account = account
         self.world = world
         self.sent: list[tuple[str, str, str]] = []
+        self.posted: list[tuple[str, str, str]] = []
+        """New posts sent: (text, visibility, key)."""
         self.favourited: list[str] = []
         self.boosted: list[str] = []
         self.threads: dict[str, list[Post]] = {}
@@ -223,6 +225,26 @@ class FakeAdapter:
         )
 
     async def find_reply(self, item: Item, key: str, text: str) -> Post | None:
+        return None
+
+    def prepare_post(self, text: str, *, visibility: str = "public", spoiler_text: str = "") -> ReplyDraft:
+        body = text.strip()
+        length = self.count_length(body) + self.count_length(spoiler_text)
+        ok, problem = True, ""
+        if not body:
+            ok, problem = False, "the post is empty"
+        elif length > self.max_length:
+            ok, problem = False, f"too long: {length} of {self.max_length} characters"
+        elif self.network == "bluesky" and (visibility != "public" or spoiler_text):
+            ok, problem = False, "Bluesky posts are public, without content warnings"
+        return ReplyDraft(body, "", visibility, spoiler_text, (), length, self.max_length, ok, problem)
+
+    async def send_post(self, draft: ReplyDraft, key: str) -> Post:
+        self._check()
+        self.posted.append((draft.text, draft.visibility, key))
+        return own_post(self.account.id, f"post-{key}", 0, draft.text)
+
+    async def find_post(self, key: str, text: str) -> Post | None:
         return None
 
     async def favourite(self, post: Post) -> None:

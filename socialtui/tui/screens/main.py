@@ -70,6 +70,8 @@ class MainScreen(Screen[None]):
         Binding("R", "report", "Report", show=False, id="report"),
         Binding("u", "undo_done", "Undo the last done", show=False, id="undo-done"),
         Binding("D", "done_like_this", "Done: all like this", show=False, id="done-like-this"),
+        Binding("P", "new_post", "New post", show=False, id="new-post"),
+        Binding("S", "schedule", "Schedule", show=False, id="schedule"),
         Binding("escape", "back", "Back", show=False, id="back"),
         Binding("q", "quit", "Quit", id="quit"),
     ]
@@ -550,6 +552,23 @@ class MainScreen(Screen[None]):
     def action_end_shift(self) -> None:
         self.app.write_handoff(self.selected_item)
 
+    def action_new_post(self) -> None:
+        """A new post from the account under the accounts pane's cursor."""
+        account = self.query_one(AccountsPanel).selected_account
+        if account is None:
+            self.app.tell("No accounts in the config.", "warning")
+            return
+        self.app.open_post_composer(account)
+
+    @on(AccountsPanel.PostWanted)
+    def _post_wanted(self, event: AccountsPanel.PostWanted) -> None:
+        self.app.open_post_composer(event.account)
+
+    def action_schedule(self) -> None:
+        """The schedule: the account under the cursor when the accounts pane has focus, else all."""
+        panel = self.query_one(AccountsPanel)
+        self.app.open_schedule(panel.selected_account if panel.has_focus else None)
+
     def action_audit(self) -> None:
         self.app.open_audit()
 
@@ -631,6 +650,8 @@ class MainScreen(Screen[None]):
         yield SystemCommand(
             "People", "Contacts: search by words and tag; notes, tags, history", self.action_contacts
         )
+        yield SystemCommand("New post", "A post from an account, now or scheduled", self.action_new_post)
+        yield SystemCommand("Schedule", "The scheduled posts, per account or merged", self.action_schedule)
         yield SystemCommand("Audit trail", "Every operator action, newest first", self.action_audit)
         yield SystemCommand("Report", "Response times and conversations, 24h / 7d", self.action_report)
         yield SystemCommand("Quit", "Leave the dashboard (drafts are kept)", self.action_quit)

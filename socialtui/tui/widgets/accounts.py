@@ -1,8 +1,15 @@
 """The accounts panel: per managed account its handle in its colour, the unanswered and late counts,
 the quiet gap against `max_quiet` with its state and the time left, the rhythm of the last hours, and
-the health of its server. A column of blocks on wide screens, one line per account on narrow ones."""
+the health of its server, and the forecast of its gap counting its scheduled posts. A column of blocks
+on wide screens, one line per account on narrow ones.
+
+Focused, it has a cursor (up/down): Enter filters the queue to the account under it
+(`AccountChosen`), `P` asks for a new post from it (`PostWanted`), and the screen's schedule key
+shows that account's schedule."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +19,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from socialtui.config import AccountConfig
 from socialtui.overview import AccountOverview
 from socialtui.text import fit
 from socialtui.tui.data import Dashboard
@@ -42,13 +50,31 @@ def counts_parts(row: AccountOverview) -> list[Part]:
     return parts
 
 
-def block(row: AccountOverview, width: int) -> list[Content]:
-    """Four lines about one account, for the wide column."""
+def handle_parts(account: AccountConfig, width: int, cursor: bool) -> list[Part]:
+    """`● @acme@…` in the account's colour; `▶` in reverse under the accounts pane's cursor."""
+    if cursor:
+        return [("▶", "reverse bold"), (" " + fit(account.handle, width), account_style(account))]
+    return [("● " + fit(account.handle, width), account_style(account))]
+
+
+def forecast_part(row: AccountOverview, now: datetime) -> Part:
+    """`covered until 06:00 (2 scheduled)` or `breach at 03:10, nothing scheduled`, in the account's time."""
+    forecast = row.forecast
+    if forecast is None:
+        return ("", "")
+    style = "$warning" if forecast.breach_at is not None else "$text-muted"
+    return (forecast.summary(row.account.tz, now), style)
+
+
+def block(
+    row: AccountOverview, width: int, now: datetime | None = None, *, cursor: bool = False
+) -> list[Content]:
+    """Five lines about one account, for the wide column."""
     account = row.account
     inner = max(width - 2, 8)
     health = row.health
-    return [
-        Content.assemble(("● " + fit(account.handle, inner), account_style(account))),
+    lines = [
+        Content.assemble(*handle_parts(account, inner, cursor)),
         Content.assemble("  ", *counts_parts(row)),
         Content.assemble("  ", *quiet_parts(row)).truncate(width, ellipsis=True),
         Content.assemble(
@@ -58,24 +84,40 @@ def block(row: AccountOverview, width: int) -> list[Content]:
             (health_text(health), HEALTH_STYLE.get(health.state, "")),
         ).truncate(width, ellipsis=True),
     ]
+    if now is not None and row.forecast is not None:
+        lines.append(Content.assemble("  ", forecast_part(row, now)).truncate(width, ellipsis=True))
+    return lines
 
 
-def strip_lines(row: AccountOverview, width: int) -> list[Content]:
-    """One line about one account, for narrow screens; a second one when its server is failing."""
+def strip_lines(
+    row: AccountOverview, width: int, now: datetime | None = None, *, cursor: bool = False
+) -> list[Content]:
+    """One line about one account, for narrow screens (a second one when its server is failing).
+    Under the cursor the forecast takes the place of the quiet gap and the rhythm: the same number
+    of lines whether the pane has focus or not, so focus never moves the queue."""
     account = row.account
     health = row.health
     late: Part = (f"{row.late} late", "$error bold") if row.late else ("", "")
-    quiet = Content.assemble(*quiet_parts(row)).truncate(QUIET_WIDTH, ellipsis=True)
     healthy = health.state in ("ok", "never")
+    middle: list[Part | Content]
+    if cursor and now is not None and row.forecast is not None:
+        wide = QUIET_WIDTH + 7
+        forecast = Content.assemble(forecast_part(row, now)).truncate(wide, ellipsis=True)
+        middle = [forecast.pad_right(wide - forecast.cell_length)]
+    else:
+        quiet = Content.assemble(*quiet_parts(row)).truncate(QUIET_WIDTH, ellipsis=True)
+        middle = [
+            quiet.pad_right(QUIET_WIDTH - quiet.cell_length),
+            " ",
+            (sparkline(row.gap.hourly, 6), "$secondary"),
+        ]
     line = Content.assemble(
-        ("● " + fit(account.handle, 22), account_style(account)),
+        *handle_parts(account, 22, cursor),
         (f"{row.unanswered:>3}", "bold" if row.unanswered else "$text-muted"),
         " ",
         (fit(late[0], 7), late[1]),
         " ",
-        quiet.pad_right(QUIET_WIDTH - quiet.cell_length),
-        " ",
-        (sparkline(row.gap.hourly, 6), "$secondary"),
+        *middle,
         " ",
         (health.state if healthy else "⚠", HEALTH_STYLE.get(health.state, "")),
     ).truncate(width, ellipsis=True)
@@ -93,9 +135,10 @@ class AccountsPanel(VerticalScroll):
     per account."""
 
     BINDINGS = [
-        Binding("up", "move(-1)", "Previous account", show=False, id="account-up"),
-        Binding("down", "move(1)", "Next account", show=False, id="account-down"),
+        Binding("up,k", "move(-1)", "Previous account", show=False, id="accounts-up"),
+        Binding("down,j", "move(1)", "Next account", show=False, id="accounts-down"),
         Binding("enter", "choose", "Filter the queue to this account", id="account-filter"),
+        Binding("P", "post", "New post from this account", id="accounts-post"),
     ]
 
     class AccountChosen(Message):
@@ -105,48 +148,62 @@ class AccountsPanel(VerticalScroll):
             super().__init__()
             self.account_id = account_id
 
+    class PostWanted(Message):
+        """The operator asked for a new post from `account` (P on the accounts pane)."""
+
+        def __init__(self, account: str) -> None:
+            super().__init__()
+            self.account = account
+
     dashboard: reactive[Dashboard | None] = reactive(None)
     """The reading shown (set by the screen)."""
-    cursor: reactive[int] = reactive(0)
-    """The account under the cursor while the panel has the focus (▸ marks it)."""
     compact: reactive[bool] = reactive(False)
     """One line per account (narrow screens) instead of a block each."""
+    cursor: reactive[int] = reactive(0)
+    """The account under the cursor (an index into the config's accounts), shown when focused."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: tuple[str, tuple[object, ...]] | None = None
-        self._focused = False
+
+    @property
+    def selected_account(self) -> str | None:
+        """The id of the account under the cursor."""
+        data = self.dashboard
+        if data is None or not data.overview.accounts:
+            return None
+        return data.overview.accounts[min(self.cursor, len(data.overview.accounts) - 1)].account.id
+
+    def action_move(self, step: int) -> None:
+        data = self.dashboard
+        count = len(data.overview.accounts) if data is not None else 0
+        if count:
+            self.cursor = (self.cursor + step) % count
+
+    def action_choose(self) -> None:
+        account = self.selected_account
+        if account is not None:
+            self.post_message(self.AccountChosen(account))
+
+    def action_post(self) -> None:
+        account = self.selected_account
+        if account is not None:
+            self.post_message(self.PostWanted(account))
+
+    def watch_cursor(self) -> None:
+        self._show()
+
+    def on_focus(self) -> None:
+        self._show()
+
+    def on_blur(self) -> None:
+        self._show()
 
     def compose(self) -> ComposeResult:
         yield Static(id="accounts-text")
 
     def watch_dashboard(self) -> None:
         self._show()
-
-    def watch_cursor(self) -> None:
-        self._show()
-
-    def on_focus(self) -> None:
-        self._focused = True
-        self._show()
-
-    def on_blur(self) -> None:
-        self._focused = False
-        self._show()
-
-    def action_move(self, step: int) -> None:
-        count = len(self.dashboard.overview.accounts) if self.dashboard else 0
-        if count:
-            self.cursor = (self.cursor + step) % count
-
-    def action_choose(self) -> None:
-        data = self.dashboard
-        if data is not None and data.overview.accounts:
-            self.post_message(
-                self.AccountChosen(
-                    data.overview.accounts[self.cursor % len(data.overview.accounts)].account.id
-                )
-            )
 
     def watch_compact(self) -> None:
         self._show()
@@ -165,15 +222,19 @@ class AccountsPanel(VerticalScroll):
             return
         width = max(self.scrollable_content_region.width, 20)
         lines: list[Content] = []
-        chosen = self.cursor % len(data.overview.accounts) if self._focused and data.overview.accounts else -1
-        for index, row in enumerate(data.overview.accounts):
-            rows = strip_lines(row, width) if self.compact else block(row, width)
-            if index == chosen:  # a glyph and reverse video: 16 colours show it too
-                first = rows[0].plain
-                rows[0] = Content.styled("▸" + first[1:], "reverse bold")
-            if index and not self.compact:
-                lines.append(Content(""))
-            lines.extend(rows)
+        now = data.now
+        at = self.cursor if self.has_focus else -1
+        if self.compact:
+            lines = [
+                line
+                for index, row in enumerate(data.overview.accounts)
+                for line in strip_lines(row, width, now, cursor=index == at)
+            ]
+        else:
+            for index, row in enumerate(data.overview.accounts):
+                if index:
+                    lines.append(Content(""))
+                lines.extend(block(row, width, now, cursor=index == at))
         if not lines:
             lines = [Content.styled("No accounts in the config.", "$text-muted")]
         content = Content("\n").join(lines)

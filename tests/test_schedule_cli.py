@@ -1,0 +1,162 @@
+"""`socialtui post --at` and `socialtui schedule`: listed in the account's time, changed, audited;
+`check` warns about posts nothing would send."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sandbox_env import NOW, SandboxTeam, make_team
+
+from socialtui.cli import main
+from socialtui.clock import FixedClock
+from socialtui.model import AccountHealth
+from socialtui.sync import account_lease
+
+
+def run(team: SandboxTeam, *args: str, now: datetime | None = None) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["--config", str(team.config.path), *args], clock=FixedClock(now or team.clock.now()))
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> SandboxTeam:
+    team = make_team(tmp_path)
+    for account in team.config.accounts:
+        team.store.set_health(AccountHealth(account=account.id, state="ok", last_sync_at=NOW, last_ok_at=NOW))
+    return team
+
+
+def scheduled(team: SandboxTeam, *args: str) -> list[dict]:
+    code, text, err = run(team, "schedule", *args, "--json")
+    assert code == 0, err
+    return json.loads(text)
+
+
+def test_post_at_schedules_in_the_account_zone_and_schedule_lists_it(team: SandboxTeam) -> None:
+    zone = team.config.account("acme-mastodon").tz
+    code, text, err = run(team, "post", "acme-mastodon", "Weekend opening hours", "--at", "tomorrow 09:00")
+    assert code == 0, err
+    assert "for Thu 2026-11-19 09:00 CET (in 18h)" in text, text
+    code, text, err = run(team, "post", "acme-bluesky", "Hello from the night shift", "--at", "+2h")
+    assert code == 0, err
+    (first, second) = scheduled(team)  # merged, in order of time
+    assert second["account"] == "acme-mastodon" and second["state"] == "scheduled"
+    assert datetime.fromisoformat(second["at"]).astimezone(zone).strftime("%H:%M") == "09:00"
+    assert first["account"] == "acme-bluesky" and first["text"] == "Hello from the night shift"
+    assert [p["id"] for p in scheduled(team, "acme-bluesky")] == [first["id"]]
+    code, text, _ = run(team, "schedule")
+    assert "Thu 2026-11-19 09:00 CET" in text and "scheduled" in text
+    assert [e.action for e in team.store.audit_events()] == ["post-scheduled", "post-scheduled"]
+
+
+@pytest.mark.parametrize(
+    ("when", "says"),
+    [("today 08:00", "has passed"), ("whenever", "expected an ISO time"), ("Fri 9am", "not a time of day")],
+)
+def test_a_past_or_unreadable_when_is_refused_with_what_was_expected(
+    team: SandboxTeam, when: str, says: str
+) -> None:
+    code, text, err = run(team, "post", "acme-mastodon", "hi", "--at", when)
+    assert code == 2 and says in err, err
+    assert team.store.outbox() == []
+
+
+def test_move_and_cancel_are_audited_and_refused_when_too_late(team: SandboxTeam) -> None:
+    run(team, "post", "acme-mastodon", "First", "--at", "+1h")
+    run(team, "post", "acme-mastodon", "Second", "--at", "+2h")
+    first, second = scheduled(team)
+    code, text, err = run(team, "schedule", "move", first["id"][:6], "Sat", "10:30")
+    assert code == 0, err
+    assert "Sat 2026-11-21 10:30 CET" in text
+    code, text, err = run(team, "schedule", "cancel", second["id"])
+    assert code == 0 and "Cancelled" in text, err
+    code, _, err = run(team, "schedule", "cancel", second["id"])
+    assert code == 1 and "is cancelled" in err
+    code, _, err = run(team, "schedule", "move", first["id"], "yesterday")
+    assert code == 2 and "expected" in err
+    (left,) = scheduled(team)
+    assert left["id"] == first["id"]
+    assert [p["state"] for p in scheduled(team, "--all")] == ["cancelled", "scheduled"]
+    actions = [(e.action, e.login) for e in team.store.audit_events()]
+    assert [a for a, _ in actions] == ["post-scheduled", "post-scheduled", "post-moved", "post-cancelled"]
+
+
+def test_hostile_text_is_listed_as_plain_text(team: SandboxTeam) -> None:
+    run(team, "post", "acme-mastodon", "Sale\x1b[2J\x1b]52;c;aGk=\x07 today [b]now[/b]", "--at", "+1h")
+    code, text, _ = run(team, "schedule")
+    assert "\x1b" not in text and "\x07" not in text and "[b]now[/b]" in text
+    (post,) = scheduled(team)
+    assert "\x1b" not in post["text"]
+
+
+def test_check_warns_when_a_post_is_due_soon_and_no_poller_would_send_it(team: SandboxTeam) -> None:
+    run(team, "post", "acme-bluesky", "Soon", "--at", "+10m")
+    code, line, _ = run(team, "check")
+    assert code >= 1 and "acme-bluesky post due in 10m and no poller runs" in line, line
+    lease = account_lease(team.store, "acme-bluesky")
+    assert lease.try_acquire()
+    try:
+        code, line, _ = run(team, "check")
+        assert "no poller runs" not in line, line
+    finally:
+        lease.release()
+    # Nothing ran: 11 minutes past its time, it is reported missed, not sent silently late.
+    code, line, _ = run(team, "check", now=NOW + timedelta(minutes=21))
+    assert "acme-bluesky 1 scheduled post missed" in line, line
+    code, text, _ = run(team, "schedule", "--json", now=NOW + timedelta(minutes=21))
+    assert [p["state"] for p in json.loads(text)] == ["missed"]
+
+
+def test_status_json_gains_the_next_scheduled_post_and_the_forecast_breach(team: SandboxTeam) -> None:
+    run(team, "post", "acme-bluesky", "Later", "--at", "+3h")
+    code, text, err = run(team, "status", "--json")
+    assert code == 0, err
+    accounts = {a["id"]: a for a in json.loads(text)["accounts"]}
+    (post,) = scheduled(team)
+    assert accounts["acme-bluesky"]["next_scheduled_at"] == post["at"]
+    assert accounts["acme-mastodon"]["next_scheduled_at"] is None
+    for account in accounts.values():
+        assert "breach_at" in account and account["forecast"]
+
+
+async def test_the_demo_has_one_account_heading_into_a_gap_and_one_covered(tmp_path: Path) -> None:
+    import argparse
+
+    import httpx
+
+    from socialtui.cli import Context
+    from socialtui.cli_posts import schedule_demo_posts
+    from socialtui.clock import FixedClock
+    from socialtui.config import load_config
+    from socialtui.overview import build_overview
+    from socialtui.sandbox.app import create_app
+    from socialtui.sandbox.server import demo_world, write_config
+    from socialtui.store import Store
+    from socialtui.sync import Syncer, default_adapter_factory
+
+    clock = FixedClock(NOW)
+    world = demo_world(clock.now)
+    path = write_config(world, tmp_path / "config.toml", "http://127.0.0.1:9")
+    config = load_config(path)
+    store = Store(config.team.data_dir)
+    factory = default_adapter_factory(
+        config, store, clock, transport=httpx.ASGITransport(app=create_app(world))
+    )
+    syncer = Syncer(config, store, clock, factory)
+    await syncer.run_once()
+    await syncer.close()
+    schedule_demo_posts(Context(argparse.Namespace(config=str(path), operator=None), clock))
+    overview = build_overview(config, store, NOW)
+    forecasts = {a.account.id: a.forecast for a in overview.accounts}
+    covered, quiet = forecasts["nightowl-bluesky"], forecasts["nightowl-mastodon"]
+    assert covered.breach_at is None and covered.scheduled == 5, covered
+    assert (
+        quiet.scheduled == 0 and quiet.breach_at is not None and quiet.breach_at - NOW < timedelta(hours=1)
+    ), quiet
