@@ -496,3 +496,12 @@ def test_the_password_stays_out_of_what_we_keep_and_print(pg_url: str) -> None:
     engine = PgEngine(url)  # peer authentication ignores it; the engine must not keep it in the URL
     assert "hunter2" not in engine.url and "hunter2" not in engine.info().location
     engine.close()
+
+
+def test_a_nul_in_a_strangers_text_is_kept_as_the_replacement_character(engine: PgEngine) -> None:
+    """jsonb cannot hold U+0000: the write must not fail on it, and a literal `\\u0000` stays text."""
+    docs = {"m:nul": {"account": "acme", "text": "bell\x07 nul\x00 end", "literal": "a \\u0000 b \\\x00"}}
+    put(engine, "contacts", docs)
+    with engine.read() as r:
+        doc = r.get("contacts", "m:nul")
+    assert doc == {"account": "acme", "text": "bell\x07 nul\ufffd end", "literal": "a \\u0000 b \\\ufffd"}

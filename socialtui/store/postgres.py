@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -191,10 +192,23 @@ def _host(url: str) -> str:
     return f"{host}:{port}" if port else str(host)
 
 
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+"""A JSON `\\u0000` escape (not an escaped backslash followed by `u0000`)."""
+
+
+def _dumps(doc: Any) -> bytes:
+    """A document as jsonb takes it: jsonb cannot hold U+0000, which a stranger's text may carry
+    (`bell\\x07 nul\\x00`), so it is kept as U+FFFD, the replacement character (no one reads a NUL)."""
+    data = orjson.dumps(doc)
+    if b"\\u0000" in data:
+        data = _NUL_ESCAPE.sub(rb"\1\\ufffd", data)
+    return data
+
+
 def _configure(conn: psycopg.Connection) -> None:
     """Every connection: orjson for jsonb, and a bounded wait for locks (then `StoreBusy`)."""
     set_json_loads(orjson.loads, conn)
-    set_json_dumps(orjson.dumps, conn)
+    set_json_dumps(_dumps, conn)
     conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from textual.widgets import TextArea
 from tuikit import ALICE, BOB, NOW, World, own_post, screen_text, wait_for
 
@@ -309,6 +310,10 @@ async def test_note_open_and_copy_link(world: World) -> None:
     assert notes[-1].text == "Asks often" and notes[-1].login == "alice"
 
 
+@pytest.mark.files_only(
+    "a files reader waits for another process's lock; a PostgreSQL reader never waits (its writers' "
+    "lock timeout is tested in test_pg_engine)"
+)
 async def test_a_busy_store_is_shown_and_the_ui_keeps_going(world: World) -> None:
     from socialtui.store.files import FileLock
 
