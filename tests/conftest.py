@@ -73,7 +73,7 @@ def store_engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
         monkeypatch.delenv("SOCIALTUI_STORE", raising=False)
         yield engine
         return
-    url = request.getfixturevalue("pg_url")
+    url = request.getfixturevalue("pg_store_url")
     monkeypatch.setenv("SOCIALTUI_STORE", url)
     try:
         yield engine
@@ -111,14 +111,44 @@ def pg_cluster() -> Iterator[PgCluster | ExternalServer]:
         cluster.stop()
 
 
+def _database_name(kind: str) -> str:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"socialtui_{kind}_{worker}_{os.getpid()}_{next(_database_numbers)}"
+
+
 @pytest.fixture
 def pg_url(pg_cluster: PgCluster | ExternalServer) -> Iterator[str]:
     """A fresh, empty database for one test; dropped afterwards."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"socialtui_test_{worker}_{os.getpid()}_{next(_database_numbers)}"
+    name = _database_name("test")
     url = pg_cluster.create_database(name)
     yield url
     try:
         pg_cluster.drop_database(name)
     except psycopg.Error:  # a server the test stopped itself; the cluster goes anyway
+        pass
+
+
+@pytest.fixture(scope="session")
+def pg_store_template(pg_cluster: PgCluster | ExternalServer) -> Iterator[str]:
+    """A database with the store's schema, migrated once per test process, to copy from."""
+    from socialtui.store.postgres import PgEngine
+
+    name = _database_name("template")
+    PgEngine(pg_cluster.create_database(name)).close()
+    yield name
+    try:
+        pg_cluster.drop_database(name)
+    except psycopg.Error:
+        pass
+
+
+@pytest.fixture
+def pg_store_url(pg_cluster: PgCluster | ExternalServer, pg_store_template: str) -> Iterator[str]:
+    """A fresh database with the store's schema and no data, for one test; dropped afterwards."""
+    name = _database_name("test")
+    url = pg_cluster.create_database(name, template=pg_store_template)
+    yield url
+    try:
+        pg_cluster.drop_database(name)
+    except psycopg.Error:
         pass
