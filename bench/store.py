@@ -271,7 +271,7 @@ def contention(engine: EngineFactory, data_dir: Path, seconds: float, followers_
                 elif kind == "claim":
                     store.claim(item, actor, NOW, timedelta(minutes=10))
                 else:
-                    store.add_note(item.post.author.label, "Follow up tomorrow", actor, NOW)
+                    store.add_note(item.post.author.contact_key, "Follow up tomorrow", actor, NOW)  # as the dashboard does
             except StoreError as exc:
                 errors.append(f"operator {number}: {exc}")
                 continue
@@ -403,7 +403,7 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
             elif n % 3 == 1:
                 store.claim(item, actor, NOW, timedelta(minutes=10))
             else:
-                store.add_note(item.post.author.label, "Follow up tomorrow", actor, NOW)
+                store.add_note(item.post.author.contact_key, "Follow up tomorrow", actor, NOW)  # as the dashboard does
             timings.append((time.perf_counter() - t) * 1000)
         report("action_commit_p50", statistics.median(timings), "ms", 25)
         report("action_commit_p95", percentile(timings, 0.95), "ms", 25)

@@ -196,6 +196,8 @@ class ItemsMixin(StoreBase):
             # dossier; then by handle (a Bluesky contact is keyed by DID), undecoded.
             for _, doc in sorted(r.get_many("contacts", full_keys).items()):
                 return doc
+            if ref.startswith(("mastodon:", "bluesky:")):
+                return None  # a dossier's key (what the dashboard passes): no other contact is it
             for key, doc in r.scan("contacts"):
                 handle = str(doc.get("handle", "")).lower()
                 if (doc.get("network"), handle) in wanted or key.lower() in full_keys:
