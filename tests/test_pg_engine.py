@@ -579,3 +579,22 @@ def test_retention_prunes_the_tombstones_through_the_store(pg_url: str, tmp_path
         assert _tombstones(pg_url) == ["b"]
     finally:
         store.engine.close()
+
+
+def test_a_bulk_write_goes_in_whole_revives_deleted_keys_and_is_seen_by_followers(
+    engine: PgEngine, pg_url: str
+) -> None:
+    put(engine, "items", {"m:0": item("acme", "2026-11-18T10:00:00Z")})
+    engine.transact(["items"], lambda w: w.delete("items", ["m:0"]))
+    token, _ = engine.changes(None, ["items"])
+    docs = {f"m:{n}": item("acme", "2026-11-18T10:00:00Z", f"@p{n}@example.social") for n in range(700)}
+    docs["m:1"]["post"]["text"] = "nul\x00 inside"
+    put(engine, "items", docs)  # over BULK_ROWS: through COPY
+    put(engine, "items", {k: docs[k] for k in list(docs)[:600]})  # again, in the same shape: an upsert
+    with engine.read() as r:
+        assert r.count("items") == 700
+        assert r.get("items", "m:1")["post"]["text"] == "nul\ufffd inside"  # type: ignore[index]
+        assert r.keys("items", Query(refs=["mastodon:p5@example.social"])) == {"m:5"}
+    assert _tombstones(pg_url) == [], "the revived key's tombstone went"
+    _, changes = engine.changes(token, ["items"])
+    assert len(changes["items"]) == 700 and all(doc is not None for doc in changes["items"].values())

@@ -99,6 +99,8 @@ MAX_KEY_LOCKS = 128
 lock table holds max_locks_per_transaction (64 by default) times max_connections in all."""  # pg_advisory_xact_lock(space, hashtext("table|k|key" or "table|r|ref")): a key or a ref of a table
 LOCK_TIMEOUT = "10s"  # as long as the files engine waits for a lock
 LOG_PAGE = 1000
+BULK_ROWS = 500
+"""From this many documents in one `put_many`, rows go in through COPY."""
 CHANGES_FORGOTTEN = "changes_forgotten_upto"
 """The `meta` key holding the newest xid whose tombstones were pruned (text, an xid8)."""
 ENGINE_TABLES = ("meta", "migrations", "tombstones", "commits", "leases")
@@ -396,8 +398,6 @@ class PgWriter(PgReader, Writer):
         ).format(tombstones=_ident("tombstones"), t=_ident(table))
         rows = [
             (
-                table,
-                key,
                 key,
                 Jsonb(doc),
                 spec.account(doc) if spec.account is not None else None,
@@ -406,9 +406,38 @@ class PgWriter(PgReader, Writer):
             )
             for key, doc in docs.items()
         ]
-        with self.conn.cursor() as cursor:
-            cursor.executemany(statement, rows)
+        if len(rows) >= BULK_ROWS:
+            self._put_bulk(table, rows)
+        else:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(statement, [(table, row[0], *row) for row in rows])
         self.written.add(table)
+
+    def _put_bulk(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Many rows at once (a first sync, a migration): COPY into a temporary table, then one
+        upsert and one tombstone sweep, instead of a statement per row."""
+        self.conn.execute(
+            'CREATE TEMP TABLE IF NOT EXISTS socialtui_load (key text COLLATE "C", doc jsonb,'
+            ' account text, at timestamptz, ref text COLLATE "C") ON COMMIT DELETE ROWS'
+        )
+        self.conn.execute("TRUNCATE socialtui_load")
+        with self.conn.cursor() as cursor:
+            with cursor.copy("COPY socialtui_load (key, doc, account, at, ref) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        self.conn.execute(
+            sql.SQL(
+                "DELETE FROM {tombstones} d USING socialtui_load l WHERE d.tbl = %s AND d.key = l.key"
+            ).format(tombstones=_ident("tombstones")),
+            (table,),
+        )
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {t} AS t (key, doc, account, at, ref) SELECT key, doc, account, at, ref"
+                " FROM socialtui_load ON CONFLICT (key) DO UPDATE SET doc = EXCLUDED.doc,"
+                " account = EXCLUDED.account, at = EXCLUDED.at, ref = EXCLUDED.ref, xid = pg_current_xact_id()"
+            ).format(t=_ident(table))
+        )
 
     def delete(self, table: str, keys: Collection[str]) -> int:
         self._writable(table, log=False)
