@@ -198,6 +198,8 @@ class ItemsMixin(StoreBase):
                 return doc
             if ref.startswith(("mastodon:", "bluesky:")):
                 return None  # a dossier's key (what the dashboard passes): no other contact is it
+            if not any(net == "bluesky" and not h.startswith("did:") for net, h in wanted):
+                return None  # a Mastodon contact's key is its handle: looked up above
             for key, doc in r.scan("contacts"):
                 handle = str(doc.get("handle", "")).lower()
                 if (doc.get("network"), handle) in wanted or key.lower() in full_keys:

@@ -36,6 +36,7 @@ async def test_reply_to_the_oldest_item_after_reading_its_thread_and_contact(wor
         await wait_for(
             lambda: detail.thread.state == "ok" and detail.contact is not None, pilot, what="thread + contact"
         )
+        await pilot.pause()  # the pane redraws after its state changed
         shown = screen_text(app)
         assert "Version 4.2 is out today!" in shown, "the thread above the item"
         assert "The app crashed again after the update." in shown and "Any news?" in shown, "the item in full"
