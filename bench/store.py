@@ -9,7 +9,7 @@ by a reply sent through the outbox, 500 marked done), 300 contacts with notes an
 
 `--engine postgresql` starts a throw-away cluster (tests/pgcluster.py) unless `--url` names a database
 (it must be empty). `--items N` sets the total of items (half open, half answered) and scales the
-posts (N/2 per account), contacts and handoffs from it.
+posts (N/2 per account, at most 10,000: retention bounds the cache), contacts and handoffs from it.
 
 Prints `name  figure  budget  ok|OVER` lines:
     action_commit_p50 / action_commit_p95   an operator action (done, claim, note) committed
@@ -51,6 +51,7 @@ EngineFactory = Callable[[], Engine | None]
 """A new engine over the bench's store (None: the files engine of the data dir)."""
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+POSTS_CAP = 10_000
 ACCOUNT_TEMPLATE = """
 [[accounts]]
 id = "brand{n:02d}"
@@ -289,7 +290,7 @@ def contention(engine: EngineFactory, data_dir: Path, seconds: float, followers_
                 elif kind == "claim":
                     store.claim(item, actor, NOW, timedelta(minutes=10))
                 else:
-                    store.add_note(item.post.author.label, "Follow up tomorrow", actor, NOW)
+                    store.add_note(item.post.author.contact_key, "Follow up tomorrow", actor, NOW)  # as the dashboard does
             except StoreError as exc:
                 errors.append(f"operator {number}: {exc}")
                 continue
@@ -351,7 +352,9 @@ def main() -> int:
     contacts, handoffs = 300, 60
     if args.items:
         args.open_items = args.items // 2
-        args.posts = max(args.items // 2, 1)
+        # The post cache is bounded by the retention period, not by how many items came in: it
+        # grows with the items up to POSTS_CAP per account (200,000 posts for 20 accounts).
+        args.posts = max(min(args.items // 2, POSTS_CAP), 1)
         contacts = max(args.items * 300 // 4000, 1)
         handoffs = max(args.items * 60 // 4000, 1)
     cluster = None
@@ -419,7 +422,7 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
             elif n % 3 == 1:
                 store.claim(item, actor, NOW, timedelta(minutes=10))
             else:
-                store.add_note(item.post.author.label, "Follow up tomorrow", actor, NOW)
+                store.add_note(item.post.author.contact_key, "Follow up tomorrow", actor, NOW)  # as the dashboard does
             timings.append((time.perf_counter() - t) * 1000)
         report("action_commit_p50", statistics.median(timings), "ms", 25)
         report("action_commit_p95", percentile(timings, 0.95), "ms", 25)

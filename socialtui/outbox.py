@@ -80,7 +80,10 @@ def queue_reply(
     """Check and commit a reply to the outbox. Raises ReplyRefused with the reason."""
     pending = [e for e in store.outbox() if e.item == item.id and e.state in ("queued", "sending")]
     if pending:
-        return pending[0]
+        if pending[0].operator == actor.operator:
+            return pending[0]  # our own reply, queued by another of our shells: send that one
+        # Someone else's reply is on its way: never pass it off as ours (their text, their words).
+        raise ReplyRefused(str(AlreadyQueued(pending[0])))
     if not force and answered_meanwhile(store, config, item, now):
         raise ReplyRefused(f"{item.id} has been answered meanwhile (use --force to reply again)")
     prepared = adapter.prepare_reply(item, text)

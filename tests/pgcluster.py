@@ -159,9 +159,10 @@ class PgCluster:
         """A libpq URL to `dbname` over the cluster's socket, as the test's own login (peer)."""
         return f"postgresql:///{quote(dbname)}?host={quote(str(self.socket_dir), safe='/')}"
 
-    def create_database(self, name: str) -> str:
-        """Create `name` (an identifier: letters, digits, `_`) and return its URL."""
-        create_database(self.url(), name)
+    def create_database(self, name: str, template: str | None = None) -> str:
+        """Create `name` (an identifier: letters, digits, `_`), a copy of `template` if given, and
+        return its URL."""
+        create_database(self.url(), name, template)
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -193,8 +194,8 @@ class ExternalServer:
         parts = urlsplit(self.admin_url)
         return urlunsplit(parts._replace(path="/" + quote(dbname)))
 
-    def create_database(self, name: str) -> str:
-        create_database(self.admin_url, name)
+    def create_database(self, name: str, template: str | None = None) -> str:
+        create_database(self.admin_url, name, template)
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -209,13 +210,29 @@ def _check_identifier(name: str) -> None:
         raise ValueError(f"not a plain database name: {name!r}")
 
 
-def create_database(admin_url: str, name: str) -> None:
-    """CREATE DATABASE through psycopg (autocommit: it cannot run in a transaction)."""
+def create_database(admin_url: str, name: str, template: str | None = None) -> None:
+    """CREATE DATABASE through psycopg (autocommit: it cannot run in a transaction); a copy of
+    `template` if given (it waits a moment for the template's last sessions to end)."""
+    import time
+
     import psycopg
+    from psycopg import errors
 
     _check_identifier(name)
+    statement = f'CREATE DATABASE "{name}"'
+    if template is not None:
+        _check_identifier(template)
+        statement += f' TEMPLATE "{template}"'
+    deadline = time.monotonic() + 10
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        while True:
+            try:
+                conn.execute(statement)
+                return
+            except errors.ObjectInUse:  # "source database ... is being accessed by other users"
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
 
 def drop_database(admin_url: str, name: str) -> None:

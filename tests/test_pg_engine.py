@@ -11,7 +11,7 @@ import multiprocessing
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -19,7 +19,17 @@ import pytest
 from pgcluster import PgCluster
 from psycopg import errors
 
-from socialtui.store.engine import Conflict, Query, StoreError, StoreTooNew, StoreUnavailable, Writer
+from socialtui.store import Store
+from socialtui.store.engine import (
+    Conflict,
+    Everything,
+    Query,
+    StoreError,
+    StoreTooNew,
+    StoreUnavailable,
+    Writer,
+)
+from socialtui.store.follow import Follower
 from socialtui.store.postgres import SCHEMA_VERSION, PgEngine
 from socialtui.store.schema import TABLES
 
@@ -385,6 +395,11 @@ def test_operators_append_to_the_audit_but_never_change_it(pg_url: str) -> None:
     with pytest.raises(StoreError, match="permission denied"):
         operator.prune_log("audit", datetime.now(UTC))
     assert len(list(owner.log("audit"))) == 3
+    # Nor the change history: pruning it is the owner's job too, and all or nothing.
+    operator.transact(["contacts"], lambda w: w.delete("contacts", ["b"]))
+    assert operator.prune_changes(timedelta(0)) == 0
+    assert _tombstones(pg_url) == ["b"]
+    assert owner.prune_changes(timedelta(0)) == 1
     operator.close()
     owner.close()
 
@@ -496,3 +511,90 @@ def test_the_password_stays_out_of_what_we_keep_and_print(pg_url: str) -> None:
     engine = PgEngine(url)  # peer authentication ignores it; the engine must not keep it in the URL
     assert "hunter2" not in engine.url and "hunter2" not in engine.info().location
     engine.close()
+
+
+def test_a_nul_in_a_strangers_text_is_kept_as_the_replacement_character(engine: PgEngine) -> None:
+    """jsonb cannot hold U+0000: the write must not fail on it, and a literal `\\u0000` stays text."""
+    docs = {"m:nul": {"account": "acme", "text": "bell\x07 nul\x00 end", "literal": "a \\u0000 b \\\x00"}}
+    put(engine, "contacts", docs)
+    with engine.read() as r:
+        doc = r.get("contacts", "m:nul")
+    assert doc == {"account": "acme", "text": "bell\x07 nul\ufffd end", "literal": "a \\u0000 b \\\ufffd"}
+
+
+# -- the change history: tombstones pruned, a follower that slept too long re-reads ---------------
+
+
+def _tombstones(pg_url: str) -> list[str]:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        return [key for (key,) in conn.execute("SELECT key FROM socialtui.tombstones ORDER BY key")]
+
+
+def _age_tombstones(pg_url: str, keys: list[str], by: str = "2 days") -> None:
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE socialtui.tombstones SET at = at - %s::interval WHERE key = ANY(%s)", (by, keys))
+
+
+def test_pruned_tombstones_send_a_follower_that_slept_everything_and_others_what_changed(
+    engine: PgEngine, pg_url: str
+) -> None:
+    answered = {"account": "acme", "at": "2026-11-18T10:00:00Z", "by": "done"}
+    put(engine, "answered", {"c:1": answered, "c:2": answered, "c:3": answered})
+    asleep = Follower(engine, ["answered"])
+    assert asleep.refresh() == {"answered"}
+    engine.transact(["answered"], lambda w: w.delete("answered", ["c:1"]))
+    _age_tombstones(pg_url, ["c:1"])  # a deletion two days old
+    awake = Follower(engine, ["answered"])  # a dashboard that looked after that deletion
+    assert set(awake.refresh()) == {"answered"} and set(awake.objects("answered")) == {"c:2", "c:3"}
+    engine.transact(["answered"], lambda w: w.delete("answered", ["c:2"]))  # a recent one: kept
+
+    assert engine.prune_changes(timedelta(days=1)) == 1
+    assert _tombstones(pg_url) == ["c:2"]
+
+    # The sleeper's token predates the forgotten deletion: it is told to look, and re-reads.
+    assert asleep.wait(0.0)
+    _, changes = engine.changes(asleep._token, ["answered"])
+    assert isinstance(changes, Everything) and set(changes["answered"]) == {"c:3"}
+    assert asleep.refresh() == {"answered"}
+    assert set(asleep.objects("answered")) == {"c:3"}, "both deletions seen, one of them without a tombstone"
+    # The other follower only needs what it has not seen: what changed, the kept tombstone.
+    _, changes = engine.changes(awake._token, ["answered"])
+    assert not isinstance(changes, Everything) and changes == {"answered": {"c:2": None}}
+    assert awake.refresh() == {"answered"} and set(awake.objects("answered")) == {"c:3"}
+    # After its re-read the sleeper is an ordinary follower again.
+    engine.transact(["answered"], lambda w: w.delete("answered", ["c:3"]))
+    _, changes = engine.changes(asleep._token, ["answered"])
+    assert not isinstance(changes, Everything) and changes == {"answered": {"c:3": None}}
+    assert engine.prune_changes(timedelta(days=1)) == 0, "nothing old enough"
+
+
+def test_retention_prunes_the_tombstones_through_the_store(pg_url: str, tmp_path: Any) -> None:
+    store = Store(tmp_path, engine=PgEngine(pg_url))
+    try:
+        store.engine.transact(["contacts"], lambda w: w.put_many("contacts", {"a": {}, "b": {}}))
+        store.engine.transact(["contacts"], lambda w: w.delete("contacts", ["a", "b"]))
+        _age_tombstones(pg_url, ["a"])
+        removed = store.prune(datetime.now(UTC), timedelta(days=14))
+        assert removed["tombstones"] == 1
+        assert _tombstones(pg_url) == ["b"]
+    finally:
+        store.engine.close()
+
+
+def test_a_bulk_write_goes_in_whole_revives_deleted_keys_and_is_seen_by_followers(
+    engine: PgEngine, pg_url: str
+) -> None:
+    put(engine, "items", {"m:0": item("acme", "2026-11-18T10:00:00Z")})
+    engine.transact(["items"], lambda w: w.delete("items", ["m:0"]))
+    token, _ = engine.changes(None, ["items"])
+    docs = {f"m:{n}": item("acme", "2026-11-18T10:00:00Z", f"@p{n}@example.social") for n in range(700)}
+    docs["m:1"]["post"]["text"] = "nul\x00 inside"
+    put(engine, "items", docs)  # over BULK_ROWS: through COPY
+    put(engine, "items", {k: docs[k] for k in list(docs)[:600]})  # again, in the same shape: an upsert
+    with engine.read() as r:
+        assert r.count("items") == 700
+        assert r.get("items", "m:1")["post"]["text"] == "nul\ufffd inside"  # type: ignore[index]
+        assert r.keys("items", Query(refs=["mastodon:p5@example.social"])) == {"m:5"}
+    assert _tombstones(pg_url) == [], "the revived key's tombstone went"
+    _, changes = engine.changes(token, ["items"])
+    assert len(changes["items"]) == 700 and all(doc is not None for doc in changes["items"].values())

@@ -1,7 +1,8 @@
 """`socialtui store check` and `socialtui store migrate`: a files store moved into PostgreSQL whole,
 or not at all.
 
-Engine-specific on purpose: the migration's target is a PostgreSQL database by definition.
+The migration is engine-specific on purpose: its source is a files store and its target a PostgreSQL
+database by definition. `store check` runs on both engines.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ def target_counts(url: str) -> dict[str, int]:
         engine.close()
 
 
+@pytest.mark.files_only("the source of a migration is a files store")
 def test_migrate_copies_every_table_and_the_copy_reads_back_the_same(
     config_path: Path, tmp_path: Path, pg_url: str
 ) -> None:
@@ -132,6 +134,7 @@ def test_migrate_copies_every_table_and_the_copy_reads_back_the_same(
     assert 'set [team] store = "' in stdout
 
 
+@pytest.mark.files_only("the source of a migration is a files store")
 def test_migrating_twice_refuses_and_changes_nothing(config_path: Path, tmp_path: Path, pg_url: str) -> None:
     populate(tmp_path / "data")
     assert run(config_path, "store", "migrate", "--to", pg_url)[0] == 0
@@ -145,6 +148,7 @@ def test_migrating_twice_refuses_and_changes_nothing(config_path: Path, tmp_path
     assert target_counts(pg_url) == counts
 
 
+@pytest.mark.files_only("the source of a migration is a files store")
 def test_a_mismatch_rolls_the_whole_copy_back(
     config_path: Path, tmp_path: Path, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -165,14 +169,15 @@ def test_a_mismatch_rolls_the_whole_copy_back(
     assert set(target_counts(pg_url).values()) == {0}
 
 
-def test_check_a_clean_store(config_path: Path, tmp_path: Path) -> None:
-    populate(tmp_path / "data")
+def test_check_a_clean_store(config_path: Path, tmp_path: Path, store_engine: str) -> None:
+    store = populate(tmp_path / "data")
 
     code, stdout, stderr = run(config_path, "store", "check")
 
     assert (code, stderr) == (0, "")
-    assert "engine          files" in stdout
-    assert f"location        {tmp_path / 'data'}" in stdout
+    assert f"engine          {store_engine}" in stdout
+    location = tmp_path / "data" if store_engine == "files" else store.engine.info().location
+    assert f"location        {location}" in stdout
     assert "problems: none" in stdout
     assert any(line.split() == ["items", "6"] for line in stdout.splitlines())
 
@@ -200,6 +205,7 @@ def test_check_names_an_answered_item_with_an_unknown_reason(config_path: Path, 
     assert "answered acme-mastodon x: the reason 'magic'" in stdout
 
 
+@pytest.mark.files_only("the source of a migration is a files store")
 def test_an_unreachable_target_is_named_without_its_password(config_path: Path, tmp_path: Path) -> None:
     populate(tmp_path / "data")
 
@@ -210,6 +216,7 @@ def test_an_unreachable_target_is_named_without_its_password(config_path: Path, 
     assert "s3cret" not in stdout + stderr
 
 
+@pytest.mark.files_only("the source of a migration is a files store")
 def test_the_password_may_come_from_the_environment(
     config_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

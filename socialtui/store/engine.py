@@ -21,7 +21,9 @@ The contract, in short:
 - `changes(token)`: what changed since `token` (an opaque value the engine handed out), as documents
   by key (`None`: deleted); a superset is allowed (an unchanged document may come again). The first
   call (`token=None`) gives everything. Change detection is part of the contract so that a dashboard
-  pays for what changed, never for the whole store.
+  pays for what changed, never for the whole store. An engine that forgets old history
+  (`prune_changes`: PostgreSQL's tombstones) answers a token older than what it forgot with
+  `Everything`: the tables' whole content, which replaces what the follower holds.
 - `wait(token, timeout)`: block until something may have changed since `token`, or the timeout.
 - `lease(name)`: the right to do something alone (poll an account), across every process of the team.
 """
@@ -32,7 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 Doc = dict[str, Any]
@@ -130,6 +132,11 @@ Changes = dict[str, dict[str, Doc | None]]
 """Per table: the documents that changed, by key; None for a deleted one."""
 
 
+class Everything(dict):  # type: ignore[type-arg]
+    """`Changes` that are the whole content of each table asked for (not what changed): a key the
+    follower holds and this leaves out was deleted meanwhile."""
+
+
 @dataclass
 class Lease(ABC):
     """The right to do something alone (poll one account) across every process that shares the store.
@@ -206,6 +213,12 @@ class Engine(ABC):
     def prune_log(self, table: str, before: datetime) -> int:
         """Drop a log table's documents older than `before` (retention); returns how many."""
 
+    def prune_changes(self, keep: timedelta) -> int:
+        """Forget the change history (what `changes` needs to report deletions) older than `keep`;
+        returns how many records went. A token older than what was forgotten gets `Everything`.
+        An engine whose history costs nothing to keep (the files engine) keeps it."""
+        return 0
+
     @abstractmethod
     def info(self) -> EngineInfo: ...
 
@@ -220,6 +233,7 @@ __all__ = [
     "Query",
     "Lease",
     "Changes",
+    "Everything",
     "Doc",
     "EngineInfo",
     "TableCount",

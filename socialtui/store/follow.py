@@ -26,7 +26,7 @@ from socialtui.model import (
     Shift,
     from_record,
 )
-from socialtui.store.engine import Engine
+from socialtui.store.engine import Engine, Everything
 
 MODELS: dict[str, type] = {
     "items": Item,
@@ -67,6 +67,11 @@ class Follower:
                 raw, objects = self._raw[table], self._objects[table]
                 model = MODELS.get(table)
                 moved = False
+                if isinstance(changes, Everything):  # the whole table: what it lacks was deleted
+                    for key in [key for key in raw if key not in docs]:
+                        del raw[key]
+                        objects.pop(key, None)
+                        moved = True
                 for key, doc in docs.items():
                     if doc is None:
                         if raw.pop(key, None) is not None:

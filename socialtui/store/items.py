@@ -29,7 +29,7 @@ from socialtui.model import (
 )
 from socialtui.store.base import NotFoundInStore, StoreBase, iso
 from socialtui.store.engine import Query, Reader, Writer
-from socialtui.store.schema import contact_key, post_key, utc
+from socialtui.store.schema import contact_key, post_key
 
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -129,20 +129,20 @@ class ItemsMixin(StoreBase):
                     claims[claim.item] = claim
             outbox = [from_record(OutboxEntry, doc) for _, doc in r.scan("outbox")]
             drafts = {key: from_record(Draft, doc) for key, doc in r.scan("drafts")}
-            raw_own = [doc for _, doc in r.scan("own")]
-            if posts_since is not None:
-                cutoff = iso(posts_since)
-                latest: dict[str, dict[str, Any]] = {}
-                for doc in raw_own:
-                    mine = latest.get(doc["account"])
-                    if mine is None or utc(doc["created_at"]) > utc(mine["created_at"]):
-                        latest[doc["account"]] = doc
-                raw_own = [
-                    doc for doc in raw_own if utc(doc["created_at"]) >= cutoff or latest[doc["account"]] is doc
-                ]
             items_query = Query(unless_in="answered") if open_only else None
             items = [from_record(Item, doc) for _, doc in r.scan("items", items_query)]
-            health = {key: from_record(AccountHealth, doc) for key, doc in r.scan("health")}
+            raw_health = dict(r.scan("health"))
+            health = {key: from_record(AccountHealth, doc) for key, doc in raw_health.items()}
+            if posts_since is None:
+                raw_own = [doc for _, doc in r.scan("own")]
+            else:
+                # The recent posts, and each account's latest (its gap is measured from it) asked
+                # for by account: the whole post cache is never read. An account with posts has
+                # been polled, so it has a health row.
+                raw_own = [doc for _, doc in r.scan("own", Query(since=iso(posts_since)))]
+                recent = {doc["account"] for doc in raw_own}
+                for account in sorted((set(raw_health) | {i.account for i in items}) - recent):
+                    raw_own.extend(doc for _, doc in r.scan("own", Query(account=account, newest=1)))
             return Snapshot(
                 items=items,
                 own_posts=[from_record(Post, doc) for doc in raw_own],
@@ -221,15 +221,26 @@ class ItemsMixin(StoreBase):
             candidates = [("bluesky", ref.lstrip("@")), ("mastodon", ref.lstrip("@"))]
         wanted = {(net, handle.lower()) for net, handle in candidates}
         full_keys = {f"{net}:{h}" for net, h in wanted}
-        if len(candidates) == 1:
-            # The usual case (a Mastodon handle, a DID, a full key): the contact by its key, without
-            # decoding every contact of the team.
-            found = self.contact(next(iter(full_keys)))  # type: ignore[attr-defined]
-            if found is not None:
-                return found.key, found.network, found.handle, found.display_name
-        for contact in self.contacts().values():  # type: ignore[attr-defined]
-            if (contact.network, contact.handle.lower()) in wanted or contact.key.lower() in full_keys:
-                return contact.key, contact.network, contact.handle, contact.display_name
+
+        def known(r: Reader) -> dict[str, Any] | None:
+            # By key first (a Mastodon handle is its key): an operator's note must not read every
+            # dossier; then by handle (a Bluesky contact is keyed by DID), undecoded.
+            for _, doc in sorted(r.get_many("contacts", full_keys).items()):
+                return doc
+            if ref.startswith(("mastodon:", "bluesky:")):
+                return None  # a dossier's key (what the dashboard passes): no other contact is it
+            if not any(net == "bluesky" and not h.startswith("did:") for net, h in wanted):
+                return None  # a Mastodon contact's key is its handle: looked up above
+            for key, doc in r.scan("contacts"):
+                handle = str(doc.get("handle", "")).lower()
+                if (doc.get("network"), handle) in wanted or key.lower() in full_keys:
+                    return doc
+            return None
+
+        found = self._read(known)
+        if found is not None:
+            contact = from_record(Contact, found)
+            return contact.key, contact.network, contact.handle, contact.display_name
         author = self._read(lambda r: self._author_of(r, candidates))
         if author is not None:
             return author.contact_key, author.network, author.handle, author.display_name

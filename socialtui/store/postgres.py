@@ -31,7 +31,11 @@ How the contract maps onto PostgreSQL:
   it committed.
 - `changes`: every row carries the id (xid8) of the transaction that last wrote it; the token is
   the snapshot (`pg_current_snapshot()`) the previous answer was read in, and what changed since is
-  what that snapshot could not see. Deletions leave a tombstone row.
+  what that snapshot could not see. Deletions leave a tombstone row, kept for `CHANGES_KEPT` and
+  then pruned on the retention timer (`prune_changes`); `meta` remembers the newest xid pruned, and
+  a token whose snapshot's xmin is not above it (a follower asleep for longer than that) gets
+  `Everything`: a full re-read that replaces what the follower holds, since it may have missed a
+  deletion whose tombstone is gone.
 - `wait`: a dedicated connection LISTENs on the channel `socialtui`; each write transaction sends a
   NOTIFY naming the tables it wrote, delivered at its commit.
 - `lease`: a row with an expiry in server time, taken over only once expired.
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import threading
 import time
@@ -48,7 +53,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -66,6 +71,7 @@ from socialtui.store.engine import (
     Doc,
     Engine,
     EngineInfo,
+    Everything,
     Lease,
     Query,
     Reader,
@@ -93,6 +99,10 @@ MAX_KEY_LOCKS = 128
 lock table holds max_locks_per_transaction (64 by default) times max_connections in all."""  # pg_advisory_xact_lock(space, hashtext("table|k|key" or "table|r|ref")): a key or a ref of a table
 LOCK_TIMEOUT = "10s"  # as long as the files engine waits for a lock
 LOG_PAGE = 1000
+BULK_ROWS = 500
+"""From this many documents in one `put_many`, rows go in through COPY."""
+CHANGES_FORGOTTEN = "changes_forgotten_upto"
+"""The `meta` key holding the newest xid whose tombstones were pruned (text, an xid8)."""
 ENGINE_TABLES = ("meta", "migrations", "tombstones", "commits", "leases")
 
 
@@ -152,6 +162,11 @@ CREATE INDEX commits_at ON {SCHEMA}.commits (at);
 CREATE TABLE {SCHEMA}.leases (name text PRIMARY KEY, holder text NOT NULL, expires_at timestamptz NOT NULL);
 """
     + "".join(_table_ddl(TABLES[name]) for name in _V1_TABLES),
+    # 2: tombstones say when they were laid, so that old ones can be pruned
+    f"""
+ALTER TABLE {SCHEMA}.tombstones ADD COLUMN at timestamptz NOT NULL DEFAULT now();
+CREATE INDEX tombstones_at ON {SCHEMA}.tombstones (at);
+""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -191,10 +206,23 @@ def _host(url: str) -> str:
     return f"{host}:{port}" if port else str(host)
 
 
+_NUL_ESCAPE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
+"""A JSON `\\u0000` escape (not an escaped backslash followed by `u0000`)."""
+
+
+def _dumps(doc: Any) -> bytes:
+    """A document as jsonb takes it: jsonb cannot hold U+0000, which a stranger's text may carry
+    (`bell\\x07 nul\\x00`), so it is kept as U+FFFD, the replacement character (no one reads a NUL)."""
+    data = orjson.dumps(doc)
+    if b"\\u0000" in data:
+        data = _NUL_ESCAPE.sub(rb"\1\\ufffd", data)
+    return data
+
+
 def _configure(conn: psycopg.Connection) -> None:
     """Every connection: orjson for jsonb, and a bounded wait for locks (then `StoreBusy`)."""
     set_json_loads(orjson.loads, conn)
-    set_json_dumps(orjson.dumps, conn)
+    set_json_dumps(_dumps, conn)
     conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
 
 
@@ -342,7 +370,9 @@ class PgWriter(PgReader, Writer):
             self._lock(table)
             return
         if table not in self._shared:
-            self.conn.execute("SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", (TABLE_LOCK_SPACE, table))
+            self.conn.execute(
+                "SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", (TABLE_LOCK_SPACE, table)
+            )
             self._shared.add(table)
         # unnest keeps the order given: the same sorted order in every transaction
         self.conn.execute(
@@ -368,8 +398,6 @@ class PgWriter(PgReader, Writer):
         ).format(tombstones=_ident("tombstones"), t=_ident(table))
         rows = [
             (
-                table,
-                key,
                 key,
                 Jsonb(doc),
                 spec.account(doc) if spec.account is not None else None,
@@ -378,9 +406,38 @@ class PgWriter(PgReader, Writer):
             )
             for key, doc in docs.items()
         ]
-        with self.conn.cursor() as cursor:
-            cursor.executemany(statement, rows)
+        if len(rows) >= BULK_ROWS:
+            self._put_bulk(table, rows)
+        else:
+            with self.conn.cursor() as cursor:
+                cursor.executemany(statement, [(table, row[0], *row) for row in rows])
         self.written.add(table)
+
+    def _put_bulk(self, table: str, rows: list[tuple[Any, ...]]) -> None:
+        """Many rows at once (a first sync, a migration): COPY into a temporary table, then one
+        upsert and one tombstone sweep, instead of a statement per row."""
+        self.conn.execute(
+            'CREATE TEMP TABLE IF NOT EXISTS socialtui_load (key text COLLATE "C", doc jsonb,'
+            ' account text, at timestamptz, ref text COLLATE "C") ON COMMIT DELETE ROWS'
+        )
+        self.conn.execute("TRUNCATE socialtui_load")
+        with self.conn.cursor() as cursor:
+            with cursor.copy("COPY socialtui_load (key, doc, account, at, ref) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        self.conn.execute(
+            sql.SQL(
+                "DELETE FROM {tombstones} d USING socialtui_load l WHERE d.tbl = %s AND d.key = l.key"
+            ).format(tombstones=_ident("tombstones")),
+            (table,),
+        )
+        self.conn.execute(
+            sql.SQL(
+                "INSERT INTO {t} AS t (key, doc, account, at, ref) SELECT key, doc, account, at, ref"
+                " FROM socialtui_load ON CONFLICT (key) DO UPDATE SET doc = EXCLUDED.doc,"
+                " account = EXCLUDED.account, at = EXCLUDED.at, ref = EXCLUDED.ref, xid = pg_current_xact_id()"
+            ).format(t=_ident(table))
+        )
 
     def delete(self, table: str, keys: Collection[str]) -> int:
         self._writable(table, log=False)
@@ -391,7 +448,7 @@ class PgWriter(PgReader, Writer):
             sql.SQL(
                 "WITH gone AS (DELETE FROM {t} WHERE key = ANY(%s) RETURNING key),"
                 " buried AS (INSERT INTO {tombstones} (tbl, key) SELECT %s, key FROM gone"
-                " ON CONFLICT (tbl, key) DO UPDATE SET xid = pg_current_xact_id())"
+                " ON CONFLICT (tbl, key) DO UPDATE SET xid = pg_current_xact_id(), at = now())"
                 " SELECT count(*) FROM gone"
             ).format(t=_ident(table), tombstones=_ident("tombstones")),
             (list(keys), table),
@@ -569,7 +626,9 @@ class PgEngine(Engine):
             except _Again:
                 # Two bodies locked the same keys in opposite orders: this one lost; run it again.
                 if time.monotonic() > deadline:
-                    raise StoreBusy(f"{', '.join(names)}: kept deadlocking with another writer; nothing was changed") from None
+                    raise StoreBusy(
+                        f"{', '.join(names)}: kept deadlocking with another writer; nothing was changed"
+                    ) from None
                 time.sleep(random.uniform(0, 0.01))
             except _Lost as lost:
                 if lost.during_commit:
@@ -612,16 +671,17 @@ class PgEngine(Engine):
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             # The first statement: the transaction's snapshot, the one the rows below are read in.
             (snapshot,) = conn.execute("SELECT pg_current_snapshot()::text").fetchone()  # type: ignore[misc]
-            found: Changes = {}
+            since = None if token is None or _forgotten_since(conn, token) else token
+            found: Changes = {} if since is not None else Everything()
             for name in names:
                 key = sql.SQL("id::text") if TABLES[name].log else sql.SQL("key")
                 statement = sql.SQL("SELECT {key}, doc FROM {t}").format(key=key, t=_ident(name))
-                if token is None:
+                if since is None:
                     rows = conn.execute(statement).fetchall()
                 else:
-                    rows = conn.execute(statement + sql.SQL(" WHERE ") + _SINCE, {"token": token}).fetchall()
+                    rows = conn.execute(statement + sql.SQL(" WHERE ") + _SINCE, {"token": since}).fetchall()
                 found[name] = dict(rows)
-            if token is not None and names:
+            if since is not None and names:
                 buried = conn.execute(
                     sql.SQL("SELECT tbl, key FROM {t} WHERE tbl = ANY(%(tables)s) AND ").format(
                         t=_ident("tombstones")
@@ -686,6 +746,33 @@ class PgEngine(Engine):
             raise StoreError(f"{table} is not a log table")
         statement = sql.SQL("DELETE FROM {t} WHERE at < %s").format(t=_ident(table))
         return self._run(lambda conn: conn.execute(statement, (before,)).rowcount)
+
+    def prune_changes(self, keep: timedelta) -> int:
+        """Drop the tombstones laid more than `keep` ago (server time) and remember the newest xid
+        dropped, in one transaction. Under the operators' role (no right to write `meta`) nothing
+        is pruned: that is the owner's job, like the audit's retention."""
+
+        def work(conn: psycopg.Connection) -> int:
+            try:
+                with conn.transaction():
+                    count, upto = conn.execute(
+                        "WITH gone AS (DELETE FROM socialtui.tombstones"
+                        " WHERE at < now() - make_interval(secs => %s) RETURNING xid)"
+                        " SELECT count(*), max(xid)::text FROM gone",
+                        (keep.total_seconds(),),
+                    ).fetchone()  # type: ignore[misc]
+                    if upto is not None:
+                        conn.execute(
+                            "INSERT INTO socialtui.meta AS m (key, value) VALUES (%s, to_jsonb(%s::text))"
+                            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                            " WHERE (m.value #>> '{}')::xid8 < (EXCLUDED.value #>> '{}')::xid8",
+                            (CHANGES_FORGOTTEN, upto),
+                        )
+                    return int(count)
+            except errors.InsufficientPrivilege:
+                return 0
+
+        return self._run(work)
 
     def info(self) -> EngineInfo:
         def work(conn: psycopg.Connection) -> EngineInfo:
@@ -846,6 +933,7 @@ class PgEngine(Engine):
             + _SINCE
             + sql.SQL(")")
         )
+        checks.append(_FORGOTTEN)
         row = conn.execute(
             sql.SQL("SELECT ") + sql.SQL(" OR ").join(checks), {"token": token, "tables": names}
         ).fetchone()
@@ -882,6 +970,18 @@ class PgEngine(Engine):
 _SINCE = sql.SQL(
     "xid >= pg_snapshot_xmin(%(token)s::pg_snapshot) AND NOT pg_visible_in_snapshot(xid, %(token)s::pg_snapshot)"
 )
+
+
+# The token's snapshot may have missed a deletion whose tombstone was pruned since.
+_FORGOTTEN = sql.SQL(
+    "EXISTS (SELECT 1 FROM socialtui.meta WHERE key = {key}"
+    " AND pg_snapshot_xmin(%(token)s::pg_snapshot) <= (value #>> '{{}}')::xid8)"
+).format(key=sql.Literal(CHANGES_FORGOTTEN))
+
+
+def _forgotten_since(conn: psycopg.Connection, token: str) -> bool:
+    row = conn.execute(sql.SQL("SELECT ") + _FORGOTTEN, {"token": token}).fetchone()
+    return bool(row and row[0])
 
 
 def _rollback(conn: psycopg.Connection) -> None:

@@ -4,7 +4,8 @@ Older than the team's `retention`: answered items (with their states, claims, dr
 each account's latest (gaps are measured from it), home timelines, sent replies, written handoff
 notes, ended shifts and forgotten drafts. Unanswered items, unsent or failed replies and open shifts
 are kept whatever their age. The audit trail keeps its own retention, `AUDIT_RETENTION` (a year and a
-month: long enough for a yearly review).
+month: long enough for a yearly review). The engine's change history (PostgreSQL's tombstones of
+deleted rows) is kept for `CHANGES_KEPT`.
 
 `prune_if_due` runs it on a timer inside `sync` and a dashboard that polls, under a lease, so that
 one process of the team prunes at a time.
@@ -20,6 +21,9 @@ from socialtui.store.engine import Query, Writer
 from socialtui.store.schema import utc
 
 AUDIT_RETENTION = timedelta(days=400)
+CHANGES_KEPT = timedelta(days=1)
+"""How long an engine keeps the history that followers need to see deletions (PostgreSQL's
+tombstones): a dashboard that has not looked for longer re-reads everything once."""
 PRUNE_EVERY = 3600.0
 """Seconds between two prunes by one process."""
 
@@ -82,6 +86,7 @@ class RetentionMixin(StoreBase):
         )
         removed["home_posts"] = self._write(["home"], lambda w: w.delete("home", w.keys("home", Query(until=cutoff))))
         removed["audit"] = self.engine.prune_log("audit", now - audit_retention)
+        removed["tombstones"] = self.engine.prune_changes(CHANGES_KEPT)
         return removed
 
     def prune_if_due(self, now: datetime, retention: timedelta, every: float = PRUNE_EVERY) -> dict[str, int] | None:
@@ -99,4 +104,4 @@ class RetentionMixin(StoreBase):
             lease.release()
 
 
-__all__ = ["RetentionMixin", "AUDIT_RETENTION", "PRUNE_EVERY"]
+__all__ = ["RetentionMixin", "AUDIT_RETENTION", "CHANGES_KEPT", "PRUNE_EVERY"]

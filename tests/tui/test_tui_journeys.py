@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from textual.widgets import TextArea
 from tuikit import ALICE, BOB, NOW, World, own_post, screen_text, wait_for
 
@@ -35,6 +36,7 @@ async def test_reply_to_the_oldest_item_after_reading_its_thread_and_contact(wor
         await wait_for(
             lambda: detail.thread.state == "ok" and detail.contact is not None, pilot, what="thread + contact"
         )
+        await pilot.pause()  # the pane redraws after its state changed
         shown = screen_text(app)
         assert "Version 4.2 is out today!" in shown, "the thread above the item"
         assert "The app crashed again after the update." in shown and "Any news?" in shown, "the item in full"
@@ -309,6 +311,10 @@ async def test_note_open_and_copy_link(world: World) -> None:
     assert notes[-1].text == "Asks often" and notes[-1].login == "alice"
 
 
+@pytest.mark.files_only(
+    "the files engine's locks: a PostgreSQL reader never waits on a writer either (its writers' "
+    "lock timeout is tested in test_pg_engine)"
+)
 async def test_a_writer_holding_the_store_locks_does_not_stop_the_dashboard(world: World) -> None:
     """Readers take no lock (files are replaced whole): another process stuck inside a write holds
     up other writers, never the dashboard's readings."""
