@@ -248,7 +248,7 @@ def test_a_sender_killed_between_sent_and_recorded_is_not_sent_twice(
         asyncio.run(retry())
         assert store.engine.name == store_engine, "the processes shared the engine under test"
         if store_engine == "files":
-            assert os.path.exists(config.team.data_dir / "tables" / "outbox" / "_.json")
+            assert (config.team.data_dir / "tables" / "outbox" / "_.json").exists()
 
 
 class _Rebased(httpx.AsyncHTTPTransport):
