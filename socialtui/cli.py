@@ -1,7 +1,8 @@
 """The command line: argument parsing and thin commands over the core. A contract: scripts use it.
 
-Exit codes: 0 success; 1 an error at run time (store busy, item not found, network failure);
-2 a bad config or bad arguments; `check` uses 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+Exit codes: 0 success; 1 an error at run time (store busy, item not found, network failure, and for
+`sync --once` any account that could not be polled); 2 a bad config or bad arguments; `check` uses
+0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the README's command-line section is the contract).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def cmd_status(ctx: Context) -> int:
         else:
             quiet = f"{format_duration(a.gap.quiet_s)} of {format_duration(a.account.max_quiet.total_seconds())} {a.gap.state}"
         out(
-            f"{fit(a.account.id, 20)} {a.unanswered:>10} {a.late:>5} {oldest:>7}  {quiet:<22} {a.health.summary}"
+            f"{fit(a.account.id, 20)} {a.unanswered:>10} {a.late:>5} {oldest:>7}  {quiet:<22} {clean(a.health_summary)}"
         )
     out()
     if not overview.queue:

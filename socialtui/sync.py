@@ -203,6 +203,8 @@ class Syncer:
         self.pollers: dict[str, AccountPoller] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
+        self.unusable: dict[str, str] = {}
+        """Accounts that could not be polled at all (no secret, a bad session file), with why."""
 
     def held(self) -> list[str]:
         return [account for account, lease in self.leases.items() if lease.held]
@@ -214,17 +216,22 @@ class Syncer:
             try:
                 adapter = self.factory(account)
             except Exception as exc:  # a missing secret or bad session file: the account's health says so
+                now = self.clock.now()
+                previous = self.store.health().get(account_id) or AccountHealth(account=account_id)
                 self.store.set_health(
                     AccountHealth(
                         account=account_id,
                         state="auth",
-                        since=self.clock.now(),
+                        since=previous.since if previous.state == "auth" and previous.since else now,
                         error=_short(exc),
-                        last_sync_at=self.clock.now(),
+                        last_sync_at=now,
+                        last_ok_at=previous.last_ok_at,
                     )
                 )
                 self.log(f"{account_id}: {exc}")
+                self.unusable[account_id] = _short(exc)
                 return None
+            self.unusable.pop(account_id, None)
             poller = AccountPoller(account, self.config, self.store, self.clock, adapter)
             self.pollers[account_id] = poller
         return poller
@@ -242,6 +249,8 @@ class Syncer:
                 if poller is not None:
                     runnable.append(poller)
             results = list(await asyncio.gather(*(p.cycle() for p in runnable)))
+            # An account that could not even be polled is a failure too (`sync --once` exits 1).
+            results += [CycleResult(account=a, ok=False, error=why) for a, why in self.unusable.items()]
             self._prune(every=0.0)
         finally:
             await self.close()

@@ -10,10 +10,11 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from socialtui import care
 from socialtui.overview import AccountOverview
 from socialtui.text import fit
 from socialtui.tui.data import Dashboard
-from socialtui.tui.render import GAP_STYLE, HEALTH_STYLE, account_style, age, health_text, sparkline
+from socialtui.tui.render import GAP_STYLE, account_style, age, health_style, health_text, sparkline
 
 Part = str | tuple[str, str]
 QUIET_WIDTH = 29
@@ -44,7 +45,6 @@ def block(row: AccountOverview, width: int) -> list[Content]:
     """Four lines about one account, for the wide column."""
     account = row.account
     inner = max(width - 2, 8)
-    health = row.health
     return [
         Content.assemble(("● " + fit(account.handle, inner), account_style(account))),
         Content.assemble("  ", *counts_parts(row)),
@@ -53,7 +53,7 @@ def block(row: AccountOverview, width: int) -> list[Content]:
             "  ",
             (sparkline(row.gap.hourly, 12), "$secondary"),
             " ",
-            (health_text(health), HEALTH_STYLE.get(health.state, "")),
+            (health_text(row), health_style(row)),
         ).truncate(width, ellipsis=True),
     ]
 
@@ -61,10 +61,10 @@ def block(row: AccountOverview, width: int) -> list[Content]:
 def strip_lines(row: AccountOverview, width: int) -> list[Content]:
     """One line about one account, for narrow screens; a second one when its server is failing."""
     account = row.account
-    health = row.health
     late: Part = (f"{row.late} late", "$error bold") if row.late else ("", "")
     quiet = Content.assemble(*quiet_parts(row)).truncate(QUIET_WIDTH, ellipsis=True)
-    healthy = health.state in ("ok", "never")
+    healthy = row.health_level in (care.OK, care.UNKNOWN)
+    state = row.health.state
     line = Content.assemble(
         ("● " + fit(account.handle, 22), account_style(account)),
         (f"{row.unanswered:>3}", "bold" if row.unanswered else "$text-muted"),
@@ -75,13 +75,13 @@ def strip_lines(row: AccountOverview, width: int) -> list[Content]:
         " ",
         (sparkline(row.gap.hourly, 6), "$secondary"),
         " ",
-        (health.state if healthy else "⚠", HEALTH_STYLE.get(health.state, "")),
+        (state if healthy else "⚠", health_style(row)),
     ).truncate(width, ellipsis=True)
     if healthy:
         return [line]
     problem = Content.assemble(
-        ("  ⚠ ", HEALTH_STYLE.get(health.state, "")),
-        (health_text(health), HEALTH_STYLE.get(health.state, "")),
+        ("  ⚠ ", health_style(row)),
+        (health_text(row), health_style(row)),
     )
     return [line, problem.truncate(width, ellipsis=True)]
 
