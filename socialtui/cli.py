@@ -115,6 +115,12 @@ def cmd_status(ctx: Context) -> int:
             f"{fit(a.account.id, 20)} {a.unanswered:>10} {a.late:>5} {oldest:>7}  {quiet:<22} {clean(a.health_summary)}"
         )
     out()
+    failed = overview.failed
+    if failed:
+        out(f"FAILED REPLIES ({len(failed)}): reply again, or discard with `socialtui reply ITEM --discard`")
+        for entry in failed:
+            out(f"  {entry.item}  {fit(entry.account, 16)} {one_line(entry.text, 40)}  {one_line(entry.error, 120)}")
+        out()
     if not overview.queue:
         never = [a.account.id for a in overview.accounts if a.health.state == "never"]
         if never:
@@ -421,9 +427,11 @@ def cmd_reply(ctx: Context) -> int:
     import asyncio
     import time
 
-    from socialtui.outbox import ReplyRefused, deliver, queue_reply
+    from socialtui.outbox import ReplyRefused, answered_on_server, deliver, queue_reply
     from socialtui.sync import default_adapter_factory
 
+    if ctx.args.discard:
+        return _discard_failed(ctx)
     text = " ".join(ctx.args.text)
     if text == "-":
         text = sys.stdin.read()
@@ -445,6 +453,14 @@ def cmd_reply(ctx: Context) -> int:
 
     async def send() -> int:
         try:
+            if not ctx.args.force:
+                # The store knows what a sync has seen; a reply from another app may be newer.
+                found = await answered_on_server(store, adapter, item)
+                if found is not None:
+                    raise CommandError(
+                        f"not sent: {item.id} has been answered meanwhile on the server "
+                        f"({one_line(found.url or found.remote_id)}; use --force to reply again)"
+                    )
             try:
                 entry = queue_reply(store, config, adapter, item, text, actor, now, force=ctx.args.force)
             except ReplyRefused as exc:
@@ -462,14 +478,35 @@ def cmd_reply(ctx: Context) -> int:
                 out(f"Sent: {entry.url or entry.remote_id}")
                 return 0
             if entry.state == "failed":
-                print(f"socialtui: reply failed: {entry.error} (the text is kept in the outbox)", file=sys.stderr)
+                print(
+                    f"socialtui: reply failed: {one_line(entry.error)} (the text is kept in the outbox; "
+                    f"reply again, or `socialtui reply {item.id} --discard`)",
+                    file=sys.stderr,
+                )
                 return 1
-            print(f"socialtui: {delivery.message}; the reply waits in the outbox and the poller will send it", file=sys.stderr)
+            print(
+                f"socialtui: {one_line(delivery.message)}; the reply waits in the outbox and the poller will send it",
+                file=sys.stderr,
+            )
             return 1
         finally:
             await adapter.aclose()
 
     return asyncio.run(send())
+
+
+def _discard_failed(ctx: Context) -> int:
+    from socialtui.outbox import discard_failed
+
+    if ctx.args.text:
+        raise ArgumentError("reply --discard takes no TEXT")
+    item = ctx.store.find_item(ctx.args.item)
+    discarded = discard_failed(ctx.store, item.id, ctx.actor, ctx.now())
+    if not discarded:
+        raise CommandError(f"{item.id} has no failed reply to discard")
+    for entry in discarded:
+        out(f"Discarded the failed reply {entry.id} to {item.id} on {entry.account}: {one_line(entry.text, 60)}")
+    return 0
 
 
 def cmd_login(ctx: Context) -> int:
@@ -657,8 +694,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reply", parents=[common], help="reply to an item from the shell, through the outbox")
     p.add_argument("item", metavar="ITEM")
-    p.add_argument("text", metavar="TEXT", nargs="+", help="the reply (- reads it from standard input)")
+    p.add_argument("text", metavar="TEXT", nargs="*", help="the reply (- reads it from standard input)")
     p.add_argument("--force", action="store_true", help="reply even if answered meanwhile or claimed by someone else")
+    p.add_argument(
+        "--discard", action="store_true", help="give up on the item's failed reply (check stops reporting it)"
+    )
     p.set_defaults(func=cmd_reply)
 
     p = sub.add_parser("login", parents=[common], help="Mastodon: authorize socialtui and write the account's token_file")

@@ -211,7 +211,7 @@ class HandoffDraft:
     pinned_accounts: tuple[str, ...] = ()
 
 
-OUTBOX_STATES = ("queued", "sending", "sent", "failed")
+OUTBOX_STATES = ("queued", "sending", "sent", "failed", "discarded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +239,11 @@ class OutboxEntry:
     target: Post | None = None
     """The post replied to, so the reply can be sent again by any process even when that post is
     not an item (a reply from the timelines)."""
+    failure: str = ""
+    """Why a `failed` reply failed: `auth` (the server refused our credentials: sent again once when
+    the account recovers) or `rejected` (the server refused the reply itself)."""
+    auth_retried: bool = False
+    """Sent again once already after an authentication failure (never a second time)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,9 +129,11 @@ class AccountPoller:
             else:
                 result.home_posts = self.store.put_home_posts(home)
         # Replies whose sender died or gave up: this process holds the account's lease, so it finishes them.
-        from socialtui.outbox import retry_pending
+        from socialtui.outbox import resend_after_auth, retry_pending
 
         await retry_pending(self.store, self.adapter, account, self.clock)
+        # Polling works again: replies refused for our credentials go once more, with their key.
+        await resend_after_auth(self.store, self.adapter, account, self.clock)
 
     def _record_failure(self, exc: NetworkFailure, now: datetime) -> float:
         """Store the account's health and say how long to wait before the next try."""

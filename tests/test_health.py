@@ -3,6 +3,7 @@ that could not be polled at all, against the sandbox network and the command lin
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 from datetime import timedelta
@@ -14,6 +15,8 @@ from sandbox_env import make_team, socket_team
 from socialtui import care
 from socialtui.cli import main
 from socialtui.clock import FixedClock
+from socialtui.model import Actor
+from socialtui.outbox import deliver, queue_reply
 from socialtui.overview import build_overview
 from socialtui.sync import account_lease
 
@@ -118,3 +121,103 @@ def care_now():  # noqa: ANN201
     from sandbox_env import NOW
 
     return NOW - timedelta(0)
+
+
+ACTOR = Actor("ops", "Ops")
+
+
+async def _first_item(team, account: str):  # noqa: ANN001, ANN202
+    assert all(r.ok for r in await team.syncer().run_once())
+    overview = build_overview(team.config, team.store, team.clock.now())
+    return next(e.item for e in overview.queue if e.item.account == account)
+
+
+async def _our_replies(team, item) -> list:  # noqa: ANN001
+    adapter = team.factory()(team.config.account(item.account))
+    try:
+        thread = await adapter.fetch_thread(item.post)
+    finally:
+        await adapter.aclose()
+    return [p for p in thread if p.reply_to == item.post.remote_id and p.author.handle.startswith("acme")]
+
+
+async def test_a_reply_refused_for_auth_is_reported_then_sent_once_when_the_account_recovers(
+    tmp_path: Path,
+) -> None:
+    team = make_team(tmp_path)
+    item = await _first_item(team, "acme-mastodon")
+    adapter = team.factory()(team.config.account("acme-mastodon"))
+    team.world.faults.set("acme-mastodon", "expired")  # the token was revoked
+    try:
+        entry = queue_reply(team.store, team.config, adapter, item, "Thanks, on it!", ACTOR, team.clock.now())
+        delivery = await deliver(team.store, adapter, item, entry.id, team.clock)
+    finally:
+        await adapter.aclose()
+    assert (delivery.entry.state, delivery.entry.failure) == ("failed", "auth")
+    assert "run `socialtui login acme-mastodon`" in delivery.entry.error  # says what to do
+    code, line = build_overview(team.config, team.store, team.clock.now()).check()
+    assert code == care.CRITICAL and "1 reply failed on acme-mastodon" in line
+    code, out, _ = run(team.config.path, team.clock, "status")
+    assert "1 reply failed" in out and "socialtui login acme-mastodon" in out
+
+    team.advance(60)
+    results = await team.syncer().run_once()  # still refused: nothing is sent again
+    assert [r.ok for r in results if r.account == "acme-mastodon"] == [False]
+    assert team.store.outbox_entry(entry.id).state == "failed"  # type: ignore[union-attr]
+
+    team.world.faults.set("acme-mastodon", "none")  # a new token, say
+    team.advance(60)
+    assert all(r.ok for r in await team.syncer().run_once())
+    sent = team.store.outbox_entry(entry.id)
+    assert sent is not None and sent.state == "sent" and sent.auth_retried
+    assert len(await _our_replies(team, item)) == 1
+    team.advance(60)
+    await team.syncer().run_once()
+    assert len(await _our_replies(team, item)) == 1, "sent once, never twice"
+    code, line = build_overview(team.config, team.store, team.clock.now()).check()
+    assert "reply failed" not in line
+
+
+async def test_a_failed_reply_is_reported_until_discarded(tmp_path: Path) -> None:
+    team = make_team(tmp_path)
+    item = await _first_item(team, "acme-mastodon")
+    adapter = team.factory()(team.config.account("acme-mastodon"))
+    team.world.faults.set("acme-mastodon", "expired")
+    try:
+        entry = queue_reply(team.store, team.config, adapter, item, "Thanks!", ACTOR, team.clock.now())
+        await deliver(team.store, adapter, item, entry.id, team.clock)
+    finally:
+        await adapter.aclose()
+    code, out, _ = run(team.config.path, team.clock, "check")
+    assert code == 2 and "1 reply failed on acme-mastodon" in out
+    code, out, err = run(team.config.path, team.clock, "reply", item.id, "--discard")
+    assert code == 0 and "Discarded the failed reply" in out, err
+    code, out, _ = run(team.config.path, team.clock, "check")
+    assert "reply failed" not in out
+    assert team.store.outbox_entry(entry.id).state == "discarded"  # type: ignore[union-attr]
+    code, _, err = run(team.config.path, team.clock, "reply", item.id, "--discard")
+    assert code == 1 and "no failed reply" in err
+    # Discarded is final: the account recovering sends nothing.
+    team.world.faults.set("acme-mastodon", "none")
+    await team.syncer().run_once()
+    assert await _our_replies(team, item) == []
+
+
+@pytest.mark.parametrize("network", ["mastodon", "bluesky"])
+def test_a_reply_from_another_app_not_yet_synced_is_found_on_the_server(tmp_path: Path, network: str) -> None:
+    with socket_team(tmp_path) as team:
+        account = f"acme-{network}"
+        item = asyncio.run(_first_item(team, account))
+        # The brand answers from the network's own app; no sync has seen it yet.
+        brand = "acme" if network == "mastodon" else "acme.sandbox.bsky"
+        team.world.post_as(network, brand, "Answered from the phone app", reply_to=item.post.remote_id)
+        code, _, err = run(team.config.path, team.clock, "reply", item.id, "Thanks!")
+        assert code == 1 and "answered meanwhile on the server" in err, err
+        assert len(asyncio.run(_our_replies(team, item))) == 1, "not answered twice"
+        # The reply found is in the store now: every operator sees the item answered.
+        queue = build_overview(team.config, team.store, team.clock.now()).queue
+        assert item.id not in {e.item.id for e in queue}
+        # --force replies anyway, as documented.
+        code, out, err = run(team.config.path, team.clock, "reply", item.id, "Thanks!", "--force")
+        assert code == 0 and "Sent:" in out, err
+        assert len(asyncio.run(_our_replies(team, item))) == 2

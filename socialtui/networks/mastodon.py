@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 
 NETWORK = "mastodon"
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
-SCOPES = "read write"
+SCOPES = "read:accounts read:notifications read:statuses write:statuses write:favourites"
+"""What socialtui uses, no more: its own account (verify_credentials), notifications, statuses and
+timelines and threads (read), replies and boosts (write:statuses), favourites. Not `read write`:
+no follows, lists, blocks, mutes, filters or media."""
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_URL_CHARACTERS = 23
 
@@ -228,7 +231,7 @@ def server_url(server: str) -> str:
 
 
 class MastodonAdapter:
-    """One Mastodon account. `token`: its OAuth access token (scopes `read write`)."""
+    """One Mastodon account. `token`: its OAuth access token (scopes `SCOPES`)."""
 
     network = NETWORK
 
@@ -247,6 +250,7 @@ class MastodonAdapter:
             server_url(account.server),
             transport=transport,
             headers={"Authorization": f"Bearer {token}"},
+            auth_hint=f"run `socialtui login {account.id}`",
             now=now,
             sleep=sleep,
             **http_options,
@@ -539,7 +543,7 @@ async def register_app(
     website: str = "",
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> AppRegistration:
-    """Register socialtui on `server` for the out-of-band flow, scopes `read write`."""
+    """Register socialtui on `server` for the out-of-band flow, with `SCOPES`."""
     http = HttpClient(server_url(server), transport=transport)
     try:
         form = {"client_name": client_name, "redirect_uris": OOB_REDIRECT, "scopes": SCOPES}
