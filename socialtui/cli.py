@@ -151,7 +151,7 @@ def cmd_check(ctx: Context) -> int:
         print(f"UNKNOWN: {exc}")
         return 3
     code, line = overview.check()
-    print(line)
+    print(one_line(line))  # it may name what a server said
     return code
 
 

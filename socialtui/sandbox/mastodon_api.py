@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from socialtui.sandbox.common import ApiError, Call, NetworkRules, endpoint, json_response
-from socialtui.sandbox.faults import Fault, Window
+from socialtui.sandbox.faults import HOSTILE_ERROR, Fault, Window
 from socialtui.sandbox.text import HASHTAG_RE, iso_ms, mastodon_html
 from socialtui.sandbox.world import (
     VISIBILITIES,
@@ -412,6 +412,8 @@ def _fault_response(call: Call, fault: Fault, window: Window) -> Response:
         return HTMLResponse(SERVER_ERROR_HTML, status_code=500)
     if fault.kind == "expired":
         return _error(401, INVALID_TOKEN["error"], _www_authenticate()).response()
+    if fault.kind == "hostile":
+        return _error(400, HOSTILE_ERROR).response()
     return HTMLResponse(MALFORMED_HTML, status_code=200)
 
 
