@@ -15,7 +15,6 @@ retry) finds it and, for `sending`, looks on the server before sending again.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -26,9 +25,12 @@ from socialtui.config import Config
 from socialtui.model import Actor, Draft, Item, OutboxEntry, Post
 from socialtui.networks.base import Adapter
 from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure
+from socialtui.retry import Backoff
 from socialtui.store import AlreadyQueued, AnsweredMeanwhile, Store
 
 ATTEMPTS = 3
+RETRY = Backoff(base=1.0, cap=10.0, floor=0.5)
+"""Between the attempts of one delivery (`socialtui.retry`)."""
 
 
 class ReplyRefused(Exception):
@@ -165,7 +167,7 @@ async def deliver(
                 store.outbox_update(failed, actor, "reply-failed")
                 return Delivery(failed, f"failed: {last_error}")
             if attempt + 1 < attempts:
-                await sleep(min(2**attempt, 10) * random.uniform(0.5, 1.0))
+                await sleep(RETRY.delay(attempt + 1))
             continue
         return _sent(store, entry, post, actor, clock)
     waiting = replace(entry, state="queued", error=f"will retry: {last_error}", updated_at=clock.now())

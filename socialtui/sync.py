@@ -15,7 +15,6 @@ one is polled at its normal pace again, with no burst.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from socialtui.config import AccountConfig, Config, read_secret
 from socialtui.model import AccountHealth
 from socialtui.networks.base import Adapter
 from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure, RateLimited
+from socialtui.retry import Backoff
 from socialtui.store import Store, StoreError
 from socialtui.store.engine import Lease
 
@@ -140,8 +140,8 @@ class AccountPoller:
         self.failures += 1
         previous = self.store.health().get(self.account.id) or AccountHealth(account=self.account.id)
         interval = self.config.team.poll_interval.total_seconds()
-        backoff = min(interval * 2 ** (self.failures - 1), MAX_BACKOFF.total_seconds())
-        backoff = random.uniform(backoff / 2, backoff)  # jitter: several accounts never retry in step
+        # Jittered, so that several accounts never retry in step; at least half the step.
+        backoff = Backoff(interval, MAX_BACKOFF.total_seconds(), floor=0.5).delay(self.failures)
         base = dict(
             account=self.account.id, error=_short(exc), last_sync_at=now, last_ok_at=previous.last_ok_at
         )

@@ -39,6 +39,7 @@ from socialtui.networks.errors import (
     Rejected,
     ServerError,
 )
+from socialtui.retry import Backoff
 from socialtui.text import one_line
 
 USER_AGENT = f"socialtui/{__version__}"
@@ -333,8 +334,8 @@ class HttpClient:
         self.max_wait = max_wait
         """Longest wait (seconds) for an empty rate-limit bucket to refill before a request."""
         self.max_attempts = max(1, max_attempts)
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff = Backoff(backoff_base, backoff_cap)
+        """Between retries of an idempotent request: full jitter (`socialtui.retry`)."""
         self.auth_hint = auth_hint
         """Added to authentication failures: what to do about them (see `failure_for`)."""
         self.requests = 0
@@ -363,8 +364,7 @@ class HttpClient:
 
     def backoff_delay(self, retry: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**(retry-1))] for the `retry`-th retry (1-based)."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** max(0, retry - 1)))
-        return self.rng.uniform(0.0, ceiling)
+        return self.backoff.delay(retry, self.rng)
 
     async def get(self, path: str, **kwargs: Any) -> Answer:
         return await self.request("GET", path, **kwargs)
