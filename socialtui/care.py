@@ -41,6 +41,9 @@ HEALTH_GRACE = timedelta(minutes=15)
 """An account failing for longer than this is critical; shorter, a warning."""
 LONG_GAP_SPAN = timedelta(days=7)
 """How far back `QuietGap.long_gaps` and the daily rhythm look."""
+CARE_LOOKBACK = LONG_GAP_SPAN + timedelta(days=1)
+"""How far back the gap rules read own posts: eight days cover seven local days in any time zone.
+Older posts only move an account's latest post, which the store always keeps."""
 ELSEWHERE = "(elsewhere)"
 """The operator a reply is attributed to when it was written from another app."""
 CHECK_LINE_LIMIT = 300
@@ -376,8 +379,7 @@ def quiet_gaps(
     owners = _Owners(accounts)
     last: dict[str, datetime] = {}
     recent: dict[str, dict[str, datetime]] = defaultdict(dict)
-    # Eight days back covers seven local days in any time zone; older posts only move `last`.
-    cutoff = now - LONG_GAP_SPAN - _DAY
+    cutoff = now - CARE_LOOKBACK
     for post in own_posts:
         # The hot loop of a refresh: `own` posts skip the handle lookup.
         account = post.account if post.own else owners.account_of(post)
@@ -926,6 +928,7 @@ __all__ = [
     "DUE_SHARE",
     "HEALTH_GRACE",
     "LONG_GAP_SPAN",
+    "CARE_LOOKBACK",
     "ELSEWHERE",
     "OK",
     "WARNING",

@@ -98,7 +98,7 @@ class Overview:
 
 def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapshot | None = None) -> Overview:
     """Read the store (or use `snapshot`) and apply the care rules at `now`."""
-    snap = snapshot or store.snapshot(now, open_only=True, posts_since=now - care_lookback())
+    snap = snapshot or store.snapshot(now, open_only=True, posts_since=now - care.CARE_LOOKBACK)
     queue = care.unanswered_queue(
         snap.items, snap.own_posts, snap.states, config.accounts, now, claims=snap.claims, outbox=snap.outbox
     )
@@ -142,12 +142,6 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
         overdue_handoffs=overdue,
         poll_interval=poll_interval,
     )
-
-
-def care_lookback() -> timedelta:
-    """How far back the gap rules look (long gaps, rhythm): own posts older than this are not needed,
-    except each account's latest, which the store always keeps."""
-    return timedelta(days=8)
 
 
 def _seconds(value: float | None) -> int | None:

@@ -60,6 +60,12 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def server_url(server: str) -> str:
+    """The base URL of a configured server: `mastodon.social` means `https://mastodon.social`."""
+    server = server.strip().rstrip("/")
+    return server if "://" in server else f"https://{server}"
+
+
 # --- rate limits -------------------------------------------------------------------------------------
 
 
@@ -463,4 +469,5 @@ __all__ = [
     "parse_rate_limit",
     "parse_retry_after",
     "server_date",
+    "server_url",
 ]

@@ -22,8 +22,9 @@ import regex
 from socialtui.model import Author, Item, Post, item_id, parse_time
 from socialtui.networks.base import AccountInfo, Page, ReplyDraft
 from socialtui.networks.errors import MalformedAnswer, NotFound, Rejected
-from socialtui.networks.http import HttpClient, Now, Sleep, link_param
-from socialtui.networks.text import clean, clean_line, graphemes, html_to_text
+from socialtui.networks.http import HttpClient, Now, Sleep, link_param, server_url
+from socialtui.networks.text import clean_line, graphemes, html_to_text
+from socialtui.text import strip_controls
 
 if TYPE_CHECKING:
     from socialtui.config import AccountConfig
@@ -158,7 +159,7 @@ def parse_status(status: dict[str, Any], *, account: str, domain: str, me: str =
             reply_to=str(status.get("in_reply_to_id") or ""),
             reply_to_author=str(status.get("in_reply_to_account_id") or ""),
             visibility=_str(status.get("visibility")) or "public",
-            spoiler_text=clean(status.get("spoiler_text")),
+            spoiler_text=strip_controls(status.get("spoiler_text")),
             langs=(language,) if language else (),
             own=bool(me) and author.id == me,
             quote_of=_quote_of(status)[0],
@@ -224,10 +225,6 @@ def _normal(text: str) -> str:
 
 # --- the adapter -------------------------------------------------------------------------------------
 
-
-def server_url(server: str) -> str:
-    server = server.strip().rstrip("/")
-    return server if "://" in server else f"https://{server}"
 
 
 class MastodonAdapter:
