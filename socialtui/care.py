@@ -54,7 +54,6 @@ SYNC_STALE_CRITICAL = 10
 """... and for this many, CRITICAL."""
 
 _HOUR = timedelta(hours=1)
-_DAY = timedelta(days=1)
 _KINDS = frozenset(ITEM_KINDS)
 
 
