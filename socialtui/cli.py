@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import shlex
 import subprocess
 import sys
@@ -21,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from socialtui import __version__, care
-from socialtui.clock import Clock, system_clock
-from socialtui.config import Config, ConfigError, load_config, resolve_config_path
-from socialtui.model import Actor, HandoffNote
-from socialtui.store import Store, StoreError, open_store
+from socialtui.clock import Clock
+from socialtui.config import ConfigError
+from socialtui.context import Context, unix_login
+from socialtui.model import HandoffNote
+from socialtui.store import StoreError
 from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
 from socialtui.timespec import format_duration, parse_duration
@@ -32,49 +32,6 @@ from socialtui.timespec import format_duration, parse_duration
 
 class CommandError(Exception):
     """A command that cannot do what was asked; the message is for the user, exit status 1."""
-
-
-# --- context shared by every command -------------------------------------------------------------
-
-
-class Context:
-    """What a command works with: config, store, clock and the operator. Loaded lazily."""
-
-    def __init__(self, args: argparse.Namespace, clock: Clock | None = None) -> None:
-        self.args = args
-        self.clock = clock or system_clock()
-        self._config: Config | None = None
-        self._store: Store | None = None
-        self.demo = False
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(resolve_config_path(self.args.config))
-        return self._config
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = open_store(self.config)
-        return self._store
-
-    @property
-    def actor(self) -> Actor:
-        login = unix_login()
-        name = self.args.operator or self.config.display_name(login)
-        return Actor(login=login, operator=name)
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-
-def unix_login() -> str:
-    """The Unix login of this process (from the uid, not from environment variables one can set)."""
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        return f"uid{os.getuid()}"
 
 
 def out(line: str = "") -> None:

@@ -33,6 +33,7 @@ from socialtui.tui.render import WIDE_FROM, account_label, author_label, line_of
 from socialtui.tui.screens.dialogs import DoneDialog, NoteDialog, TagsDialog
 from socialtui.tui.widgets.accounts import AccountsPanel
 from socialtui.tui.widgets.detail import DetailPane, ThreadState
+from socialtui.tui.widgets.filter import FilterInput
 from socialtui.tui.widgets.header import HeaderBar
 from socialtui.tui.widgets.queue import QueueTable
 
@@ -88,7 +89,9 @@ class MainScreen(Screen[None]):
             yield AccountsPanel(id="accounts")
             with Vertical(id="work"):
                 yield QueueTable(accounts, app.actor.operator, id="queue")
-                yield Input(placeholder="filter: words, account:…, network:…, state:late", id="filter")
+                yield FilterInput(
+                    "filter: words, account:…, network:…, state:late", list_selector="QueueTable", id="filter"
+                )
                 yield DetailPane(accounts, app.actor.operator, app.config.team.tz, id="detail")
         yield Footer()
 
@@ -229,32 +232,23 @@ class MainScreen(Screen[None]):
             show(ThreadState(item.id, "ok", tuple(posts)))
 
     def action_back(self) -> None:
-        filter_input = self.query_one("#filter", Input)
+        filter_input = self.query_one("#filter", FilterInput)
         if self.has_class("-detail-open"):
             self.remove_class("-detail-open")
             self.query_one(QueueTable).focus()
-        elif filter_input.has_focus or filter_input.value:
-            filter_input.value = ""
-            self.remove_class("-filtering")
-            self.query_one(QueueTable).focus()
+        elif filter_input.escape(applied_too=True):
+            pass
         elif not self.query_one(QueueTable).has_focus:
             self.query_one(QueueTable).focus()
 
     # -- filter ---------------------------------------------------------------------------------
 
     def action_filter(self) -> None:
-        self.add_class("-filtering")
-        self.query_one("#filter", Input).focus()
+        self.query_one("#filter", FilterInput).open()
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.query_one(QueueTable).query_text = event.value
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            self.remove_class("-filtering")
-        self.query_one(QueueTable).focus()
 
     # -- actions on the selected item -----------------------------------------------------------
 
