@@ -27,7 +27,7 @@ from socialtui.model import HandoffNote
 from socialtui.store import StoreError
 from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
-from socialtui.timespec import format_duration, parse_duration
+from socialtui.timespec import format_duration, parse_since
 
 
 class CommandError(Exception):
@@ -264,10 +264,9 @@ def cmd_report(ctx: Context) -> int:
 
     now = ctx.now()
     try:
-        window = parse_duration(ctx.args.since)
+        since = parse_since(ctx.args.since, now, ctx.config.team.tz)
     except ValueError as exc:
         raise ArgumentError(f"--since {ctx.args.since!r}: {exc}") from None
-    since = now - window
     if ctx.args.audit:
         events = ctx.store.audit_events(since)
         if ctx.args.json:
@@ -636,7 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "report", parents=[common], help="response times, answered share, gaps: per account and operator"
     )
-    p.add_argument("--since", default="24h", help="the window, e.g. 24h or 7d (default 24h)")
+    p.add_argument(
+        "--since", default="24h", help="the window: 24h, 7d, or a start such as 2026-11-18T08:00 (default 24h)"
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--audit", action="store_true", help="the audit trail of operator actions instead")
     p.set_defaults(func=cmd_report)

@@ -301,3 +301,12 @@ def test_demo_leaves_nothing_behind_when_its_terminal_hangs_up(tmp_path: Path) -
     proc.send_signal(signal.SIGHUP)
     proc.wait(30)
     assert not any(p.name.startswith("socialtui-demo-") for p in tmp_path.iterdir()), "the throw-away dir is gone"
+
+
+def test_report_since_takes_a_date_in_the_team_s_time_zone(config_path: Path) -> None:
+    fill(config_path)
+    code, text, err = run(config_path, "report", "--since", "2026-11-18", "--json")
+    assert code == 0, err
+    assert json.loads(text)["since"].startswith("2026-11-18T00:00:00")  # London is on UTC in November
+    code, _, err = run(config_path, "report", "--since", "2026-12-01")
+    assert code == 2 and "in the future" in err

@@ -477,3 +477,23 @@ def test_advance_on_a_sparse_schedule_goes_as_far_as_it_takes() -> None:
     at = h.advance(start, 989101.0)
     assert h.active_seconds(start, at) == pytest.approx(989101.0, abs=1e-6)
     assert at.year >= 2040
+
+
+def test_since_is_a_duration_back_or_a_moment_in_the_team_s_time_zone() -> None:
+    from socialtui.timespec import parse_since
+
+    now = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
+    london = ZoneInfo("Europe/London")
+    berlin = ZoneInfo("Europe/Berlin")
+    assert parse_since("24h", now, london) == now - timedelta(hours=24)
+    assert parse_since("7d", now, london) == now - timedelta(days=7)
+    assert parse_since("2026-11-18", now, berlin) == datetime(2026, 11, 17, 23, 0, tzinfo=UTC)
+    assert parse_since("2026-11-18T08:00", now, berlin) == datetime(2026, 11, 18, 7, 0, tzinfo=UTC)
+    assert parse_since("2026-11-18T08:00+00:00", now, berlin) == datetime(2026, 11, 18, 8, 0, tzinfo=UTC)
+    # Summer time in London: the wall time is an hour ahead of UTC.
+    assert parse_since("2026-07-01T09:00", now, london) == datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
+    for bad in ("yesterday", "10/11", "", "2026-13-01"):
+        with pytest.raises(ValueError, match="neither a duration nor a date"):
+            parse_since(bad, now, london)
+    with pytest.raises(ValueError, match="in the future"):
+        parse_since("2026-11-19", now, london)
