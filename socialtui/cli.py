@@ -529,15 +529,21 @@ def cmd_demo(ctx: Context) -> int:
 
     signal.signal(signal.SIGHUP, hangup)
     signal.signal(signal.SIGTERM, hangup)
+    # A hang-up between making the dir and the `try` that removes it would leave it behind: the
+    # signals wait until the `try` is entered.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP, signal.SIGTERM})
     directory = Path(tempfile.mkdtemp(prefix="socialtui-demo-"))
-    world = demo_world(ctx.clock.now)
-    # One question on the always-on account, about to pass its 30-minute reply target: the newcomer
-    # sees an item turn late within the first minute.
-    world.post_as(
-        "mastodon", "sam@example.org", "@nightowl@sandbox.social is the late show tonight sold out? I can't find tickets",
-        at=ctx.clock.now() - timedelta(minutes=29, seconds=20),
-    )
     try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        world = demo_world(ctx.clock.now)
+        # One question on the always-on account, about to pass its 30-minute reply target: the
+        # newcomer sees an item turn late within the first minute.
+        world.post_as(
+            "mastodon",
+            "sam@example.org",
+            "@nightowl@sandbox.social is the late show tonight sold out? I can't find tickets",
+            at=ctx.clock.now() - timedelta(minutes=29, seconds=20),
+        )
         with start(world, write_config=directory / "config.toml", traffic=True) as sandbox:
             ctx.args.config = str(sandbox.config_path)
             ctx.demo = True

@@ -734,10 +734,8 @@ def test_check_line_stays_short() -> None:
 # --- scale ----------------------------------------------------------------------------------------------
 
 
-def test_queue_scales_linearly() -> None:
-    """2,000 items, 20 accounts with 2,000 own posts each: an O(items x posts) rule would take minutes."""
-    import time
-
+def test_queue_of_many_items_and_posts() -> None:
+    """2,000 items, 20 accounts with 2,000 own posts each. Its speed is measured in bench/care.py."""
     accounts = [
         account(
             f"acct{i}",
@@ -753,8 +751,6 @@ def test_queue_scales_linearly() -> None:
         for a in accounts
         for j in range(2000)
     ]
-    began = time.perf_counter()
     queue = unanswered_queue(items, posts, {}, accounts, NOW)
-    assert time.perf_counter() - began < 1.0
     # Every account replied to q{j} for j % 3 == 0, the item's own account among them.
     assert len(queue) == 2000 - sum(1 for i in range(2000) if i % 3 == 0)
