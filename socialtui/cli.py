@@ -718,6 +718,11 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        try:
+            ctx.close()
+        except StoreError:
+            pass  # closing is best effort; the answer above stands
 
 
 def _dashboard(ctx: Context) -> int:

@@ -48,6 +48,12 @@ class Context:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def close(self) -> None:
+        """Close the store if it was opened (a PostgreSQL engine holds connections)."""
+        if self._store is not None:
+            store, self._store = self._store, None
+            store.close()
+
 
 def unix_login() -> str:
     """The Unix login of this process (from the uid, not from environment variables one can set)."""

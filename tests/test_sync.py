@@ -194,6 +194,7 @@ def test_a_lease_is_exclusive_between_processes_and_freed_when_the_holder_dies(t
         assert lease.try_acquire(), "the kernel frees the lock of a killed holder"
     finally:
         holder.kill()
+        holder.communicate()  # reaps it and closes its pipe
         lease.release()
 
 
