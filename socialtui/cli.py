@@ -75,8 +75,8 @@ def cmd_status(ctx: Context) -> int:
     failed = overview.failed
     if failed:
         out(f"FAILED REPLIES ({len(failed)}): reply again, or discard with `socialtui reply ITEM --discard`")
-        for entry in failed:
-            out(f"  {entry.item}  {fit(entry.account, 16)} {one_line(entry.text, 40)}  {one_line(entry.error, 120)}")
+        for reply in failed:
+            out(f"  {reply.item}  {fit(reply.account, 16)} {one_line(reply.text, 40)}  {one_line(reply.error, 120)}")
         out()
     if not overview.queue:
         never = [a.account.id for a in overview.accounts if a.health.state == "never"]
@@ -568,8 +568,8 @@ Command = Callable[[Context], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    def shared_options(default: Any) -> argparse.ArgumentParser:
-        options = argparse.ArgumentParser(add_help=False)
+    def shared_options(default: Any) -> _Parser:
+        options = _Parser(add_help=False)
         options.add_argument(
             "--config",
             metavar="PATH",

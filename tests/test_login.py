@@ -20,8 +20,19 @@ def test_login_writes_a_working_token_readable_by_owner_and_group_only(tmp_path:
         token_file = tmp_path / "acme-mastodon.token"
         token_file.unlink()  # a fresh install: no token yet
         proc = subprocess.Popen(
-            [sys.executable, "-m", "socialtui", "--config", str(sandbox.config_path), "login", "acme-mastodon"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "socialtui",
+                "--config",
+                str(sandbox.config_path),
+                "login",
+                "acme-mastodon",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         url = ""
         while not url:
@@ -39,7 +50,9 @@ def test_login_writes_a_working_token_readable_by_owner_and_group_only(tmp_path:
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o640
         token = token_file.read_text().strip()
         assert token and token not in out and token not in err, "the token is never printed"
-        me = httpx.get(f"{sandbox.url}/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {token}"})
+        me = httpx.get(
+            f"{sandbox.url}/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {token}"}
+        )
         assert me.json()["username"] == "acme"
         # The scopes asked for are the ones socialtui uses (the sandbox checks them per route as
         # Mastodon does), not `read write`: a whole pass of the poller works with them.
@@ -48,7 +61,9 @@ def test_login_writes_a_working_token_readable_by_owner_and_group_only(tmp_path:
         assert "write" not in grant.scopes and "follow" not in grant.scopes
         synced = subprocess.run(
             [sys.executable, "-m", "socialtui", "--config", str(sandbox.config_path), "sync", "--once"],
-            capture_output=True, text=True, timeout=60,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert synced.returncode == 0, synced.stdout + synced.stderr
         assert "acme-mastodon: ok" in synced.stdout
@@ -70,7 +85,17 @@ def test_the_sandbox_refuses_a_route_outside_the_token_scopes(tmp_path: Path) ->
 def test_login_explains_what_to_do_for_bluesky(tmp_path: Path) -> None:
     with start(World(), write_config=tmp_path / "c.toml", traffic=False) as sandbox:
         result = subprocess.run(
-            [sys.executable, "-m", "socialtui", "--config", str(sandbox.config_path), "login", "acme-bluesky"],
-            capture_output=True, text=True, timeout=30,
+            [
+                sys.executable,
+                "-m",
+                "socialtui",
+                "--config",
+                str(sandbox.config_path),
+                "login",
+                "acme-bluesky",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert result.returncode == 1 and "app password" in result.stderr

@@ -30,7 +30,9 @@ def team(tmp_path: Path):
 
 def queue_remote_ids(team, account: str) -> list[str]:
     snap = team.store.snapshot(team.clock.now())
-    queue = care.unanswered_queue(snap.items, snap.own_posts, snap.states, team.config.accounts, team.clock.now(), outbox=snap.outbox)
+    queue = care.unanswered_queue(
+        snap.items, snap.own_posts, snap.states, team.config.accounts, team.clock.now(), outbox=snap.outbox
+    )
     return sorted(e.item.post.remote_id for e in queue if e.item.account == account)
 
 
@@ -97,7 +99,9 @@ async def test_a_new_mention_reaches_the_store_on_the_next_cycle(team) -> None:
         ("expired", "auth"),
     ],
 )
-async def test_a_failing_account_is_shown_failing_while_the_others_go_on(team, fault: str, state: str) -> None:
+async def test_a_failing_account_is_shown_failing_while_the_others_go_on(
+    team, fault: str, state: str
+) -> None:
     syncer = team.syncer(max_attempts=1)
     for account in team.config.accounts:
         syncer.leases[account.id].try_acquire()
@@ -105,7 +109,10 @@ async def test_a_failing_account_is_shown_failing_while_the_others_go_on(team, f
     team.world.faults.set("acme-mastodon", fault, seconds=120)
     team.world.post_as("mastodon", "zoe", "@nightowl@sandbox.social still there?")
     team.advance(10)
-    results = {r.account: r for r in await asyncio.gather(*(syncer._poller(a.id).cycle() for a in team.config.accounts))}
+    results = {
+        r.account: r
+        for r in await asyncio.gather(*(syncer._poller(a.id).cycle() for a in team.config.accounts))
+    }
     assert not results["acme-mastodon"].ok
     assert results["nightowl-mastodon"].ok and results["nightowl-mastodon"].new_items == 1
     health = team.store.health()
@@ -175,16 +182,21 @@ def test_a_lease_is_exclusive_between_processes_and_freed_when_the_holder_dies(t
     store = Store(tmp_path)
     lease = Lease(store, "acme")
     holder = subprocess.Popen(
-        [sys.executable, "-c", (
-            "import sys, time\n"
-            "from socialtui.store import Store\n"
-            "from socialtui.sync import account_lease as Lease\n"
-            f"lease = Lease(Store({str(tmp_path)!r}), 'acme')\n"
-            "assert lease.try_acquire()\n"
-            "print('held', flush=True)\n"
-            "time.sleep(60)\n"
-        )],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time\n"
+                "from socialtui.store import Store\n"
+                "from socialtui.sync import account_lease as Lease\n"
+                f"lease = Lease(Store({str(tmp_path)!r}), 'acme')\n"
+                "assert lease.try_acquire()\n"
+                "print('held', flush=True)\n"
+                "time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -240,7 +252,9 @@ def test_two_sync_services_poll_each_account_exactly_once(tmp_path: Path) -> Non
             first_out = _Lines(first)
             _wait(lambda: len(first_out.polling()) == 4, "the first service to poll every account")
             polled = first_out.polling()
-            second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+            second = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            )
             second_out = _Lines(second)
             _wait(lambda: any("socialtui sync:" in line for line in second_out.lines), "the second to start")
             # The second tries the free leases six times per poll interval: let the first poll every
@@ -306,7 +320,10 @@ async def test_a_server_that_stops_answering_times_out_and_the_others_go_on(tmp_
         await asyncio.gather(*(syncer._poller(a.id).cycle() for a in team.config.accounts))
         team.world.faults.set("acme-mastodon", "timeout", seconds=3)
         team.world.post_as("mastodon", "zoe", "@nightowl@sandbox.social still there?")
-        results = {r.account: r for r in await asyncio.gather(*(syncer._poller(a.id).cycle() for a in team.config.accounts))}
+        results = {
+            r.account: r
+            for r in await asyncio.gather(*(syncer._poller(a.id).cycle() for a in team.config.accounts))
+        }
         # The client's timeout (0.5 s) ended the wait, not the server's answer (3 s late).
         assert not results["acme-mastodon"].ok and "timed out" in results["acme-mastodon"].error
         assert results["nightowl-mastodon"].ok and results["nightowl-mastodon"].new_items == 1

@@ -419,7 +419,6 @@ def _later(a: str | None, b: str | None) -> str | None:
 # --- the adapter -------------------------------------------------------------------------------------
 
 
-
 class BlueskyAdapter:
     """One Bluesky account. `app_password`: its app password (createSession only when needed)."""
 

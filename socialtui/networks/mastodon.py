@@ -226,7 +226,6 @@ def _normal(text: str) -> str:
 # --- the adapter -------------------------------------------------------------------------------------
 
 
-
 class MastodonAdapter:
     """One Mastodon account. `token`: its OAuth access token (scopes `SCOPES`)."""
 
