@@ -286,8 +286,12 @@ async def test_the_visibility_and_content_warning_are_inherited_and_shown(world:
         assert queue_ids(app)[0] == item.id
         await pilot.press("r")
         await wait_for(lambda: isinstance(app.screen, ComposerScreen), pilot)
-        shown = screen_text(app)
-        assert "visibility unlisted" in shown and "CW film plot" in shown
+        # The screen is pushed before it is painted: wait for what a person would read.
+        await wait_for(
+            lambda: "visibility unlisted" in screen_text(app) and "CW film plot" in screen_text(app),
+            pilot,
+            what="the inherited visibility and content warning",
+        )
 
 
 async def test_note_open_and_copy_link(world: World) -> None:
