@@ -44,13 +44,19 @@ HEALTH_GRACE = timedelta(minutes=15)
 """An account failing for longer than this is critical; shorter, a warning."""
 LONG_GAP_SPAN = timedelta(days=7)
 """How far back `QuietGap.long_gaps` and the daily rhythm look."""
+CARE_LOOKBACK = LONG_GAP_SPAN + timedelta(days=1)
+"""How far back the gap rules read own posts: eight days cover seven local days in any time zone.
+Older posts only move an account's latest post, which the store always keeps."""
 ELSEWHERE = "(elsewhere)"
 """The operator a reply is attributed to when it was written from another app."""
 CHECK_LINE_LIMIT = 300
 """`check_summary` keeps its line within about this many characters."""
+SYNC_STALE_WARNING = 3
+"""A healthy account not synced for this many poll intervals is a WARNING (the poller stopped or hangs)."""
+SYNC_STALE_CRITICAL = 10
+"""... and for this many, CRITICAL."""
 
 _HOUR = timedelta(hours=1)
-_DAY = timedelta(days=1)
 _KINDS = frozenset(ITEM_KINDS)
 
 
@@ -424,8 +430,7 @@ def quiet_gaps(
     owners = _Owners(accounts)
     last: dict[str, datetime] = {}
     recent: dict[str, dict[str, datetime]] = defaultdict(dict)
-    # Eight days back covers seven local days in any time zone; older posts only move `last`.
-    cutoff = now - LONG_GAP_SPAN - _DAY
+    cutoff = now - CARE_LOOKBACK
     for post in own_posts:
         # The hot loop of a refresh: `own` posts skip the handle lookup.
         account = post.account if post.own else owners.account_of(post)
@@ -761,7 +766,47 @@ def _longest_quiet(account: AccountConfig, times: list[datetime], since: datetim
 # --- check --------------------------------------------------------------------------------------------
 
 OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
-_LABELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+LABELS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL", UNKNOWN: "UNKNOWN"}
+_SEVERITY = {OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3}
+"""How bad each verdict is: a known emergency beats not knowing, which beats a known small problem."""
+
+
+def worst(levels: Iterable[int]) -> int:
+    """The most severe of monitoring levels (OK for none): CRITICAL, then UNKNOWN, then WARNING."""
+    return max(levels, key=_SEVERITY.__getitem__, default=OK)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncAge:
+    """How fresh an account's data is: the time since the poller last tried it, against its interval."""
+
+    level: int
+    """OK, WARNING (older than 3 poll intervals) or CRITICAL (older than 10)."""
+    age_s: float | None
+    """Seconds since the last sync (or since a rate limit ended); None if it never synced."""
+
+
+def sync_age(health: AccountHealth, poll_interval: timedelta, now: datetime) -> SyncAge:
+    """Is the poller still at work on this account? Read from the store alone, so a poller that
+    hangs while keeping its leases is noticed by every dashboard and by `check`.
+
+    A rate-limited account is not expected before its `until`. A failing account (auth, unreachable)
+    backs off and says so in its own health, which grows more severe with time on its own: no stale
+    verdict is added for it."""
+    if health.last_sync_at is None:
+        return SyncAge(OK, None)
+    expected = health.last_sync_at
+    if health.state == "rate_limited" and health.until is not None:
+        expected = max(expected, health.until)
+    age = max((now - expected).total_seconds(), 0.0)
+    if health.state not in ("ok", "rate_limited"):
+        return SyncAge(OK, age)
+    interval = max(poll_interval.total_seconds(), 1.0)
+    if age > SYNC_STALE_CRITICAL * interval:
+        return SyncAge(CRITICAL, age)
+    if age > SYNC_STALE_WARNING * interval:
+        return SyncAge(WARNING, age)
+    return SyncAge(OK, age)
 
 
 def _items_problem(entries: list[QueueEntry], word: str) -> str:
@@ -773,7 +818,9 @@ def _items_problem(entries: list[QueueEntry], word: str) -> str:
     return f"{len(entries)} {word} {noun} (oldest {where})"
 
 
-def _health_problem(account: str, health: AccountHealth, now: datetime) -> tuple[int, str] | None:
+def _health_problem(
+    account: str, health: AccountHealth, now: datetime, poll_interval: timedelta | None
+) -> tuple[int, str] | None:
     if health.state in ("auth", "unreachable"):
         what = "auth refused" if health.state == "auth" else "unreachable"
         if health.since is None:
@@ -782,12 +829,39 @@ def _health_problem(account: str, health: AccountHealth, now: datetime) -> tuple
         lasted = now - health.since
         level = CRITICAL if lasted > HEALTH_GRACE else WARNING
         return level, f"{account} {what} for {format_duration(lasted.total_seconds())}"
+    if health.state == "never":
+        return UNKNOWN, f"{account} never synced"
+    stale = sync_age(health, poll_interval, now) if poll_interval is not None else SyncAge(OK, None)
+    if stale.level != OK and stale.age_s is not None:
+        return stale.level, f"{account} not synced for {format_duration(stale.age_s)}"
     if health.state == "rate_limited":
         until = f" until {health.until.strftime('%H:%M')}Z" if health.until else ""
         return WARNING, f"{account} rate limited{until}"
-    if health.state == "never":
-        return WARNING, f"{account} never synced"
     return None
+
+
+def failed_replies(outbox: Iterable[OutboxEntry]) -> list[OutboxEntry]:
+    """Replies that failed for good and that nobody has dealt with yet: not retried (no later reply to
+    the same item queued, being sent or sent) and not discarded. Oldest first."""
+    entries = list(outbox)
+    later: dict[str, datetime] = {}
+    for entry in entries:
+        if entry.state in ("queued", "sending", "sent"):
+            seen = later.get(entry.item)
+            if seen is None or entry.created_at > seen:
+                later[entry.item] = entry.created_at
+    failed = [
+        e for e in entries if e.state == "failed" and (e.item not in later or later[e.item] < e.created_at)
+    ]
+    return sorted(failed, key=lambda e: (e.updated_at, e.id))
+
+
+def _failed_problems(failed: Sequence[OutboxEntry]) -> list[tuple[int, str]]:
+    per_account = Counter(entry.account for entry in failed)
+    return [
+        (CRITICAL, f"{count} {'reply' if count == 1 else 'replies'} failed on {account}")
+        for account, count in per_account.items()
+    ]
 
 
 def check_summary(
@@ -799,18 +873,23 @@ def check_summary(
     *,
     overdue: Sequence[OverdueHandoff] = (),
     extra: Sequence[tuple[int, str]] = (),
+    poll_interval: timedelta | None = None,
+    failed: Sequence[OutboxEntry] = (),
 ) -> tuple[int, str]:
     """The exit status and one line for `socialtui check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
     `extra`: further (level, text) problems from other rules (scheduled posts: `schedule.py`).
 
-    A handoff note that an operator on shift has left unacknowledged past `handoff_ack_within`
-    (`overdue`) is a WARNING.
-
     CRITICAL: late items, breached quiet gaps, accounts refused (auth) or unreachable for more than
-    15 minutes. WARNING: due items, gaps near their limit, rate limits, shorter failures, accounts not
-    synced yet. UNKNOWN: no accounts, or none has ever synced. Worst problems first; the line is cut
-    at about 300 characters with `; +N more`. `healths` lacks accounts that never synced.
+    15 minutes, accounts not synced for more than 10 poll intervals (`poll_interval`; the poller has
+    stopped or hangs), replies that failed for good and are not dealt with (`failed`, see
+    `failed_replies`). WARNING: due items, gaps near their limit, rate limits, shorter failures,
+    accounts not synced for more than 3 poll intervals, handoff notes an operator on shift has left
+    unacknowledged past `handoff_ack_within` (`overdue`). UNKNOWN: no accounts, accounts never synced,
+    and quiet gaps that cannot be known because the account never synced successfully.
+
+    The verdict is the worst problem's: CRITICAL, then UNKNOWN, then WARNING. Worst problems first;
+    the line is cut at about 300 characters with `; +N more`. `healths` lacks accounts that never synced.
     """
     if not accounts:
         return UNKNOWN, "UNKNOWN: no accounts configured"
@@ -825,6 +904,7 @@ def check_summary(
     due = [entry for entry in queue if entry.state == "due"]
     if late:
         problems.append((CRITICAL, _items_problem(late, "late")))
+    problems.extend(_failed_problems(failed))
     ordered = [gaps[a.id] for a in accounts if a.id in gaps]
     for level, state in ((CRITICAL, "breach"), (WARNING, "warn")):
         for gap in sorted((g for g in ordered if g.state == state), key=lambda g: -g.quiet_s):
@@ -835,9 +915,14 @@ def check_summary(
                 )
             )
     for account in accounts:
-        problem = _health_problem(account.id, states[account.id], now)
+        health = states[account.id]
+        problem = _health_problem(account.id, health, now, poll_interval)
         if problem is not None:
             problems.append(problem)
+        account_gap = gaps.get(account.id)
+        if health.state != "never" and account_gap is not None and account_gap.state == "unknown":
+            # Failing since its first try: with no data its quiet gap is not known, not "7 days".
+            problems.append((UNKNOWN, f"{account.id} quiet gap unknown (never synced successfully)"))
     if due:
         problems.append((WARNING, _items_problem(due, "due")))
     for late_ack in overdue:
@@ -850,7 +935,7 @@ def check_summary(
         )
     problems.extend(extra)
     # Stable sort: within a level, items come before gaps before accounts, as appended.
-    problems.sort(key=lambda problem: -problem[0])
+    problems.sort(key=lambda problem: -_SEVERITY[problem[0]])
 
     if not problems:
         noun = "account" if len(accounts) == 1 else "accounts"
@@ -858,7 +943,7 @@ def check_summary(
             f"OK: {len(accounts)} {noun}, {len(queue)} unanswered (none late), no quiet gap near its limit"
         )
     level = problems[0][0]
-    head = f"{_LABELS[level]}: "
+    head = f"{LABELS[level]}: "
     shown: list[str] = []
     for index, (_, text) in enumerate(problems):
         rest = len(problems) - index - 1
@@ -1198,6 +1283,7 @@ __all__ = [
     "DUE_SHARE",
     "HEALTH_GRACE",
     "LONG_GAP_SPAN",
+    "CARE_LOOKBACK",
     "ELSEWHERE",
     "OK",
     "WARNING",
@@ -1224,4 +1310,11 @@ __all__ = [
     "gap_forecast",
     "forecast_problems",
     "FORECAST_HORIZON",
+    "failed_replies",
+    "LABELS",
+    "sync_age",
+    "SyncAge",
+    "worst",
+    "SYNC_STALE_WARNING",
+    "SYNC_STALE_CRITICAL",
 ]

@@ -1,7 +1,8 @@
 """The command line: argument parsing and thin commands over the core. A contract: scripts use it.
 
-Exit codes: 0 success; 1 an error at run time (store busy, item not found, network failure);
-2 a bad config or bad arguments; `check` uses 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+Exit codes: 0 success; 1 an error at run time (store busy, item not found, network failure, and for
+`sync --once` any account that could not be polled); 2 a bad config or bad arguments; `check` uses
+0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (the README's command-line section is the contract).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pwd
 import shlex
 import subprocess
 import sys
@@ -20,60 +20,18 @@ from pathlib import Path
 from typing import Any
 
 from socialtui import __version__, care
-from socialtui.clock import Clock, system_clock
-from socialtui.config import Config, ConfigError, load_config, resolve_config_path
-from socialtui.model import Actor, HandoffNote
-from socialtui.store import Store, StoreError, open_store
+from socialtui.clock import Clock
+from socialtui.config import ConfigError
+from socialtui.context import Context, unix_login
+from socialtui.model import HandoffNote
+from socialtui.store import StoreError
 from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
-from socialtui.timespec import format_duration, local_time, parse_duration
+from socialtui.timespec import format_duration, local_time, parse_since
 
 
 class CommandError(Exception):
     """A command that cannot do what was asked; the message is for the user, exit status 1."""
-
-
-# --- context shared by every command -------------------------------------------------------------
-
-
-class Context:
-    """What a command works with: config, store, clock and the operator. Loaded lazily."""
-
-    def __init__(self, args: argparse.Namespace, clock: Clock | None = None) -> None:
-        self.args = args
-        self.clock = clock or system_clock()
-        self._config: Config | None = None
-        self._store: Store | None = None
-        self.demo = False
-
-    @property
-    def config(self) -> Config:
-        if self._config is None:
-            self._config = load_config(resolve_config_path(self.args.config))
-        return self._config
-
-    @property
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = open_store(self.config)
-        return self._store
-
-    @property
-    def actor(self) -> Actor:
-        login = unix_login()
-        name = self.args.operator or self.config.display_name(login)
-        return Actor(login=login, operator=name)
-
-    def now(self) -> datetime:
-        return self.clock.now()
-
-
-def unix_login() -> str:
-    """The Unix login of this process (from the uid, not from environment variables one can set)."""
-    try:
-        return pwd.getpwuid(os.getuid()).pw_name
-    except KeyError:
-        return f"uid{os.getuid()}"
 
 
 def out(line: str = "") -> None:
@@ -111,9 +69,15 @@ def cmd_status(ctx: Context) -> int:
         else:
             quiet = f"{format_duration(a.gap.quiet_s)} of {format_duration(a.account.max_quiet.total_seconds())} {a.gap.state}"
         out(
-            f"{fit(a.account.id, 20)} {a.unanswered:>10} {a.late:>5} {oldest:>7}  {quiet:<22} {a.health.summary}"
+            f"{fit(a.account.id, 20)} {a.unanswered:>10} {a.late:>5} {oldest:>7}  {quiet:<22} {clean(a.health_summary)}"
         )
     out()
+    failed = overview.failed
+    if failed:
+        out(f"FAILED REPLIES ({len(failed)}): reply again, or discard with `socialtui reply ITEM --discard`")
+        for reply in failed:
+            out(f"  {reply.item}  {fit(reply.account, 16)} {one_line(reply.text, 40)}  {one_line(reply.error, 120)}")
+        out()
     if not overview.queue:
         never = [a.account.id for a in overview.accounts if a.health.state == "never"]
         if never:
@@ -146,7 +110,7 @@ def cmd_check(ctx: Context) -> int:
     from socialtui.cli_posts import unpolled_probe
 
     code, line = overview.check(unpolled=unpolled_probe(ctx))
-    print(line)
+    print(one_line(line))  # it may name what a server said
     return code
 
 
@@ -373,10 +337,9 @@ def cmd_report(ctx: Context) -> int:
 
     now = ctx.now()
     try:
-        window = parse_duration(ctx.args.since)
+        since = parse_since(ctx.args.since, now, ctx.config.team.tz)
     except ValueError as exc:
         raise ArgumentError(f"--since {ctx.args.since!r}: {exc}") from None
-    since = now - window
     if ctx.args.audit:
         events = ctx.store.audit_events(since)
         if ctx.args.json:
@@ -493,9 +456,11 @@ def cmd_reply(ctx: Context) -> int:
     import asyncio
     import time
 
-    from socialtui.outbox import ReplyRefused, deliver, queue_reply
+    from socialtui.outbox import ReplyRefused, answered_on_server, deliver, queue_reply
     from socialtui.sync import default_adapter_factory
 
+    if ctx.args.discard:
+        return _discard_failed(ctx)
     text = " ".join(ctx.args.text)
     if text == "-":
         text = sys.stdin.read()
@@ -517,6 +482,14 @@ def cmd_reply(ctx: Context) -> int:
 
     async def send() -> int:
         try:
+            if not ctx.args.force:
+                # The store knows what a sync has seen; a reply from another app may be newer.
+                found = await answered_on_server(store, adapter, item)
+                if found is not None:
+                    raise CommandError(
+                        f"not sent: {item.id} has been answered meanwhile on the server "
+                        f"({one_line(found.url or found.remote_id)}; use --force to reply again)"
+                    )
             try:
                 entry = queue_reply(store, config, adapter, item, text, actor, now, force=ctx.args.force)
             except ReplyRefused as exc:
@@ -534,14 +507,35 @@ def cmd_reply(ctx: Context) -> int:
                 out(f"Sent: {entry.url or entry.remote_id}")
                 return 0
             if entry.state == "failed":
-                print(f"socialtui: reply failed: {entry.error} (the text is kept in the outbox)", file=sys.stderr)
+                print(
+                    f"socialtui: reply failed: {one_line(entry.error)} (the text is kept in the outbox; "
+                    f"reply again, or `socialtui reply {item.id} --discard`)",
+                    file=sys.stderr,
+                )
                 return 1
-            print(f"socialtui: {delivery.message}; the reply waits in the outbox and the poller will send it", file=sys.stderr)
+            print(
+                f"socialtui: {one_line(delivery.message)}; the reply waits in the outbox and the poller will send it",
+                file=sys.stderr,
+            )
             return 1
         finally:
             await adapter.aclose()
 
     return asyncio.run(send())
+
+
+def _discard_failed(ctx: Context) -> int:
+    from socialtui.outbox import discard_failed
+
+    if ctx.args.text:
+        raise ArgumentError("reply --discard takes no TEXT")
+    item = ctx.store.find_item(ctx.args.item)
+    discarded = discard_failed(ctx.store, item.id, ctx.actor, ctx.now())
+    if not discarded:
+        raise CommandError(f"{item.id} has no failed reply to discard")
+    for entry in discarded:
+        out(f"Discarded the failed reply {entry.id} to {item.id} on {entry.account}: {one_line(entry.text, 60)}")
+    return 0
 
 
 def cmd_login(ctx: Context) -> int:
@@ -608,13 +602,19 @@ def cmd_demo(ctx: Context) -> int:
 
     signal.signal(signal.SIGHUP, hangup)
     signal.signal(signal.SIGTERM, hangup)
+    # A hang-up between making the dir and the `try` that removes it would leave it behind: the
+    # signals wait until the `try` is entered.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP, signal.SIGTERM})
     directory = Path(tempfile.mkdtemp(prefix="socialtui-demo-"))
-    try:  # from here on: a hang-up while the world is still being built leaves nothing behind either
+    try:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         world = demo_world(ctx.clock.now)
-        # One question on the always-on account, about to pass its 30-minute reply target: the newcomer
-        # sees an item turn late within the first minute.
+        # One question on the always-on account, about to pass its 30-minute reply target: the
+        # newcomer sees an item turn late within the first minute.
         world.post_as(
-            "mastodon", "sam@example.org", "@nightowl@sandbox.social is the late show tonight sold out? I can't find tickets",
+            "mastodon",
+            "sam@example.org",
+            "@nightowl@sandbox.social is the late show tonight sold out? I can't find tickets",
             at=ctx.clock.now() - timedelta(minutes=29, seconds=20),
         )
         with start(world, write_config=directory / "config.toml", traffic=True) as sandbox:
@@ -683,8 +683,8 @@ Command = Callable[[Context], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    def shared_options(default: Any) -> argparse.ArgumentParser:
-        options = argparse.ArgumentParser(add_help=False)
+    def shared_options(default: Any) -> _Parser:
+        options = _Parser(add_help=False)
         options.add_argument(
             "--config",
             metavar="PATH",
@@ -765,7 +765,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "report", parents=[common], help="response times, answered share, gaps: per account and operator"
     )
-    p.add_argument("--since", default="24h", help="the window, e.g. 24h or 7d (default 24h)")
+    p.add_argument(
+        "--since", default="24h", help="the window: 24h, 7d, or a start such as 2026-11-18T08:00 (default 24h)"
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--audit", action="store_true", help="the audit trail of operator actions instead")
     p.set_defaults(func=cmd_report)
@@ -781,8 +783,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("reply", parents=[common], help="reply to an item from the shell, through the outbox")
     p.add_argument("item", metavar="ITEM")
-    p.add_argument("text", metavar="TEXT", nargs="+", help="the reply (- reads it from standard input)")
+    p.add_argument("text", metavar="TEXT", nargs="*", help="the reply (- reads it from standard input)")
     p.add_argument("--force", action="store_true", help="reply even if answered meanwhile or claimed by someone else")
+    p.add_argument(
+        "--discard", action="store_true", help="give up on the item's failed reply (check stops reporting it)"
+    )
     p.set_defaults(func=cmd_reply)
 
     from socialtui.cli_posts import add_parsers as add_post_parsers
@@ -848,6 +853,11 @@ def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    finally:
+        try:
+            ctx.close()
+        except StoreError:
+            pass  # closing is best effort; the answer above stands
 
 
 def _dashboard(ctx: Context) -> int:

@@ -293,7 +293,7 @@ class HandoffDraft:
     pinned_accounts: tuple[str, ...] = ()
 
 
-OUTBOX_STATES = ("queued", "sending", "sent", "failed")
+OUTBOX_STATES = ("queued", "sending", "sent", "failed", "discarded")
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +328,11 @@ class OutboxEntry:
     """`reply`, or `post` (a new post from the account)."""
     due_at: datetime | None = None
     """A scheduled post: when it is due (UTC)."""
+    failure: str = ""
+    """Why a `failed` reply failed: `auth` (the server refused our credentials: sent again once when
+    the account recovers) or `rejected` (the server refused the reply itself)."""
+    auth_retried: bool = False
+    """Sent again once already after an authentication failure (never a second time)."""
 
 
 @dataclass(frozen=True, slots=True)

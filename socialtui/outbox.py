@@ -19,7 +19,6 @@ failing (held) or the time has passed by more than the grace (then `missed`, for
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -29,13 +28,16 @@ from socialtui.clock import Clock
 from socialtui.config import Config
 from socialtui.model import Actor, Draft, Item, OutboxEntry, Post
 from socialtui.networks.base import Adapter
-from socialtui.networks.errors import NetworkFailure
+from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure
+from socialtui.retry import Backoff
 from socialtui.store import AlreadyQueued, AnsweredMeanwhile, Store
 from socialtui.store.outbox import post_item
 
 ATTEMPTS = 3
 SCHEDULE_GRACE = timedelta(minutes=10)
 """How late a scheduled post may still go out (config `schedule_grace`); later, it waits as `missed`."""
+RETRY = Backoff(base=1.0, cap=10.0, floor=0.5)
+"""Between the attempts of one delivery (`socialtui.retry`)."""
 
 
 class ReplyRefused(Exception):
@@ -63,6 +65,22 @@ def answered_meanwhile(store: Store, config: Config, item: Item, now: datetime) 
     return not care.unanswered_queue(
         [item], snap.own_posts, snap.states, config.accounts, now, outbox=snap.outbox
     )
+
+
+async def answered_on_server(store: Store, adapter: Adapter, item: Item) -> Post | None:
+    """Our account's reply to `item` as the server has it, or None: one request (Mastodon
+    `statuses/:id/context`, Bluesky `getPostThread`), for a reply sent from another app that no sync
+    has fetched yet. A reply found is put in the store, so every operator sees the item answered.
+    A server that cannot be asked answers None: the reply then goes through the outbox as usual."""
+    try:
+        thread = await adapter.fetch_thread(item.post)
+    except NetworkFailure:
+        return None
+    for post in thread:
+        if post.own and post.reply_to == item.post.remote_id and post.remote_id != item.post.remote_id:
+            store.put_own_posts([replace(post, account=item.account)])
+            return post
+    return None
 
 
 def queue_reply(
@@ -205,11 +223,14 @@ async def deliver(
                 if found is not None:
                     return _sent(store, entry, found, actor, clock)
             if not exc.transient:
-                failed = replace(entry, state="failed", error=last_error, updated_at=clock.now())
+                failure = "auth" if isinstance(exc, (AuthRefused, AuthExpired)) else "rejected"
+                failed = replace(
+                    entry, state="failed", error=last_error, failure=failure, updated_at=clock.now()
+                )
                 store.outbox_update(failed, actor, f"{entry.kind}-failed")
                 return Delivery(failed, f"failed: {last_error}")
             if attempt + 1 < attempts:
-                await sleep(min(2**attempt, 10) * random.uniform(0.5, 1.0))
+                await sleep(RETRY.delay(attempt + 1))
             continue
         return _sent(store, entry, post, actor, clock)
     waiting = replace(entry, state="queued", error=f"will retry: {last_error}", updated_at=clock.now())
@@ -356,3 +377,44 @@ def _due_now(store: Store, accounts: list[str], now: datetime) -> list[str]:
             if e.account in wanted and e.state == "scheduled" and e.due_at is not None and e.due_at <= now
         }
     )
+async def resend_after_auth(store: Store, adapter: Adapter, account_id: str, clock: Clock) -> list[Delivery]:
+    """Replies that failed because the server refused our credentials, sent again now that the
+    account works (the poller calls this after a successful cycle): once each, with their key, and
+    only if nobody dealt with them meanwhile (a newer reply, a discard)."""
+    results = []
+    for entry in care.failed_replies(store.outbox()):
+        if entry.account != account_id or entry.failure != "auth" or entry.auth_retried:
+            continue
+        item = store.item(entry.item)
+        if item is None and entry.target is not None:
+            item = Item(id=entry.item, account=entry.account, kind="reply", post=entry.target)
+        if item is None:
+            continue
+        found = await answered_on_server(store, adapter, item)
+        if found is not None:  # answered from another app meanwhile: this one must not go too
+            why = f"not sent again: answered meanwhile on the server ({found.url or found.remote_id})"
+            store.outbox_update(
+                replace(entry, state="discarded", error=why, auth_retried=True, updated_at=clock.now()),
+                Actor(entry.login, entry.operator),
+                "reply-discarded",
+            )
+            continue
+        again = replace(
+            entry, state="queued", error="", failure="", auth_retried=True, updated_at=clock.now()
+        )
+        store.outbox_update(again)
+        results.append(await deliver(store, adapter, item, entry.id, clock))
+    return results
+
+
+def discard_failed(store: Store, item_id: str, actor: Actor, now: datetime) -> list[OutboxEntry]:
+    """An operator gives up on the failed replies to an item: they stop being reported (`check`,
+    the dashboard) and go with retention. The text stays in the outbox and the audit."""
+    discarded = []
+    for entry in care.failed_replies(store.outbox()):
+        if entry.item != item_id:
+            continue
+        gone = replace(entry, state="discarded", updated_at=now)
+        store.outbox_update(gone, actor, "reply-discarded")
+        discarded.append(gone)
+    return discarded

@@ -13,9 +13,10 @@ from typing import Any
 
 from socialtui import care, schedule
 from socialtui.config import AccountConfig, Config
-from socialtui.model import AccountHealth, Actor, Post
+from socialtui.model import AccountHealth, Actor, OutboxEntry, Post
 from socialtui.store import Snapshot, Store
 from socialtui.text import clean
+from socialtui.timespec import format_duration
 
 
 @dataclass(frozen=True)
@@ -32,8 +33,38 @@ class AccountOverview:
     """How long, by the clock, the oldest unanswered item has waited."""
     gap: care.QuietGap
     health: AccountHealth
+    sync: care.SyncAge
+    """How fresh the account's data is (a poller that stopped or hangs makes it stale)."""
+    failed: tuple[OutboxEntry, ...] = ()
+    """Replies that failed for good, not yet retried or discarded (`care.failed_replies`)."""
     forecast: care.GapForecast | None = None
     """When the gap would breach, counting the account's scheduled posts."""
+
+    @property
+    def health_level(self) -> int:
+        """care.OK, WARNING, CRITICAL or UNKNOWN: the server's health, the data's freshness and the
+        replies that failed, together (what `status`, the header and the accounts panel colour)."""
+        levels = [self.sync.level]
+        if self.failed:
+            levels.append(care.CRITICAL)
+        if self.health.state == "never":
+            levels.append(care.UNKNOWN)
+        elif self.health.state == "rate_limited":
+            levels.append(care.WARNING)
+        elif self.health.state != "ok":
+            levels.append(care.CRITICAL)
+        return care.worst(levels)
+
+    @property
+    def health_summary(self) -> str:
+        """`ok`, `auth refused: ...`, `stale: last synced 45m ago`, `...; 1 reply failed`: one line."""
+        summary = self.health.summary
+        if self.sync.level != care.OK and self.sync.age_s is not None:
+            summary = f"stale: last synced {format_duration(self.sync.age_s)} ago"
+        if self.failed:
+            count = len(self.failed)
+            summary += f"; {count} {'reply' if count == 1 else 'replies'} failed"
+        return summary
 
 
 @dataclass(frozen=True)
@@ -43,7 +74,13 @@ class Overview:
     queue: list[care.QueueEntry]
     snapshot: Snapshot
     overdue_handoffs: list[care.OverdueHandoff]
+    poll_interval: timedelta
     schedule_grace: timedelta = timedelta(minutes=10)
+
+    @property
+    def failed(self) -> list[OutboxEntry]:
+        """Replies that failed for good and wait for an operator, every account's."""
+        return [entry for a in self.accounts for entry in a.failed]
 
     @property
     def late(self) -> int:
@@ -60,6 +97,8 @@ class Overview:
             self.generated_at,
             overdue=self.overdue_handoffs,
             extra=self.schedule_problems(unpolled),
+            poll_interval=self.poll_interval,
+            failed=self.failed,
         )
 
     def schedule_problems(self, unpolled: Callable[[str], bool] | None = None) -> list[tuple[int, str]]:
@@ -75,7 +114,7 @@ class Overview:
 
 def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapshot | None = None) -> Overview:
     """Read the store (or use `snapshot`) and apply the care rules at `now`."""
-    snap = snapshot or store.snapshot(now, open_only=True, posts_since=now - care_lookback())
+    snap = snapshot or store.snapshot(now, open_only=True, posts_since=now - care.CARE_LOOKBACK)
     queue = care.unanswered_queue(
         snap.items,
         snap.own_posts,
@@ -97,11 +136,17 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
     for entry in snap.outbox:
         if entry.kind == "post" and entry.state == "scheduled" and entry.due_at is not None:
             scheduled_by_account[entry.account].append(entry.due_at)
+    failed_by_account: dict[str, list[OutboxEntry]] = defaultdict(list)
+    for failed in care.failed_replies(snap.outbox):
+        failed_by_account[failed.account].append(failed)
+    poll_interval = config.team.poll_interval
     accounts = []
     for account in config.accounts:
         health = snap.health.get(account.id) or AccountHealth(account=account.id)
         entries = queue_by_account.get(account.id, [])
-        gap = care.quiet_gap(account, own_by_account.get(account.id, []), now, synced=health.state != "never")
+        # Only a successful sync tells what the account posted: before one, its gap is unknown.
+        synced = health.state == "ok" or health.last_ok_at is not None
+        gap = care.quiet_gap(account, own_by_account.get(account.id, []), now, synced=synced)
         forecast = care.gap_forecast(account, gap, scheduled_by_account.get(account.id, []), now)
         accounts.append(
             AccountOverview(
@@ -114,6 +159,8 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
                 gap=gap,
                 health=health,
                 forecast=forecast,
+                sync=care.sync_age(health, poll_interval, now),
+                failed=tuple(failed_by_account.get(account.id, ())),
             )
         )
     overdue = care.overdue_handoffs(store.handoffs(), store.shifts(), now, config.team.handoff_ack_within)
@@ -124,13 +171,8 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
         snapshot=snap,
         overdue_handoffs=overdue,
         schedule_grace=config.team.schedule_grace,
+        poll_interval=poll_interval,
     )
-
-
-def care_lookback() -> timedelta:
-    """How far back the gap rules look (long gaps, rhythm): own posts older than this are not needed,
-    except each account's latest, which the store always keeps."""
-    return timedelta(days=8)
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -161,7 +203,10 @@ def overview_json(overview: Overview, actor: Actor) -> dict[str, Any]:
                 "quiet_left_s": _seconds(a.gap.left_s),
                 "last_post_at": a.gap.last_post_at.isoformat() if a.gap.last_post_at else None,
                 "health": a.health.state,
-                "health_detail": a.health.summary,
+                "health_detail": a.health_summary,
+                "health_level": care.LABELS[a.health_level],
+                "sync_age_s": _seconds(a.sync.age_s),
+                "failed_replies": [e.id for e in a.failed],
                 "last_sync_at": a.health.last_sync_at.isoformat() if a.health.last_sync_at else None,
                 "next_scheduled_at": _iso(a.forecast.next_scheduled_at if a.forecast else None),
                 "breach_at": _iso(a.forecast.breach_at if a.forecast else None),

@@ -15,7 +15,6 @@ one is polled at its normal pace again, with no burst.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +25,7 @@ from socialtui.config import AccountConfig, Config, read_secret
 from socialtui.model import AccountHealth
 from socialtui.networks.base import Adapter
 from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure, RateLimited
+from socialtui.retry import Backoff
 from socialtui.store import Store, StoreError
 from socialtui.store.engine import Lease
 
@@ -139,14 +139,18 @@ class AccountPoller:
         from socialtui.outbox import poller_pass
 
         await poller_pass(self.store, self.adapter, account, self.clock, grace=self.config.team.schedule_grace)
+        # Polling works again: replies refused for our credentials go once more, with their key.
+        from socialtui.outbox import resend_after_auth
+
+        await resend_after_auth(self.store, self.adapter, account, self.clock)
 
     def _record_failure(self, exc: NetworkFailure, now: datetime) -> float:
         """Store the account's health and say how long to wait before the next try."""
         self.failures += 1
         previous = self.store.health().get(self.account.id) or AccountHealth(account=self.account.id)
         interval = self.config.team.poll_interval.total_seconds()
-        backoff = min(interval * 2 ** (self.failures - 1), MAX_BACKOFF.total_seconds())
-        backoff = random.uniform(backoff / 2, backoff)  # jitter: several accounts never retry in step
+        # Jittered, so that several accounts never retry in step; at least half the step.
+        backoff = Backoff(interval, MAX_BACKOFF.total_seconds(), floor=0.5).delay(self.failures)
         base = dict(
             account=self.account.id, error=_short(exc), last_sync_at=now, last_ok_at=previous.last_ok_at
         )
@@ -210,6 +214,8 @@ class Syncer:
         self.pollers: dict[str, AccountPoller] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._wake: dict[str, asyncio.Event] = {}
+        self.unusable: dict[str, str] = {}
+        """Accounts that could not be polled at all (no secret, a bad session file), with why."""
 
     def held(self) -> list[str]:
         return [account for account, lease in self.leases.items() if lease.held]
@@ -221,17 +227,22 @@ class Syncer:
             try:
                 adapter = self.factory(account)
             except Exception as exc:  # a missing secret or bad session file: the account's health says so
+                now = self.clock.now()
+                previous = self.store.health().get(account_id) or AccountHealth(account=account_id)
                 self.store.set_health(
                     AccountHealth(
                         account=account_id,
                         state="auth",
-                        since=self.clock.now(),
+                        since=previous.since if previous.state == "auth" and previous.since else now,
                         error=_short(exc),
-                        last_sync_at=self.clock.now(),
+                        last_sync_at=now,
+                        last_ok_at=previous.last_ok_at,
                     )
                 )
                 self.log(f"{account_id}: {exc}")
+                self.unusable[account_id] = _short(exc)
                 return None
+            self.unusable.pop(account_id, None)
             poller = AccountPoller(account, self.config, self.store, self.clock, adapter)
             self.pollers[account_id] = poller
         return poller
@@ -249,6 +260,8 @@ class Syncer:
                 if poller is not None:
                     runnable.append(poller)
             results = list(await asyncio.gather(*(p.cycle() for p in runnable)))
+            # An account that could not even be polled is a failure too (`sync --once` exits 1).
+            results += [CycleResult(account=a, ok=False, error=why) for a, why in self.unusable.items()]
             self._prune(every=0.0)
         finally:
             await self.close()

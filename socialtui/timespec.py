@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
+from dateutil.parser import isoparse
+
 # --- durations -----------------------------------------------------------------------------------------
 
 _DURATION_EXPECTED = "expected a duration such as 45s, 30m, 4h, 2d or 1h30m"
@@ -45,6 +47,32 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"`{stripped}` is not a duration: {_DURATION_EXPECTED}")
     parts = {unit: int(value) if value else 0 for unit, value in match.groupdict().items()}
     return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+
+
+def parse_since(text: str, now: datetime, tz: tzinfo) -> datetime:
+    """The start of a window (`report --since`): a duration back from `now` (`24h`, `7d`), or a
+    moment in ISO 8601 (`2026-11-18`, `2026-11-18T08:00`, `2026-11-18T08:00+01:00`), read by
+    python-dateutil's strict `isoparse`; a time without an offset is wall time in `tz` (the team's
+    time zone). Raises ValueError saying what is expected; a moment after `now` too.
+
+    Not dateutil's free-form `parse`: it reads `10/11` as either October or November depending on a
+    flag, and guesses at anything, where a report needs an unambiguous start."""
+    stripped = text.strip() if isinstance(text, str) else ""
+    try:
+        return now - parse_duration(stripped)
+    except ValueError:
+        pass
+    try:
+        at = isoparse(stripped)
+    except (ValueError, OverflowError):
+        raise ValueError(
+            f"`{stripped}` is neither a duration nor a date: expected e.g. 24h, 7d, 2026-11-18 or "
+            "2026-11-18T08:00 (the team's time zone unless an offset is given)"
+        ) from None
+    at = wall_to_utc(at, tz) if at.tzinfo is None else at.astimezone(UTC)
+    if at > now:
+        raise ValueError(f"`{stripped}` is in the future")
+    return at
 
 
 def format_duration(seconds: float) -> str:

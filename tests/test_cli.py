@@ -289,15 +289,30 @@ def test_demo_leaves_nothing_behind_when_its_terminal_hangs_up(tmp_path: Path) -
     import time
 
     env = {**os.environ, "TMPDIR": str(tmp_path), "TERM": "xterm-256color"}
+    # Nobody reads its output: never a pipe that could fill up and stall it.
     proc = subprocess.Popen(
         [sys.executable, "-m", "socialtui", "demo"], env=env,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while not any(p.name.startswith("socialtui-demo-") for p in tmp_path.iterdir()):
-        assert time.monotonic() < deadline and proc.poll() is None, "the demo did not start"
-        time.sleep(0.05)
-    time.sleep(1.0)
-    proc.send_signal(signal.SIGHUP)
-    proc.wait(30)
+    try:
+        # Wait on what can be seen: the sandbox has written its config into the throw-away dir.
+        deadline = time.monotonic() + 30
+        while not any((p / "config.toml").exists() for p in tmp_path.glob("socialtui-demo-*")):
+            assert time.monotonic() < deadline and proc.poll() is None, "the demo did not start"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGHUP)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert not any(p.name.startswith("socialtui-demo-") for p in tmp_path.iterdir()), "the throw-away dir is gone"
+
+
+def test_report_since_takes_a_date_in_the_team_s_time_zone(config_path: Path) -> None:
+    fill(config_path)
+    code, text, err = run(config_path, "report", "--since", "2026-11-18", "--json")
+    assert code == 0, err
+    assert json.loads(text)["since"].startswith("2026-11-18T00:00:00")  # London is on UTC in November
+    code, _, err = run(config_path, "report", "--since", "2026-12-01")
+    assert code == 2 and "in the future" in err

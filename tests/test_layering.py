@@ -42,8 +42,22 @@ def test_no_core_source_mentions_a_textual_import() -> None:
         if "tui" in path.relative_to(PACKAGE).parts:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import) and any(a.name.split(".")[0] in {"textual", "rich"} for a in node.names):
+            if isinstance(node, ast.Import) and any(
+                a.name.split(".")[0] in {"textual", "rich"} for a in node.names
+            ):
                 offenders.append(str(path))
             if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in {"textual", "rich"}:
+                offenders.append(str(path))
+    assert offenders == []
+
+
+def test_the_dashboard_never_imports_the_command_line() -> None:
+    """Layers point one way: `cli` starts the dashboard; what both need lives below them."""
+    offenders = []
+    for path in (PACKAGE / "tui").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module == "socialtui.cli":
+                offenders.append(str(path))
+            if isinstance(node, ast.Import) and any(a.name == "socialtui.cli" for a in node.names):
                 offenders.append(str(path))
     assert offenders == []

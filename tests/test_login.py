@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from socialtui.networks.mastodon import SCOPES
 from socialtui.sandbox.server import start
 from socialtui.sandbox.world import World
 
@@ -19,8 +20,19 @@ def test_login_writes_a_working_token_readable_by_owner_and_group_only(tmp_path:
         token_file = tmp_path / "acme-mastodon.token"
         token_file.unlink()  # a fresh install: no token yet
         proc = subprocess.Popen(
-            [sys.executable, "-m", "socialtui", "--config", str(sandbox.config_path), "login", "acme-mastodon"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "socialtui",
+                "--config",
+                str(sandbox.config_path),
+                "login",
+                "acme-mastodon",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         url = ""
         while not url:
@@ -38,14 +50,52 @@ def test_login_writes_a_working_token_readable_by_owner_and_group_only(tmp_path:
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o640
         token = token_file.read_text().strip()
         assert token and token not in out and token not in err, "the token is never printed"
-        me = httpx.get(f"{sandbox.url}/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {token}"})
+        me = httpx.get(
+            f"{sandbox.url}/api/v1/accounts/verify_credentials", headers={"Authorization": f"Bearer {token}"}
+        )
         assert me.json()["username"] == "acme"
+        # The scopes asked for are the ones socialtui uses (the sandbox checks them per route as
+        # Mastodon does), not `read write`: a whole pass of the poller works with them.
+        grant = sandbox.world.mastodon_token(token)
+        assert grant is not None and sorted(grant.scopes) == sorted(SCOPES.split())
+        assert "write" not in grant.scopes and "follow" not in grant.scopes
+        synced = subprocess.run(
+            [sys.executable, "-m", "socialtui", "--config", str(sandbox.config_path), "sync", "--once"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert "acme-mastodon: ok" in synced.stdout
+
+
+def test_the_sandbox_refuses_a_route_outside_the_token_scopes(tmp_path: Path) -> None:
+    world = World()
+    app = world.create_app("reader", ["urn:ietf:wg:oauth:2.0:oob"], ["read:statuses"], None)
+    account = world.mastodon_account("acme")
+    token = world._issue_mastodon_token(account.id, app.client_id, ["read:statuses"]).token
+    with start(world, traffic=False) as sandbox:
+        auth = {"Authorization": f"Bearer {token}"}
+        assert httpx.get(f"{sandbox.url}/api/v1/timelines/home", headers=auth).status_code == 200
+        refused = httpx.post(f"{sandbox.url}/api/v1/statuses", headers=auth, data={"status": "hi"})
+        assert refused.status_code == 403
+        assert httpx.get(f"{sandbox.url}/api/v1/notifications", headers=auth).status_code == 403
 
 
 def test_login_explains_what_to_do_for_bluesky(tmp_path: Path) -> None:
     with start(World(), write_config=tmp_path / "c.toml", traffic=False) as sandbox:
         result = subprocess.run(
-            [sys.executable, "-m", "socialtui", "--config", str(sandbox.config_path), "login", "acme-bluesky"],
-            capture_output=True, text=True, timeout=30,
+            [
+                sys.executable,
+                "-m",
+                "socialtui",
+                "--config",
+                str(sandbox.config_path),
+                "login",
+                "acme-bluesky",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
         assert result.returncode == 1 and "app password" in result.stderr

@@ -18,6 +18,7 @@ from socialtui.networks import mastodon
 from socialtui.networks.base import Adapter, make_adapter
 from socialtui.networks.errors import NetworkError, Rejected, ServerError
 from socialtui.networks.mastodon import (
+    SCOPES,
     MastodonAdapter,
     authorize_url,
     count_length,
@@ -536,10 +537,10 @@ async def test_oauth_register_authorize_exchange():
     app = await register_app("mastodon.example", "socialtui", transport=transport)
     assert app.client_id == "TWhM-tNSuncnqN7DBJmoyeLnk6K3iJJ71KKXxgL1hPM"
     form = httpx.QueryParams(server.requests[0].content.decode())
-    assert form["redirect_uris"] == "urn:ietf:wg:oauth:2.0:oob" and form["scopes"] == "read write"
+    assert form["redirect_uris"] == "urn:ietf:wg:oauth:2.0:oob" and form["scopes"] == SCOPES
     url = httpx.URL(authorize_url("mastodon.example", app.client_id))
     assert url.host == "mastodon.example" and url.path == "/oauth/authorize"
-    assert url.params["redirect_uri"] == "urn:ietf:wg:oauth:2.0:oob" and url.params["scope"] == "read write"
+    assert url.params["redirect_uri"] == "urn:ietf:wg:oauth:2.0:oob" and url.params["scope"] == SCOPES
     assert url.params["response_type"] == "code"
     token = await exchange_code(
         "mastodon.example", app.client_id, app.client_secret, " the-code ", transport=transport

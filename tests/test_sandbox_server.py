@@ -135,3 +135,4 @@ def test_serve_in_the_foreground_prints_its_url_and_stops_on_interrupt(tmp_path:
         if process.poll() is None:
             process.kill()
             process.wait()
+        process.communicate()  # closes its pipes

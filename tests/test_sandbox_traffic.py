@@ -209,8 +209,12 @@ def test_step_makes_live_items() -> None:
 async def test_run_produces_traffic_until_stopped() -> None:
     world = World()
     stop = asyncio.Event()
+    before = len(world.statuses) + len(world.records)
     task = asyncio.create_task(run(world, stop, rate=0.02, seed=5))
-    await asyncio.sleep(0.3)
+    deadline = asyncio.get_running_loop().time() + 30
+    while len(world.statuses) + len(world.records) < before + 5:  # wait on what the traffic made, not a time
+        assert asyncio.get_running_loop().time() < deadline, "no traffic"
+        await asyncio.sleep(0.01)
     stop.set()
     made = await asyncio.wait_for(task, 1)
     assert made >= 5

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,12 +25,26 @@ def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
 
 
+_OPENED: list[Store] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    """Every store a test opens is closed after it (a PostgreSQL engine holds connections)."""
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
+
+
 def open_store(data_dir: Path, url: str) -> Store:
     if url:
         from socialtui.store.postgres import PgEngine
 
-        return Store(data_dir, engine=PgEngine(url))
-    return Store(data_dir)
+        store = Store(data_dir, engine=PgEngine(url))
+    else:
+        store = Store(data_dir)
+    _OPENED.append(store)
+    return store
 
 
 def make_item(n: int, account: str = "acme", at: datetime = NOW) -> Item:

@@ -42,8 +42,9 @@ from socialtui.networks.errors import (
     ServerError,
     Unsupported,
 )
-from socialtui.networks.http import Answer, HttpClient, Now, Sleep
-from socialtui.networks.text import clean, clean_line, graphemes
+from socialtui.networks.http import Answer, HttpClient, Now, Sleep, server_url
+from socialtui.networks.text import clean_line, graphemes
+from socialtui.text import strip_controls
 
 if TYPE_CHECKING:
     from socialtui.config import AccountConfig
@@ -205,7 +206,7 @@ def parse_record(
             account=account,
             remote_id=uri,
             author=author,
-            text=clean(record.get("text")),
+            text=strip_controls(record.get("text")),
             created_at=post_time(record, indexed_at),
             url=post_url(author.handle, uri),
             cid=cid,
@@ -418,11 +419,6 @@ def _later(a: str | None, b: str | None) -> str | None:
 
 
 # --- the adapter -------------------------------------------------------------------------------------
-
-
-def server_url(server: str) -> str:
-    server = server.strip().rstrip("/")
-    return server if "://" in server else f"https://{server}"
 
 
 class BlueskyAdapter:

@@ -39,6 +39,8 @@ from socialtui.networks.errors import (
     Rejected,
     ServerError,
 )
+from socialtui.retry import Backoff
+from socialtui.text import one_line
 
 USER_AGENT = f"socialtui/{__version__}"
 DEFAULT_TIMEOUT = httpx.Timeout(20.0, connect=10.0)
@@ -56,6 +58,12 @@ _RATE_ERRORS = frozenset({"RateLimitExceeded"})
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def server_url(server: str) -> str:
+    """The base URL of a configured server: `mastodon.social` means `https://mastodon.social`."""
+    server = server.strip().rstrip("/")
+    return server if "://" in server else f"https://{server}"
 
 
 # --- rate limits -------------------------------------------------------------------------------------
@@ -230,12 +238,21 @@ def _looks_like_json(response: httpx.Response) -> bool:
     return "json" in ctype or response.content[:1] in (b"{", b"[")
 
 
-def failure_for(response: httpx.Response, now: datetime) -> NetworkFailure:
-    """The typed failure for a non-2xx answer. The one place statuses become errors."""
+ERROR_TEXT_MAX = 300
+"""Characters of a server's error message kept (it goes into the health summary and the CLI)."""
+
+
+def failure_for(response: httpx.Response, now: datetime, *, auth_hint: str = "") -> NetworkFailure:
+    """The typed failure for a non-2xx answer. The one place statuses become errors.
+
+    The server's words are a stranger's text: cleaned here, where they enter (`text.one_line`), so no
+    escape sequence reaches the store's health, a log or a terminal. `auth_hint` is added to an
+    authentication failure: what the operator should do (`run socialtui login ACCOUNT`)."""
     status = response.status_code
     error, message = _error_body(response) if _looks_like_json(response) else ("", "")
+    error = one_line(error, 100)
     # Mastodon puts its human message in `error`; XRPC puts a name there and the text in `message`.
-    text = message or error or response.reason_phrase or f"HTTP {status}"
+    text = one_line(message or error or response.reason_phrase, ERROR_TEXT_MAX) or f"HTTP {status}"
     detail = f"HTTP {status}: {text}"
     if status == 429 or error in _RATE_ERRORS:
         reset_at = parse_retry_after(response.headers, now)
@@ -243,10 +260,11 @@ def failure_for(response: httpx.Response, now: datetime) -> NetworkFailure:
         if reset_at is None and limit is not None:
             reset_at = limit.reset_at
         return RateLimited(reset_at, status=status, error=error)
+    hint = f"; {auth_hint}" if auth_hint else ""
     if error in _EXPIRED_ERRORS or (status == 401 and "expired" in text.lower()):
-        return AuthExpired(detail, status=status, error=error)
+        return AuthExpired(detail + hint, status=status, error=error)
     if status in (401, 403) or error in _AUTH_ERRORS:
-        return AuthRefused(detail, status=status, error=error)
+        return AuthRefused(detail + hint, status=status, error=error)
     if status in (404, 410) or error in _NOT_FOUND_ERRORS:
         return NotFound(detail, status=status, error=error)
     if status >= 500:
@@ -306,6 +324,7 @@ class HttpClient:
         max_attempts: int = 3,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
+        auth_hint: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._client = httpx.AsyncClient(
@@ -321,8 +340,10 @@ class HttpClient:
         self.max_wait = max_wait
         """Longest wait (seconds) for an empty rate-limit bucket to refill before a request."""
         self.max_attempts = max(1, max_attempts)
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.backoff = Backoff(backoff_base, backoff_cap)
+        """Between retries of an idempotent request: full jitter (`socialtui.retry`)."""
+        self.auth_hint = auth_hint
+        """Added to authentication failures: what to do about them (see `failure_for`)."""
         self.requests = 0
         """HTTP requests sent (retries included)."""
         self.rate_limit: RateLimit | None = None
@@ -349,8 +370,7 @@ class HttpClient:
 
     def backoff_delay(self, retry: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**(retry-1))] for the `retry`-th retry (1-based)."""
-        ceiling = min(self.backoff_cap, self.backoff_base * (2 ** max(0, retry - 1)))
-        return self.rng.uniform(0.0, ceiling)
+        return self.backoff.delay(retry, self.rng)
 
     async def get(self, path: str, **kwargs: Any) -> Answer:
         return await self.request("GET", path, **kwargs)
@@ -428,7 +448,7 @@ class HttpClient:
             self.rate_limits[bucket] = limit
             self.rate_limit = limit
         if not 200 <= response.status_code < 300:
-            raise failure_for(response, now)
+            raise failure_for(response, now, auth_hint=self.auth_hint)
         return Answer(
             status=response.status_code,
             data=_decode_json(response),
@@ -449,4 +469,5 @@ __all__ = [
     "parse_rate_limit",
     "parse_retry_after",
     "server_date",
+    "server_url",
 ]

@@ -22,15 +22,19 @@ import regex
 from socialtui.model import Author, Item, Post, item_id, parse_time
 from socialtui.networks.base import AccountInfo, Page, ReplyDraft
 from socialtui.networks.errors import MalformedAnswer, NotFound, Rejected, Unsupported
-from socialtui.networks.http import HttpClient, Now, Sleep, link_param
-from socialtui.networks.text import clean, clean_line, graphemes, html_to_text
+from socialtui.networks.http import HttpClient, Now, Sleep, link_param, server_url
+from socialtui.networks.text import clean_line, graphemes, html_to_text
+from socialtui.text import strip_controls
 
 if TYPE_CHECKING:
     from socialtui.config import AccountConfig
 
 NETWORK = "mastodon"
 OOB_REDIRECT = "urn:ietf:wg:oauth:2.0:oob"
-SCOPES = "read write"
+SCOPES = "read:accounts read:notifications read:search read:statuses write:statuses write:favourites"
+"""What socialtui uses, no more: its own account (verify_credentials), notifications, statuses and
+timelines and threads (read), replies and boosts (write:statuses), favourites. Not `read write`:
+no follows, lists, blocks, mutes, filters or media."""
 DEFAULT_MAX_CHARACTERS = 500
 DEFAULT_URL_CHARACTERS = 23
 
@@ -157,7 +161,7 @@ def parse_status(status: dict[str, Any], *, account: str, domain: str, me: str =
             reply_to=str(status.get("in_reply_to_id") or ""),
             reply_to_author=str(status.get("in_reply_to_account_id") or ""),
             visibility=_str(status.get("visibility")) or "public",
-            spoiler_text=clean(status.get("spoiler_text")),
+            spoiler_text=strip_controls(status.get("spoiler_text")),
             langs=(language,) if language else (),
             own=bool(me) and author.id == me,
             quote_of=_quote_of(status)[0],
@@ -224,13 +228,8 @@ def _normal(text: str) -> str:
 # --- the adapter -------------------------------------------------------------------------------------
 
 
-def server_url(server: str) -> str:
-    server = server.strip().rstrip("/")
-    return server if "://" in server else f"https://{server}"
-
-
 class MastodonAdapter:
-    """One Mastodon account. `token`: its OAuth access token (scopes `read write`)."""
+    """One Mastodon account. `token`: its OAuth access token (scopes `SCOPES`)."""
 
     network = NETWORK
 
@@ -249,6 +248,7 @@ class MastodonAdapter:
             server_url(account.server),
             transport=transport,
             headers={"Authorization": f"Bearer {token}"},
+            auth_hint=f"run `socialtui login {account.id}`",
             now=now,
             sleep=sleep,
             **http_options,
@@ -664,7 +664,7 @@ async def register_app(
     website: str = "",
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> AppRegistration:
-    """Register socialtui on `server` for the out-of-band flow, scopes `read write`."""
+    """Register socialtui on `server` for the out-of-band flow, with `SCOPES`."""
     http = HttpClient(server_url(server), transport=transport)
     try:
         form = {"client_name": client_name, "redirect_uris": OOB_REDIRECT, "scopes": SCOPES}

@@ -15,13 +15,10 @@ from socialtui.text import strip_controls
 _GRAPHEME_RE = regex.compile(r"\X")
 
 
-clean = strip_controls
-"""A string from the network as stored: no control characters (the one rule lives in socialtui.text)."""
-
-
 def clean_line(value: object) -> str:
-    """Like `clean`, on one line (display names, handles): newlines and tabs become spaces."""
-    return " ".join(clean(value).split())
+    """`socialtui.text.strip_controls`, on one line (display names, handles): newlines and tabs become
+    spaces."""
+    return " ".join(strip_controls(value).split())
 
 
 def graphemes(text: str) -> int:
@@ -106,7 +103,7 @@ class _TextParser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._hidden:
             return
-        data = clean(data)
+        data = strip_controls(data)
         if not self._pre:
             data = re.sub(r"\s+", " ", data)
         else:
@@ -143,4 +140,4 @@ def html_to_text(html: str | None, *, shorten_links: bool = True) -> str:
     return parser.text()
 
 
-__all__ = ["clean", "clean_line", "graphemes", "html_to_text"]
+__all__ = ["clean_line", "graphemes", "html_to_text"]

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from socialtui.sandbox.common import ApiError, Call, NetworkRules, endpoint, json_response
-from socialtui.sandbox.faults import Fault, Window
+from socialtui.sandbox.faults import HOSTILE_ERROR, Fault, Window
 from socialtui.sandbox.ids import cid_for
 from socialtui.sandbox.text import iso_ms
 from socialtui.sandbox.world import (
@@ -386,6 +386,8 @@ def _fault_response(call: Call, fault: Fault, window: Window) -> Response:
         return xrpc_error(500, "InternalServerError", "Internal Server Error").response()
     if fault.kind == "expired":
         return xrpc_error(400, "ExpiredToken", "Token has expired").response()
+    if fault.kind == "hostile":
+        return xrpc_error(400, "InvalidRequest", HOSTILE_ERROR).response()
     return HTMLResponse(MALFORMED_HTML, status_code=200)
 
 

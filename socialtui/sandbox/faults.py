@@ -13,6 +13,8 @@ A fault belongs to an account (a brand's config id such as `acme-mastodon`, or a
 | `malformed` | a 200 whose body is truncated JSON, or (every other time) an HTML page                  |
 | `expired`   | Mastodon: 401 `The access token is invalid`; Bluesky: 400 `ExpiredToken` for every      |
 |             | access token issued before the fault was set (a refreshed session works again)          |
+| `hostile`   | a 400 whose error message holds an OSC window title, a clear-screen and colour          |
+|             | sequences (`HOSTILE_ERROR`): what the client prints must never carry them               |
 | `none`      | clears the account's fault                                                              |
 
 `count=N` limits a fault to the next N requests it hits; `count=None` keeps it until cleared.
@@ -29,7 +31,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from socialtui.sandbox.world import World
 
-FAULT_KINDS = ("429", "500", "slow", "timeout", "malformed", "expired", "none")
+FAULT_KINDS = ("429", "500", "slow", "timeout", "malformed", "expired", "hostile", "none")
+HOSTILE_ERROR = "\x1b]0;pwned\x07\x1b[2J\x1b[HBad request\x1b[31m: try again\x9b0m\r\nlater"
+"""The `hostile` fault's error message: a window title, a clear screen, colours, a C1 CSI, a CR."""
 DEFAULT_SECONDS = {"429": 60.0, "slow": 2.0, "timeout": 60.0}
 MAX_HANG = 120.0
 

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from socialtui.sandbox.common import ApiError, Call, NetworkRules, endpoint, json_response
-from socialtui.sandbox.faults import Fault, Window
+from socialtui.sandbox.faults import HOSTILE_ERROR, Fault, Window
 from socialtui.sandbox.text import HASHTAG_RE, iso_ms, mastodon_html
 from socialtui.sandbox.world import (
     VISIBILITIES,
@@ -313,7 +313,12 @@ def _bearer(call: Call) -> str:
     return call.query("access_token") or ""
 
 
-def _authenticate(required: bool, user: bool, strict: bool = True):
+def _granted(scopes: list[str], scope: str) -> bool:
+    """Mastodon's rule: `read` covers `read:statuses`, and so on."""
+    return not scope or scope in scopes or scope.split(":", 1)[0] in scopes
+
+
+def _authenticate(required: bool, user: bool, strict: bool = True, scope: str = ""):
     async def authenticate(call: Call) -> None:
         token = _bearer(call)
         call.token = token
@@ -326,6 +331,8 @@ def _authenticate(required: bool, user: bool, strict: bool = True):
             if strict:
                 raise _error(401, INVALID_TOKEN["error"], _www_authenticate())
             return
+        if not _granted(grant.scopes, scope):
+            raise _error(403, "This action is outside the authorized scopes")
         if grant.account_id is None:
             if user:
                 raise _error(422, "This method requires an authenticated user")
@@ -344,6 +351,18 @@ def _www_authenticate() -> dict[str, str]:
 
 USER = _authenticate(required=True, user=True)
 OPTIONAL = _authenticate(required=False, user=False)
+
+
+def user(scope: str):  # noqa: ANN201 - an authentication mode, like USER
+    """A user token with `scope` (as the real server checks OAuth scopes per route)."""
+    return _authenticate(required=True, user=True, scope=scope)
+
+
+def optional(scope: str):  # noqa: ANN201
+    """No token, or one with `scope`."""
+    return _authenticate(required=False, user=False, scope=scope)
+
+
 LENIENT = _authenticate(required=False, user=False, strict=False)
 
 
@@ -393,6 +412,8 @@ def _fault_response(call: Call, fault: Fault, window: Window) -> Response:
         return HTMLResponse(SERVER_ERROR_HTML, status_code=500)
     if fault.kind == "expired":
         return _error(401, INVALID_TOKEN["error"], _www_authenticate()).response()
+    if fault.kind == "hostile":
+        return _error(400, HOSTILE_ERROR).response()
     return HTMLResponse(MALFORMED_HTML, status_code=200)
 
 
@@ -796,22 +817,22 @@ def routes(world: World) -> list[Route]:
         return Route(path, endpoint(world, RULES, f"{method} {path}", handler, auth), methods=[method])
 
     return [
-        r("GET", "/api/v1/accounts/verify_credentials", verify_credentials, USER),
+        r("GET", "/api/v1/accounts/verify_credentials", verify_credentials, user("read:accounts")),
         r("GET", "/api/v1/accounts/lookup", lookup, OPTIONAL),
         r("GET", "/api/v1/accounts/{id}", get_account, OPTIONAL),
-        r("GET", "/api/v1/accounts/{id}/statuses", account_statuses, OPTIONAL),
+        r("GET", "/api/v1/accounts/{id}/statuses", account_statuses, optional("read:statuses")),
         r("GET", "/api/v2/instance", instance, LENIENT),
-        r("GET", "/api/v1/notifications", notifications, USER),
-        r("GET", "/api/v1/notifications/{id}", notification, USER),
-        r("GET", "/api/v1/timelines/home", home, USER),
-        r("GET", "/api/v1/timelines/tag/{tag}", tag_timeline, OPTIONAL),
-        r("GET", "/api/v2/search", search, USER),
-        r("POST", "/api/v1/statuses", post_status, USER),
-        r("GET", "/api/v1/statuses/{id}", get_status, OPTIONAL),
-        r("DELETE", "/api/v1/statuses/{id}", delete_status, USER),
-        r("GET", "/api/v1/statuses/{id}/context", context, OPTIONAL),
-        r("POST", "/api/v1/statuses/{id}/favourite", favourite, USER),
-        r("POST", "/api/v1/statuses/{id}/reblog", reblog, USER),
+        r("GET", "/api/v1/notifications", notifications, user("read:notifications")),
+        r("GET", "/api/v1/notifications/{id}", notification, user("read:notifications")),
+        r("GET", "/api/v1/timelines/home", home, user("read:statuses")),
+        r("GET", "/api/v1/timelines/tag/{tag}", tag_timeline, optional("read:statuses")),
+        r("GET", "/api/v2/search", search, user("read:search")),
+        r("POST", "/api/v1/statuses", post_status, user("write:statuses")),
+        r("GET", "/api/v1/statuses/{id}", get_status, optional("read:statuses")),
+        r("DELETE", "/api/v1/statuses/{id}", delete_status, user("write:statuses")),
+        r("GET", "/api/v1/statuses/{id}/context", context, optional("read:statuses")),
+        r("POST", "/api/v1/statuses/{id}/favourite", favourite, user("write:favourites")),
+        r("POST", "/api/v1/statuses/{id}/reblog", reblog, user("write:statuses")),
         r("POST", "/api/v1/apps", create_app, NOBODY),
         r("GET", "/oauth/authorize", authorize, NOBODY),
         r("POST", "/oauth/token", token, NOBODY),

@@ -8,8 +8,8 @@ queue reads the open items without decoding the answered ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -36,15 +36,43 @@ EPOCH = "1970-01-01T00:00:00Z"
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What the care rules need, read in one go."""
+    """What the care rules need, read in one go. Made by `Snapshot.of` only (the store's reading and
+    the dashboard's follower alike), so no reader can leave a part out."""
 
     items: list[Item]
     own_posts: list[Post]
     states: dict[str, ItemState]
     claims: dict[str, Claim]
+    """Live claims only, by item."""
     outbox: list[OutboxEntry]
     health: dict[str, AccountHealth]
-    drafts: dict[str, Draft] = field(default_factory=dict)
+    drafts: dict[str, Draft]
+    """Reply drafts, by item."""
+
+    @classmethod
+    def of(
+        cls,
+        now: datetime,
+        *,
+        items: Iterable[Item],
+        own_posts: Iterable[Post],
+        states: Mapping[str, ItemState],
+        claims: Iterable[Claim],
+        outbox: Iterable[OutboxEntry],
+        health: Mapping[str, AccountHealth],
+        drafts: Mapping[str, Draft],
+    ) -> Snapshot:
+        """The snapshot of these records at `now` (claims that expired by then are left out)."""
+        return cls(
+            # Lists are kept as given: the dashboard hands the same decoded lists again and again.
+            items=items if isinstance(items, list) else list(items),
+            own_posts=own_posts if isinstance(own_posts, list) else list(own_posts),
+            states=dict(states),
+            claims={claim.item: claim for claim in claims if claim.expires_at > now},
+            outbox=list(outbox),
+            health=dict(health),
+            drafts=dict(drafts),
+        )
 
 
 @dataclass(frozen=True)
@@ -122,11 +150,7 @@ class ItemsMixin(StoreBase):
 
         def body(r: Reader) -> Snapshot:
             states = {key: from_record(ItemState, doc) for key, doc in r.scan("states")}
-            claims = {}
-            for _, doc in r.scan("claims", Query(since=iso(now))):
-                claim = from_record(Claim, doc)
-                if claim.expires_at > now:
-                    claims[claim.item] = claim
+            claims = [from_record(Claim, doc) for _, doc in r.scan("claims", Query(since=iso(now)))]
             outbox = [from_record(OutboxEntry, doc) for _, doc in r.scan("outbox")]
             drafts = {key: from_record(Draft, doc) for key, doc in r.scan("drafts")}
             items_query = Query(unless_in="answered") if open_only else None
@@ -143,7 +167,8 @@ class ItemsMixin(StoreBase):
                 recent = {doc["account"] for doc in raw_own}
                 for account in sorted((set(raw_health) | {i.account for i in items}) - recent):
                     raw_own.extend(doc for _, doc in r.scan("own", Query(account=account, newest=1)))
-            return Snapshot(
+            return Snapshot.of(
+                now,
                 items=items,
                 own_posts=[from_record(Post, doc) for doc in raw_own],
                 states=states,

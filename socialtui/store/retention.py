@@ -68,7 +68,7 @@ class RetentionMixin(StoreBase):
             )
             removed["outbox"] = w.delete(
                 "outbox",
-                {k for k, d in w.scan("outbox") if d.get("state") == "sent" and utc(d["updated_at"]) < cutoff},
+                {k for k, d in w.scan("outbox") if d.get("state") in ("sent", "discarded") and utc(d["updated_at"]) < cutoff},
             )
             removed["handoffs"] = w.delete("handoffs", w.keys("handoffs", Query(until=cutoff)))
             removed["handoff_drafts"] = w.delete("handoff_drafts", w.keys("handoff_drafts", Query(until=cutoff)))

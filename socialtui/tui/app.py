@@ -42,7 +42,7 @@ from socialtui.tui.render import WIDE_FROM, ago, line_of
 from socialtui.tui.screens.dialogs import ConfirmDialog
 
 if TYPE_CHECKING:
-    from socialtui.cli import Context
+    from socialtui.context import Context
 
 T = TypeVar("T")
 

@@ -151,15 +151,15 @@ class StoreFollower:
             items: list[Item] = self._list("items")
             own: list[Post] = self._list("own")
             versions = dict(follow.versions)
-            claims = {c.item: c for c in follow.objects("claims").values() if c.expires_at > now}
-            snapshot = Snapshot(
+            snapshot = Snapshot.of(
+                now,
                 items=items,
                 own_posts=own,
-                states=dict(follow.objects("states")),
-                claims=claims,
-                outbox=list(follow.objects("outbox").values()),
-                health=dict(follow.objects("health")),
-                drafts=dict(follow.objects("drafts")),
+                states=follow.objects("states"),
+                claims=follow.objects("claims").values(),
+                outbox=follow.objects("outbox").values(),
+                health=follow.objects("health"),
+                drafts=follow.objects("drafts"),
             )
             handoffs = tuple(sorted(follow.objects("handoffs").values(), key=lambda note: (note.at, note.id)))
             shifts = tuple(sorted(follow.objects("shifts").values(), key=lambda shift: shift.started_at))

@@ -22,7 +22,8 @@ from textual.content import Content
 from textual.theme import Theme
 
 from socialtui.config import AccountConfig
-from socialtui.model import AccountHealth, Author, Claim
+from socialtui.model import Author, Claim
+from socialtui.overview import AccountOverview
 from socialtui.text import clean, one_line
 from socialtui.timespec import format_duration
 
@@ -39,13 +40,6 @@ GAP_STYLE = {
     "breach": "$error bold",
     "off-hours": "$text-muted",
     "unknown": "$text-muted",
-}
-HEALTH_STYLE = {
-    "ok": "$success",
-    "never": "$text-muted",
-    "rate_limited": "$warning bold",
-    "auth": "$error bold",
-    "unreachable": "$error bold",
 }
 
 
@@ -115,8 +109,17 @@ def sparkline(values: tuple[int, ...] | list[int], width: int) -> str:
     return "".join(SPARK[min(len(SPARK) - 1, round(v / top * (len(SPARK) - 1)))] for v in shown)
 
 
-def health_text(health: AccountHealth) -> str:
-    return one_line(health.summary, 60)
+LEVEL_STYLE = {0: "$success", 1: "$warning bold", 2: "$error bold", 3: "$text-muted"}
+"""Styles of the monitoring levels (care.OK, WARNING, CRITICAL, UNKNOWN)."""
+
+
+def health_text(row: AccountOverview) -> str:
+    """The account's health in one line: its server, the freshness of its data, its failed replies."""
+    return one_line(row.health_summary, 60)
+
+
+def health_style(row: AccountOverview) -> str:
+    return LEVEL_STYLE.get(row.health_level, "")
 
 
 # --- DataTable cells -------------------------------------------------------------------------------
@@ -177,10 +180,11 @@ __all__ = [
     "claim_text",
     "sparkline",
     "health_text",
+    "health_style",
+    "LEVEL_STYLE",
     "CellStyles",
     "account_cell_style",
     "cell",
     "STATE_STYLE",
     "GAP_STYLE",
-    "HEALTH_STYLE",
 ]

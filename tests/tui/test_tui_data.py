@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from tuikit import ALICE, BOB, NOW, World, make_item, mastodon_author
 
+from socialtui.model import Draft
 from socialtui.store import Store
 from socialtui.tui.data import AuditQuery, StoreFollower, TimelineQuery, item_for_post, read_audit, timeline
 
@@ -81,3 +82,15 @@ def test_the_audit_trail_is_read_newest_first_and_filtered(world: World) -> None
     assert [e.action for e in read_audit(world.store, AuditQuery(operator="Bob")).events] == ["tags", "note"]
     assert [e.action for e in read_audit(world.store, AuditQuery(words=("vip",))).events] == ["tags"]
     assert read_audit(world.store, AuditQuery(since=NOW - timedelta(hours=1))).matched == 1
+
+
+def test_the_dashboard_reading_is_the_same_snapshot_as_the_store_s(world: World) -> None:
+    """One Snapshot builder: the dashboard's reading holds what the store's does, drafts included
+    (the handoff auto-draft lists them)."""
+    item = world.items[0]
+    world.store.save_draft(Draft(item.id, item.account, "Half a reply", "bob", "Bob", NOW, "key-1"))
+    reading = StoreFollower(world.config, world.store).read(NOW).snapshot
+    stored = world.store.snapshot(NOW)
+    assert reading.drafts == stored.drafts and set(reading.drafts) == {item.id}
+    assert reading.claims == stored.claims and reading.health == stored.health
+    assert {i.id for i in reading.items} == {i.id for i in stored.items}

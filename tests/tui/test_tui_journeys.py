@@ -11,7 +11,7 @@ from tuikit import ALICE, BOB, NOW, World, own_post, screen_text, wait_for
 from socialtui.model import Post
 from socialtui.store import Store
 from socialtui.tui.screens.composer import ComposerScreen
-from socialtui.tui.screens.dialogs import ConfirmDialog, DoneDialog
+from socialtui.tui.screens.dialogs import ConfirmDialog, DoneDialog, NoteDialog, SavedRepliesDialog
 from socialtui.tui.screens.main import MainScreen
 from socialtui.tui.widgets.detail import DetailPane
 from socialtui.tui.widgets.queue import QueueTable
@@ -248,7 +248,7 @@ async def test_the_count_follows_the_network_and_sending_is_refused_over_the_lim
         assert composer.has_class("-over")
         assert composer.check_action("send", ()) is None, "send is shown disabled"
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
+        await pilot.pause()  # every message the key caused is handled
         assert isinstance(app.screen, ComposerScreen), "no confirmation: it cannot be sent"
         await pilot.press("backspace")
         await pilot.pause()
@@ -263,7 +263,7 @@ async def test_saved_replies_fill_in_the_name(world: World) -> None:
         await wait_for(lambda: isinstance(app.screen, ComposerScreen), pilot)
         composer = app.screen
         await pilot.press("f2")
-        await pilot.pause(0.2)
+        await wait_for(lambda: isinstance(app.screen, SavedRepliesDialog), pilot, what="the saved replies")
         await pilot.press("enter")
         await wait_for(lambda: composer.query_one(TextArea).text != "", pilot)
         assert composer.query_one(TextArea).text == "Thank you Sam Rivers, that means a lot!"
@@ -288,8 +288,12 @@ async def test_the_visibility_and_content_warning_are_inherited_and_shown(world:
         assert queue_ids(app)[0] == item.id
         await pilot.press("r")
         await wait_for(lambda: isinstance(app.screen, ComposerScreen), pilot)
-        shown = screen_text(app)
-        assert "visibility unlisted" in shown and "CW film plot" in shown
+        # The screen is pushed before it is painted: wait for what a person would read.
+        await wait_for(
+            lambda: "visibility unlisted" in screen_text(app) and "CW film plot" in screen_text(app),
+            pilot,
+            what="the inherited visibility and content warning",
+        )
 
 
 async def test_note_open_and_copy_link(world: World) -> None:
@@ -300,7 +304,7 @@ async def test_note_open_and_copy_link(world: World) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(lambda: len(queue_ids(app)) == 4, pilot)
         await pilot.press("n")
-        await pilot.pause(0.2)
+        await wait_for(lambda: isinstance(app.screen, NoteDialog), pilot, what="the note dialog")
         await pilot.press(*"Asks often", "enter")
         await wait_for(lambda: any("Note saved" in m for _, m in app.told), pilot)
         await pilot.press("o", "y")
@@ -353,7 +357,7 @@ async def test_keys_are_remapped_from_the_config_and_unknown_ids_are_refused(tmp
         assert any("not-a-binding" in m and sev == "error" for sev, m in app.told), "refused, visibly"
         assert "not-a-binding" in screen_text(app)
         await pilot.press("r")
-        await pilot.pause(0.2)
+        await pilot.pause()  # every message the key caused is handled
         assert isinstance(app.screen, MainScreen), "r no longer replies"
         await pilot.press("R")
         await wait_for(lambda: isinstance(app.screen, ComposerScreen), pilot)

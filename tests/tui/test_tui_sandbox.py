@@ -156,19 +156,22 @@ async def test_hostile_texts_appear_as_text_and_do_nothing(sandbox: Sandboxed) -
             assert app.is_running and app.return_value is None, "nothing was executed"
         # Markup stays literal, wherever it is shown.
         queue.move_cursor(row=shown_ids(app).index(_item_with(app, "[@click=app.quit]")))
-        await pilot.pause(0.3)
-        shown = screen_text(app)
-        assert "[@click=app.quit]x[/] click here" in shown
+        await wait_for(
+            lambda: "[@click=app.quit]x[/] click here" in screen_text(app), pilot, what="literal markup"
+        )
         # Clicking the text does nothing either.
         await pilot.click(DetailPane, offset=(3, 3))
         await pilot.click(
             QueueTable, offset=(70, 1 + shown_ids(app).index(_item_with(app, "[@click=app.quit]")))
         )
-        await pilot.pause(0.2)
+        await pilot.pause()  # every message the clicks caused is handled
         assert app.is_running
         queue.move_cursor(row=shown_ids(app).index(_item_with(app, "[bold red]markup")))
-        await pilot.pause(0.3)
-        assert "[bold red]markup[/] is this rendered as markup?" in screen_text(app)
+        await wait_for(
+            lambda: "[bold red]markup[/] is this rendered as markup?" in screen_text(app),
+            pilot,
+            what="literal markup",
+        )
         assert "<script>alert(1)</script>" in "".join(
             entry.item.post.text for entry in app.dashboard.queue
         ), "HTML in a Mastodon post is text, not markup"

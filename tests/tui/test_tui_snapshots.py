@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from tuikit import BOB, CAROL, NOW, World, own_post, report_scenario, wait_for, write_config
+from tuikit import BOB, CAROL, NOW, World, own_post, report_scenario, screen_text, wait_for, write_config
 
 from socialtui.clock import FixedClock
 from socialtui.store import Store
@@ -32,6 +32,9 @@ def ready(world: World, *, detail: bool = False) -> Callable[[Pilot], Awaitable[
         app = pilot.app
         await wait_for(lambda: app.dashboard is not None and app.shift_start is not None, pilot)
         await wait_for(lambda: len(app.screen.query_one(QueueTable).shown_ids) == 4, pilot)
+        # Every account drawn in the accounts panel too (it lays out after the queue on a busy machine).
+        handles = [a.handle.lstrip("@").split("@")[0] for a in world.config.accounts]
+        await wait_for(lambda: all(h in screen_text(app) for h in handles), pilot, what="every account")
         if detail:
             pane = app.screen.query_one(DetailPane)
             await wait_for(lambda: pane.contact is not None and pane.thread.state == "ok", pilot)

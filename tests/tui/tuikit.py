@@ -385,9 +385,12 @@ def report_scenario(store: Store) -> dict[str, Item]:
 
 
 async def wait_for(
-    condition: Callable[[], bool], pilot: object, timeout: float = 5.0, what: str = ""
+    condition: Callable[[], bool], pilot: object, timeout: float = 30.0, what: str = ""
 ) -> None:
-    """Pause the pilot until `condition()` holds (workers and store readings are asynchronous)."""
+    """Pause the pilot until `condition()` holds (workers and store readings are asynchronous).
+
+    It returns as soon as the condition holds; `timeout` only bounds a test that is failing, so it
+    is generous: on a busy 2-core machine a draft save or a reading can take seconds."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

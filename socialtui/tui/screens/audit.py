@@ -22,6 +22,7 @@ from socialtui.model import AuditEvent
 from socialtui.store import StoreError
 from socialtui.tui.data import AuditQuery, AuditReading, audit_signature, read_audit
 from socialtui.tui.render import CellStyles, cell, inert, line_of
+from socialtui.tui.widgets.filter import FilterInput
 
 if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
@@ -62,7 +63,7 @@ class AuditScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="audit-title")
         yield AuditTable(id="audit-table", cursor_type="row", cursor_foreground_priority="renderable")
-        yield Input(placeholder="filter: words", id="audit-filter")
+        yield FilterInput("filter: words", list_selector="AuditTable", id="audit-filter")
         with VerticalScroll(id="audit-event"):
             yield Static(id="audit-event-text")
         yield Footer()
@@ -211,27 +212,15 @@ class AuditScreen(Screen[None]):
         self._requery(action=self._cycle(choices, self.query_state.action))
 
     def action_filter(self) -> None:
-        self.add_class("-filtering")
-        self.query_one("#audit-filter", Input).focus()
+        self.query_one("#audit-filter", FilterInput).open()
 
     @on(Input.Changed, "#audit-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self._requery(words=tuple(event.value.lower().split()))
 
-    @on(Input.Submitted, "#audit-filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            self.remove_class("-filtering")
-        self.query_one(AuditTable).focus()
-
     def action_back(self) -> None:
-        filter_input = self.query_one("#audit-filter", Input)
-        if filter_input.has_focus:
-            filter_input.value = ""
-            self.remove_class("-filtering")
-            self.query_one(AuditTable).focus()
-            return
-        self.dismiss()
+        if not self.query_one("#audit-filter", FilterInput).escape():
+            self.dismiss()
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Audit: next window", "24h / 7d / 30d / all", self.action_cycle_window)

@@ -31,7 +31,14 @@ from socialtui.config import AccountConfig
 from socialtui.model import Item, Post
 from socialtui.networks.base import Adapter, ReplyDraft
 from socialtui.networks.errors import NetworkFailure
-from socialtui.outbox import Delivery, ReplyRefused, answered_meanwhile, deliver, queue_reply
+from socialtui.outbox import (
+    Delivery,
+    ReplyRefused,
+    answered_meanwhile,
+    answered_on_server,
+    deliver,
+    queue_reply,
+)
 from socialtui.store import StoreError
 from socialtui.tui.data import Dashboard
 from socialtui.tui.drafts import DraftKeeper
@@ -357,6 +364,17 @@ class ComposerScreen(DraftWriting, Screen[None]):
         except StoreError as exc:
             self.show_problem(f"Not sent: {exc}")
             return
+        if is_item and not answered:
+            # The store only knows what a sync has seen: ask the server too (one request).
+            adapter = self.adapter
+
+            async def look() -> Post | None:
+                return await answered_on_server(store, adapter, item)
+
+            try:
+                answered = await app.network.call(look) is not None
+            except Exception:  # noqa: BLE001 - a question we could not ask must not stop the reply
+                answered = False
         account = config.account(item.account)
         body = Content.assemble(
             ("from  ", "$text-muted"),

@@ -26,6 +26,7 @@ from socialtui.tui.data import ContactView
 from socialtui.tui.render import CellStyles, cell, line_of
 from socialtui.tui.screens.dialogs import NoteDialog, TagsDialog
 from socialtui.tui.widgets.detail import contact_content
+from socialtui.tui.widgets.filter import FilterInput
 
 if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
@@ -82,7 +83,12 @@ class ContactsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="contacts-title")
-        yield Input(placeholder="search: name, handle, words of a note; tag:vip", id="contacts-search")
+        yield FilterInput(
+            "search: name, handle, words of a note; tag:vip",
+            list_selector="ContactsTable",
+            id="contacts-search",
+            always_shown=True,
+        )
         yield ContactsTable(id="contacts-table", cursor_type="row", cursor_foreground_priority="renderable")
         with VerticalScroll(id="contacts-dossier"):
             yield Static(id="contacts-dossier-text")
@@ -109,10 +115,6 @@ class ContactsScreen(Screen[None]):
         if self._search_timer is not None:
             self._search_timer.stop()
         self._search_timer = self.set_timer(SEARCH_AFTER, lambda: self._search(event.value))
-
-    @on(Input.Submitted, "#contacts-search")
-    def _submitted(self, _event: Input.Submitted) -> None:
-        self.query_one(ContactsTable).focus()
 
     @work(group="contacts-search", exclusive=True, exit_on_error=False)
     async def _search(self, text: str) -> None:
@@ -229,7 +231,7 @@ class ContactsScreen(Screen[None]):
         return contact
 
     def action_search(self) -> None:
-        self.query_one("#contacts-search", Input).focus()
+        self.query_one("#contacts-search", FilterInput).open()
 
     def action_note(self) -> None:
         contact = self._need_contact()
@@ -277,12 +279,9 @@ class ContactsScreen(Screen[None]):
         self._search(self.search_text)
 
     def action_back(self) -> None:
-        search = self.query_one("#contacts-search", Input)
-        if search.has_focus:
-            if search.value:
-                search.value = ""
-            self.query_one(ContactsTable).focus()
-        elif not self.query_one(ContactsTable).has_focus:
+        if self.query_one("#contacts-search", FilterInput).escape():
+            return
+        if not self.query_one(ContactsTable).has_focus:
             self.query_one(ContactsTable).focus()
         else:
             self.dismiss()

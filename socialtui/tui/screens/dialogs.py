@@ -15,6 +15,15 @@ DONE_REASONS = ("spam", "thanked", "handled elsewhere", "no reply needed")
 OTHER = "other"
 
 
+def _focus_first(screen: ModalScreen, selector: str) -> None:
+    """Focus the dialog's first widget matching `selector`, if it is still there: a dialog taken away
+    before it mounted (the app popped it; a key answered it at once) has no children left by the time
+    its Mount handler runs, and `query_one` raised NoMatches there."""
+    for widget in screen.query(selector):
+        widget.focus()
+        return
+
+
 class ConfirmDialog(ModalScreen[bool]):
     """A question with a yes and a no. `y` answers yes, `n` or Escape no; Enter presses the focused
     button (the `yes` one when `default_yes`)."""
@@ -53,7 +62,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button(Content(f"{self.no_label} (n)"), id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#yes" if self.default_yes else "#no", Button).focus()
+        _focus_first(self, "#yes" if self.default_yes else "#no")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -126,7 +135,7 @@ class DoneDialog(ModalScreen[str | None]):
             yield Static(Content.styled("↑↓ or 1-5, Enter to choose, Esc to cancel", "$text-muted"))
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        _focus_first(self, "OptionList")
 
     def on_key(self, event: events.Key) -> None:
         if self.query_one(OptionList).has_focus and event.character and event.character.isdigit():
@@ -173,7 +182,7 @@ class NoteDialog(ModalScreen[str | None]):
             yield Static(Content.styled("Enter to save, Esc to cancel", "$text-muted"))
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        _focus_first(self, "Input")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -209,7 +218,7 @@ class SavedRepliesDialog(ModalScreen[str | None]):
             yield Static(Content.styled("Enter to use, Esc to cancel", "$text-muted"))
 
     def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+        _focus_first(self, "OptionList")
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -242,7 +251,7 @@ class TagsDialog(ModalScreen[tuple[str, ...] | None]):
             yield Static(Content.styled("Enter to save (empty: no tags), Esc to cancel", "$text-muted"))
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        _focus_first(self, "Input")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

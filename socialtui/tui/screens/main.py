@@ -35,6 +35,7 @@ from socialtui.tui.render import WIDE_FROM, account_label, author_label, line_of
 from socialtui.tui.screens.dialogs import ConfirmDialog, DoneDialog, NoteDialog, TagsDialog
 from socialtui.tui.widgets.accounts import AccountsPanel
 from socialtui.tui.widgets.detail import DetailPane, ThreadState
+from socialtui.tui.widgets.filter import FilterInput
 from socialtui.tui.widgets.header import HeaderBar
 from socialtui.tui.widgets.queue import QueueTable
 
@@ -100,8 +101,9 @@ class MainScreen(Screen[None]):
                 queue.negative_first = app.config.team.negative_first
                 yield queue
                 with Horizontal(id="filter-bar"):
-                    yield Input(
-                        placeholder="filter: words, an item id, account:…, tag:…, state:late, tone:negative, kind:talk",
+                    yield FilterInput(
+                        "filter: words, an item id, account:…, tag:…, state:late, tone:negative, kind:talk",
+                        list_selector="QueueTable",
                         id="filter",
                     )
                     yield Static(id="filter-count")
@@ -250,16 +252,14 @@ class MainScreen(Screen[None]):
             show(ThreadState(item.id, "ok", tuple(posts)))
 
     def action_back(self) -> None:
-        filter_input = self.query_one("#filter", Input)
+        filter_input = self.query_one("#filter", FilterInput)
         if self.has_class("-detail-open"):
             self.remove_class("-detail-open")
             self.query_one(QueueTable).focus()
         elif self.query_one(QueueTable).marked:
             self.query_one(QueueTable).set_marks(set())
-        elif filter_input.has_focus or filter_input.value:
-            filter_input.value = ""
-            self.remove_class("-filtering")
-            self.query_one(QueueTable).focus()
+        elif filter_input.escape(applied_too=True):
+            pass
         elif not self.query_one(QueueTable).has_focus:
             self.query_one(QueueTable).focus()
 
@@ -276,8 +276,7 @@ class MainScreen(Screen[None]):
             self.app.tell("Queue: oldest first (N: negative items first).")
 
     def action_filter(self) -> None:
-        self.add_class("-filtering")
-        self.query_one("#filter", Input).focus()
+        self.query_one("#filter", FilterInput).open()
 
     @on(AccountsPanel.AccountChosen)
     def _account_chosen(self, event: AccountsPanel.AccountChosen) -> None:
@@ -300,12 +299,6 @@ class MainScreen(Screen[None]):
             return
         shown, total = len(table.shown_ids), len(table.entries)
         count.update(Content.styled(f" {shown} of {total} ", "$warning bold" if shown == 0 else "bold"))
-
-    @on(Input.Submitted, "#filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            self.remove_class("-filtering")
-        self.query_one(QueueTable).focus()
 
     # -- actions on the selected item -----------------------------------------------------------
 

@@ -32,6 +32,7 @@ from socialtui.tui.render import (
 )
 from socialtui.tui.screens.dialogs import ConfirmDialog
 from socialtui.tui.widgets.detail import post_content
+from socialtui.tui.widgets.filter import FilterInput
 
 if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
@@ -78,7 +79,7 @@ class TimelineScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="timeline-title")
         yield TimelineTable(id="timeline-table", cursor_type="row", cursor_foreground_priority="renderable")
-        yield Input(placeholder="filter: words", id="timeline-filter")
+        yield FilterInput("filter: words", list_selector="TimelineTable", id="timeline-filter")
         with VerticalScroll(id="timeline-preview"):
             yield Static(id="timeline-preview-text")
         yield Footer()
@@ -243,27 +244,15 @@ class TimelineScreen(Screen[None]):
         )
 
     def action_filter(self) -> None:
-        self.add_class("-filtering")
-        self.query_one("#timeline-filter", Input).focus()
+        self.query_one("#timeline-filter", FilterInput).open()
 
     @on(Input.Changed, "#timeline-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self._requery(words=tuple(event.value.lower().split()))
 
-    @on(Input.Submitted, "#timeline-filter")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        if not event.value.strip():
-            self.remove_class("-filtering")
-        self.query_one(TimelineTable).focus()
-
     def action_back(self) -> None:
-        filter_input = self.query_one("#timeline-filter", Input)
-        if filter_input.has_focus:
-            filter_input.value = ""
-            self.remove_class("-filtering")
-            self.query_one(TimelineTable).focus()
-            return
-        self.dismiss()
+        if not self.query_one("#timeline-filter", FilterInput).escape():
+            self.dismiss()
 
     # -- acting on a post -------------------------------------------------------------------------
 

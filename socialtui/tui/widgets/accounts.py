@@ -19,11 +19,12 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from socialtui import care
 from socialtui.config import AccountConfig
 from socialtui.overview import AccountOverview
 from socialtui.text import fit
 from socialtui.tui.data import Dashboard
-from socialtui.tui.render import GAP_STYLE, HEALTH_STYLE, account_style, age, health_text, sparkline
+from socialtui.tui.render import GAP_STYLE, account_style, age, health_style, health_text, sparkline
 
 Part = str | tuple[str, str]
 QUIET_WIDTH = 29
@@ -72,7 +73,6 @@ def block(
     """Five lines about one account, for the wide column."""
     account = row.account
     inner = max(width - 2, 8)
-    health = row.health
     lines = [
         Content.assemble(*handle_parts(account, inner, cursor)),
         Content.assemble("  ", *counts_parts(row)),
@@ -81,7 +81,7 @@ def block(
             "  ",
             (sparkline(row.gap.hourly, 12), "$secondary"),
             " ",
-            (health_text(health), HEALTH_STYLE.get(health.state, "")),
+            (health_text(row), health_style(row)),
         ).truncate(width, ellipsis=True),
     ]
     if now is not None and row.forecast is not None:
@@ -96,9 +96,9 @@ def strip_lines(
     Under the cursor the forecast takes the place of the quiet gap and the rhythm: the same number
     of lines whether the pane has focus or not, so focus never moves the queue."""
     account = row.account
-    health = row.health
     late: Part = (f"{row.late} late", "$error bold") if row.late else ("", "")
-    healthy = health.state in ("ok", "never")
+    healthy = row.health_level in (care.OK, care.UNKNOWN)
+    state = row.health.state
     middle: list[Part | Content]
     if cursor and now is not None and row.forecast is not None:
         wide = QUIET_WIDTH + 7
@@ -119,13 +119,13 @@ def strip_lines(
         " ",
         *middle,
         " ",
-        (health.state if healthy else "⚠", HEALTH_STYLE.get(health.state, "")),
+        (state if healthy else "⚠", health_style(row)),
     ).truncate(width, ellipsis=True)
     if healthy:
         return [line]
     problem = Content.assemble(
-        ("  ⚠ ", HEALTH_STYLE.get(health.state, "")),
-        (health_text(health), HEALTH_STYLE.get(health.state, "")),
+        ("  ⚠ ", health_style(row)),
+        (health_text(row), health_style(row)),
     )
     return [line, problem.truncate(width, ellipsis=True)]
 

@@ -14,9 +14,11 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from socialtui import care
 from socialtui.model import Actor
+from socialtui.timespec import format_duration
 from socialtui.tui.data import Dashboard
-from socialtui.tui.render import ago, line_of
+from socialtui.tui.render import LEVEL_STYLE, ago, line_of
 
 Part = str | tuple[str, str] | Content
 LEVELS = 4
@@ -140,19 +142,33 @@ class HeaderBar(Widget):
 
 
 def _sync_summary(data: Dashboard, *, with_age: bool = True) -> list[str | tuple[str, str]]:
-    healths = [account.health for account in data.overview.accounts]
-    if not healths:
+    """`sync ok 4s ago`, `sync: 1 failing`, `sync stale 45m`, with `✖ 1 reply failed` before it.
+
+    Staleness is read from the store's last sync times (`care.sync_age`): a poller in another process
+    that stopped or hangs while keeping its leases is seen by every dashboard."""
+    accounts = data.overview.accounts
+    if not accounts:
         return [("no accounts", "$text-muted")]
+    out: list[str | tuple[str, str]] = []
+    failed = len(data.overview.failed)
+    if failed:
+        out += [(f"✖ {failed} {'reply' if failed == 1 else 'replies'} failed", "$error bold"), "  "]
+    healths = [account.health for account in accounts]
     failing = [h for h in healths if h.state in ("auth", "unreachable", "rate_limited")]
+    stale = [a.sync for a in accounts if a.sync.level != care.OK and a.sync.age_s is not None]
     synced = [h.last_sync_at for h in healths if h.last_sync_at is not None]
     last = max(synced) if synced else None
     if failing:
         word = "failing" if any(h.state != "rate_limited" for h in failing) else "rate limited"
-        out: list[str | tuple[str, str]] = [(f"sync: {len(failing)} {word}", "$error bold")]
+        out.append((f"sync: {len(failing)} {word}", "$error bold"))
+    elif stale:
+        level = care.worst(s.level for s in stale)
+        oldest = max(s.age_s or 0.0 for s in stale)
+        return [*out, (f"sync stale {format_duration(oldest)}", LEVEL_STYLE[level])]
     elif last is None:
-        return [("never synced", "$warning")]
+        return [*out, ("never synced", "$warning")]
     else:
-        out = [("sync ok", "$success")]
+        out.append(("sync ok", "$success"))
     if last is not None and with_age:
         out.append(f" {ago(last, data.now)}")
     return out
