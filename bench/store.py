@@ -17,7 +17,13 @@ Prints `name  figure  budget  ok|OVER` lines:
     queue_computation                        the unanswered queue from a loaded snapshot, median of 20
 
 and with `--contention` (10 dashboards following the store, a poller writing a page of 40 items every
-0.5 s, 10 operators acting every ~0.3 s, all threads of this process, for `--seconds`):
+0.5 s, 10 operators each acting once every 1-3 s at random (a human pace: read the item, press a
+key), for `--seconds`). Each actor is a process of its own (multiprocessing, spawn), as each
+operator's dashboard is on the shared server: it opens its own store, times its own operations with
+the wall clock and sends them back when stopped. A dashboard follows as the TUI does: `Follower`
+(engine.wait + changes), never spinning; it notes when it first saw each key of `states`/`claims`.
+`--threads` runs the older variant: every actor a thread of this one process (operators every ~0.3
+s), which mostly measures the GIL. The machine's load average is printed at start and end:
     contention_action_commit_p95             an operator's action committed, under that load
     contention_seen_by_follower_p95          from an action's commit to a follower's refresh showing it
     contention_poller_page_p50 / _p95        a page of 40 new items written
@@ -26,7 +32,9 @@ and with `--contention` (10 dashboards following the store, a poller writing a p
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import queue as queue_module
 import random
 import statistics
 import subprocess
@@ -37,6 +45,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from socialtui import care
 from socialtui.config import ConfigError, load_config
@@ -80,7 +89,11 @@ def write_config(directory: Path, accounts: int, store_url: str | None = None) -
     for n in range(accounts):
         network, handle, _ = account_handle(n)
         secret = "token_env" if network == "mastodon" else "app_password_env"
-        parts.append(ACCOUNT_TEMPLATE.format(n=n, network=network, handle=handle, secret=secret, tz=ZONES[n % len(ZONES)]))
+        parts.append(
+            ACCOUNT_TEMPLATE.format(
+                n=n, network=network, handle=handle, secret=secret, tz=ZONES[n % len(ZONES)]
+            )
+        )
     path = directory / "config.toml"
     path.write_text("\n".join(parts))
     return path
@@ -137,29 +150,65 @@ def build_store(
                 continue
             if k % 4 == 1:
                 states[item.id] = {
-                    "item": item.id, "account": account, "done": True, "reason": "thanked",
-                    "login": "bench", "operator": "Bench", "at": (at + timedelta(minutes=5)).isoformat(),
+                    "item": item.id,
+                    "account": account,
+                    "done": True,
+                    "reason": "thanked",
+                    "login": "bench",
+                    "operator": "Bench",
+                    "at": (at + timedelta(minutes=5)).isoformat(),
                 }
                 continue
             reply = Post(
-                account, f"{account}-re-{k:06d}", us, "Thanks for asking! It ships today.",
-                at + timedelta(minutes=20), reply_to=remote, own=True,
+                account,
+                f"{account}-re-{k:06d}",
+                us,
+                "Thanks for asking! It ships today.",
+                at + timedelta(minutes=20),
+                reply_to=remote,
+                own=True,
             )
             own.append(reply)
             key = f"key-{account}-{k}"
             outbox[key] = to_record(
                 OutboxEntry(
-                    id=key, item=item.id, account=account, text=reply.text, login="bench", operator="Bench",
-                    created_at=at, updated_at=at, state="sent", sent_at=reply.created_at,
-                    remote_id=reply.remote_id, in_reply_to=remote,
+                    id=key,
+                    item=item.id,
+                    account=account,
+                    text=reply.text,
+                    login="bench",
+                    operator="Bench",
+                    created_at=at,
+                    updated_at=at,
+                    state="sent",
+                    sent_at=reply.created_at,
+                    remote_id=reply.remote_id,
+                    in_reply_to=remote,
                 )
             )
         plain = max(own_count - sum(1 for p in own if p.account == account), 0)
         for k in range(plain):
-            own.append(Post(account, f"{account}-own-{k:06d}", us, f"News from Brand {n}, part {k}", now - span * (k / max(plain, 1)) - timedelta(minutes=40), own=True))
+            own.append(
+                Post(
+                    account,
+                    f"{account}-own-{k:06d}",
+                    us,
+                    f"News from Brand {n}, part {k}",
+                    now - span * (k / max(plain, 1)) - timedelta(minutes=40),
+                    own=True,
+                )
+            )
         for k in range(home_count):
             friend = Author(network, f"friend{k % 150}@elsewhere.example", f"f{k % 150}", f"Friend {k % 150}")
-            home.append(Post(account, f"{account}-home-{k:06d}", friend, f"Something worth reading, number {k}, with a link https://example.org/{k}", now - span * (k / home_count)))
+            home.append(
+                Post(
+                    account,
+                    f"{account}-home-{k:06d}",
+                    friend,
+                    f"Something worth reading, number {k}, with a link https://example.org/{k}",
+                    now - span * (k / home_count),
+                )
+            )
     store.put_items(items)
     store.put_own_posts(own)
     store.put_home_posts(home)
@@ -182,7 +231,9 @@ def build_store(
             for text in (f"Regular; prefers short answers ({c})", "Asked about refunds before")
         )
         name = f"Person {c}" if c < 400 else ""  # the crowd's first 400 wrote items
-        contact_docs[key] = to_record(Contact(key=key, network="mastodon", handle=handle, display_name=name, notes=notes))
+        contact_docs[key] = to_record(
+            Contact(key=key, network="mastodon", handle=handle, display_name=name, notes=notes)
+        )
         audit += [audit_doc(actor, now, "note", "", "", f"{key}: {note.text}") for note in notes]
 
     def contacts_body(w):  # type: ignore[no-untyped-def]
@@ -192,7 +243,9 @@ def build_store(
 
     store.engine.transact(["contacts", "audit"], contacts_body)
     for h in range(handoffs):
-        store.write_handoff(f"Shift {h}: all calm, watch brand03 in the evening", actor, now - timedelta(hours=8 * h))
+        store.write_handoff(
+            f"Shift {h}: all calm, watch brand03 in the evening", actor, now - timedelta(hours=8 * h)
+        )
     return config_path, store
 
 
@@ -206,8 +259,8 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(len(ordered) * share + 0.5) - 1))]
 
 
-def contention(engine: EngineFactory, data_dir: Path, seconds: float, followers_n: int = 10) -> None:
-    """10 followers, one poller and 10 operators at once, each with its own store (see the docstring)."""
+def contention_threads(engine: EngineFactory, data_dir: Path, seconds: float, followers_n: int = 10) -> None:
+    """10 followers, one poller and 10 operators as threads of this process, each with its own store."""
     operators_n, page, page_every, act_every = 10, 40, 0.5, 0.3
     tables = ["items", "states", "claims", "outbox"]
     stores: list[Store] = []
@@ -263,7 +316,9 @@ def contention(engine: EngineFactory, data_dir: Path, seconds: float, followers_
             started = time.perf_counter()
             batch = []
             for _ in range(page):
-                author = Author("mastodon", f"new{n % 500}@crowd.example", f"n{n % 500}", f"Newcomer {n % 500}")
+                author = Author(
+                    "mastodon", f"new{n % 500}@crowd.example", f"n{n % 500}", f"Newcomer {n % 500}"
+                )
                 remote = f"brand00-live-{n:07d}"
                 post = Post("brand00", remote, author, f"Live question {n}?", NOW - timedelta(seconds=30))
                 batch.append(Item(item_id("brand00", remote), "brand00", "mention", post))
@@ -290,7 +345,9 @@ def contention(engine: EngineFactory, data_dir: Path, seconds: float, followers_
                 elif kind == "claim":
                     store.claim(item, actor, NOW, timedelta(minutes=10))
                 else:
-                    store.add_note(item.post.author.contact_key, "Follow up tomorrow", actor, NOW)  # as the dashboard does
+                    store.add_note(
+                        item.post.author.contact_key, "Follow up tomorrow", actor, NOW
+                    )  # as the dashboard does
             except StoreError as exc:
                 errors.append(f"operator {number}: {exc}")
                 continue
@@ -302,7 +359,9 @@ def contention(engine: EngineFactory, data_dir: Path, seconds: float, followers_
 
     threads = [threading.Thread(target=follow, args=(f,), daemon=True) for f in followers]
     threads.append(threading.Thread(target=poll, args=(new_store(),), daemon=True))
-    threads += [threading.Thread(target=operate, args=(n, new_store()), daemon=True) for n in range(operators_n)]
+    threads += [
+        threading.Thread(target=operate, args=(n, new_store()), daemon=True) for n in range(operators_n)
+    ]
     for thread in threads:
         thread.start()
     time.sleep(seconds)
@@ -328,7 +387,9 @@ def contention(engine: EngineFactory, data_dir: Path, seconds: float, followers_
     if seen_ms:
         report("contention_seen_by_follower_p95", percentile(seen_ms, 0.95), "ms", 1000)
     if len(seen_ms) < expected:
-        print(f"contention_seen_by_follower_missed   {expected - len(seen_ms)} sightings not seen within 5 s of the end  OVER")
+        print(
+            f"contention_seen_by_follower_missed   {expected - len(seen_ms)} sightings not seen within 5 s of the end  OVER"
+        )
     if page_ms:
         report("contention_poller_page_p50", statistics.median(page_ms), "ms", 50)
         report("contention_poller_page_p95", percentile(page_ms, 0.95), "ms", 50)
@@ -336,18 +397,241 @@ def contention(engine: EngineFactory, data_dir: Path, seconds: float, followers_
         store.close()
 
 
+# -- contention with one process per actor ------------------------------------------------------------
+
+PAGE, PAGE_EVERY, ACT_EVERY = 40, 0.5, (1.0, 3.0)
+FOLLOWED = ("items", "states", "claims", "outbox")
+
+
+def open_engine(url: str | None) -> Engine | None:
+    """The bench's engine in a process of its own (None: the files engine of the data dir)."""
+    if url is None:
+        return None
+    from socialtui.store.postgres import PgEngine
+
+    return PgEngine(url, max_connections=2)
+
+
+def load_line() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} cores"
+
+
+def actor_main(
+    role: str, number: int, data_dir: str, url: str | None, work: Any, start: Any, stop: Any, out: Any
+) -> None:
+    """One actor of the contention scenario, in its own process: ready, wait for `start`, act until
+    `stop`, then put its timings on `out` as (role, number, result, errors)."""
+    errors: list[str] = []
+    result: Any = None
+    try:
+        store = Store(Path(data_dir), engine=open_engine(url))
+        if role == "follower":
+            result = _follow(store, start, stop, out, number)
+        elif role == "poller":
+            out.put(("ready", role, number))
+            start.wait()
+            result = _poll(store, stop, errors)
+        else:
+            out.put(("ready", role, number))
+            start.wait()
+            result = _operate(store, number, work, stop, errors)
+        store.close()
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, never lost
+        errors.append(f"{role} {number}: {type(exc).__name__}: {exc}")
+        out.put(("ready", role, number))
+    out.put(("done", role, number, result, errors))
+
+
+def _follow(store: Store, start: Any, stop: Any, out: Any, number: int) -> dict[str, float]:
+    """A dashboard: the store loaded, then wait + refresh; the wall-clock time each new key of
+    `states` and `claims` was first seen."""
+    follower = Follower(store.engine, FOLLOWED)
+    follower.refresh()  # the dashboard has loaded the store already
+    known = {t: set(follower.objects(t)) for t in ("states", "claims")}
+    seen: dict[str, float] = {}
+    out.put(("ready", "follower", number))
+    start.wait()
+    while not stop.is_set():
+        if not follower.wait(1.0):
+            continue
+        changed = follower.refresh()
+        now = time.time()
+        for table in changed & {"states", "claims"}:
+            for key in set(follower.objects(table)) - known[table]:
+                known[table].add(key)
+                seen.setdefault(f"{table}|{key}", now)
+    return seen
+
+
+def _poll(store: Store, stop: Any, errors: list[str]) -> list[float]:
+    page_ms = []
+    n = 0
+    while not stop.is_set():
+        started = time.perf_counter()
+        batch = []
+        for _ in range(PAGE):
+            author = Author("mastodon", f"new{n % 500}@crowd.example", f"n{n % 500}", f"Newcomer {n % 500}")
+            remote = f"brand00-live-{n:07d}"
+            post = Post("brand00", remote, author, f"Live question {n}?", NOW - timedelta(seconds=30))
+            batch.append(Item(item_id("brand00", remote), "brand00", "mention", post))
+            n += 1
+        try:
+            store.put_items(batch)
+        except StoreError as exc:
+            errors.append(f"poller: {exc}")
+        page_ms.append((time.perf_counter() - started) * 1000)
+        stop.wait(max(0.0, PAGE_EVERY - (time.perf_counter() - started)))
+    return page_ms
+
+
+def _operate(
+    store: Store, number: int, mine: list[Item], stop: Any, errors: list[str]
+) -> list[tuple[str, float, float]]:
+    """An operator: every 1-3 s, done, claim or note on one of `mine`. Returns (table|key or "",
+    commit ms, committed at wall clock) per action."""
+    actor = Actor(f"op{number}", f"Operator {number}")
+    rng = random.Random(number)
+    done = []
+    while mine and not stop.wait(rng.uniform(*ACT_EVERY)):
+        item = mine.pop()
+        kind = rng.choice(("done", "claim", "note"))
+        started = time.perf_counter()
+        try:
+            if kind == "done":
+                store.mark_done(item, "handled", actor, NOW)
+            elif kind == "claim":
+                store.claim(item, actor, NOW, timedelta(minutes=10))
+            else:
+                store.add_note(
+                    item.post.author.contact_key, "Follow up tomorrow", actor, NOW
+                )  # as the dashboard does
+        except StoreError as exc:
+            errors.append(f"operator {number}: {exc}")
+            continue
+        ms = (time.perf_counter() - started) * 1000
+        # notes are in the contacts table, which the followers do not follow
+        key = "" if kind == "note" else f"{'states' if kind == 'done' else 'claims'}|{item.id}"
+        done.append((key, ms, time.time()))
+    return done
+
+
+def contention_processes(url: str | None, data_dir: Path, seconds: float, followers_n: int = 10) -> None:
+    """10 followers, one poller and 10 operators, each a process with its own store (see the docstring)."""
+    operators_n = 10
+    setup = Store(data_dir, engine=open_engine(url))
+    states = setup.states()
+    open_items = [i for i in setup.items() if i.id not in states]
+    setup.close()
+    random.Random(7).shuffle(open_items)
+    per_operator = int(seconds / ACT_EVERY[0]) + 2
+    context = multiprocessing.get_context("spawn")
+    start, stop, out = context.Event(), context.Event(), context.Queue()
+    stop_following = context.Event()  # later: the dashboards may still see the last actions
+    roles = [("follower", n, None) for n in range(followers_n)] + [("poller", 0, None)]
+    roles += [("operator", n, open_items[n::operators_n][:per_operator]) for n in range(operators_n)]
+    processes = [
+        context.Process(
+            target=actor_main,
+            args=(
+                role,
+                n,
+                str(data_dir),
+                url,
+                work,
+                start,
+                stop_following if role == "follower" else stop,
+                out,
+            ),
+            daemon=True,
+        )
+        for role, n, work in roles
+    ]
+    for process in processes:
+        process.start()
+    results: list[tuple[str, int, Any, list[str]]] = []
+    ready = 0
+    while ready < len(processes):  # every dashboard loaded, every store open
+        message = out.get(timeout=300)
+        if message[0] == "ready":
+            ready += 1
+        else:
+            results.append(message[1:])
+    print(f"# contention start: {load_line()}", flush=True)
+    start.set()
+    time.sleep(seconds)
+    print(f"# contention end:   {load_line()}", flush=True)
+    stop.set()
+    time.sleep(2.0)  # the last actions reach the dashboards (seen-by budget: 1 s)
+    stop_following.set()
+    while len(results) < len(processes):
+        try:
+            message = out.get(timeout=30)
+        except queue_module.Empty:
+            break
+        if message[0] == "done":
+            results.append(message[1:])
+    for process in processes:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.terminate()
+
+    errors = [e for *_, errs in results for e in errs]
+    page_ms = [ms for role, _, result, _ in results if role == "poller" and result for ms in result]
+    actions = [a for role, _, result, _ in results if role == "operator" and result for a in result]
+    sightings = [result for role, _, result, _ in results if role == "follower" and result is not None]
+    commit_ms = [ms for _, ms, _ in actions]
+    followed = [(key, at) for key, _, at in actions if key]
+    seen_ms = [max(0.0, (seen[key] - at) * 1000) for seen in sightings for key, at in followed if key in seen]
+    expected = len(followed) * followers_n
+    print(
+        f"# contention (processes): {seconds:g}s, {len(commit_ms)} operator actions, {len(page_ms)} pages of {PAGE}, "
+        f"{len(seen_ms)} of {expected} (action, follower) sightings, {len(results)} of {len(processes)} actors "
+        f"reported, {len(errors)} errors",
+        flush=True,
+    )
+    for line in errors[:5]:
+        print(f"#   {line}")
+    if commit_ms:
+        report("contention_action_commit_p50", statistics.median(commit_ms), "ms", 25)
+        report("contention_action_commit_p95", percentile(commit_ms, 0.95), "ms", 25)
+    if seen_ms:
+        report("contention_seen_by_follower_p95", percentile(seen_ms, 0.95), "ms", 1000)
+    if len(seen_ms) < expected:
+        print(
+            f"contention_seen_by_follower_missed   {expected - len(seen_ms)} sightings not seen within 2 s of the end  OVER"
+        )
+    if page_ms:
+        report("contention_poller_page_p50", statistics.median(page_ms), "ms", 50)
+        report("contention_poller_page_p95", percentile(page_ms, 0.95), "ms", 50)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--engine", choices=("files", "postgresql"), default="files")
     parser.add_argument("--url", help="postgresql: an empty database to use instead of a throw-away cluster")
-    parser.add_argument("--items", type=int, help="total items (half open); scales posts, contacts and handoffs")
+    parser.add_argument(
+        "--items", type=int, help="total items (half open); scales posts, contacts and handoffs"
+    )
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--posts", type=int, default=2000, help="cached posts per account")
     parser.add_argument("--open-items", type=int, default=2000)
     parser.add_argument("--own-share", type=float, default=0.25)
     parser.add_argument("--contention", action="store_true", help="also run the contention scenario")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long the contention scenario runs")
-    parser.add_argument("--followers", type=int, default=10, help="followers in the contention scenario (0: none, to tell their load apart)")
+    parser.add_argument(
+        "--threads",
+        action="store_true",
+        help="contention: every actor a thread of this process (the older variant)",
+    )
+    parser.add_argument(
+        "--followers",
+        type=int,
+        default=10,
+        help="followers in the contention scenario (0: none, to tell their load apart)",
+    )
     args = parser.parse_args()
     contacts, handoffs = 300, 60
     if args.items:
@@ -422,7 +706,9 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
             elif n % 3 == 1:
                 store.claim(item, actor, NOW, timedelta(minutes=10))
             else:
-                store.add_note(item.post.author.contact_key, "Follow up tomorrow", actor, NOW)  # as the dashboard does
+                store.add_note(
+                    item.post.author.contact_key, "Follow up tomorrow", actor, NOW
+                )  # as the dashboard does
             timings.append((time.perf_counter() - t) * 1000)
         report("action_commit_p50", statistics.median(timings), "ms", 25)
         report("action_commit_p95", percentile(timings, 0.95), "ms", 25)
@@ -434,7 +720,9 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
                 t = time.perf_counter()
                 result = subprocess.run(
                     [sys.executable, "-m", "socialtui", "--config", str(config_path), "status"],
-                    env=env, capture_output=True, text=True,
+                    env=env,
+                    capture_output=True,
+                    text=True,
                 )
                 runs.append((time.perf_counter() - t) * 1000)
                 if result.returncode != 0:
@@ -448,14 +736,25 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
         queue_runs = []
         for _ in range(20):
             t = time.perf_counter()
-            queue = care.unanswered_queue(snap.items, snap.own_posts, snap.states, config.accounts, NOW, claims=snap.claims, outbox=snap.outbox)
+            queue = care.unanswered_queue(
+                snap.items,
+                snap.own_posts,
+                snap.states,
+                config.accounts,
+                NOW,
+                claims=snap.claims,
+                outbox=snap.outbox,
+            )
             queue_runs.append((time.perf_counter() - t) * 1000)
         print(f"# queue: {len(queue)} unanswered of {len(snap.items)} items, {len(snap.own_posts)} own posts")
         report("queue_computation", statistics.median(queue_runs), "ms", 50)
         store.close()
 
         if args.contention:
-            contention(engine, directory / "data", args.seconds, args.followers)
+            if args.threads:
+                contention_threads(engine, directory / "data", args.seconds, args.followers)
+            else:
+                contention_processes(url, directory / "data", args.seconds, args.followers)
     return 0
 
 
