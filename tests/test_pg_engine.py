@@ -174,6 +174,32 @@ def test_log_is_oldest_first_since_a_time_and_pruned(engine: PgEngine) -> None:
     assert [d["h"] for d in engine.log("audit")] == [11]
 
 
+def test_log_lines_of_one_transaction_keep_their_order_are_read_back_and_vanish_with_it(
+    engine: PgEngine,
+) -> None:
+    # The lines are sent with the transaction's last statement: a read of the log in the same
+    # transaction still sees them, their order is kept, and a body that fails leaves none.
+    def work(w: Writer) -> int:
+        w.append("audit", {"at": "2026-11-18T09:00:00Z", "n": 1})
+        w.append("audit", {"at": "2026-11-18T08:00:00Z", "n": 2})
+        seen = w.count("audit")
+        w.append("audit", {"at": "2026-11-18T09:00:00Z", "n": 3})
+        w.put("states", "item1", {"account": "acme", "done": True})
+        return seen
+
+    assert engine.transact(["audit", "states"], work) == 2
+    assert [d["n"] for d in engine.log("audit")] == [1, 2, 3]
+
+    def fails(w: Writer) -> None:
+        w.append("audit", {"at": "2026-11-18T09:00:00Z", "n": 4})
+        w.put("outbox", "r1", outbox_entry("item9"))
+        w.put("outbox", "r2", outbox_entry("item9"))  # a second open entry: refused
+
+    with pytest.raises(Conflict):
+        engine.transact(["audit", "outbox"], fails)
+    assert [d["n"] for d in engine.log("audit")] == [1, 2, 3]
+
+
 # -- the one-open-reply rule ------------------------------------------------------------------------
 
 

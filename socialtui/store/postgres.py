@@ -349,10 +349,15 @@ class PgWriter(PgReader, Writer):
         self._whole: set[str] = set()  # tables locked exclusive
         self._shared: set[str] = set()  # tables locked shared
         self._held: set[str] = set()  # keys and refs locked ("table|k|key", "table|r|ref")
+        self._appends: dict[str, list[Doc]] = {}
+        """Log lines not sent yet: they go with the transaction's last statement (`final`), or before
+        a read of their table in this transaction."""
 
     def _lock(self, table: str, keys: Collection[str] = (), refs: Collection[str] = ()) -> None:
         """Lock before reading or writing a named table (see the module's docstring). Reads of a
         table the transaction did not name take no lock: it only looks."""
+        if table in self._appends:  # every read goes through here: it sees the lines appended
+            self.conn.execute(*self._insert_lines(table, self._appends.pop(table)))
         if table not in self.tables or TABLES[table].log or table in self._whole:
             return
         if not keys and not refs:
@@ -369,16 +374,18 @@ class PgWriter(PgReader, Writer):
             # thousands of key locks, which would exhaust the server's lock table
             self._lock(table)
             return
-        if table not in self._shared:
+        # One round trip (a pipeline) for the table's shared lock, then its keys' locks, in that
+        # order; unnest keeps the order given: the same sorted order in every transaction.
+        with self.conn.pipeline():
+            if table not in self._shared:
+                self.conn.execute(
+                    "SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", (TABLE_LOCK_SPACE, table)
+                )
             self.conn.execute(
-                "SELECT pg_advisory_xact_lock_shared(%s, hashtext(%s))", (TABLE_LOCK_SPACE, table)
+                "SELECT count(pg_advisory_xact_lock(%s, hashtext(k))) FROM unnest(%s::text[]) AS k",
+                (KEY_LOCK_SPACE, wanted),
             )
-            self._shared.add(table)
-        # unnest keeps the order given: the same sorted order in every transaction
-        self.conn.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, hashtext(k))) FROM unnest(%s::text[]) AS k",
-            (KEY_LOCK_SPACE, wanted),
-        )
+        self._shared.add(table)
         self._held.update(wanted)
 
     def put(self, table: str, key: str, doc: Doc) -> None:
@@ -459,12 +466,37 @@ class PgWriter(PgReader, Writer):
         return count
 
     def append(self, table: str, doc: Doc) -> None:
-        spec = self._writable(table, log=True)
-        self.conn.execute(
-            sql.SQL("INSERT INTO {t} (doc, at) VALUES (%s, %s::timestamptz)").format(t=_ident(table)),
-            (Jsonb(doc), _at(spec, doc)),
-        )
+        self._writable(table, log=True)
+        self._appends.setdefault(table, []).append(doc)
         self.written.add(table)
+
+    @staticmethod
+    def _insert_lines(table: str, docs: list[Doc]) -> tuple[sql.Composed, tuple[Any, ...]]:
+        """An INSERT of log lines, in the order given (the ids follow it)."""
+        spec = _table(table)
+        statement = sql.SQL(
+            "INSERT INTO {t} (doc, at) SELECT d, a FROM unnest(%s::jsonb[], %s::timestamptz[])"
+            " WITH ORDINALITY AS u(d, a, n) ORDER BY n"
+        ).format(t=_ident(table))
+        return statement, ([Jsonb(doc) for doc in docs], [_at(spec, doc) for doc in docs])
+
+    def final(self, commit_id: uuid.UUID) -> tuple[sql.Composed, tuple[Any, ...]]:
+        """The transaction's last statement, one round trip: the log lines still to send, the row
+        that settles a lost COMMIT (`socialtui.commits`), and the NOTIFY of the tables written."""
+        parts: list[sql.Composable] = []
+        params: list[Any] = []
+        for n, table in enumerate(sorted(self._appends)):
+            statement, values = self._insert_lines(table, self._appends[table])
+            parts.append(
+                sql.SQL("{name} AS ({statement})").format(name=sql.Identifier(f"l{n}"), statement=statement)
+            )
+            params += values
+        self._appends.clear()
+        parts.append(sql.SQL("c AS (INSERT INTO socialtui.commits (id) VALUES (%s) RETURNING 1)"))
+        params += [commit_id, CHANNEL, ",".join(sorted(self.written))]
+        return sql.SQL("WITH {} SELECT pg_notify(%s, %s) FROM c").format(sql.SQL(", ").join(parts)), tuple(
+            params
+        )
 
     def _writable(self, table: str, *, log: bool) -> Table:
         spec = _table(table)
@@ -825,11 +857,7 @@ class PgEngine(Engine):
                     writer = PgWriter(conn, names)
                     result = body(writer)
                     if writer.written:
-                        conn.execute(
-                            "WITH c AS (INSERT INTO socialtui.commits (id) VALUES (%s) RETURNING 1)"
-                            " SELECT pg_notify(%s, %s) FROM c",
-                            (commit_id, CHANNEL, ",".join(sorted(writer.written))),
-                        )
+                        conn.execute(*writer.final(commit_id))
                 except BaseException:
                     _rollback(conn)
                     raise
