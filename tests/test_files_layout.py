@@ -22,7 +22,9 @@ from socialtui.store.follow import Follower
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ALICE = Actor("alice", "Alice")
-pytestmark = pytest.mark.files_only("the files engine's own files: partitions, rewrites, the old layout's upgrade")
+pytestmark = pytest.mark.files_only(
+    "the files engine's own files: partitions, rewrites, the old layout's upgrade"
+)
 
 
 def make_item(n: int, account: str = "acme", days_ago: int = 0) -> Item:
