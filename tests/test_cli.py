@@ -373,3 +373,23 @@ def test_status_and_check_without_tones_count_exactly_as_the_full_overview(confi
     code, out, _ = run(config_path, "status", "--json")
     assert code == 0 and tone._vader.cache_info().currsize == 1  # `--json` carries the tones
     assert [e["tone"] for e in json.loads(out)["unanswered"]] == [e.tone.label for e in full.queue]
+
+
+def test_status_and_check_load_nothing_they_do_not_need(config_path: Path) -> None:
+    """A fresh `status` or `check` process (as cron, monitoring and the shell run them) never imports
+    the dashboard, the HTTP client, the sandbox, VADER or dateutil: start-up is most of its time."""
+    fill(config_path)[0].close()
+    heavy = ("textual", "httpx", "socialtui.sandbox", "socialtui.networks", "vaderSentiment", "dateutil")
+    probe = (
+        "import sys\n"
+        "from socialtui.cli import main\n"
+        f"code = main(['--config', {str(config_path)!r}, sys.argv[1]])\n"
+        f"heavy = {heavy!r}\n"
+        "print('LOADED', sorted({m.split('.')[0] if not m.startswith('socialtui.') else '.'.join(m.split('.')[:2])"
+        " for m in sys.modules if any(m == h or m.startswith(h + '.') for h in heavy)}))\n"
+    )
+    env = {**os.environ, "SOCIALTUI_NOW": NOW.isoformat()}
+    for command in ("status", "check"):
+        result = subprocess.run([sys.executable, "-c", probe, command], env=env, capture_output=True, text=True)
+        assert "LOADED" in result.stdout, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "LOADED []", (command, result.stdout[-300:])
