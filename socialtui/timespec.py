@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
-
 # --- durations -----------------------------------------------------------------------------------------
 
 _DURATION_EXPECTED = "expected a duration such as 45s, 30m, 4h, 2d or 1h30m"
