@@ -48,7 +48,8 @@ def cmd_status(ctx: Context) -> int:
     from socialtui.overview import build_overview, overview_json
 
     now = ctx.now()
-    overview = build_overview(ctx.config, ctx.store, now)
+    # The text prints no tone: only `--json` (or a negative-first order) needs the items rated.
+    overview = build_overview(ctx.config, ctx.store, now, tones=bool(ctx.args.json))
     if ctx.args.json:
         print(json.dumps(overview_json(overview, ctx.actor), ensure_ascii=False, indent=2))
         return 0
@@ -103,7 +104,7 @@ def cmd_check(ctx: Context) -> int:
     from socialtui.overview import build_overview
 
     try:
-        overview = build_overview(ctx.config, ctx.store, ctx.now())
+        overview = build_overview(ctx.config, ctx.store, ctx.now(), tones=False)
     except StoreError as exc:
         print(f"UNKNOWN: {exc}")
         return 3

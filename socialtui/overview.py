@@ -112,8 +112,15 @@ class Overview:
         ]
 
 
-def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapshot | None = None) -> Overview:
-    """Read the store (or use `snapshot`) and apply the care rules at `now`."""
+def build_overview(
+    config: Config, store: Store, now: datetime, snapshot: Snapshot | None = None, *, tones: bool = True
+) -> Overview:
+    """Read the store (or use `snapshot`) and apply the care rules at `now`.
+
+    Without `tones`, the queue's entries are not rated (all neutral, VADER never loaded) unless the
+    team orders it negative first: for callers that print no tone (`status`, `check`). The counts,
+    states and order are the same either way.
+    """
     snap = snapshot or store.snapshot(now, open_only=True, posts_since=now - care.CARE_LOOKBACK)
     queue = care.unanswered_queue(
         snap.items,
@@ -123,7 +130,7 @@ def build_overview(config: Config, store: Store, now: datetime, snapshot: Snapsh
         now,
         claims=snap.claims,
         outbox=snap.outbox,
-        lexicon=config.tone,
+        lexicon=config.tone if tones or config.team.negative_first else None,
         negative_first=config.team.negative_first,
     )
     own_by_account: dict[str, list[Post]] = defaultdict(list)

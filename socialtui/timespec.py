@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
-from dateutil.parser import isoparse
-
 # --- durations -----------------------------------------------------------------------------------------
 
 _DURATION_EXPECTED = "expected a duration such as 45s, 30m, 4h, 2d or 1h30m"
@@ -63,6 +61,8 @@ def parse_since(text: str, now: datetime, tz: tzinfo) -> datetime:
     except ValueError:
         pass
     try:
+        from dateutil.parser import isoparse  # only when a time is typed in: not on every start
+
         at = isoparse(stripped)
     except (ValueError, OverflowError):
         raise ValueError(

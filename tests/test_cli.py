@@ -316,3 +316,80 @@ def test_report_since_takes_a_date_in_the_team_s_time_zone(config_path: Path) ->
     assert json.loads(text)["since"].startswith("2026-11-18T00:00:00")  # London is on UTC in November
     code, _, err = run(config_path, "report", "--since", "2026-12-01")
     assert code == 2 and "in the future" in err
+
+
+def test_status_and_check_without_tones_count_exactly_as_the_full_overview(config_path: Path) -> None:
+    """`status` and `check` skip rating tones (VADER never loads), yet count, order and judge every
+    item exactly as the full overview does: items open, due, late, done, replied to, sent, claimed."""
+    from socialtui import tone
+    from socialtui.config import load_config
+    from socialtui.model import OutboxEntry
+    from socialtui.overview import build_overview
+
+    store, items = fill(config_path)
+    more = [
+        mention(5, "acme-mastodon", 20, "This is the worst service, terrible, I am furious"),
+        mention(6, "acme-mastodon", 90, "Thanks, great, love it"),
+        mention(7, "acme-bluesky", 50, "Where is my refund?"),
+        mention(8, "acme-bluesky", 29),
+        mention(9, "acme-mastodon", 600),
+    ]
+    store.put_items(more)
+    actor = Actor("alice", "Alice")
+    store.mark_done(more[1], "thanked", actor, NOW)
+    store.claim(more[2], actor, NOW, timedelta(minutes=10))
+    entry = OutboxEntry(
+        id="key-9", item=more[4].id, account="acme-mastodon", text="Sorry!", login="alice", operator="Alice",
+        created_at=NOW, updated_at=NOW, in_reply_to=more[4].post.remote_id,
+    )
+    store.outbox_add(entry, actor, NOW)
+    store.outbox_update(replace(entry, state="sent", sent_at=NOW, remote_id="r9"), actor, "sent")
+    config = load_config(config_path)
+
+    full = build_overview(config, store, NOW)
+    fast = build_overview(config, store, NOW, tones=False)
+    assert [(e.item.id, e.state, e.age_s, e.waited_s, e.claim) for e in fast.queue] == [
+        (e.item.id, e.state, e.age_s, e.waited_s, e.claim) for e in full.queue
+    ]
+    counts = [(a.account.id, a.unanswered, a.due, a.late, a.oldest_waited_s) for a in full.accounts]
+    assert [(a.account.id, a.unanswered, a.due, a.late, a.oldest_waited_s) for a in fast.accounts] == counts
+    assert {e.state for e in full.queue} == {"ok", "due", "late"}
+    assert any(e.tone.negative for e in full.queue)  # the full overview did rate them
+    assert all(e.tone == tone.NEUTRAL for e in fast.queue)
+    assert fast.check() == full.check()
+    assert more[1].id not in {e.item.id for e in full.queue}  # done
+    assert more[4].id not in {e.item.id for e in full.queue}  # sent
+    assert items[3].id not in {e.item.id for e in full.queue}  # replied to from the app
+
+    tone._vader.cache_clear()
+    tone.rater_for.cache_clear()  # a cached rater holds VADER
+    code, out, _ = run(config_path, "status")
+    assert code == 0 and tone._vader.cache_info().currsize == 0  # VADER never loaded for the text
+    for account_id, unanswered, _due, late, _ in counts:
+        assert any(line.split()[:3] == [account_id, str(unanswered), str(late)] for line in out.splitlines())
+    code, out, _ = run(config_path, "check")
+    assert (code, out.strip()) == full.check()
+    assert tone._vader.cache_info().currsize == 0
+    code, out, _ = run(config_path, "status", "--json")
+    assert code == 0 and tone._vader.cache_info().currsize == 1  # `--json` carries the tones
+    assert [e["tone"] for e in json.loads(out)["unanswered"]] == [e.tone.label for e in full.queue]
+
+
+def test_status_and_check_load_nothing_they_do_not_need(config_path: Path) -> None:
+    """A fresh `status` or `check` process (as cron, monitoring and the shell run them) never imports
+    the dashboard, the HTTP client, the sandbox, VADER or dateutil: start-up is most of its time."""
+    fill(config_path)[0].close()
+    heavy = ("textual", "httpx", "socialtui.sandbox", "socialtui.networks", "vaderSentiment", "dateutil")
+    probe = (
+        "import sys\n"
+        "from socialtui.cli import main\n"
+        f"code = main(['--config', {str(config_path)!r}, sys.argv[1]])\n"
+        f"heavy = {heavy!r}\n"
+        "print('LOADED', sorted({m.split('.')[0] if not m.startswith('socialtui.') else '.'.join(m.split('.')[:2])"
+        " for m in sys.modules if any(m == h or m.startswith(h + '.') for h in heavy)}))\n"
+    )
+    env = {**os.environ, "SOCIALTUI_NOW": NOW.isoformat()}
+    for command in ("status", "check"):
+        result = subprocess.run([sys.executable, "-c", probe, command], env=env, capture_output=True, text=True)
+        assert "LOADED" in result.stdout, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "LOADED []", (command, result.stdout[-300:])
