@@ -165,6 +165,7 @@ class AccountsPanel(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._shown: tuple[str, tuple[object, ...]] | None = None
+        self._focused = False
 
     @property
     def selected_account(self) -> str | None:
@@ -194,9 +195,11 @@ class AccountsPanel(VerticalScroll):
         self._show()
 
     def on_focus(self) -> None:
+        self._focused = True  # has_focus may not say so yet while the Focus event is handled
         self._show()
 
     def on_blur(self) -> None:
+        self._focused = False
         self._show()
 
     def compose(self) -> ComposeResult:
@@ -223,7 +226,7 @@ class AccountsPanel(VerticalScroll):
         width = max(self.scrollable_content_region.width, 20)
         lines: list[Content] = []
         now = data.now
-        at = self.cursor if self.has_focus else -1
+        at = self.cursor if self._focused else -1
         if self.compact:
             lines = [
                 line
