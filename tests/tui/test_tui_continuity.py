@@ -1,4 +1,3 @@
-import pytest
 
 """Who is on shift, and leaving a shift, walked with the keyboard at 80x24: the header names the
 colleagues on shift, and `q` while on shift asks whether to hand over, stay on shift, or cancel."""
@@ -7,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from tuikit import ALICE, BOB, CAROL, NOW, World, screen_text, wait_for
 
 from socialtui.tui.screens.dialogs import QuitDialog
