@@ -402,7 +402,7 @@ def test_socialtui_sync_sends_a_post_scheduled_20s_ahead_exactly_once(tmp_path: 
             assert on_server(world, "#w3") == 1 and late < timedelta(seconds=5), f"sent {late} after its time"
         finally:
             sync.send_signal(signal.SIGTERM)
-            sync.wait(timeout=30)
+            sync.communicate(timeout=30)  # reads and closes its pipes
         assert on_server(world, "#w20") == 1, "and still one after the service stopped"
 
 
