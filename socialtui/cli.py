@@ -455,9 +455,8 @@ def cmd_sync(ctx: Context) -> int:
 
 def cmd_reply(ctx: Context) -> int:
     import asyncio
-    import time
 
-    from socialtui.outbox import ReplyRefused, answered_on_server, deliver, queue_reply
+    from socialtui.outbox import ReplyRefused, answered_on_server, deliver, queue_reply, settled
     from socialtui.sync import default_adapter_factory
 
     if ctx.args.discard:
@@ -497,13 +496,7 @@ def cmd_reply(ctx: Context) -> int:
                 raise CommandError(f"not sent: {exc}") from None
             out(f"Replying from {account.id} ({account.handle}) to {one_line(item.post.author.label)}…")
             delivery = await deliver(store, adapter, item, entry.id, ctx.clock)
-            deadline = time.monotonic() + 30
-            while delivery.entry.state == "sending" and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)  # another process is sending it: wait for its result
-                current = store.outbox_entry(entry.id)
-                if current is not None:
-                    delivery = type(delivery)(current, current.state)
-            entry = delivery.entry
+            entry = (await settled(store, delivery)).entry  # another process may be sending it
             if entry.state == "sent":
                 out(f"Sent: {entry.url or entry.remote_id}")
                 return 0

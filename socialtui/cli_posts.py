@@ -69,9 +69,8 @@ def find_post(store: Store, wanted: str) -> OutboxEntry:
 
 def cmd_post(ctx: Context) -> int:
     import asyncio
-    import time
 
-    from socialtui.outbox import PostRefused, deliver, queue_post
+    from socialtui.outbox import PostRefused, deliver, queue_post, settled
     from socialtui.sync import default_adapter_factory
 
     ArgumentError, CommandError = _errors()
@@ -121,13 +120,7 @@ def cmd_post(ctx: Context) -> int:
                 return 0
             out(f"Posting from {account.id} ({account.handle})…")
             delivery = await deliver(store, adapter, None, entry.id, ctx.clock)
-            deadline = time.monotonic() + 30
-            while delivery.entry.state == "sending" and time.monotonic() < deadline:
-                await asyncio.sleep(0.5)  # another process is sending it: wait for its result
-                current = store.outbox_entry(entry.id)
-                if current is not None:
-                    delivery = type(delivery)(current, current.state)
-            entry = delivery.entry
+            entry = (await settled(store, delivery)).entry  # another process may be sending it
             if entry.state == "sent":
                 out(f"Sent: {entry.url or entry.remote_id}")
                 return 0

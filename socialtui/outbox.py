@@ -238,6 +238,19 @@ async def deliver(
     return Delivery(waiting, f"not sent yet, will retry: {last_error}")
 
 
+
+async def settled(store: Store, delivery: Delivery, *, timeout: float = 30.0, every: float = 0.5) -> Delivery:
+    """`delivery` once it is no longer `sending` (another process was sending the entry: wait up to
+    `timeout` seconds for its result, read from the store), or as it stands at the timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while delivery.entry.state == "sending" and loop.time() < deadline:
+        await asyncio.sleep(every)
+        current = store.outbox_entry(delivery.entry.id)
+        if current is not None:
+            delivery = Delivery(current, current.state)
+    return delivery
+
 async def _look_for(adapter: Adapter, item: Item | None, entry: OutboxEntry) -> Post | None:
     try:
         if entry.kind == "post" or item is None:
