@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from socialtui.config import AccountConfig
 from socialtui.model import (
@@ -37,6 +38,9 @@ from socialtui.model import (
 )
 from socialtui.timespec import format_duration, wall_to_utc
 from socialtui.tone import NEUTRAL, Tone, ToneLexicon, rater_for
+
+if TYPE_CHECKING:
+    from socialtui.schedule import PostFigures
 
 DUE_SHARE = 0.75
 """An item is `due` (and a gap is `warn`) once past this share of its limit."""
@@ -540,6 +544,9 @@ class Report:
     """The items of negative tone apart (kind `tone`): "complaints answered within target: 83%"."""
     others: Metrics | None = None
     """The other items (neutral and positive), to compare with."""
+    posts: tuple[PostFigures, ...] = ()
+    """Per account (config order): new posts made, and what became of the scheduled ones
+    (`schedule.post_figures`)."""
 
 
 class _Tally:
