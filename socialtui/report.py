@@ -57,18 +57,18 @@ def posts_row(p: PostFigures) -> str:
     )
 
 
-def complaints_line(report: care.Report) -> str | None:
-    """The negative items apart: how many, how many answered, the median first response and the
-    share answered within target, with the rest's share to compare. None without any."""
+def complaints_lines(report: care.Report) -> list[str]:
+    """The negative items apart: the share answered within target (beside the rest's), how many,
+    how many answered, the median first response. Nothing without any."""
     complaints, others = report.complaints, report.others
     if complaints is None or not complaints.received:
-        return None
-    rest = f"; the rest: {_share(others.within_target)}" if others is not None and others.received else ""
-    return (
-        f"complaints answered within target: {_share(complaints.within_target)} "
-        f"({complaints.received} received, {complaints.answered} answered, "
-        f"median first response {_dur(complaints.median_s)}){rest}"
-    )
+        return []
+    rest = f" (the rest: {_share(others.within_target)})" if others is not None and others.received else ""
+    return [
+        f"complaints answered within target: {_share(complaints.within_target)}{rest}",
+        f"  {complaints.received} received, {complaints.answered} answered, "
+        f"median first response {_dur(complaints.median_s)}",
+    ]
 
 
 DROPPED_LISTED = 20
@@ -142,9 +142,9 @@ def render_report(report: care.Report, config: Config, since: datetime, now: dat
     lines += [_row(m) for m in report.accounts]
     lines += [_row(report.total), ""]
     # Negative items apart: the first chance to help, and whether the team took it in time.
-    complaints = complaints_line(report)
-    if complaints is not None:
-        lines += [complaints, ""]
+    complaints = complaints_lines(report)
+    if complaints:
+        lines += [*complaints, ""]
     if report.posts:
         lines += [
             "New posts, not replies (sched: due in the window or coming; on time: within 1m)",
