@@ -1261,10 +1261,14 @@ def gap_forecast(
 
 
 def forecast_problems(
-    forecasts: Iterable[GapForecast], gaps: Mapping[str, QuietGap], now: datetime
+    forecasts: Iterable[GapForecast],
+    gaps: Mapping[str, QuietGap],
+    now: datetime,
+    tz: tzinfo | None = None,
 ) -> list[tuple[int, str]]:
     """`check`'s warnings before a breach: within the next hour, and nothing scheduled to prevent it
-    (an account already breached is reported by the gap rule)."""
+    (an account already breached is reported by the gap rule). The time of the breach is in `tz`
+    (the team's zone), labelled; without one, in UTC as `12:00Z`."""
     problems = []
     for forecast in forecasts:
         gap = gaps.get(forecast.account)
@@ -1272,9 +1276,12 @@ def forecast_problems(
             continue
         if now < forecast.breach_at <= now + BREACH_WARNING:
             left = format_duration((forecast.breach_at - now).total_seconds())
-            problems.append(
-                (WARNING, f"{forecast.account} breaches in {left} ({forecast.breach_at.strftime('%H:%M')}Z), nothing scheduled before it")
+            at = (
+                forecast.breach_at.astimezone(tz).strftime("%H:%M %Z")
+                if tz is not None
+                else forecast.breach_at.strftime("%H:%MZ")
             )
+            problems.append((WARNING, f"{forecast.account} breaches in {left} ({at}), nothing scheduled before it"))
     return problems
 
 
