@@ -142,9 +142,9 @@ def build_overview(
     for entry in queue:
         queue_by_account[entry.item.account].append(entry)
     scheduled_by_account: dict[str, list[datetime]] = defaultdict(list)
-    for entry in snap.outbox:
-        if entry.kind == "post" and entry.state == "scheduled" and entry.due_at is not None:
-            scheduled_by_account[entry.account].append(entry.due_at)
+    for outgoing in snap.outbox:
+        if outgoing.kind == "post" and outgoing.state == "scheduled" and outgoing.due_at is not None:
+            scheduled_by_account[outgoing.account].append(outgoing.due_at)
     failed_by_account: dict[str, list[OutboxEntry]] = defaultdict(list)
     for failed in care.failed_replies(snap.outbox):
         failed_by_account[failed.account].append(failed)
