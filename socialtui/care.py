@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING
 
 from socialtui.config import AccountConfig
 from socialtui.model import (
@@ -37,6 +38,9 @@ from socialtui.model import (
 )
 from socialtui.timespec import format_duration, wall_to_utc
 from socialtui.tone import NEUTRAL, Tone, ToneLexicon, rater_for
+
+if TYPE_CHECKING:
+    from socialtui.schedule import PostFigures
 
 DUE_SHARE = 0.75
 """An item is `due` (and a gap is `warn`) once past this share of its limit."""
@@ -540,6 +544,9 @@ class Report:
     """The items of negative tone apart (kind `tone`): "complaints answered within target: 83%"."""
     others: Metrics | None = None
     """The other items (neutral and positive), to compare with."""
+    posts: tuple[PostFigures, ...] = ()
+    """Per account (config order): new posts made, and what became of the scheduled ones
+    (`schedule.post_figures`)."""
 
 
 class _Tally:
@@ -1254,10 +1261,14 @@ def gap_forecast(
 
 
 def forecast_problems(
-    forecasts: Iterable[GapForecast], gaps: Mapping[str, QuietGap], now: datetime
+    forecasts: Iterable[GapForecast],
+    gaps: Mapping[str, QuietGap],
+    now: datetime,
+    tz: tzinfo | None = None,
 ) -> list[tuple[int, str]]:
     """`check`'s warnings before a breach: within the next hour, and nothing scheduled to prevent it
-    (an account already breached is reported by the gap rule)."""
+    (an account already breached is reported by the gap rule). The time of the breach is in `tz`
+    (the team's zone), labelled; without one, in UTC as `12:00Z`."""
     problems = []
     for forecast in forecasts:
         gap = gaps.get(forecast.account)
@@ -1265,9 +1276,12 @@ def forecast_problems(
             continue
         if now < forecast.breach_at <= now + BREACH_WARNING:
             left = format_duration((forecast.breach_at - now).total_seconds())
-            problems.append(
-                (WARNING, f"{forecast.account} breaches in {left} ({forecast.breach_at.strftime('%H:%M')}Z), nothing scheduled before it")
+            at = (
+                forecast.breach_at.astimezone(tz).strftime("%H:%M %Z")
+                if tz is not None
+                else forecast.breach_at.strftime("%H:%MZ")
             )
+            problems.append((WARNING, f"{forecast.account} breaches in {left} ({at}), nothing scheduled before it"))
     return problems
 
 

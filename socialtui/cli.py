@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from socialtui import __version__, care
 from socialtui.clock import Clock
@@ -28,6 +28,9 @@ from socialtui.store import StoreError
 from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
 from socialtui.timespec import format_duration, local_time, parse_since
+
+if TYPE_CHECKING:
+    from socialtui.overview import Overview
 
 
 class CommandError(Exception):
@@ -73,6 +76,8 @@ def cmd_status(ctx: Context) -> int:
             f"{fit(a.account.id, 20)} {a.unanswered:>10} {a.late:>5} {oldest:>7}  {quiet:<22} {clean(a.health_summary)}"
         )
     out()
+    for line in forecast_lines(overview, config.team.timezone, config.team.tz, now):
+        out(line)
     failed = overview.failed
     if failed:
         out(f"FAILED REPLIES ({len(failed)}): reply again, or discard with `socialtui reply ITEM --discard`")
@@ -98,6 +103,18 @@ def cmd_status(ctx: Context) -> int:
     if len(shown) < len(overview.queue):
         out(f"  … and {len(overview.queue) - len(shown)} more (--all lists every item, --json too)")
     return 0
+
+
+def forecast_lines(overview: Overview, zone: str, tz: tzinfo, now: datetime) -> list[str]:
+    """`status`'s forecast: when each account's quiet gap would breach, counting its scheduled posts,
+    in the team's time (the zone named once in the heading, its abbreviation on every time)."""
+    rows = [(a.account.id, a.forecast) for a in overview.accounts if a.forecast is not None]
+    if not rows:
+        return []
+    lines = [f"FORECAST (quiet gaps counting scheduled posts; team time, {zone})"]
+    for account, forecast in rows:
+        lines.append(f"  {fit(account, 18)} {forecast.summary(tz, now)}")
+    return [*lines, ""]
 
 
 def cmd_check(ctx: Context) -> int:

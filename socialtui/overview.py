@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from socialtui import care, schedule
@@ -76,6 +76,8 @@ class Overview:
     overdue_handoffs: list[care.OverdueHandoff]
     poll_interval: timedelta
     schedule_grace: timedelta = timedelta(minutes=10)
+    team_tz: tzinfo | None = None
+    """The team's time zone, for the times `check` names (None: UTC)."""
 
     @property
     def failed(self) -> list[OutboxEntry]:
@@ -107,7 +109,7 @@ class Overview:
         forecasts = [a.forecast for a in self.accounts if a.forecast is not None]
         gaps = {a.account.id: a.gap for a in self.accounts}
         return [
-            *care.forecast_problems(forecasts, gaps, self.generated_at),
+            *care.forecast_problems(forecasts, gaps, self.generated_at, self.team_tz),
             *schedule.schedule_problems(self.snapshot.outbox, healths, self.generated_at, self.schedule_grace, unpolled),
         ]
 
@@ -140,9 +142,9 @@ def build_overview(
     for entry in queue:
         queue_by_account[entry.item.account].append(entry)
     scheduled_by_account: dict[str, list[datetime]] = defaultdict(list)
-    for entry in snap.outbox:
-        if entry.kind == "post" and entry.state == "scheduled" and entry.due_at is not None:
-            scheduled_by_account[entry.account].append(entry.due_at)
+    for outgoing in snap.outbox:
+        if outgoing.kind == "post" and outgoing.state == "scheduled" and outgoing.due_at is not None:
+            scheduled_by_account[outgoing.account].append(outgoing.due_at)
     failed_by_account: dict[str, list[OutboxEntry]] = defaultdict(list)
     for failed in care.failed_replies(snap.outbox):
         failed_by_account[failed.account].append(failed)
@@ -179,6 +181,7 @@ def build_overview(
         overdue_handoffs=overdue,
         schedule_grace=config.team.schedule_grace,
         poll_interval=poll_interval,
+        team_tz=config.team.tz,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from socialtui import care
 from socialtui.config import Config
+from socialtui.schedule import PostFigures, post_figures
 from socialtui.store import Store
 from socialtui.text import fit, one_line
 from socialtui.timespec import format_duration, local_time
@@ -37,7 +38,37 @@ def build_report(config: Config, store: Store, since: datetime, now: datetime) -
         since,
         now,
     )
-    return replace(report, continuity=continuity)
+    posts = post_figures(
+        [a.id for a in config.accounts], snap.outbox, snap.own_posts, since, now, config.team.schedule_grace
+    )
+    return replace(report, continuity=continuity, posts=tuple(posts))
+
+
+POSTS_HEADER = f"{'NEW POSTS':16} {'made':>5} {'sched':>6} {'on time':>8} {'late':>5} {'missed':>7} {'cancelled':>10}"
+"""The heading of the new posts' table (the text report's and the dashboard's)."""
+
+
+def posts_row(p: PostFigures) -> str:
+    """One account's new posts: made, and its scheduled posts sent on time, late, missed, cancelled
+    (indented: the per-account table above starts its rows with the same names)."""
+    return (
+        f"  {fit(one_line(p.account), 14)} {p.made:>5} {p.scheduled:>6} {p.on_time:>8} {p.late:>5} "
+        f"{p.missed:>7} {p.cancelled:>10}"
+    )
+
+
+def complaints_lines(report: care.Report) -> list[str]:
+    """The negative items apart: the share answered within target (beside the rest's), how many,
+    how many answered, the median first response. Nothing without any."""
+    complaints, others = report.complaints, report.others
+    if complaints is None or not complaints.received:
+        return []
+    rest = f" (the rest: {_share(others.within_target)})" if others is not None and others.received else ""
+    return [
+        f"complaints answered within target: {_share(complaints.within_target)}{rest}",
+        f"  {complaints.received} received, {complaints.answered} answered, "
+        f"median first response {_dur(complaints.median_s)}",
+    ]
 
 
 DROPPED_LISTED = 20
@@ -110,15 +141,17 @@ def render_report(report: care.Report, config: Config, since: datetime, now: dat
     lines += ["PER ACCOUNT (response times in active hours; longest = longest quiet gap)", header]
     lines += [_row(m) for m in report.accounts]
     lines += [_row(report.total), ""]
-    complaints, others = report.complaints, report.others
-    if complaints is not None and complaints.received:
-        # Negative items apart: the first chance to help, and whether the team took it in time.
-        rest = f"; the rest: {_share(others.within_target)}" if others is not None and others.received else ""
+    # Negative items apart: the first chance to help, and whether the team took it in time.
+    complaints = complaints_lines(report)
+    if complaints:
+        lines += [*complaints, ""]
+    if report.posts:
         lines += [
-            f"complaints answered within target: {_share(complaints.within_target)} "
-            f"({complaints.received} received, median first response {_dur(complaints.median_s)}){rest}",
-            "",
+            "New posts, not replies (sched: due in the window or coming; on time: within 1m)",
+            POSTS_HEADER,
         ]
+        lines += [posts_row(p) for p in report.posts]
+        lines.append("")
     if report.operators:
         lines += ["PER OPERATOR", header]
         lines += [_row(m) for m in report.operators]
@@ -166,6 +199,7 @@ def report_json(report: care.Report, since: datetime, now: datetime) -> dict[str
         "continuity": _continuity_json(report.continuity),
         "complaints": _metrics_json(report.complaints) if report.complaints else None,
         "others": _metrics_json(report.others) if report.others else None,
+        "posts": [asdict(p) for p in report.posts],
     }
 
 

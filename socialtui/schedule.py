@@ -173,9 +173,11 @@ def post_figures(
     own_posts: Iterable[Post],
     since: datetime,
     now: datetime,
+    grace: timedelta | None = None,
 ) -> list[PostFigures]:
     """Per account: posts made, and what became of the scheduled posts due in [since, now] (the
-    coming ones count as scheduled only). Replies are not posts made."""
+    coming ones count as scheduled only). Replies are not posts made. With `grace`, a post past it
+    that no poller has marked yet counts as missed, as the schedule shows it (`post_state`)."""
     made = dict.fromkeys(account_ids, 0)
     for post in own_posts:
         if post.account in made and not post.reply_to and since <= post.created_at <= now:
@@ -188,9 +190,10 @@ def post_figures(
             continue
         row = counts[entry.account]
         row["scheduled"] += 1
+        state = entry.state if grace is None else post_state(entry, None, now, grace)
         if entry.state == "sent" and entry.sent_at is not None:
             row["on_time" if entry.sent_at - entry.due_at <= ON_TIME else "late"] += 1
-        elif entry.state == "missed":
+        elif state == "missed":
             row["missed"] += 1
         elif entry.state == "cancelled":
             row["cancelled"] += 1

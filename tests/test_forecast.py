@@ -119,10 +119,11 @@ def test_check_warns_within_the_hour_before_a_breach_not_after() -> None:
     for minutes_before, warned in ((90, False), (40, True), (0, False)):
         now = berlin(2026, 11, 18, 13, 0) - timedelta(minutes=minutes_before)
         gap, f = forecast(acct, last, now, [])
-        lines = forecast_problems([f], {acct.id: gap}, now)
+        lines = forecast_problems([f], {acct.id: gap}, now, BERLIN)
         assert bool(lines) == warned, (minutes_before, lines)
         if warned:
-            assert lines == [(WARNING, "nightowl breaches in 40m (12:00Z), nothing scheduled before it")]
+            assert lines == [(WARNING, "nightowl breaches in 40m (13:00 CET), nothing scheduled before it")]
+            assert forecast_problems([f], {acct.id: gap}, now)[0][1].endswith("(12:00Z), nothing scheduled before it")
     now = berlin(2026, 11, 18, 12, 20)
     gap, f = forecast(acct, last, now, [berlin(2026, 11, 18, 12, 45)])
     assert forecast_problems([f], {acct.id: gap}, now) == [], "the schedule covers it"

@@ -128,6 +128,66 @@ def test_status_json_gains_the_next_scheduled_post_and_the_forecast_breach(team:
         assert "breach_at" in account and account["forecast"]
 
 
+def test_status_text_gives_each_forecast_in_the_team_zone(team: SandboxTeam) -> None:
+    from socialtui.overview import build_overview
+
+    run(team, "post", "acme-bluesky", "Later", "--at", "+3h")
+    code, text, err = run(team, "status")
+    assert code == 0, err
+    assert "FORECAST (quiet gaps counting scheduled posts; team time, Europe/Berlin)" in text, text
+    overview = build_overview(team.config, team.store, NOW)
+    berlin = team.config.team.tz
+    for row in overview.accounts:
+        assert row.forecast is not None
+        line = next(line for line in text.splitlines() if line.startswith(f"  {row.account.id} "))
+        # In the team's time, labelled, whatever the account's own zone.
+        assert line.endswith(row.forecast.summary(berlin, NOW)), line
+        assert "CET" in line, line
+    bluesky = next(line for line in text.splitlines() if line.startswith("  acme-bluesky "))
+    assert "1 scheduled" in bluesky or "next post" in bluesky, bluesky
+
+
+def test_the_report_counts_posts_made_and_scheduled_on_time_late_missed_cancelled(team: SandboxTeam) -> None:
+    from dataclasses import replace
+
+    from socialtui.model import Author, Post
+
+    for when in ("+1h", "+2h", "+3h", "+4h", "+30h"):
+        assert run(team, "post", "acme-bluesky", f"News {when}", "--at", when)[0] == 0
+    on_time, late, cancelled, missed, coming = (team.store.outbox_entry(p["id"]) for p in scheduled(team))
+    assert on_time and late and cancelled and missed and coming and on_time.due_at and late.due_at
+    team.store.outbox_update(replace(on_time, state="sent", sent_at=on_time.due_at + timedelta(seconds=4)))
+    team.store.outbox_update(replace(late, state="sent", sent_at=late.due_at + timedelta(minutes=6)))
+    assert run(team, "schedule", "cancel", cancelled.id)[0] == 0
+    # `missed` is due at +4h and nothing ran: at +5h it is past its 10-minute grace, unmarked.
+    handle = team.config.account("acme-bluesky").handle
+    news = Post("acme-bluesky", "own-1", Author("bluesky", handle, "1"), "Open today", NOW, own=True)
+    reply = replace(news, remote_id="own-2", reply_to="someone")
+    team.store.put_own_posts([news, reply])
+    later = NOW + timedelta(hours=5)
+    code, text, err = run(team, "report", "--since", "24h", "--json", now=later)
+    assert code == 0, err
+    figures = {p["account"]: p for p in json.loads(text)["posts"]}
+    assert figures["acme-bluesky"] == {
+        "account": "acme-bluesky",
+        "made": 1,  # the reply is not a new post
+        "scheduled": 5,  # four due in the window, one still coming
+        "on_time": 1,
+        "late": 1,
+        "missed": 1,
+        "cancelled": 1,
+    }
+    assert figures["acme-mastodon"]["scheduled"] == 0
+    code, text, err = run(team, "report", "--since", "24h", now=later)
+    assert code == 0, err
+    lines = text.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("NEW POSTS"))
+    assert lines[header].split()[2:] == ["made", "sched", "on", "time", "late", "missed", "cancelled"]
+    row = next(line for line in lines[header:] if line.startswith("  acme-bluesky"))
+    assert row.split()[1:] == ["1", "5", "1", "1", "1", "1"]
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+
+
 async def test_the_demo_has_one_account_heading_into_a_gap_and_one_covered(tmp_path: Path) -> None:
     import argparse
 

@@ -106,6 +106,8 @@ class Proc:
     popen: subprocess.Popen[bytes]
     log: Path
     stop_signal: signal.Signals = signal.SIGTERM
+    reader: threading.Thread | None = None
+    """The thread reading its stdout, if piped: joined on stop, then the pipe is closed."""
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -119,7 +121,17 @@ class Proc:
 
     def stop(self, grace: float = 15.0) -> None:
         """Close its stdin (the network's cue to shut down) and wait `grace`; else `stop_signal` to the
-        whole group, then SIGKILL. Signals only while the leader is not yet reaped (its pid is ours)."""
+        whole group, then SIGKILL. Signals only while the leader is not yet reaped (its pid is ours).
+        Then its stdout is read to the end and closed (an open pipe is a ResourceWarning, an error)."""
+        try:
+            self._stop(grace)
+        finally:
+            if self.reader is not None:
+                self.reader.join(10)
+            if self.popen.stdout and (self.reader is None or not self.reader.is_alive()):
+                self.popen.stdout.close()
+
+    def _stop(self, grace: float) -> None:
         if self.popen.stdin:
             with contextlib.suppress(OSError):
                 self.popen.stdin.close()
@@ -407,7 +419,8 @@ def devnet() -> Iterator[Devnet]:
                 lines.put(raw.decode("utf-8", "replace"))
             lines.put(None)
 
-        threading.Thread(target=read, name="devnet-stdout", daemon=True).start()
+        proc.reader = threading.Thread(target=read, name="devnet-stdout", daemon=True)
+        proc.reader.start()
         deadline = time.monotonic() + STARTUP_TIMEOUT
         info: dict[str, Any] | None = None
         while info is None:

@@ -130,3 +130,49 @@ async def test_the_composer_says_plainly_that_they_did_not_address_us(world: Wor
         await wait_for(lambda: isinstance(app.screen, ComposerScreen), pilot, what="the composer")
         await wait_for(lambda: "to " in screen_text(app), pilot, what="the composer's header")
         assert "did not address us" not in screen_text(app)
+
+
+async def test_in_16_colours_the_negative_mark_reads_by_its_glyph(toned: World) -> None:
+    from rich.color import ColorType
+
+    world = toned
+    app = world.app(theme="ansi-dark")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        # Without colour: the glyph alone tells the angry row from the calm ones.
+        assert f"{NEGATIVE_MARK} The app crashed" in row_of(app, "The app crashed")
+        for calm in ("Is the shop open", "Norway", "Love the new"):
+            rows = [line for line in screen_text(app).splitlines() if calm in line]
+            assert all(NEGATIVE_MARK not in row for row in rows), rows
+        # With 16 colours: the mark is drawn in one of the terminal's own colours, not a true colour.
+        strips = app.screen._compositor.render_strips()
+        marks = [s for strip in strips for s in strip if NEGATIVE_MARK in s.text]
+        assert marks, "the mark is drawn"
+        for segment in marks:
+            color = segment.style.color if segment.style else None
+            assert color is not None and color.type in (ColorType.STANDARD, ColorType.DEFAULT), segment
+
+
+async def test_the_report_screen_shows_the_complaints_apart(toned: World) -> None:
+    from textual.widgets import Static
+
+    from socialtui.tui.screens.report import ReportScreen
+
+    world = toned
+    app = world.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.dashboard is not None, pilot)
+        await pilot.press("R")
+        await wait_for(lambda: isinstance(app.screen, ReportScreen) and app.screen.report is not None, pilot)
+        body = app.screen.query_one("#report-text", Static).content.plain
+        report = app.screen.report
+        assert report is not None and report.complaints is not None
+        # One complaint in the window (the crash, the team's "crash*"), unanswered for 72m: overdue.
+        assert report.complaints.received == 1
+        assert "COMPLAINTS ▼ 1 received, 0 answered, median first response -" in body, body
+        assert "answered within target: 0%" in body, body
+        # And the new posts per account, under their heading.
+        lines = body.splitlines()
+        header = next(i for i, line in enumerate(lines) if line.startswith("NEW POSTS"))
+        assert lines[header + 1].startswith("  acme-")
+        await wait_for(lambda: "COMPLAINTS" in screen_text(app), pilot, what="on screen at 80x24")

@@ -1,8 +1,9 @@
 """The report: per account and per operator, over the last 24 hours or 7 days, what the care rules
 measured (`report.build_report`): items received, answered, done without a reply, median and 90th
 percentile first response in active hours, the share within the reply target, the longest quiet
-gap, posts and the conversation share. Then, drawn: the first-response times by bucket, and own posts
-in an hour-by-weekday strip. No follower counts.
+gap, posts and the conversation share; the complaints (items of negative tone) apart; new posts made
+and scheduled, sent on time, late, missed or cancelled. Then, drawn: the first-response times by
+bucket, and own posts in an hour-by-weekday strip. No follower counts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from socialtui.care import Continuity, Metrics, Report
-from socialtui.report import DAYS, build_report, distribution, sparkline
+from socialtui.report import DAYS, POSTS_HEADER, build_report, distribution, posts_row, sparkline
 from socialtui.store import StoreError
 from socialtui.text import fit
 from socialtui.tui.data import Dashboard
@@ -105,6 +106,46 @@ def continuity_content(c: Continuity | None) -> list[Content]:
     return [*lines, Content("")]
 
 
+def complaints_content(report: Report) -> list[Content]:
+    """The items of negative tone apart: how many, answered, the median first response, and the
+    share answered within target beside the rest's (the text report's line, drawn)."""
+    complaints, others = report.complaints, report.others
+    title = Content.styled("COMPLAINTS ", "bold $secondary")
+    if complaints is None or not complaints.received:
+        return [Content.assemble(title, ("no item of negative tone in this window", "$text-muted")), Content("")]
+    share = complaints.within_target
+    others_share = others.within_target if others is not None and others.received else None
+    short = share is not None and others_share is not None and share < others_share
+    lines = [
+        Content.assemble(
+            title,
+            f"▼ {complaints.received} received, {complaints.answered} answered, ",
+            f"median first response {_duration(complaints.median_s)}",
+        ),
+        Content.assemble(
+            "  answered within target: ",
+            (_share(share), "$warning bold" if short else "bold"),
+            (f"  (the rest: {_share(others_share)})" if others_share is not None else "", "$text-muted"),
+        ),
+        Content(""),
+    ]
+    return lines
+
+
+def posts_content(report: Report) -> list[Content]:
+    """New posts per account: made, scheduled, and the scheduled ones on time, late, missed, cancelled."""
+    if not report.posts:
+        return []
+    lines = [Content.styled(POSTS_HEADER, "bold $secondary")]
+    for figures in report.posts:
+        style = "$warning" if figures.missed or figures.late else ""
+        lines.append(Content.styled(posts_row(figures), style))
+    lines.append(
+        Content.styled("  not replies; sched = due in the window or coming; on time = within 1m", "$text-muted")
+    )
+    return [*lines, Content("")]
+
+
 def report_content(report: Report, tz: tzinfo, window: str) -> Content:
     """The whole report as the view shows it (fits 80 columns)."""
     lines: list[Content] = [
@@ -121,6 +162,8 @@ def report_content(report: Report, tz: tzinfo, window: str) -> Content:
     lines += [_row(m) for m in report.accounts]
     lines.append(_row(report.total, "bold $accent"))
     lines.append(Content(""))
+    lines += complaints_content(report)
+    lines += posts_content(report)
     lines.append(_heading("PER OPERATOR"))
     if report.operators:
         lines += [_row(m) for m in report.operators]
@@ -243,4 +286,4 @@ class ReportScreen(Screen[None]):
         yield SystemCommand("Back to the queue", "Close the report", self.action_back)
 
 
-__all__ = ["ReportScreen", "report_content", "metrics_cells"]
+__all__ = ["ReportScreen", "report_content", "metrics_cells", "complaints_content", "posts_content"]
