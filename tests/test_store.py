@@ -306,6 +306,8 @@ def test_a_writer_killed_mid_write_leaves_a_valid_store_with_every_reported_writ
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     reader.join(10)
+    assert proc.stdout is not None
+    proc.stdout.close()
     reported = reports[-1]
     assert reported >= 0, "the writer never reported a write"
     store = Store(tmp_path)

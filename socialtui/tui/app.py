@@ -312,8 +312,9 @@ class SocialApp(App[int]):
             parts.append(f"⚠ now late: {line_of(first.post.author.label, 30)} on {first.account}{more}")
         self.alerts += 1
         self.tell("; ".join(parts), "warning", timeout=10)
-        self.screen.add_class("-alert")
-        self.set_timer(0.6, lambda: self.screen.remove_class("-alert"))
+        screen = self.screen  # the flash ends on the screen it began on, even if that one has closed since
+        screen.add_class("-alert")
+        self.set_timer(0.6, lambda: screen.remove_class("-alert"))
         if self.config.team.bell:
             self.bell()
 
