@@ -30,11 +30,13 @@ The contract, in short:
 
 from __future__ import annotations
 
+import heapq
 from abc import ABC, abstractmethod
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 Doc = dict[str, Any]
@@ -86,6 +88,36 @@ class Query:
     """Leave out documents whose key is a key of this other table (the answered items, say)."""
     newest: int | None = None
     """Only the newest this many (by `at`), newest first."""
+    unless_field: tuple[str, Collection[str]] | None = None
+    """(field, values): leave out documents whose top-level `field` is one of `values` (text; the
+    outbox's sent entries, say). A document without the field is kept."""
+
+
+Group = tuple[str, str]
+"""(account, kind): how `Reader.tally_open` groups the open items."""
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The open items of one (account, kind), counted between instants (`Reader.tally_open`):
+    bucket i holds those received at or after edge i-1 and before edge i."""
+
+    counts: tuple[int, ...]
+    first: tuple[tuple[datetime, str] | None, ...]
+    """Per bucket: (received at, key) of its earliest item (the smallest key among those received
+    at that instant); None for an empty bucket."""
+
+
+def author_key(doc: Doc) -> tuple[str, str]:
+    """(network, handle as compared across the app) of a stored item's author: what
+    `care.normalize_handle` makes of it (no leading `@`, lower case)."""
+    author = doc["post"]["author"]
+    return str(author.get("network", "")), str(author.get("handle", "")).strip().lstrip("@").lower()
+
+
+def _utc_iso(at: datetime) -> str:
+    """An instant as `schema.utc` reads stored times (`+00:00`): comparable as text with them."""
+    return at.astimezone(UTC).isoformat()
 
 
 class Reader(ABC):
@@ -107,6 +139,64 @@ class Reader(ABC):
 
     @abstractmethod
     def count(self, table: str) -> int: ...
+
+    # -- the counts `status` and `check` need, without decoding every item ---------------------------
+    # Written here over `scan` on the raw documents (the files engine's reads: JSON parsed, nothing
+    # decoded into objects); a database answers them with count queries instead.
+
+    def tally_open(
+        self, edges: Mapping[Group, Sequence[datetime]], others: Collection[tuple[str, str]] = ()
+    ) -> dict[Group, Tally]:
+        """The open items (not in `answered`) of each (account, kind) in `edges`, counted between its
+        instants (ascending); items written by `others` ((network, normalized handle): our own
+        accounts) left out. Groups without items are left out."""
+        from socialtui.store.schema import TABLES
+
+        at_of = TABLES["items"].at
+        assert at_of is not None
+        cuts = {group: [_utc_iso(e) for e in instants] for group, instants in edges.items()}
+        counts: dict[Group, list[int]] = {}
+        first: dict[Group, list[tuple[str, str] | None]] = {}
+        others = set(others)
+        for key, doc in self.scan("items", Query(unless_in="answered")):
+            group = (doc.get("account", ""), doc.get("kind", ""))
+            cut = cuts.get(group)
+            if cut is None or (others and author_key(doc) in others):
+                continue
+            at = at_of(doc)
+            bucket = bisect_right(cut, at)
+            if group not in counts:
+                counts[group] = [0] * (len(cut) + 1)
+                first[group] = [None] * (len(cut) + 1)
+            counts[group][bucket] += 1
+            seen = first[group][bucket]
+            if seen is None or (at, key) < seen:
+                first[group][bucket] = (at, key)
+        return {
+            group: Tally(
+                tuple(counts[group]),
+                tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first[group]),
+            )
+            for group in counts
+        }
+
+    def first_open(
+        self, n: int, groups: Collection[Group], others: Collection[tuple[str, str]] = ()
+    ) -> list[tuple[str, Doc]]:
+        """The `n` earliest open items (by received time, then key) of these (account, kind) groups,
+        without those written by `others`: the head of the unanswered queue."""
+        from socialtui.store.schema import TABLES
+
+        at_of = TABLES["items"].at
+        assert at_of is not None
+        wanted, others = set(groups), set(others)
+        rows = (
+            (at_of(doc), key, doc)
+            for key, doc in self.scan("items", Query(unless_in="answered"))
+            if (doc.get("account", ""), doc.get("kind", "")) in wanted
+            and not (others and author_key(doc) in others)
+        )
+        return [(key, doc) for _, key, doc in heapq.nsmallest(n, rows, key=lambda row: (row[0], row[1]))]
 
 
 class Writer(Reader):
@@ -231,6 +321,9 @@ __all__ = [
     "Reader",
     "Writer",
     "Query",
+    "Group",
+    "Tally",
+    "author_key",
     "Lease",
     "Changes",
     "Everything",

@@ -53,7 +53,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -82,6 +82,7 @@ from socialtui.store.engine import (
     StoreUnavailable,
     StoreWriteFailed,
     TableCount,
+    Tally,
     Writer,
 )
 from socialtui.store.schema import TABLES, Table
@@ -327,6 +328,10 @@ class PgReader(Reader):
                     other=_ident(q.unless_in)
                 )
             )
+        if q.unless_field is not None:
+            field_name, values = q.unless_field
+            where.append(sql.SQL("(t.doc->>%s IS NULL OR NOT t.doc->>%s = ANY(%s))"))
+            params += [field_name, field_name, list(values)]
         key = sql.SQL("t.id::text") if spec.log else sql.SQL("t.key")
         value = sql.SQL("t.doc" if with_docs else "NULL")
         statement = sql.SQL("SELECT {key}, {value} FROM {t} t").format(key=key, value=value, t=_ident(table))
@@ -337,6 +342,68 @@ class PgReader(Reader):
             statement += sql.SQL(" ORDER BY t.at DESC NULLS LAST, 1 DESC LIMIT %s")
             params.append(q.newest)
         return self.conn.execute(statement, params).fetchall()
+
+
+    # -- the counts `status` and `check` need: count queries, no item leaves the server ----------------
+
+    _OPEN_ITEMS = (
+        " FROM {items} t JOIN unnest(%s::text[], %s::text[], %s::text[]) AS e(account, kind, edges)"
+        " ON e.account = t.account AND e.kind = t.doc->>'kind'"
+        " WHERE NOT EXISTS (SELECT 1 FROM {answered} a WHERE a.key = t.key)"
+        " AND (coalesce(t.doc->'post'->'author'->>'network', ''),"
+        " lower(ltrim(btrim(coalesce(t.doc->'post'->'author'->>'handle', '')), '@')))"
+        " NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+    )
+
+    def _open_params(
+        self, edges: Mapping[tuple[str, str], Sequence[datetime]], others: Collection[tuple[str, str]]
+    ) -> list[Any]:
+        self._lock("items")
+        self._lock("answered")
+        groups = sorted(edges)
+        others = sorted(set(others))
+        return [
+            [account for account, _ in groups],
+            [kind for _, kind in groups],
+            ["{" + ",".join(f'"{at.isoformat()}"' for at in edges[group]) + "}" for group in groups],
+            [network for network, _ in others] or [""],
+            [handle for _, handle in others] or [""],
+        ]
+
+    def tally_open(
+        self, edges: Mapping[tuple[str, str], Sequence[datetime]], others: Collection[tuple[str, str]] = ()
+    ) -> dict[tuple[str, str], Tally]:
+        if not edges:
+            return {}
+        # Per group and bucket: the count, and the earliest (time, key) as one fixed-width text.
+        statement = sql.SQL(
+            "SELECT t.account, e.kind, width_bucket(t.at, e.edges::timestamptz[]) AS b, count(*),"
+            " min(to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || ' ' || t.key"
+            ' COLLATE "C")' + self._OPEN_ITEMS + " GROUP BY t.account, e.kind, b"
+        ).format(items=_ident("items"), answered=_ident("answered"))
+        rows = self.conn.execute(statement, self._open_params(edges, others)).fetchall()
+        counts: dict[tuple[str, str], list[int]] = {}
+        first: dict[tuple[str, str], list[tuple[datetime, str] | None]] = {}
+        for account, kind, bucket, count, earliest in rows:
+            group = (account, kind)
+            if group not in counts:
+                counts[group] = [0] * (len(edges[group]) + 1)
+                first[group] = [None] * (len(edges[group]) + 1)
+            at, _, key = earliest.partition(" ")
+            counts[group][bucket] = int(count)
+            first[group][bucket] = (datetime.fromisoformat(at).replace(tzinfo=UTC), key)
+        return {group: Tally(tuple(counts[group]), tuple(first[group])) for group in counts}
+
+    def first_open(
+        self, n: int, groups: Collection[tuple[str, str]], others: Collection[tuple[str, str]] = ()
+    ) -> list[tuple[str, Doc]]:
+        if not groups or n <= 0:
+            return []
+        statement = sql.SQL(
+            "SELECT t.key, t.doc" + self._OPEN_ITEMS + " ORDER BY t.at, t.key LIMIT %s"
+        ).format(items=_ident("items"), answered=_ident("answered"))
+        params = self._open_params(dict.fromkeys(groups, ()), others)
+        return [(key, doc) for key, doc in self.conn.execute(statement, [*params, n]).fetchall()]
 
 
 class PgWriter(PgReader, Writer):
