@@ -145,11 +145,15 @@ class Reader(ABC):
     # decoded into objects); a database answers them with count queries instead.
 
     def tally_open(
-        self, edges: Mapping[Group, Sequence[datetime]], others: Collection[tuple[str, str]] = ()
-    ) -> dict[Group, Tally]:
+        self,
+        edges: Mapping[Group, Sequence[datetime]],
+        others: Collection[tuple[str, str]] = (),
+        head: int = 0,
+    ) -> tuple[dict[Group, Tally], list[tuple[str, Doc]]]:
         """The open items (not in `answered`) of each (account, kind) in `edges`, counted between its
-        instants (ascending); items written by `others` ((network, normalized handle): our own
-        accounts) left out. Groups without items are left out."""
+        instants (ascending), groups without items left out; and the `head` earliest of them (by
+        received time, then key): the head of the unanswered queue. Items written by `others`
+        ((network, normalized handle): our own accounts) are no work: left out of both."""
         from socialtui.store.schema import TABLES
 
         at_of = TABLES["items"].at
@@ -157,6 +161,7 @@ class Reader(ABC):
         cuts = {group: [_utc_iso(e) for e in instants] for group, instants in edges.items()}
         counts: dict[Group, list[int]] = {}
         first: dict[Group, list[tuple[str, str] | None]] = {}
+        rows: list[tuple[str, str, Doc]] = []
         others = set(others)
         for key, doc in self.scan("items", Query(unless_in="answered")):
             group = (doc.get("account", ""), doc.get("kind", ""))
@@ -172,31 +177,17 @@ class Reader(ABC):
             seen = first[group][bucket]
             if seen is None or (at, key) < seen:
                 first[group][bucket] = (at, key)
-        return {
+            if head:
+                rows.append((at, key, doc))
+        tally = {
             group: Tally(
                 tuple(counts[group]),
                 tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first[group]),
             )
             for group in counts
         }
-
-    def first_open(
-        self, n: int, groups: Collection[Group], others: Collection[tuple[str, str]] = ()
-    ) -> list[tuple[str, Doc]]:
-        """The `n` earliest open items (by received time, then key) of these (account, kind) groups,
-        without those written by `others`: the head of the unanswered queue."""
-        from socialtui.store.schema import TABLES
-
-        at_of = TABLES["items"].at
-        assert at_of is not None
-        wanted, others = set(groups), set(others)
-        rows = (
-            (at_of(doc), key, doc)
-            for key, doc in self.scan("items", Query(unless_in="answered"))
-            if (doc.get("account", ""), doc.get("kind", "")) in wanted
-            and not (others and author_key(doc) in others)
-        )
-        return [(key, doc) for _, key, doc in heapq.nsmallest(n, rows, key=lambda row: (row[0], row[1]))]
+        earliest = heapq.nsmallest(head, rows, key=lambda row: (row[0], row[1])) if head else []
+        return tally, [(key, doc) for _, key, doc in earliest]
 
 
 class Writer(Reader):

@@ -256,10 +256,13 @@ class _FilesWriter(_FilesView, Writer):
         for key, doc in docs.items():
             by_part.setdefault(tx.part_of(doc), {})[key] = doc
         if tx.spec.per_account:
-            # A document whose account changed moves: it leaves the partition it was in.
+            # A document whose account changed moves: it leaves the partition it was in. (Each
+            # partition's keys are matched once against all the keys written: a bulk write of many
+            # partitions stays linear.)
+            target = {key: part for part, batch in by_part.items() for key in batch}
             for part in tx.all_parts():
                 current = tx.docs(part)
-                moved = [key for p, batch in by_part.items() if p != part for key in batch if key in current]
+                moved = [key for key in current.keys() & target.keys() if target[key] != part]
                 if moved:
                     target = tx.mutable(part)
                     for key in moved:

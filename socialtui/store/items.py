@@ -214,8 +214,8 @@ class ItemsMixin(StoreBase):
         sent. `others`: (network, normalized handle) of our own accounts, whose posts are no work."""
 
         def body(r: Reader) -> QueueCounts:
-            tally = r.tally_open(edges, others)
-            first = [from_record(Item, doc) for _, doc in r.first_open(head, edges.keys(), others)] if head else []
+            tally, raw_head = r.tally_open(edges, others, head)
+            first = [from_record(Item, doc) for _, doc in raw_head]
             last_posts: dict[str, datetime] = {}
             for account in accounts:
                 for _, doc in r.scan("own", Query(account=account, newest=1)):

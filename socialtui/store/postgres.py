@@ -371,17 +371,21 @@ class PgReader(Reader):
         ]
 
     def tally_open(
-        self, edges: Mapping[tuple[str, str], Sequence[datetime]], others: Collection[tuple[str, str]] = ()
-    ) -> dict[tuple[str, str], Tally]:
+        self,
+        edges: Mapping[tuple[str, str], Sequence[datetime]],
+        others: Collection[tuple[str, str]] = (),
+        head: int = 0,
+    ) -> tuple[dict[tuple[str, str], Tally], list[tuple[str, Doc]]]:
         if not edges:
-            return {}
+            return {}, []
+        params = self._open_params(edges, others)
         # Per group and bucket: the count, and the earliest (time, key) as one fixed-width text.
         statement = sql.SQL(
             "SELECT t.account, e.kind, width_bucket(t.at, e.edges::timestamptz[]) AS b, count(*),"
             " min(to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || ' ' || t.key"
             ' COLLATE "C")' + self._OPEN_ITEMS + " GROUP BY t.account, e.kind, b"
         ).format(items=_ident("items"), answered=_ident("answered"))
-        rows = self.conn.execute(statement, self._open_params(edges, others)).fetchall()
+        rows = self.conn.execute(statement, params).fetchall()
         counts: dict[tuple[str, str], list[int]] = {}
         first: dict[tuple[str, str], list[tuple[datetime, str] | None]] = {}
         for account, kind, bucket, count, earliest in rows:
@@ -392,18 +396,13 @@ class PgReader(Reader):
             at, _, key = earliest.partition(" ")
             counts[group][bucket] = int(count)
             first[group][bucket] = (datetime.fromisoformat(at).replace(tzinfo=UTC), key)
-        return {group: Tally(tuple(counts[group]), tuple(first[group])) for group in counts}
-
-    def first_open(
-        self, n: int, groups: Collection[tuple[str, str]], others: Collection[tuple[str, str]] = ()
-    ) -> list[tuple[str, Doc]]:
-        if not groups or n <= 0:
-            return []
+        tally = {group: Tally(tuple(counts[group]), tuple(first[group])) for group in counts}
+        if head <= 0:
+            return tally, []
         statement = sql.SQL(
             "SELECT t.key, t.doc" + self._OPEN_ITEMS + " ORDER BY t.at, t.key LIMIT %s"
         ).format(items=_ident("items"), answered=_ident("answered"))
-        params = self._open_params(dict.fromkeys(groups, ()), others)
-        return [(key, doc) for key, doc in self.conn.execute(statement, [*params, n]).fetchall()]
+        return tally, [(key, doc) for key, doc in self.conn.execute(statement, [*params, head]).fetchall()]
 
 
 class PgWriter(PgReader, Writer):
