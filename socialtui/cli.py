@@ -10,10 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -326,6 +323,10 @@ def _edit_handoff(ctx: Context, draft: str) -> str:
     if not sys.stdin.isatty():
         raise CommandError("handoff write needs TEXT (or a terminal for $EDITOR)")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    import shlex
+    import subprocess
+    import tempfile
+
     with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="handoff-", delete=False) as fh:
         fh.write(draft)
         path = fh.name
@@ -606,6 +607,9 @@ def cmd_demo(ctx: Context) -> int:
     # A hang-up between making the dir and the `try` that removes it would leave it behind: the
     # signals wait until the `try` is entered.
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP, signal.SIGTERM})
+    import shlex
+    import tempfile
+
     directory = Path(tempfile.mkdtemp(prefix="socialtui-demo-"))
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
