@@ -729,6 +729,13 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
         size = f"{info.size_bytes / 1e6:.1f} MB" if info.size_bytes is not None else "?"
         print(f"# {info.engine}: built in {time.perf_counter() - started:.1f}s, {size}: {counts}", flush=True)
         store.close()
+        if url is not None:
+            # Statistics, as autovacuum gathers them within a minute of a bulk load: without them
+            # the planner takes the fresh tables for empty.
+            import psycopg
+
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("ANALYZE")
         try:
             config = load_config(config_path)
             status_ok = True

@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 
 from socialtui.config import AccountConfig
 from socialtui.model import (
@@ -305,17 +306,25 @@ def queue_order(entries: Iterable[QueueEntry], *, negative_first: bool = False) 
 _FLOOR = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+@lru_cache(maxsize=256)
 def over_limit_before(hours: ActiveHours, now: datetime, limit: float) -> datetime:
     """The instant that splits items by age at `now`: one received before it has waited more than
     `limit` active seconds (`age > limit`, as `target_state` judges), one received at or after it
-    has not. Exact to the microsecond (a search over `active_seconds` itself)."""
+    has not. Exact to the microsecond (a search over `active_seconds` itself); accounts on the
+    same hours share it."""
 
     def over(at: datetime) -> bool:
         return hours.active_seconds(at, now) > limit
 
-    hi, step = now, timedelta(seconds=max(limit, 60.0))
+    # Active time never exceeds real time: nothing received within `limit` of now is over it.
+    hi = now - timedelta(seconds=limit) if limit < 1e9 else now
+    if hi > _FLOOR and over(hi):  # rounded to the microsecond past the limit
+        hi = now
+    step = timedelta(seconds=max(limit, 60.0))
+    if hi <= _FLOOR:
+        return _FLOOR
     while True:  # back in doubling steps until an age is over the limit
-        lo = max(now - step, _FLOOR)
+        lo = max(hi - step, _FLOOR)
         if over(lo):
             break
         if lo == _FLOOR:

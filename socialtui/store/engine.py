@@ -154,21 +154,20 @@ class Reader(ABC):
         instants (ascending), groups without items left out; and the `head` earliest of them (by
         received time, then key): the head of the unanswered queue. Items written by `others`
         ((network, normalized handle): our own accounts) are no work: left out of both."""
-        from socialtui.store.schema import TABLES
-
-        at_of = TABLES["items"].at
-        assert at_of is not None
         cuts = {group: [_utc_iso(e) for e in instants] for group, instants in edges.items()}
         counts: dict[Group, list[int]] = {}
         first: dict[Group, list[tuple[str, str] | None]] = {}
         rows: list[tuple[str, str, Doc]] = []
         others = set(others)
+        # The hot loop over every open item: `schema.utc` of the items' `at` is written out inline.
         for key, doc in self.scan("items", Query(unless_in="answered")):
             group = (doc.get("account", ""), doc.get("kind", ""))
             cut = cuts.get(group)
             if cut is None or (others and author_key(doc) in others):
                 continue
-            at = at_of(doc)
+            at = doc["post"]["created_at"]
+            if at.endswith("Z"):
+                at = at[:-1] + "+00:00"
             bucket = bisect_right(cut, at)
             if group not in counts:
                 counts[group] = [0] * (len(cut) + 1)

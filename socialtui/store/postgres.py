@@ -249,6 +249,15 @@ def _at(table: Table, doc: Doc) -> str | None:
     return (table.at(doc) or None) if table.at is not None else None
 
 
+_OPEN_WHERE = (
+    " WHERE NOT EXISTS (SELECT 1 FROM {answered} a WHERE a.key = t.key)"
+    " AND (coalesce(t.doc->'post'->'author'->>'network', ''),"
+    " lower(ltrim(btrim(coalesce(t.doc->'post'->'author'->>'handle', '')), '@')))"
+    " NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+)
+"""Open items (not answered), not written by our own accounts (the `others` given)."""
+
+
 class PgReader(Reader):
     """Reads on one connection, inside the transaction its owner began."""
 
@@ -348,11 +357,12 @@ class PgReader(Reader):
 
     _OPEN_ITEMS = (
         " FROM {items} t JOIN unnest(%s::text[], %s::text[], %s::text[]) AS e(account, kind, edges)"
-        " ON e.account = t.account AND e.kind = t.doc->>'kind'"
-        " WHERE NOT EXISTS (SELECT 1 FROM {answered} a WHERE a.key = t.key)"
-        " AND (coalesce(t.doc->'post'->'author'->>'network', ''),"
-        " lower(ltrim(btrim(coalesce(t.doc->'post'->'author'->>'handle', '')), '@')))"
-        " NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+        " ON e.account = t.account AND e.kind = t.doc->>'kind'" + _OPEN_WHERE
+    )
+    _HEAD = (
+        # The groups as a semi-join: the planner walks the items by time and stops at the head.
+        " FROM {items} t WHERE (t.account, t.doc->>'kind') IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+        " AND" + _OPEN_WHERE.removeprefix(" WHERE") + " ORDER BY t.at, t.key LIMIT %s"
     )
 
     def _open_params(
@@ -399,10 +409,11 @@ class PgReader(Reader):
         tally = {group: Tally(tuple(counts[group]), tuple(first[group])) for group in counts}
         if head <= 0:
             return tally, []
-        statement = sql.SQL(
-            "SELECT t.key, t.doc" + self._OPEN_ITEMS + " ORDER BY t.at, t.key LIMIT %s"
-        ).format(items=_ident("items"), answered=_ident("answered"))
-        return tally, [(key, doc) for key, doc in self.conn.execute(statement, [*params, head]).fetchall()]
+        statement = sql.SQL("SELECT t.key, t.doc" + self._HEAD).format(
+            items=_ident("items"), answered=_ident("answered")
+        )
+        head_params = [params[0], params[1], params[3], params[4], head]
+        return tally, [(key, doc) for key, doc in self.conn.execute(statement, head_params).fetchall()]
 
 
 class PgWriter(PgReader, Writer):
