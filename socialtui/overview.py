@@ -85,12 +85,8 @@ class Overview:
         return [entry for a in self.accounts for entry in a.failed]
 
     @property
-    def complete(self) -> bool:
-        """Whether `queue` lists every unanswered item (not only the head of the queue)."""
-        return self.tally is None
-
-    @property
     def unanswered(self) -> int:
+        """Unanswered items, all of them (`queue` may list only the head)."""
         return self.tally.total if self.tally is not None else len(self.queue)
 
     @property
@@ -126,6 +122,20 @@ class Overview:
         ]
 
 
+def _outbox_by_account(
+    outbox: list[OutboxEntry],
+) -> tuple[dict[str, list[datetime]], dict[str, list[OutboxEntry]]]:
+    """Per account: the times of its scheduled posts, and its replies that failed for good."""
+    scheduled: dict[str, list[datetime]] = defaultdict(list)
+    for entry in outbox:
+        if entry.kind == "post" and entry.state == "scheduled" and entry.due_at is not None:
+            scheduled[entry.account].append(entry.due_at)
+    failed: dict[str, list[OutboxEntry]] = defaultdict(list)
+    for entry in care.failed_replies(outbox):
+        failed[entry.account].append(entry)
+    return scheduled, failed
+
+
 def build_overview(
     config: Config, store: Store, now: datetime, snapshot: Snapshot | None = None, *, tones: bool = True
 ) -> Overview:
@@ -153,13 +163,7 @@ def build_overview(
     queue_by_account: dict[str, list[care.QueueEntry]] = defaultdict(list)
     for entry in queue:
         queue_by_account[entry.item.account].append(entry)
-    scheduled_by_account: dict[str, list[datetime]] = defaultdict(list)
-    for entry in snap.outbox:
-        if entry.kind == "post" and entry.state == "scheduled" and entry.due_at is not None:
-            scheduled_by_account[entry.account].append(entry.due_at)
-    failed_by_account: dict[str, list[OutboxEntry]] = defaultdict(list)
-    for failed in care.failed_replies(snap.outbox):
-        failed_by_account[failed.account].append(failed)
+    scheduled_by_account, failed_by_account = _outbox_by_account(snap.outbox)
     poll_interval = config.team.poll_interval
     accounts = []
     for account in config.accounts:
@@ -248,13 +252,7 @@ def build_status_overview(config: Config, store: Store, now: datetime, *, head: 
         health=counts.health,
         drafts={},
     )
-    scheduled_by_account: dict[str, list[datetime]] = defaultdict(list)
-    for entry in counts.outbox:
-        if entry.kind == "post" and entry.state == "scheduled" and entry.due_at is not None:
-            scheduled_by_account[entry.account].append(entry.due_at)
-    failed_by_account: dict[str, list[OutboxEntry]] = defaultdict(list)
-    for failed in care.failed_replies(counts.outbox):
-        failed_by_account[failed.account].append(failed)
+    scheduled_by_account, failed_by_account = _outbox_by_account(counts.outbox)
     poll_interval = config.team.poll_interval
     accounts = []
     for account in config.accounts:
