@@ -53,7 +53,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -356,8 +356,21 @@ class PgReader(Reader):
     # -- the counts `status` and `check` need: count queries, no item leaves the server ----------------
 
     _OPEN_ITEMS = (
-        " FROM {items} t JOIN unnest(%s::text[], %s::text[], %s::text[]) AS e(account, kind, edges)"
-        " ON e.account = t.account AND e.kind = t.doc->>'kind'" + _OPEN_WHERE
+        # Each group's instants cast once (not once per item).
+        "WITH e AS MATERIALIZED (SELECT account, kind, edges::timestamptz[] AS edges"
+        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(account, kind, edges))"
+        " SELECT t.account, e.kind, width_bucket(t.at, e.edges) AS b, count(*), min(t.at)"
+        " FROM {items} t JOIN e ON e.account = t.account AND e.kind = t.doc->>'kind'"
+        + _OPEN_WHERE
+        + " GROUP BY t.account, e.kind, b"
+    )
+    _FIRST_KEYS = (
+        # The smallest key among the open items of a group received at its bucket's first instant.
+        "SELECT f.account, f.kind, f.b, min(t.key)"
+        " FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[]) AS f(account, kind, b, at)"
+        " JOIN {items} t ON t.at = f.at AND t.account = f.account AND t.doc->>'kind' = f.kind"
+        + _OPEN_WHERE
+        + " GROUP BY f.account, f.kind, f.b"
     )
     _HEAD = (
         # The groups as a semi-join: the planner walks the items by time and stops at the head.
@@ -389,23 +402,38 @@ class PgReader(Reader):
         if not edges:
             return {}, []
         params = self._open_params(edges, others)
-        # Per group and bucket: the count, and the earliest (time, key) as one fixed-width text.
-        statement = sql.SQL(
-            "SELECT t.account, e.kind, width_bucket(t.at, e.edges::timestamptz[]) AS b, count(*),"
-            " min(to_char(t.at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || ' ' || t.key"
-            ' COLLATE "C")' + self._OPEN_ITEMS + " GROUP BY t.account, e.kind, b"
-        ).format(items=_ident("items"), answered=_ident("answered"))
+        # Per group and bucket: the count and the earliest time; then the earliest's key.
+        statement = sql.SQL(self._OPEN_ITEMS).format(items=_ident("items"), answered=_ident("answered"))
         rows = self.conn.execute(statement, params).fetchall()
         counts: dict[tuple[str, str], list[int]] = {}
-        first: dict[tuple[str, str], list[tuple[datetime, str] | None]] = {}
+        firsts: dict[tuple[str, str, int], datetime] = {}
         for account, kind, bucket, count, earliest in rows:
             group = (account, kind)
             if group not in counts:
                 counts[group] = [0] * (len(edges[group]) + 1)
-                first[group] = [None] * (len(edges[group]) + 1)
-            at, _, key = earliest.partition(" ")
             counts[group][bucket] = int(count)
-            first[group][bucket] = (datetime.fromisoformat(at).replace(tzinfo=UTC), key)
+            firsts[(account, kind, bucket)] = earliest
+        keys: dict[tuple[str, str, int], str] = {}
+        if firsts:
+            wanted = sorted(firsts)
+            statement = sql.SQL(self._FIRST_KEYS).format(items=_ident("items"), answered=_ident("answered"))
+            found = self.conn.execute(
+                statement,
+                [
+                    [w[0] for w in wanted],
+                    [w[1] for w in wanted],
+                    [w[2] for w in wanted],
+                    [firsts[w] for w in wanted],
+                    params[3],
+                    params[4],
+                ],
+            ).fetchall()
+            keys = {(account, kind, bucket): key for account, kind, bucket, key in found}
+        first: dict[tuple[str, str], list[tuple[datetime, str] | None]] = {
+            group: [None] * len(counts[group]) for group in counts
+        }
+        for (account, kind, bucket), earliest in firsts.items():
+            first[(account, kind)][bucket] = (earliest, keys[(account, kind, bucket)])
         tally = {group: Tally(tuple(counts[group]), tuple(first[group])) for group in counts}
         if head <= 0:
             return tally, []
