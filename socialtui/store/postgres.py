@@ -249,12 +249,12 @@ def _at(table: Table, doc: Doc) -> str | None:
     return (table.at(doc) or None) if table.at is not None else None
 
 
-_OPEN_WHERE = (
-    " WHERE NOT EXISTS (SELECT 1 FROM {answered} a WHERE a.key = t.key)"
+_NOT_OURS = (
     " AND (coalesce(t.doc->'post'->'author'->>'network', ''),"
     " lower(ltrim(btrim(coalesce(t.doc->'post'->'author'->>'handle', '')), '@')))"
     " NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
 )
+_OPEN_WHERE = " WHERE NOT EXISTS (SELECT 1 FROM {answered} a WHERE a.key = t.key)" + _NOT_OURS
 """Open items (not answered), not written by our own accounts (the `others` given)."""
 
 
@@ -356,13 +356,15 @@ class PgReader(Reader):
     # -- the counts `status` and `check` need: count queries, no item leaves the server ----------------
 
     _OPEN_ITEMS = (
-        # Each group's instants cast once (not once per item).
+        # Each group's instants cast once (not once per item); the open items found first, in one
+        # pass with the answered keys hashed (the planner, misled by the join on a document's
+        # field, probed the answered index once per item instead: three times slower).
         "WITH e AS MATERIALIZED (SELECT account, kind, edges::timestamptz[] AS edges"
-        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(account, kind, edges))"
-        " SELECT t.account, e.kind, width_bucket(t.at, e.edges) AS b, count(*), min(t.at)"
-        " FROM {items} t JOIN e ON e.account = t.account AND e.kind = t.doc->>'kind'"
-        + _OPEN_WHERE
-        + " GROUP BY t.account, e.kind, b"
+        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(account, kind, edges)),"
+        " o AS MATERIALIZED (SELECT t.account, t.doc->>'kind' AS kind, t.at FROM {items} t"
+        " WHERE t.key NOT IN (SELECT key FROM {answered})" + _NOT_OURS + ")"
+        " SELECT o.account, e.kind, width_bucket(o.at, e.edges) AS b, count(*), min(o.at)"
+        " FROM o JOIN e ON e.account = o.account AND e.kind = o.kind GROUP BY o.account, e.kind, b"
     )
     _FIRST_KEYS = (
         # The smallest key among the open items of a group received at its bucket's first instant.
