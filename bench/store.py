@@ -11,10 +11,18 @@ by a reply sent through the outbox, 500 marked done), 300 contacts with notes an
 (it must be empty). `--items N` sets the total of items (half open, half answered) and scales the
 posts (N/2 per account, at most 10,000: retention bounds the cache), contacts and handoffs from it.
 
+The set-up writes in bulk, as a first sync or a migration does (one transaction per table, COPY on
+PostgreSQL), and prints how long each part took (`# set-up: ...`); a PostgreSQL store is analyzed
+after it, as autovacuum would within a minute.
+
 Prints `name  figure  budget  ok|OVER` lines:
     action_commit_p50 / action_commit_p95   an operator action (done, claim, note) committed
-    status_end_to_end                        `socialtui status` as a new process, median of 5
+    status_end_to_end / check_end_to_end     `socialtui status` / `check` as a new process, median of
+                                             5 (their CPU time is printed beside them: on a loaded
+                                             machine the wall clock also waits for a core); the
+                                             package's bytecode is compiled first, as an install has it
     queue_computation                        the unanswered queue from a loaded snapshot, median of 20
+                                             (5 above 20,000 items)
 
 and with `--contention` (10 dashboards following the store, a poller writing a page of 40 items every
 0.5 s, 10 operators each acting once every 1-3 s at random (a human pace: read the item, press a
