@@ -80,9 +80,9 @@ def fit(text: str, cells: int) -> str:
 
 
 def _plain(text: str) -> bool:
-    """Printable ASCII: one cell and one grapheme per character, no need of wcwidth (whose import
-    is a good part of a `status` run's start-up)."""
-    return text.isascii() and text.isprintable()
+    """Printable ASCII (and our own ellipsis): one cell and one grapheme per character, no need of
+    wcwidth (whose import is a good part of a `status` run's start-up)."""
+    return (text.isascii() or text.replace("…", "").isascii()) and text.isprintable()
 
 
 def _width(text: str) -> int:
