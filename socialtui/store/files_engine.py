@@ -259,10 +259,10 @@ class _FilesWriter(_FilesView, Writer):
             # A document whose account changed moves: it leaves the partition it was in. (Each
             # partition's keys are matched once against all the keys written: a bulk write of many
             # partitions stays linear.)
-            target = {key: part for part, batch in by_part.items() for key in batch}
+            destination = {key: part for part, batch in by_part.items() for key in batch}
             for part in tx.all_parts():
                 current = tx.docs(part)
-                moved = [key for key in current.keys() & target.keys() if target[key] != part]
+                moved = [key for key in current.keys() & destination.keys() if destination[key] != part]
                 if moved:
                     target = tx.mutable(part)
                     for key in moved:
