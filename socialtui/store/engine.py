@@ -26,6 +26,10 @@ The contract, in short:
   `Everything`: the tables' whole content, which replaces what the follower holds.
 - `wait(token, timeout)`: block until something may have changed since `token`, or the timeout.
 - `lease(name)`: the right to do something alone (poll an account), across every process of the team.
+- `Reader.tally_open(edges, others, head)`: the open items counted per account and kind between
+  instants (the care rules' deadlines), and the head of the queue, without decoding every item
+  (what `status` and `check` need). Written once over `scan` (the files engine uses that); a
+  database answers it with count queries.
 """
 
 from __future__ import annotations
