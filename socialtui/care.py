@@ -21,7 +21,8 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from socialtui.config import AccountConfig
@@ -36,7 +37,7 @@ from socialtui.model import (
     Post,
     Shift,
 )
-from socialtui.timespec import format_duration, wall_to_utc
+from socialtui.timespec import ActiveHours, format_duration, wall_to_utc
 from socialtui.tone import NEUTRAL, Tone, ToneLexicon, rater_for
 
 if TYPE_CHECKING:
@@ -304,6 +305,101 @@ def queue_order(entries: Iterable[QueueEntry], *, negative_first: bool = False) 
     )
 
 
+# --- the queue counted, not listed: `status` and `check` on a big store ---------------------------------
+
+_FLOOR = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@lru_cache(maxsize=256)
+def over_limit_before(hours: ActiveHours, now: datetime, limit: float) -> datetime:
+    """The instant that splits items by age at `now`: one received before it has waited more than
+    `limit` active seconds (`age > limit`, as `target_state` judges), one received at or after it
+    has not. Exact to the microsecond (a search over `active_seconds` itself); accounts on the
+    same hours share it."""
+
+    def over(at: datetime) -> bool:
+        return hours.active_seconds(at, now) > limit
+
+    # Active time never exceeds real time: nothing received within `limit` of now is over it.
+    hi = now - timedelta(seconds=limit) if limit < 1e9 else now
+    if hi > _FLOOR and over(hi):  # rounded to the microsecond past the limit
+        hi = now
+    step = timedelta(seconds=max(limit, 60.0))
+    if hi <= _FLOOR:
+        return _FLOOR
+    while True:  # back in doubling steps until an age is over the limit
+        lo = max(hi - step, _FLOOR)
+        if over(lo):
+            break
+        if lo == _FLOOR:
+            return _FLOOR  # nothing received since 1970 is over it
+        hi, step = lo, step * 2
+    over_us, under_us = 0, (hi - lo) // timedelta(microseconds=1)
+    while under_us - over_us > 1:
+        mid = (over_us + under_us) // 2
+        if over(lo + timedelta(microseconds=mid)):
+            over_us = mid
+        else:
+            under_us = mid
+    return lo + timedelta(microseconds=under_us)
+
+
+def queue_edges(account: AccountConfig, now: datetime) -> dict[str, tuple[datetime, ...]]:
+    """Per item kind, the instants that split the account's open items into late, due and on time
+    (received before the first: late; before the second: due); none for talk without a target."""
+    edges: dict[str, tuple[datetime, ...]] = {}
+    targets: dict[float, tuple[datetime, ...]] = {}
+    for kind in ITEM_KINDS:
+        target = account.reply_within_talk if kind == "talk" else account.reply_within
+        if target is None:
+            edges[kind] = ()
+            continue
+        limit = target.total_seconds()
+        if limit not in targets:
+            hours = account.active_hours
+            targets[limit] = (
+                over_limit_before(hours, now, limit),
+                over_limit_before(hours, now, DUE_SHARE * limit),
+            )
+        edges[kind] = targets[limit]
+    return edges
+
+
+STATE_OF_BUCKET = ("late", "due", "ok")
+"""The state of the items in each bucket split by `queue_edges` (talk without a target: all `ok`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateCount:
+    """The items of one state (`late`, `due`) in the queue: how many, and the oldest's age."""
+
+    count: int
+    oldest_s: float
+    """The largest age (active seconds) among them."""
+    account: str
+    """The account of the item with that age (the first in the queue's order, on a tie)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueTally:
+    """The queue counted: what `check` says of it."""
+
+    total: int
+    late: StateCount | None
+    due: StateCount | None
+
+
+def tally_queue(queue: Sequence[QueueEntry]) -> QueueTally:
+    """The tally of a listed queue (in its order)."""
+    found: dict[str, StateCount] = {}
+    for state in ("late", "due"):
+        entries = [entry for entry in queue if entry.state == state]
+        if entries:
+            oldest = max(entries, key=lambda entry: entry.age_s)
+            found[state] = StateCount(len(entries), oldest.age_s, oldest.account)
+    return QueueTally(len(queue), found.get("late"), found.get("due"))
+
+
 def reply_deadline(account: AccountConfig, item: Item) -> datetime:
     """The wall-clock instant at which an item becomes late (its target counted in active hours);
     `datetime.max` (UTC) for talk without a target."""
@@ -458,6 +554,12 @@ def quiet_gaps(
         )
         for account in accounts
     }
+
+
+def quiet_gap_since(account: AccountConfig, last: datetime | None, now: datetime, *, synced: bool) -> QuietGap:
+    """`quiet_gap` from the account's last own post alone: the same gap, state and breach, without
+    the rhythm (`long_gaps`, `hourly`, `daily`), which needs the recent posts."""
+    return _quiet_gap(account, last, [], now, synced=synced, lookback=timedelta(days=7))
 
 
 def quiet_gap(
@@ -816,13 +918,12 @@ def sync_age(health: AccountHealth, poll_interval: timedelta, now: datetime) -> 
     return SyncAge(OK, age)
 
 
-def _items_problem(entries: list[QueueEntry], word: str) -> str:
-    oldest = max(entries, key=lambda entry: entry.age_s)
-    noun = "item" if len(entries) == 1 else "items"
-    where = f"{format_duration(oldest.age_s)} on {oldest.account}"
-    if len(entries) == 1:
+def _items_problem(items: StateCount, word: str) -> str:
+    noun = "item" if items.count == 1 else "items"
+    where = f"{format_duration(items.oldest_s)} on {items.account}"
+    if items.count == 1:
         return f"1 {word} {noun} ({where})"
-    return f"{len(entries)} {word} {noun} (oldest {where})"
+    return f"{items.count} {word} {noun} (oldest {where})"
 
 
 def _health_problem(
@@ -882,8 +983,11 @@ def check_summary(
     extra: Sequence[tuple[int, str]] = (),
     poll_interval: timedelta | None = None,
     failed: Sequence[OutboxEntry] = (),
+    tally: QueueTally | None = None,
 ) -> tuple[int, str]:
     """The exit status and one line for `socialtui check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+    `tally`: the queue counted (`QueueTally`), when `queue` is not listed whole.
 
     `extra`: further (level, text) problems from other rules (scheduled posts: `schedule.py`).
 
@@ -907,8 +1011,8 @@ def check_summary(
         return UNKNOWN, f"UNKNOWN: none of the {len(accounts)} accounts has synced yet"
 
     problems: list[tuple[int, str]] = []
-    late = [entry for entry in queue if entry.state == "late"]
-    due = [entry for entry in queue if entry.state == "due"]
+    counted = tally or tally_queue(queue)
+    late, due = counted.late, counted.due
     if late:
         problems.append((CRITICAL, _items_problem(late, "late")))
     problems.extend(_failed_problems(failed))
@@ -947,7 +1051,7 @@ def check_summary(
     if not problems:
         noun = "account" if len(accounts) == 1 else "accounts"
         return OK, (
-            f"OK: {len(accounts)} {noun}, {len(queue)} unanswered (none late), no quiet gap near its limit"
+            f"OK: {len(accounts)} {noun}, {counted.total} unanswered (none late), no quiet gap near its limit"
         )
     level = problems[0][0]
     head = f"{LABELS[level]}: "
@@ -1320,6 +1424,13 @@ __all__ = [
     "quiet_gaps",
     "report",
     "check_summary",
+    "quiet_gap_since",
+    "over_limit_before",
+    "queue_edges",
+    "STATE_OF_BUCKET",
+    "StateCount",
+    "QueueTally",
+    "tally_queue",
     "GapForecast",
     "gap_forecast",
     "forecast_problems",

@@ -10,10 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
-import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -48,11 +45,15 @@ STATUS_ROWS = 40
 
 
 def cmd_status(ctx: Context) -> int:
-    from socialtui.overview import build_overview, overview_json
+    from socialtui.overview import build_overview, build_status_overview, overview_json
 
     now = ctx.now()
-    # The text prints no tone: only `--json` (or a negative-first order) needs the items rated.
-    overview = build_overview(ctx.config, ctx.store, now, tones=bool(ctx.args.json))
+    if ctx.args.json or ctx.args.all or ctx.config.team.negative_first:
+        # Every item listed (`--json` with its tone), or an order that needs every item's tone.
+        overview = build_overview(ctx.config, ctx.store, now, tones=bool(ctx.args.json))
+    else:
+        # The text lists the head of the queue: the rest is counted in the store, never decoded.
+        overview = build_status_overview(ctx.config, ctx.store, now, head=STATUS_ROWS)
     if ctx.args.json:
         print(json.dumps(overview_json(overview, ctx.actor), ensure_ascii=False, indent=2))
         return 0
@@ -84,14 +85,14 @@ def cmd_status(ctx: Context) -> int:
         for reply in failed:
             out(f"  {reply.item}  {fit(reply.account, 16)} {one_line(reply.text, 40)}  {one_line(reply.error, 120)}")
         out()
-    if not overview.queue:
+    if not overview.unanswered:
         never = [a.account.id for a in overview.accounts if a.health.state == "never"]
         if never:
             out(f"No unanswered items yet: {', '.join(never)} never synced (run `socialtui sync --once`).")
         else:
             out("No unanswered items.")
         return 0
-    out(f"UNANSWERED, oldest first ({len(overview.queue)}, {overview.late} late)")
+    out(f"UNANSWERED, oldest first ({overview.unanswered}, {overview.late} late)")
     shown = overview.queue if ctx.args.all else overview.queue[:STATUS_ROWS]
     for entry in shown:
         post = entry.item.post
@@ -100,8 +101,8 @@ def cmd_status(ctx: Context) -> int:
             f"  {entry.item.id}  {format_duration(entry.waited_s):>6} {entry.state:<4}  {fit(entry.item.account, 16)} "
             f"{fit(one_line(post.author.label), 24)} {one_line(post.text, 60)}{claimed}"
         )
-    if len(shown) < len(overview.queue):
-        out(f"  … and {len(overview.queue) - len(shown)} more (--all lists every item, --json too)")
+    if len(shown) < overview.unanswered:
+        out(f"  … and {overview.unanswered - len(shown)} more (--all lists every item, --json too)")
     return 0
 
 
@@ -118,10 +119,13 @@ def forecast_lines(overview: Overview, zone: str, tz: tzinfo, now: datetime) -> 
 
 
 def cmd_check(ctx: Context) -> int:
-    from socialtui.overview import build_overview
+    from socialtui.overview import build_overview, build_status_overview
 
     try:
-        overview = build_overview(ctx.config, ctx.store, ctx.now(), tones=False)
+        if ctx.config.team.negative_first:
+            overview = build_overview(ctx.config, ctx.store, ctx.now(), tones=False)
+        else:
+            overview = build_status_overview(ctx.config, ctx.store, ctx.now())
     except StoreError as exc:
         print(f"UNKNOWN: {exc}")
         return 3
@@ -336,6 +340,10 @@ def _edit_handoff(ctx: Context, draft: str) -> str:
     if not sys.stdin.isatty():
         raise CommandError("handoff write needs TEXT (or a terminal for $EDITOR)")
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    import shlex
+    import subprocess
+    import tempfile
+
     with tempfile.NamedTemporaryFile("w", suffix=".txt", prefix="handoff-", delete=False) as fh:
         fh.write(draft)
         path = fh.name
@@ -616,6 +624,9 @@ def cmd_demo(ctx: Context) -> int:
     # A hang-up between making the dir and the `try` that removes it would leave it behind: the
     # signals wait until the `try` is entered.
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP, signal.SIGTERM})
+    import shlex
+    import tempfile
+
     directory = Path(tempfile.mkdtemp(prefix="socialtui-demo-"))
     try:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)

@@ -842,15 +842,22 @@ def _read_secret_file(path: Path, config: Path, key: str, what: str) -> str:
 # --- small helpers -------------------------------------------------------------------------------
 
 
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+"""Host-dependent or placeholder entries of the tz database: no zone a team means."""
+
+
 @cache
 def _zone_names() -> frozenset[str]:
-    # Names in the tz database, without the host-dependent or placeholder entries.
-    return frozenset(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"})
+    """Every name in the tz database but `_NOT_ZONES`: for the near misses of a wrong name only."""
+    return frozenset(zoneinfo.available_timezones() - _NOT_ZONES)
 
 
 def _zone(name: str) -> tzinfo | None:
-    if name not in _zone_names():
-        return None
+    """The zone of a name in the tz database (what `zoneinfo.available_timezones()` lists, without
+    `_NOT_ZONES`), or None. Asked of `ZoneInfo` itself: listing the database opens every file in it
+    (tens of milliseconds of every `status` and `check`)."""
+    if name in _NOT_ZONES or name.split("/", 1)[0] in ("posix", "right"):
+        return None  # the special directories that available_timezones() leaves out
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):

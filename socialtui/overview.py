@@ -78,6 +78,8 @@ class Overview:
     schedule_grace: timedelta = timedelta(minutes=10)
     team_tz: tzinfo | None = None
     """The team's time zone, for the times `check` names (None: UTC)."""
+    tally: care.QueueTally | None = None
+    """The whole queue counted, when `queue` holds only its head (`build_status_overview`)."""
 
     @property
     def failed(self) -> list[OutboxEntry]:
@@ -85,7 +87,14 @@ class Overview:
         return [entry for a in self.accounts for entry in a.failed]
 
     @property
+    def unanswered(self) -> int:
+        """Unanswered items, all of them (`queue` may list only the head)."""
+        return self.tally.total if self.tally is not None else len(self.queue)
+
+    @property
     def late(self) -> int:
+        if self.tally is not None:
+            return self.tally.late.count if self.tally.late else 0
         return sum(1 for entry in self.queue if entry.state == "late")
 
     def check(self, unpolled: Callable[[str], bool] | None = None) -> tuple[int, str]:
@@ -101,6 +110,7 @@ class Overview:
             extra=self.schedule_problems(unpolled),
             poll_interval=self.poll_interval,
             failed=self.failed,
+            tally=self.tally,
         )
 
     def schedule_problems(self, unpolled: Callable[[str], bool] | None = None) -> list[tuple[int, str]]:
@@ -112,6 +122,20 @@ class Overview:
             *care.forecast_problems(forecasts, gaps, self.generated_at, self.team_tz),
             *schedule.schedule_problems(self.snapshot.outbox, healths, self.generated_at, self.schedule_grace, unpolled),
         ]
+
+
+def _outbox_by_account(
+    outbox: list[OutboxEntry],
+) -> tuple[dict[str, list[datetime]], dict[str, list[OutboxEntry]]]:
+    """Per account: the times of its scheduled posts, and its replies that failed for good."""
+    scheduled: dict[str, list[datetime]] = defaultdict(list)
+    for entry in outbox:
+        if entry.kind == "post" and entry.state == "scheduled" and entry.due_at is not None:
+            scheduled[entry.account].append(entry.due_at)
+    failed: dict[str, list[OutboxEntry]] = defaultdict(list)
+    for entry in care.failed_replies(outbox):
+        failed[entry.account].append(entry)
+    return scheduled, failed
 
 
 def build_overview(
@@ -141,13 +165,7 @@ def build_overview(
     queue_by_account: dict[str, list[care.QueueEntry]] = defaultdict(list)
     for entry in queue:
         queue_by_account[entry.item.account].append(entry)
-    scheduled_by_account: dict[str, list[datetime]] = defaultdict(list)
-    for outgoing in snap.outbox:
-        if outgoing.kind == "post" and outgoing.state == "scheduled" and outgoing.due_at is not None:
-            scheduled_by_account[outgoing.account].append(outgoing.due_at)
-    failed_by_account: dict[str, list[OutboxEntry]] = defaultdict(list)
-    for failed in care.failed_replies(snap.outbox):
-        failed_by_account[failed.account].append(failed)
+    scheduled_by_account, failed_by_account = _outbox_by_account(snap.outbox)
     poll_interval = config.team.poll_interval
     accounts = []
     for account in config.accounts:
@@ -182,6 +200,97 @@ def build_overview(
         schedule_grace=config.team.schedule_grace,
         poll_interval=poll_interval,
         team_tz=config.team.tz,
+    )
+
+
+def build_status_overview(config: Config, store: Store, now: datetime, *, head: int = 0) -> Overview:
+    """The overview `status` and `check` print, from counts (`Store.queue_counts`): the same
+    accounts, counts, gaps, health and verdict as `build_overview` (without tones), with only the
+    `head` oldest entries of the queue listed and the rest counted (`Overview.tally`). The gaps carry
+    no rhythm (`long_gaps`, `hourly`, `daily`): neither command shows it.
+
+    Not for a team that orders its queue negative first: that order needs every item's tone."""
+    owners = [(a.network, care.normalize_handle(a.handle)) for a in config.accounts]
+    edges = {
+        (account.id, kind): instants
+        for account in config.accounts
+        for kind, instants in care.queue_edges(account, now).items()
+    }
+    counts = store.queue_counts(now, edges, others=owners, head=head, accounts=[a.id for a in config.accounts])
+    head_queue = care.unanswered_queue(counts.head, [], {}, config.accounts, now, claims=counts.claims)
+    by_id = {account.id: account for account in config.accounts}
+    per_state: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    oldest_at: dict[str, datetime] = {}
+    # Per state, the candidates for its oldest item: each group's earliest, with its queue order.
+    candidates: dict[str, list[tuple[float, datetime, str, str]]] = defaultdict(list)
+    for (account_id, _kind), group in counts.tally.items():
+        account = by_id[account_id]
+        bucket_states = care.STATE_OF_BUCKET if len(group.counts) == 3 else ("ok",)
+        for state, count, first in zip(bucket_states, group.counts, group.first, strict=True):
+            if not count or first is None:
+                continue
+            per_state[account_id][state] += count
+            at, key = first
+            if account_id not in oldest_at or at < oldest_at[account_id]:
+                oldest_at[account_id] = at
+            if state != "ok":
+                age = account.active_hours.active_seconds(at, now)
+                candidates[state].append((age, at, key, account_id))
+    found: dict[str, care.StateCount] = {}
+    for state, rows in candidates.items():
+        # The largest age; on a tie the first in the queue's order (received, then id).
+        age, _, _, account_id = min(rows, key=lambda row: (-row[0], row[1], row[2]))
+        total = sum(per_state[a][state] for a in per_state)
+        found[state] = care.StateCount(total, age, account_id)
+    tally = care.QueueTally(
+        sum(sum(by_state.values()) for by_state in per_state.values()), found.get("late"), found.get("due")
+    )
+    snapshot = Snapshot.of(
+        now,
+        items=counts.head,
+        own_posts=[],
+        states={},
+        claims=counts.claims.values(),
+        outbox=counts.outbox,
+        health=counts.health,
+        drafts={},
+    )
+    scheduled_by_account, failed_by_account = _outbox_by_account(counts.outbox)
+    poll_interval = config.team.poll_interval
+    accounts = []
+    for account in config.accounts:
+        health = counts.health.get(account.id) or AccountHealth(account=account.id)
+        synced = health.state == "ok" or health.last_ok_at is not None
+        last = counts.last_posts.get(account.id)
+        gap = care.quiet_gap_since(account, last, now, synced=synced)
+        states = per_state.get(account.id, {})
+        first_at = oldest_at.get(account.id)
+        accounts.append(
+            AccountOverview(
+                account=account,
+                unanswered=sum(states.values()),
+                due=states.get("due", 0),
+                late=states.get("late", 0),
+                oldest_unanswered_s=None if first_at is None else account.active_hours.active_seconds(first_at, now),
+                oldest_waited_s=None if first_at is None else max((now - first_at).total_seconds(), 0.0),
+                gap=gap,
+                health=health,
+                forecast=care.gap_forecast(account, gap, scheduled_by_account.get(account.id, []), now),
+                sync=care.sync_age(health, poll_interval, now),
+                failed=tuple(failed_by_account.get(account.id, ())),
+            )
+        )
+    overdue = care.overdue_handoffs(store.handoffs(), store.shifts(), now, config.team.handoff_ack_within)
+    return Overview(
+        generated_at=now,
+        accounts=accounts,
+        queue=head_queue,
+        snapshot=snapshot,
+        overdue_handoffs=overdue,
+        schedule_grace=config.team.schedule_grace,
+        poll_interval=poll_interval,
+        team_tz=config.team.tz,
+        tally=tally,
     )
 
 

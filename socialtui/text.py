@@ -7,8 +7,7 @@ terminal (the CLI) or a widget (as `Text`, never as markup), it passes through `
 from __future__ import annotations
 
 import re
-
-from wcwidth import iter_graphemes, width
+from collections.abc import Iterable
 
 # C0 and C1 controls except newline and tab; DEL.
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -62,7 +61,7 @@ def _cut(text: str, cells: int) -> str:
         return ""
     out: list[str] = []
     used = 0
-    for grapheme in iter_graphemes(text):
+    for grapheme in _graphemes(text):
         size = _width(grapheme)
         if used + size > cells - 1:
             break
@@ -80,5 +79,23 @@ def fit(text: str, cells: int) -> str:
     return cut + " " * (cells - cell_width(cut))
 
 
+def _plain(text: str) -> bool:
+    """Printable ASCII (and our own ellipsis): one cell and one grapheme per character, no need of
+    wcwidth (whose import is a good part of a `status` run's start-up)."""
+    return (text.isascii() or text.replace("…", "").isascii()) and text.isprintable()
+
+
 def _width(text: str) -> int:
+    if _plain(text):
+        return len(text)
+    from wcwidth import width
+
     return max(width(text), 0)
+
+
+def _graphemes(text: str) -> Iterable[str]:
+    if _plain(text):
+        return text
+    from wcwidth import iter_graphemes
+
+    return iter_graphemes(text)

@@ -57,3 +57,14 @@ def test_the_cli_columns_stay_aligned_with_such_names(tmp_path) -> None:  # type
         assert main(["--config", str(config), "shift", "show", "--all"], clock=FixedClock(now)) == 0
     columns = {cell_width(line.split(" on shift since")[0]) for line in out.getvalue().splitlines()}
     assert columns == {20}, out.getvalue()
+
+
+@given(st.text(alphabet=st.sampled_from([chr(c) for c in range(0x80)] + ["…"])))
+def test_ascii_is_counted_without_wcwidth_as_wcwidth_counts_it(text: str) -> None:
+    """Printable ASCII (and the ellipsis of a cut) skips the wcwidth import (a fast `status`): the
+    same widths and cuts."""
+    from wcwidth import width
+
+    assert cell_width(text) == (max(width(text), 0) if text else 0)
+    if text.isprintable():
+        assert list(iter_graphemes(text)) == list(text)

@@ -377,9 +377,10 @@ def test_status_and_check_without_tones_count_exactly_as_the_full_overview(confi
 
 def test_status_and_check_load_nothing_they_do_not_need(config_path: Path) -> None:
     """A fresh `status` or `check` process (as cron, monitoring and the shell run them) never imports
-    the dashboard, the HTTP client, the sandbox, VADER or dateutil: start-up is most of its time."""
+    the dashboard, the HTTP client, the sandbox, VADER or dateutil (nor wcwidth, for plain ASCII):
+    start-up is most of its time."""
     fill(config_path)[0].close()
-    heavy = ("textual", "httpx", "socialtui.sandbox", "socialtui.networks", "vaderSentiment", "dateutil")
+    heavy = ("textual", "httpx", "socialtui.sandbox", "socialtui.networks", "vaderSentiment", "dateutil", "wcwidth")
     probe = (
         "import sys\n"
         "from socialtui.cli import main\n"

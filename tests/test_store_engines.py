@@ -12,6 +12,7 @@ import pytest
 
 from socialtui.model import Actor, Author, Item, OutboxEntry, Post, item_id
 from socialtui.store import AlreadyQueued, Store
+from socialtui.store.engine import Query
 from socialtui.store.follow import Follower
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -173,3 +174,18 @@ def test_a_follower_sees_only_what_changed(tmp_path: Path, engine_url: str) -> N
     follower.wait(5.0)
     assert follower.refresh() == {"states"} and follower.objects("states") == {}
     assert os.environ.get("SOCIALTUI_STORE") is None or engine_url
+
+
+def test_documents_that_change_account_move_in_one_bulk_write(tmp_path: Path, engine_url: str) -> None:
+    """A write of many documents, some of whose account changed (the files engine moves them to
+    another partition), leaves each document once, where its account says."""
+    store = open_store(tmp_path / "data", engine_url)
+    docs = {f"k{n}": {"item": f"k{n}", "account": f"acct{n % 3}", "done": False} for n in range(30)}
+    store.engine.transact(["states"], lambda w: w.put_many("states", docs))
+    moved = {key: {**doc, "account": f"acct{(int(key[1:]) + 1) % 3}"} for key, doc in docs.items() if int(key[1:]) % 2}
+    store.engine.transact(["states"], lambda w: w.put_many("states", moved))
+    with store.engine.read() as reader:
+        for account in ("acct0", "acct1", "acct2"):
+            found = dict(reader.scan("states", Query(account=account)))
+            assert found == {key: doc for key, doc in {**docs, **moved}.items() if doc["account"] == account}
+        assert reader.count("states") == 30

@@ -27,7 +27,7 @@ from socialtui.store.engine import (
     StoreWriteFailed,
 )
 from socialtui.store.files import SCHEMA_VERSION
-from socialtui.store.items import Dossier, ItemsMixin, Snapshot
+from socialtui.store.items import Dossier, ItemsMixin, QueueCounts, Snapshot
 from socialtui.store.journal import JournalMixin
 from socialtui.store.outbox import AlreadyQueued, AnsweredMeanwhile, NotChangeable, OutboxMixin
 from socialtui.store.retention import RetentionMixin
@@ -77,6 +77,7 @@ __all__ = [
     "STORE_ENV",
     "Store",
     "Snapshot",
+    "QueueCounts",
     "Dossier",
     "StoreError",
     "StoreBusy",

@@ -26,15 +26,21 @@ The contract, in short:
   `Everything`: the tables' whole content, which replaces what the follower holds.
 - `wait(token, timeout)`: block until something may have changed since `token`, or the timeout.
 - `lease(name)`: the right to do something alone (poll an account), across every process of the team.
+- `Reader.tally_open(edges, others, head)`: the open items counted per account and kind between
+  instants (the care rules' deadlines), and the head of the queue, without decoding every item
+  (what `status` and `check` need). Written once over `scan` (the files engine uses that); a
+  database answers it with count queries.
 """
 
 from __future__ import annotations
 
+import heapq
 from abc import ABC, abstractmethod
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 Doc = dict[str, Any]
@@ -86,6 +92,36 @@ class Query:
     """Leave out documents whose key is a key of this other table (the answered items, say)."""
     newest: int | None = None
     """Only the newest this many (by `at`), newest first."""
+    unless_field: tuple[str, Collection[str]] | None = None
+    """(field, values): leave out documents whose top-level `field` is one of `values` (text; the
+    outbox's sent entries, say). A document without the field is kept."""
+
+
+Group = tuple[str, str]
+"""(account, kind): how `Reader.tally_open` groups the open items."""
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The open items of one (account, kind), counted between instants (`Reader.tally_open`):
+    bucket i holds those received at or after edge i-1 and before edge i."""
+
+    counts: tuple[int, ...]
+    first: tuple[tuple[datetime, str] | None, ...]
+    """Per bucket: (received at, key) of its earliest item (the smallest key among those received
+    at that instant); None for an empty bucket."""
+
+
+def author_key(doc: Doc) -> tuple[str, str]:
+    """(network, handle as compared across the app) of a stored item's author: what
+    `care.normalize_handle` makes of it (no leading `@`, lower case)."""
+    author = doc["post"]["author"]
+    return str(author.get("network", "")), str(author.get("handle", "")).strip().lstrip("@").lower()
+
+
+def _utc_iso(at: datetime) -> str:
+    """An instant as `schema.utc` reads stored times (`+00:00`): comparable as text with them."""
+    return at.astimezone(UTC).isoformat()
 
 
 class Reader(ABC):
@@ -107,6 +143,54 @@ class Reader(ABC):
 
     @abstractmethod
     def count(self, table: str) -> int: ...
+
+    # -- the counts `status` and `check` need, without decoding every item ---------------------------
+    # Written here over `scan` on the raw documents (the files engine's reads: JSON parsed, nothing
+    # decoded into objects); a database answers them with count queries instead.
+
+    def tally_open(
+        self,
+        edges: Mapping[Group, Sequence[datetime]],
+        others: Collection[tuple[str, str]] = (),
+        head: int = 0,
+    ) -> tuple[dict[Group, Tally], list[tuple[str, Doc]]]:
+        """The open items (not in `answered`) of each (account, kind) in `edges`, counted between its
+        instants (ascending), groups without items left out; and the `head` earliest of them (by
+        received time, then key): the head of the unanswered queue. Items written by `others`
+        ((network, normalized handle): our own accounts) are no work: left out of both."""
+        cuts = {group: [_utc_iso(e) for e in instants] for group, instants in edges.items()}
+        counts: dict[Group, list[int]] = {}
+        first: dict[Group, list[tuple[str, str] | None]] = {}
+        rows: list[tuple[str, str, Doc]] = []
+        others = set(others)
+        # The hot loop over every open item: `schema.utc` of the items' `at` is written out inline.
+        for key, doc in self.scan("items", Query(unless_in="answered")):
+            group = (doc.get("account", ""), doc.get("kind", ""))
+            cut = cuts.get(group)
+            if cut is None or (others and author_key(doc) in others):
+                continue
+            at = doc["post"]["created_at"]
+            if at.endswith("Z"):
+                at = at[:-1] + "+00:00"
+            bucket = bisect_right(cut, at)
+            if group not in counts:
+                counts[group] = [0] * (len(cut) + 1)
+                first[group] = [None] * (len(cut) + 1)
+            counts[group][bucket] += 1
+            seen = first[group][bucket]
+            if seen is None or (at, key) < seen:
+                first[group][bucket] = (at, key)
+            if head:
+                rows.append((at, key, doc))
+        tally = {
+            group: Tally(
+                tuple(counts[group]),
+                tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first[group]),
+            )
+            for group in counts
+        }
+        earliest = heapq.nsmallest(head, rows, key=lambda row: (row[0], row[1])) if head else []
+        return tally, [(key, doc) for _, key, doc in earliest]
 
 
 class Writer(Reader):
@@ -231,6 +315,9 @@ __all__ = [
     "Reader",
     "Writer",
     "Query",
+    "Group",
+    "Tally",
+    "author_key",
     "Lease",
     "Changes",
     "Everything",

@@ -72,6 +72,8 @@ def _matches(spec: schema.Table, key: str, doc: Doc, q: Query, refs: set[str] | 
             return False
     if refs is not None and (spec.ref is None or spec.ref(doc) not in refs):
         return False
+    if q.unless_field is not None and doc.get(q.unless_field[0]) in q.unless_field[1]:
+        return False
     return True
 
 
@@ -79,7 +81,14 @@ def _select(
     spec: schema.Table, docs: Mapping[str, Doc], q: Query, excluded: Collection[str] | None
 ) -> list[tuple[str, Doc]]:
     refs = set(q.refs) if q.refs is not None else None
-    if q.prefix is None and q.account is None and not q.since and not q.until and refs is None:
+    if (
+        q.prefix is None
+        and q.account is None
+        and not q.since
+        and not q.until
+        and refs is None
+        and q.unless_field is None
+    ):
         rows = [(k, d) for k, d in docs.items() if excluded is None or k not in excluded]
     else:
         rows = [
@@ -144,8 +153,17 @@ class _FilesView(Reader):
         excluded = self.keys(q.unless_in) if q.unless_in else None
         spec = schema.TABLES[table]
         rows: list[tuple[str, Doc]] = []
-        for docs in self._parts(table, q):
-            rows += _select(spec, docs, replace(q, newest=None), excluded)
+        if q.newest is not None and spec.per_day and q.account is not None and table not in self._tx:
+            # The newest few of one account: its day files newest first, as far as they are needed
+            # (a day's documents are all newer than the days before it).
+            files = self.engine.table_files(table)
+            for part in sorted(_wanted(spec, files.parts(), q), reverse=True):
+                rows += _select(spec, files.load(part), replace(q, newest=None), excluded)
+                if len(rows) >= q.newest:
+                    break
+        else:
+            for docs in self._parts(table, q):
+                rows += _select(spec, docs, replace(q, newest=None), excluded)
         if q.newest is not None and spec.at is not None:
             at = spec.at
             rows.sort(key=lambda row: at(row[1]), reverse=True)
@@ -238,10 +256,13 @@ class _FilesWriter(_FilesView, Writer):
         for key, doc in docs.items():
             by_part.setdefault(tx.part_of(doc), {})[key] = doc
         if tx.spec.per_account:
-            # A document whose account changed moves: it leaves the partition it was in.
+            # A document whose account changed moves: it leaves the partition it was in. (Each
+            # partition's keys are matched once against all the keys written: a bulk write of many
+            # partitions stays linear.)
+            destination = {key: part for part, batch in by_part.items() for key in batch}
             for part in tx.all_parts():
                 current = tx.docs(part)
-                moved = [key for p, batch in by_part.items() if p != part for key in batch if key in current]
+                moved = [key for key in current.keys() & destination.keys() if destination[key] != part]
                 if moved:
                     target = tx.mutable(part)
                     for key in moved:

@@ -8,7 +8,7 @@ queue reads the open items without decoding the answered ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,7 +28,7 @@ from socialtui.model import (
     to_record,
 )
 from socialtui.store.base import NotFoundInStore, StoreBase, iso
-from socialtui.store.engine import Query, Reader, Writer
+from socialtui.store.engine import Group, Query, Reader, Tally, Writer
 from socialtui.store.schema import contact_key, post_key
 
 EPOCH = "1970-01-01T00:00:00Z"
@@ -73,6 +73,24 @@ class Snapshot:
             health=dict(health),
             drafts=dict(drafts),
         )
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    """What `status` and `check` read, in one go, without decoding every item (`Store.queue_counts`)."""
+
+    tally: dict[Group, Tally]
+    """The open items per (account, kind), counted between the instants asked for."""
+    head: list[Item]
+    """The earliest open items, oldest first (ties by id): the head of the unanswered queue."""
+    last_posts: dict[str, datetime]
+    """Each account's newest own post (its quiet gap runs from it)."""
+    health: dict[str, AccountHealth]
+    """Each account's health and last sync."""
+    claims: dict[str, Claim]
+    """Live claims, by item."""
+    outbox: list[OutboxEntry]
+    """The outbox but its sent entries (those of items with a failed reply kept)."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +194,45 @@ class ItemsMixin(StoreBase):
                 outbox=outbox,
                 health=health,
                 drafts=drafts,
+            )
+
+        return self._read(body)
+
+    def queue_counts(
+        self,
+        now: datetime,
+        edges: Mapping[Group, Sequence[datetime]],
+        *,
+        others: Collection[tuple[str, str]] = (),
+        head: int = 0,
+        accounts: Iterable[str] = (),
+    ) -> QueueCounts:
+        """The counts of the unanswered queue and what else `status` and `check` show, without
+        decoding the items: the open items of each (account, kind) in `edges` counted between its
+        instants (the care rules' deadlines: see `Reader.tally_open`), the `head` earliest of them,
+        the newest own post of each of `accounts`, health, live claims and the outbox but what was
+        sent. `others`: (network, normalized handle) of our own accounts, whose posts are no work."""
+
+        def body(r: Reader) -> QueueCounts:
+            tally, raw_head = r.tally_open(edges, others, head)
+            first = [from_record(Item, doc) for _, doc in raw_head]
+            last_posts: dict[str, datetime] = {}
+            for account in accounts:
+                for _, doc in r.scan("own", Query(account=account, newest=1)):
+                    last_posts[account] = from_record(Post, doc).created_at
+            health = {key: from_record(AccountHealth, doc) for key, doc in r.scan("health")}
+            claims = [from_record(Claim, doc) for _, doc in r.scan("claims", Query(since=iso(now)))]
+            raw = dict(r.scan("outbox", Query(unless_field=("state", ("sent",)))))
+            failed = {doc["item"] for doc in raw.values() if doc.get("state") == "failed"}
+            if failed:
+                raw.update(r.scan("outbox", Query(refs=failed)))
+            return QueueCounts(
+                tally=tally,
+                head=first,
+                last_posts=last_posts,
+                health=health,
+                claims={claim.item: claim for claim in claims if claim.expires_at > now},
+                outbox=[from_record(OutboxEntry, doc) for doc in raw.values()],
             )
 
         return self._read(body)
@@ -396,4 +453,4 @@ class ItemsMixin(StoreBase):
             self.rebuild_answered()
 
 
-__all__ = ["ItemsMixin", "Snapshot", "Dossier", "answered_doc", "still_answered"]
+__all__ = ["ItemsMixin", "Snapshot", "QueueCounts", "Dossier", "answered_doc", "still_answered"]

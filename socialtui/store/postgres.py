@@ -82,6 +82,7 @@ from socialtui.store.engine import (
     StoreUnavailable,
     StoreWriteFailed,
     TableCount,
+    Tally,
     Writer,
 )
 from socialtui.store.schema import TABLES, Table
@@ -248,6 +249,15 @@ def _at(table: Table, doc: Doc) -> str | None:
     return (table.at(doc) or None) if table.at is not None else None
 
 
+_NOT_OURS = (
+    " AND (coalesce(t.doc->'post'->'author'->>'network', ''),"
+    " lower(ltrim(btrim(coalesce(t.doc->'post'->'author'->>'handle', '')), '@')))"
+    " NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+)
+_OPEN_WHERE = " WHERE NOT EXISTS (SELECT 1 FROM {answered} a WHERE a.key = t.key)" + _NOT_OURS
+"""Open items (not answered), not written by our own accounts (the `others` given)."""
+
+
 class PgReader(Reader):
     """Reads on one connection, inside the transaction its owner began."""
 
@@ -327,6 +337,10 @@ class PgReader(Reader):
                     other=_ident(q.unless_in)
                 )
             )
+        if q.unless_field is not None:
+            field_name, values = q.unless_field
+            where.append(sql.SQL("(t.doc->>%s IS NULL OR NOT t.doc->>%s = ANY(%s))"))
+            params += [field_name, field_name, list(values)]
         key = sql.SQL("t.id::text") if spec.log else sql.SQL("t.key")
         value = sql.SQL("t.doc" if with_docs else "NULL")
         statement = sql.SQL("SELECT {key}, {value} FROM {t} t").format(key=key, value=value, t=_ident(table))
@@ -337,6 +351,99 @@ class PgReader(Reader):
             statement += sql.SQL(" ORDER BY t.at DESC NULLS LAST, 1 DESC LIMIT %s")
             params.append(q.newest)
         return self.conn.execute(statement, params).fetchall()
+
+
+    # -- the counts `status` and `check` need: count queries, no item leaves the server ----------------
+
+    _OPEN_ITEMS = (
+        # Each group's instants cast once (not once per item); the open items found first, in one
+        # pass with the answered keys hashed (the planner, misled by the join on a document's
+        # field, probed the answered index once per item instead: three times slower).
+        "WITH e AS MATERIALIZED (SELECT account, kind, edges::timestamptz[] AS edges"
+        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(account, kind, edges)),"
+        " o AS MATERIALIZED (SELECT t.account, t.doc->>'kind' AS kind, t.at FROM {items} t"
+        " WHERE t.key NOT IN (SELECT key FROM {answered})" + _NOT_OURS + ")"
+        " SELECT o.account, e.kind, width_bucket(o.at, e.edges) AS b, count(*), min(o.at)"
+        " FROM o JOIN e ON e.account = o.account AND e.kind = o.kind GROUP BY o.account, e.kind, b"
+    )
+    _FIRST_KEYS = (
+        # The smallest key among the open items of a group received at its bucket's first instant.
+        "SELECT f.account, f.kind, f.b, min(t.key)"
+        " FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[]) AS f(account, kind, b, at)"
+        " JOIN {items} t ON t.at = f.at AND t.account = f.account AND t.doc->>'kind' = f.kind"
+        + _OPEN_WHERE
+        + " GROUP BY f.account, f.kind, f.b"
+    )
+    _HEAD = (
+        # The groups as a semi-join: the planner walks the items by time and stops at the head.
+        " FROM {items} t WHERE (t.account, t.doc->>'kind') IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+        " AND" + _OPEN_WHERE.removeprefix(" WHERE") + " ORDER BY t.at, t.key LIMIT %s"
+    )
+
+    def _open_params(
+        self, edges: Mapping[tuple[str, str], Sequence[datetime]], others: Collection[tuple[str, str]]
+    ) -> list[Any]:
+        self._lock("items")
+        self._lock("answered")
+        groups = sorted(edges)
+        others = sorted(set(others))
+        return [
+            [account for account, _ in groups],
+            [kind for _, kind in groups],
+            ["{" + ",".join(f'"{at.isoformat()}"' for at in edges[group]) + "}" for group in groups],
+            [network for network, _ in others] or [""],
+            [handle for _, handle in others] or [""],
+        ]
+
+    def tally_open(
+        self,
+        edges: Mapping[tuple[str, str], Sequence[datetime]],
+        others: Collection[tuple[str, str]] = (),
+        head: int = 0,
+    ) -> tuple[dict[tuple[str, str], Tally], list[tuple[str, Doc]]]:
+        if not edges:
+            return {}, []
+        params = self._open_params(edges, others)
+        # Per group and bucket: the count and the earliest time; then the earliest's key.
+        statement = sql.SQL(self._OPEN_ITEMS).format(items=_ident("items"), answered=_ident("answered"))
+        rows = self.conn.execute(statement, params).fetchall()
+        counts: dict[tuple[str, str], list[int]] = {}
+        firsts: dict[tuple[str, str, int], datetime] = {}
+        for account, kind, bucket, count, earliest in rows:
+            group = (account, kind)
+            if group not in counts:
+                counts[group] = [0] * (len(edges[group]) + 1)
+            counts[group][bucket] = int(count)
+            firsts[(account, kind, bucket)] = earliest
+        keys: dict[tuple[str, str, int], str] = {}
+        if firsts:
+            wanted = sorted(firsts)
+            statement = sql.SQL(self._FIRST_KEYS).format(items=_ident("items"), answered=_ident("answered"))
+            found = self.conn.execute(
+                statement,
+                [
+                    [w[0] for w in wanted],
+                    [w[1] for w in wanted],
+                    [w[2] for w in wanted],
+                    [firsts[w] for w in wanted],
+                    params[3],
+                    params[4],
+                ],
+            ).fetchall()
+            keys = {(account, kind, bucket): key for account, kind, bucket, key in found}
+        first: dict[tuple[str, str], list[tuple[datetime, str] | None]] = {
+            group: [None] * len(counts[group]) for group in counts
+        }
+        for (account, kind, bucket), earliest in firsts.items():
+            first[(account, kind)][bucket] = (earliest, keys[(account, kind, bucket)])
+        tally = {group: Tally(tuple(counts[group]), tuple(first[group])) for group in counts}
+        if head <= 0:
+            return tally, []
+        statement = sql.SQL("SELECT t.key, t.doc" + self._HEAD).format(
+            items=_ident("items"), answered=_ident("answered")
+        )
+        head_params = [params[0], params[1], params[3], params[4], head]
+        return tally, [(key, doc) for key, doc in self.conn.execute(statement, head_params).fetchall()]
 
 
 class PgWriter(PgReader, Writer):

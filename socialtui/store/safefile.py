@@ -15,11 +15,13 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from socialtui.store.engine import StoreError, StoreWriteFailed
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 FILE_MODE = 0o660
 # setgid: every file stays with the operators' group. Not sticky: every operator replaces the store
@@ -222,6 +224,8 @@ def _together(call: Callable[[Any], None], fds: Sequence[Any]) -> None:
         return
     with _pool_lock:
         if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # writers only: readers never load it
+
             _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store-fsync")
     for future in [_pool.submit(call, fd) for fd in fds]:
         future.result()
