@@ -155,11 +155,11 @@ def cmd_note(ctx: Context) -> int:
         current = store.contact(key)
         tags = set(current.tags if current else ()) | set(ctx.args.tag)
         tags -= {t.strip().lower() for t in ctx.args.untag}
-        contact = store.set_tags(ctx.args.contact, tags, actor, now)
-        out(f"Tags of {contact.key}: {', '.join(contact.tags) or 'none'}")
+        tagged = store.set_tags(ctx.args.contact, tags, actor, now)
+        out(f"Tags of {tagged.key}: {', '.join(tagged.tags) or 'none'}")
     if text:
-        contact = store.add_note(ctx.args.contact, text, actor, now)
-        out(f"Noted for {contact.key} ({len(contact.notes)} notes).")
+        noted = store.add_note(ctx.args.contact, text, actor, now)
+        out(f"Noted for {noted.key} ({len(noted.notes)} notes).")
     if text or ctx.args.tag or ctx.args.untag:
         return 0
     dossier = store.dossier(key)

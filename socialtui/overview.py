@@ -140,9 +140,9 @@ def build_overview(
     for entry in queue:
         queue_by_account[entry.item.account].append(entry)
     scheduled_by_account: dict[str, list[datetime]] = defaultdict(list)
-    for entry in snap.outbox:
-        if entry.kind == "post" and entry.state == "scheduled" and entry.due_at is not None:
-            scheduled_by_account[entry.account].append(entry.due_at)
+    for planned in snap.outbox:
+        if planned.kind == "post" and planned.state == "scheduled" and planned.due_at is not None:
+            scheduled_by_account[planned.account].append(planned.due_at)
     failed_by_account: dict[str, list[OutboxEntry]] = defaultdict(list)
     for failed in care.failed_replies(snap.outbox):
         failed_by_account[failed.account].append(failed)

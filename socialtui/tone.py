@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 TONES = ("negative", "neutral", "positive")
 
@@ -193,7 +194,7 @@ class ToneRater:
 
 
 @lru_cache(maxsize=1)
-def _vader():  # type: ignore[no-untyped-def]
+def _vader() -> Any:  # vaderSentiment is untyped
     # Loading the lexicon takes ~50 ms: once per process, and only when a tone is wanted.
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 

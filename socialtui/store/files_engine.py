@@ -231,8 +231,8 @@ class _FilesWriter(_FilesView, Writer):
         tx = self._table(table)
         if tx.spec.unique_open_ref is not None:
             existing: dict[str, Doc] = {}
-            for part in tx.partitions():
-                existing.update(part)
+            for part_docs in tx.partitions():
+                existing.update(part_docs)
             self._check_unique(tx.spec, existing, docs)
         by_part: dict[str, dict[str, Doc]] = {}
         for key, doc in docs.items():
@@ -435,7 +435,7 @@ class FilesEngine(Engine):
                 changed[table] = {f"{offset}+{i}": doc for i, doc in enumerate(events)}
                 continue
             files = self.table_files(table)
-            previous_token = old.get(table) or (None, {})
+            previous_token: tuple[Any, dict[str, tuple[Any, frozenset[str]]]] = old.get(table) or (None, {})
             before: dict[str, tuple[Any, frozenset[str]]] = previous_token[1]
             directory = files.directory_signature()
             if (

@@ -195,8 +195,8 @@ def _without_password(url: str) -> tuple[str, str | None]:
         query_part = f"?{parts.query}" if parts.query else ""
         return f"{parts.scheme}://{netloc}{parts.path}{query_part}", password
     params = conninfo_to_dict(url)
-    password = params.pop("password", None)
-    return make_conninfo(**params), str(password) if password is not None else None
+    given = params.pop("password", None)
+    return make_conninfo("", **params), str(given) if given is not None else None
 
 
 def _host(url: str) -> str:
@@ -677,7 +677,7 @@ class PgEngine(Engine):
                 time.sleep(delay)
                 delay *= 2
 
-    @contextmanager  # type: ignore[override]
+    @contextmanager
     def read(self) -> Iterator[Reader]:
         """A consistent view (REPEATABLE READ, READ ONLY) of the latest committed data."""
         try:
@@ -764,9 +764,10 @@ class PgEngine(Engine):
         last = 0
         while True:
             # A page per statement: no connection is held while the caller works through a page.
-            rows = self._run(
-                lambda conn, last=last: conn.execute(statement, (last, since, since, LOG_PAGE)).fetchall()
-            )
+            def page(conn: psycopg.Connection, after: int = last) -> list[Any]:
+                return conn.execute(statement, (after, since, since, LOG_PAGE)).fetchall()
+
+            rows = self._run(page)
             for _, doc in rows:
                 yield doc
             if len(rows) < LOG_PAGE:
