@@ -51,7 +51,7 @@ class AuditScreen(Screen[None]):
         Binding("escape", "back", "Back", id="back"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self) -> None:
         super().__init__(classes="audit")

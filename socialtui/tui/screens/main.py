@@ -77,7 +77,7 @@ class MainScreen(Screen[None]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self) -> None:
         super().__init__()

@@ -65,7 +65,7 @@ class TimelineScreen(Screen[None]):
         Binding("escape", "back", "Back", show=False, id="back"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self) -> None:
         super().__init__(classes="timeline")
