@@ -123,7 +123,7 @@ class ToneRater:
         self._vader = _vader() if vader else None
         self._known = frozenset(self._vader.lexicon) if self._vader is not None else frozenset()
         self._emoji = frozenset(self._vader.emojis) if self._vader is not None else frozenset()
-        self.rate = lru_cache(maxsize=50_000)(self._rate)  # type: ignore[method-assign]
+        self.rate = lru_cache(maxsize=50_000)(self._rate)  # type: ignore[method-assign]  # the per-instance cache replaces the method on purpose
 
     def _hits(self, folded: str, which: str) -> list[str]:
         pattern = self._negative if which == "negative" else self._positive

@@ -964,7 +964,7 @@ class BlueskyAdapter:
 
     async def find_post(self, key: str, text: str) -> Post | None:
         """com.atproto.repo.getRecord of our repo, app.bsky.feed.post, rkey=`key`."""
-        return await self.find_reply(None, key, text)  # type: ignore[arg-type]
+        return await self.find_reply(None, key, text)  # type: ignore[arg-type]  # find_reply takes no parent for a top-level post; its signature says Post
 
     async def find_reply(self, item: Item, key: str, text: str) -> Post | None:
         """com.atproto.repo.getRecord of our repo, app.bsky.feed.post, rkey=`key`."""

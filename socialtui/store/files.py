@@ -130,7 +130,7 @@ class FileLock:
 class KeyedTable(Table):
     """A TinyDB table whose documents are keyed by our own string ids (item ids, account ids...)."""
 
-    document_id_class = str  # type: ignore[assignment]
+    document_id_class = str  # type: ignore[assignment]  # TinyDB types document ids as int; ours are strings
 
     # TinyDB types its documents as keyed by int ids; here `document_id_class` makes them our strings.
     # These two are the only places that say so to the type checker.

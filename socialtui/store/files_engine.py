@@ -251,7 +251,9 @@ class _FilesWriter(_FilesView, Writer):
 
     @staticmethod
     def _check_unique(spec: schema.Table, existing: Mapping[str, Doc], docs: Mapping[str, Doc]) -> None:
-        field, values = spec.unique_open_ref  # type: ignore[misc]
+        if spec.unique_open_ref is None:
+            return
+        field, values = spec.unique_open_ref
         ref = spec.ref
         assert ref is not None
         open_refs = {ref(d): k for k, d in existing.items() if d.get(field) in values and k not in docs}

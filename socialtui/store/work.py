@@ -181,7 +181,7 @@ class WorkMixin(StoreBase):
     def _change_contact(
         self, ref: str, change: Callable[[Contact], Contact], action: str, detail: str, actor: Actor, now: datetime
     ) -> Contact:
-        key, network, handle, display_name = self.resolve_contact(ref)  # type: ignore[attr-defined]
+        key, network, handle, display_name = self.resolve_contact(ref)  # type: ignore[attr-defined]  # a mixin of the Store, which has it
 
         def body(w: Writer) -> Contact:
             doc = w.get("contacts", key)

@@ -217,7 +217,7 @@ class SocialApp(App[int]):
     def tell(self, message: str, severity: str = "information", *, timeout: float | None = None) -> None:
         """A notification. Never markup: messages quote servers and strangers."""
         self.told.append((severity, message))
-        self.notify(message, severity=severity, markup=False, timeout=timeout)  # type: ignore[arg-type]
+        self.notify(message, severity=severity, markup=False, timeout=timeout)  # type: ignore[arg-type]  # severity is one of Textual's SeverityLevel strings, passed through as str
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work (the store) in a thread, from an async worker."""

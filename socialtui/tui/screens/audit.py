@@ -190,7 +190,7 @@ class AuditScreen(Screen[None]):
     # -- filters ------------------------------------------------------------------------------------
 
     def _requery(self, **changes: object) -> None:
-        self.query_state = replace(self.query_state, **changes)  # type: ignore[arg-type]
+        self.query_state = replace(self.query_state, **changes)  # type: ignore[arg-type]  # the filter's changes are the query's own field names
         self._show_title()
         self._load()
 

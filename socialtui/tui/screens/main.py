@@ -419,7 +419,7 @@ class MainScreen(Screen[None]):
             mine = [s for s in app.store.states().values() if s.done and s.operator == me and s.at]
             if not mine:
                 return None
-            last = max(mine, key=lambda s: s.at)  # type: ignore[arg-type, return-value]
+            last = max(mine, key=lambda s: s.at)  # type: ignore[arg-type, return-value]  # every state in `mine` has an `at` (filtered above)
             item = app.store.find_item(last.item)
             app.store.reopen(item, app.actor, app.now())
             return item, last

@@ -70,7 +70,7 @@ class WhenDialog(ModalScreen[str | None]):
             shown.update("")
             return
         try:
-            at = parse_when(event.value, self.account.tz, self.app.clock.now())  # type: ignore[attr-defined]
+            at = parse_when(event.value, self.account.tz, self.app.clock.now())  # type: ignore[attr-defined]  # self.app is the SocialApp, which has a clock
         except ValueError as exc:
             shown.update(Content.styled(line_of(str(exc), 200), "$error"))
         else:

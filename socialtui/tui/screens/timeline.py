@@ -223,7 +223,7 @@ class TimelineScreen(Screen[None]):
     def _requery(self, **changes: object) -> None:
         from dataclasses import replace
 
-        self.query_state = replace(self.query_state, **changes)  # type: ignore[arg-type]
+        self.query_state = replace(self.query_state, **changes)  # type: ignore[arg-type]  # the filter's changes are the query's own field names
         self._show_title()
         self._load()
 

@@ -462,6 +462,6 @@ class QueueTable(DataTable[Text]):
 def _columns(row: Row | None) -> tuple[str | tuple[str, str], ...]:
     """A row as the five column values it shows (age and state make the age cell)."""
     if row is None:
-        return (None, None, None, None, None)  # type: ignore[return-value]
+        return (None, None, None, None, None)  # type: ignore[return-value]  # an empty row: DataTable cells take None
     age_text, state, account_id, author, claim, text, marks = row
     return ((age_text, state), account_id, author, claim, (marks, text))
