@@ -312,8 +312,11 @@ class SocialApp(App[int]):
             parts.append(f"⚠ now late: {line_of(first.post.author.label, 30)} on {first.account}{more}")
         self.alerts += 1
         self.tell("; ".join(parts), "warning", timeout=10)
-        self.screen.add_class("-alert")
-        self.set_timer(0.6, lambda: self.screen.remove_class("-alert"))
+        # The flash ends on the screen it began on: by then the operator may have opened another, or
+        # the app may be closing with no screen at all.
+        flashed = self.screen
+        flashed.add_class("-alert")
+        self.set_timer(0.6, lambda: flashed.remove_class("-alert"))
         if self.config.team.bell:
             self.bell()
 
