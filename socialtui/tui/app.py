@@ -426,6 +426,13 @@ class SocialApp(App[int]):
             visibility=first.visibility,
             spoiler_text=first.spoiler_text,
         )
+        if draft is None:
+            # A reply that failed for good and has no draft left (it failed in the background): the
+            # composer starts from its text, to edit and send again under a new key.
+            data = self.dashboard
+            failed = [e for e in data.overview.failed if e.item == item.id] if data is not None else []
+            if failed:
+                keeper.set_text(failed[-1].text)
         await self.push_screen(ComposerScreen(item, account_adapter, keeper))
 
     def open_post(self, post: Post) -> None:
