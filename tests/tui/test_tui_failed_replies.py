@@ -121,6 +121,10 @@ async def test_the_palette_offers_to_discard_a_failed_reply(world: World) -> Non
         app.screen.query_one(QueueTable).select(failed.item)
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Discard the failed reply" in titles
-        command = next(c for c in app.get_system_commands(app.screen) if c.title == "Discard the failed reply")
+        command = next(
+            c for c in app.get_system_commands(app.screen) if c.title == "Discard the failed reply"
+        )
         command.callback()
-        await wait_for(lambda: world.store.outbox_entry(failed.id).state == "discarded", pilot, what="discarded")
+        await wait_for(
+            lambda: world.store.outbox_entry(failed.id).state == "discarded", pilot, what="discarded"
+        )
