@@ -143,8 +143,8 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
             result["steps"] = steps
             result["rss_after_steps"] = rss_mb()
 
-            # Another operator's process (its own store object, following the same data dir) marks
-            # items done: how long until this dashboard's queue has repainted without each.
+            # Another operator marks items done (another store object on the same data dir, in this
+            # process, as the tests do): how long until this dashboard has repainted without each.
             other = Store(config.team.data_dir)
             someone = Actor("other", "Other")
             seen: list[float] = []
