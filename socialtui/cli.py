@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from socialtui import __version__, care
 from socialtui.clock import Clock
@@ -176,11 +176,11 @@ def cmd_note(ctx: Context) -> int:
         current = store.contact(key)
         tags = set(current.tags if current else ()) | set(ctx.args.tag)
         tags -= {t.strip().lower() for t in ctx.args.untag}
-        contact = store.set_tags(ctx.args.contact, tags, actor, now)
-        out(f"Tags of {contact.key}: {', '.join(contact.tags) or 'none'}")
+        tagged = store.set_tags(ctx.args.contact, tags, actor, now)
+        out(f"Tags of {tagged.key}: {', '.join(tagged.tags) or 'none'}")
     if text:
-        contact = store.add_note(ctx.args.contact, text, actor, now)
-        out(f"Noted for {contact.key} ({len(contact.notes)} notes).")
+        noted = store.add_note(ctx.args.contact, text, actor, now)
+        out(f"Noted for {noted.key} ({len(noted.notes)} notes).")
     if text or ctx.args.tag or ctx.args.untag:
         return 0
     dossier = store.dossier(key)
@@ -697,7 +697,7 @@ class ArgumentError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise ArgumentError(f"{self.prog}: {message}")
 
 

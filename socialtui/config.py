@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta, tzinfo
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 from socialtui.model import NETWORKS
@@ -414,7 +414,12 @@ class _Table:
             raise self.bad(name, value, "true or false (without quotes)")
         return value
 
+    @overload
+    def duration(self, name: str, default: timedelta) -> timedelta: ...
+    @overload
+    def duration(self, name: str, default: None) -> timedelta | None: ...
     def duration(self, name: str, default: timedelta | None) -> timedelta | None:
+        """A positive duration like '4h'; `default` when the key is absent."""
         if name not in self.data:
             return default
         value = self.data[name]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import MISSING as MISSING_FIELD
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
-from functools import cache, partial
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 NETWORKS = ("mastodon", "bluesky")
@@ -413,15 +413,23 @@ def parse_time(value: str) -> datetime:
     return at if at.tzinfo is UTC else at.astimezone(UTC)
 
 
-@cache
+# Per dataclass, memoised by hand: `functools.cache` types its arguments as `Hashable`, which mypy
+# does not see a class object as.
+_DEFAULTS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_CONVERTERS: dict[type, tuple[tuple[str, Callable[[Any], Any] | None], ...]] = {}
+
+
 def _defaults(cls: type) -> tuple[tuple[str, Any], ...]:
-    return tuple((f.name, f.default) for f in fields(cls))
+    defaults = _DEFAULTS.get(cls)
+    if defaults is None:
+        defaults = _DEFAULTS[cls] = tuple((f.name, f.default) for f in fields(cls))
+    return defaults
 
 
 def to_record(obj: Any) -> Any:
     """A dataclass (nested too) as JSON-ready plain data. Fields at their default value are left out
     (`from_record` restores them): the post cache is mostly empty strings otherwise."""
-    if is_dataclass(obj):
+    if is_dataclass(obj) and not isinstance(obj, type):
         record = {}
         for name, default in _defaults(type(obj)):
             value = getattr(obj, name)
@@ -438,9 +446,15 @@ def to_record(obj: Any) -> Any:
     return obj
 
 
-@cache
 def _converters(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
     """Per field of `cls`: its name and how to turn stored data back into the field's type."""
+    converters = _CONVERTERS.get(cls)
+    if converters is None:
+        converters = _CONVERTERS[cls] = _find_converters(cls)
+    return converters
+
+
+def _find_converters(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...]:
     hints = typing.get_type_hints(cls)
     out: list[tuple[str, Callable[[Any], Any] | None]] = []
     for f in fields(cls):
@@ -448,13 +462,18 @@ def _converters(cls: type) -> tuple[tuple[str, Callable[[Any], Any] | None], ...
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if hint is datetime or args == [datetime]:
             out.append((f.name, parse_time))
-        elif is_dataclass(hint):
+        elif isinstance(hint, type) and is_dataclass(hint):
             out.append((f.name, partial(from_record, hint)))
-        elif len(args) == 1 and is_dataclass(args[0]) and typing.get_origin(hint) is not tuple:
+        elif (
+            len(args) == 1
+            and isinstance(args[0], type)
+            and is_dataclass(args[0])
+            and typing.get_origin(hint) is not tuple
+        ):
             out.append((f.name, partial(from_record, args[0])))  # an optional record: `Post | None`
         elif typing.get_origin(hint) is tuple:
             inner = args[0] if args else None
-            if inner is not None and is_dataclass(inner):
+            if isinstance(inner, type) and is_dataclass(inner):
                 out.append((f.name, partial(_records, inner)))
             else:
                 out.append((f.name, tuple))
@@ -485,7 +504,7 @@ def from_record(cls: type[T], data: dict[str, Any]) -> T:
             if len(_INTERNED) > 100_000:
                 _INTERNED.clear()
             author = _INTERNED[key] = Author(*key)
-        return author  # type: ignore[return-value]
+        return author  # type: ignore[return-value]  # cls is Author here: mypy does not narrow type[T] by identity
     kwargs: dict[str, Any] = {}
     for name, convert in _converters(cls):
         if name in data:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -151,20 +151,20 @@ class AccountPoller:
         interval = self.config.team.poll_interval.total_seconds()
         # Jittered, so that several accounts never retry in step; at least half the step.
         backoff = Backoff(interval, MAX_BACKOFF.total_seconds(), floor=0.5).delay(self.failures)
-        base = dict(
+        base = AccountHealth(
             account=self.account.id, error=_short(exc), last_sync_at=now, last_ok_at=previous.last_ok_at
         )
         if isinstance(exc, RateLimited):
             until = exc.reset_at or now + timedelta(seconds=backoff)
-            health = AccountHealth(state="rate_limited", since=now, until=until, **base)
+            health = replace(base, state="rate_limited", since=now, until=until)
             wait = max((until - now).total_seconds(), interval)
         elif isinstance(exc, (AuthRefused, AuthExpired)):
             since = previous.since if previous.state == "auth" else now
-            health = AccountHealth(state="auth", since=since, **base)
+            health = replace(base, state="auth", since=since)
             wait = max(backoff, 60.0)
         else:
             since = previous.since if previous.state == "unreachable" and previous.since else now
-            health = AccountHealth(state="unreachable", since=since, **base)
+            health = replace(base, state="unreachable", since=since)
             wait = backoff
         self.store.set_health(health)
         return wait

@@ -369,7 +369,7 @@ def _timeline(by_weekday: tuple[tuple[tuple[int, int], ...], ...], tz: tzinfo) -
     if found is None:
         if len(_SHARED) >= _SHARED_LIMIT:
             # Forget the oldest; tolerant of another thread doing the same at once.
-            _SHARED.pop(next(iter(_SHARED), None), None)  # type: ignore[arg-type]
+            _SHARED.pop(next(iter(_SHARED), None), None)  # type: ignore[arg-type]  # None when another thread emptied it: pop(None, None) is a harmless miss
         found = _SHARED[key] = _Timeline(by_weekday, tz)
     return found
 

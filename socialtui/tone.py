@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 TONES = ("negative", "neutral", "positive")
 
@@ -122,7 +123,7 @@ class ToneRater:
         self._vader = _vader() if vader else None
         self._known = frozenset(self._vader.lexicon) if self._vader is not None else frozenset()
         self._emoji = frozenset(self._vader.emojis) if self._vader is not None else frozenset()
-        self.rate = lru_cache(maxsize=50_000)(self._rate)  # type: ignore[method-assign]
+        self.rate = lru_cache(maxsize=50_000)(self._rate)  # type: ignore[method-assign]  # the per-instance cache replaces the method on purpose
 
     def _hits(self, folded: str, which: str) -> list[str]:
         pattern = self._negative if which == "negative" else self._positive
@@ -193,7 +194,7 @@ class ToneRater:
 
 
 @lru_cache(maxsize=1)
-def _vader():  # type: ignore[no-untyped-def]
+def _vader() -> Any:  # vaderSentiment is untyped
     # Loading the lexicon takes ~50 ms: once per process, and only when a tone is wanted.
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 

@@ -90,10 +90,16 @@ def test_start_serves_on_loopback_in_a_thread(tmp_path: Path) -> None:
                 )
             stats = client.get("/_sandbox/stats").json()
             assert stats["accounts"]["acme-mastodon"] == {"GET /api/v1/notifications": 1}
-        deadline = time.monotonic() + 3
-        while not world.records and time.monotonic() < deadline:  # live traffic is flowing
+        # Live traffic is flowing: posts keep coming (the seed alone would not make the count grow).
+        def posts() -> int:
+            with world.lock:
+                return len(world.statuses) + len(world.records)
+
+        before = posts()
+        deadline = time.monotonic() + 30
+        while posts() == before and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert world.statuses or world.records
+        assert posts() > before, "no live traffic"
     finally:
         sandbox.stop()
     assert not sandbox._thread.is_alive()

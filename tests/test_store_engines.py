@@ -167,7 +167,7 @@ def test_a_follower_sees_only_what_changed(tmp_path: Path, engine_url: str) -> N
     assert follower.refresh() == set()
     assert not follower.wait(0.3)
     store.mark_done(make_item(1), "spam", ALICE, NOW)
-    assert follower.wait(5.0)
+    assert follower.wait(30.0)
     assert follower.refresh() == {"states"}
     assert set(follower.objects("states")) == {make_item(1).id}
     store.reopen(make_item(1), ALICE, NOW)

@@ -198,10 +198,10 @@ def parse_record(
 ) -> Post:
     """An app.bsky.feed.post record (with its author and indexedAt) as our Post."""
     try:
-        reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
+        reply = given if isinstance(given := record.get("reply"), dict) else {}
         parent = reply.get("parent") or {}
         root = reply.get("root") or {}
-        langs = record.get("langs") if isinstance(record.get("langs"), list) else []
+        langs = listed if isinstance(listed := record.get("langs"), list) else []
         return Post(
             account=account,
             remote_id=uri,
@@ -964,7 +964,7 @@ class BlueskyAdapter:
 
     async def find_post(self, key: str, text: str) -> Post | None:
         """com.atproto.repo.getRecord of our repo, app.bsky.feed.post, rkey=`key`."""
-        return await self.find_reply(None, key, text)  # type: ignore[arg-type]
+        return await self.find_reply(None, key, text)  # type: ignore[arg-type]  # find_reply takes no parent for a top-level post; its signature says Post
 
     async def find_reply(self, item: Item, key: str, text: str) -> Post | None:
         """com.atproto.repo.getRecord of our repo, app.bsky.feed.post, rkey=`key`."""
@@ -981,7 +981,7 @@ class BlueskyAdapter:
         value = data.get("value")
         if not isinstance(value, dict):
             raise MalformedAnswer("getRecord: no value")
-        uri = data.get("uri") if isinstance(data.get("uri"), str) else f"at://{did}/{POST_COLLECTION}/{key}"
+        uri = given if isinstance(given := data.get("uri"), str) else f"at://{did}/{POST_COLLECTION}/{key}"
         return parse_record(
             uri, str(data.get("cid") or ""), value, self._me_author(), None, account=self.account.id, me=did
         )

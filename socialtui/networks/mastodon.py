@@ -140,7 +140,7 @@ def _quote_of(status: dict[str, Any]) -> tuple[str, str]:
         return "", ""
     quoted = quote.get("quoted_status")
     if isinstance(quoted, dict):
-        account = quoted.get("account") if isinstance(quoted.get("account"), dict) else {}
+        account = given if isinstance(given := quoted.get("account"), dict) else {}
         return str(quoted.get("id") or ""), str(account.get("id") or "")
     return str(quote.get("quoted_status_id") or ""), ""
 

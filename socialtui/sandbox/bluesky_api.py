@@ -345,7 +345,7 @@ def _window(call: Call) -> Window:
     now = call.world.now()
     if call.rate_bucket:
         return call.world.rate_limits.hit(call.rate_bucket, SESSION_LIMIT, RATE_PERIOD, now)
-    if call.account is not None:
+    if isinstance(call.account, BlueskyActor):
         bucket = f"did:{call.account.did}"
     else:
         bucket = f"ip:{call.request.client.host if call.request.client else 'local'}"
@@ -455,7 +455,7 @@ async def delete_session(call: Call) -> Response:
 
 
 async def get_session(call: Call) -> Response:
-    return json_response(_session_json(call, call.account, None))
+    return json_response(_session_json(call, call.bluesky_user, None))
 
 
 async def resolve_handle(call: Call) -> Response:
@@ -484,7 +484,7 @@ async def get_profile(call: Call) -> Response:
 
 
 def _viewer(call: Call) -> str | None:
-    return call.account.did if call.account is not None else None
+    return call.account.did if isinstance(call.account, BlueskyActor) else None
 
 
 # --- routes: notifications and feeds ------------------------------------------------------------------
@@ -494,9 +494,9 @@ async def list_notifications(call: Call) -> Response:
     world = call.world
     with world.lock:
         reasons = set(call.query_list("reasons"))
-        items = [n for n in world.bluesky_notifications(call.account) if not reasons or n.reason in reasons]
+        items = [n for n in world.bluesky_notifications(call.bluesky_user) if not reasons or n.reason in reasons]
         chunk, cursor = page(call, items, lambda n: n.sort_key)
-        seen_at = world.seen_at.get(call.account.did)
+        seen_at = world.seen_at.get(call.bluesky_user.did)
         data: dict[str, Any] = {"notifications": [notification_view(world, n, seen_at) for n in chunk]}
         if cursor:
             data["cursor"] = cursor
@@ -517,7 +517,7 @@ async def update_seen(call: Call) -> Response:
         raise invalid(
             "Input/seenAt must be an valid atproto datetime (both RFC-3339 and ISO-8601)"
         ) from error
-    call.world.mark_seen(call.account, at if at.tzinfo else at.replace(tzinfo=UTC))
+    call.world.mark_seen(call.bluesky_user, at if at.tzinfo else at.replace(tzinfo=UTC))
     return Response(status_code=200)
 
 
@@ -558,7 +558,7 @@ async def author_feed(call: Call) -> Response:
 async def timeline(call: Call) -> Response:
     world = call.world
     with world.lock:
-        authors = {call.account.did} | {b for a, b in world.b_follows if a == call.account.did}
+        authors = {call.bluesky_user.did} | {b for a, b in world.b_follows if a == call.bluesky_user.did}
         uris: list[str] = []
         for did in authors:
             uris.extend(world.posts_by_author.get(did, []))
@@ -676,7 +676,7 @@ def _own_repo(call: Call, repo: Any) -> BlueskyActor:
     actor = call.world.bluesky_resolve(repo)
     if actor is None:
         raise invalid(f"Could not find repo: {repo}")
-    if actor.did != call.account.did:
+    if actor.did != call.bluesky_user.did:
         raise xrpc_error(401, "AuthenticationRequired", "Authentication Required")
     return actor
 

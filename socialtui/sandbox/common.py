@@ -68,6 +68,20 @@ class Call:
     _body: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
+    def mastodon_user(self) -> MastodonAccount:
+        """The signed-in Mastodon account, on a route whose authentication requires a user."""
+        if not isinstance(self.account, MastodonAccount):
+            raise ApiError(401, {"error": "This method requires an authenticated user"})
+        return self.account
+
+    @property
+    def bluesky_user(self) -> BlueskyActor:
+        """The signed-in Bluesky actor, on a route whose authentication requires a session."""
+        if not isinstance(self.account, BlueskyActor):
+            raise ApiError(401, {"error": "AuthenticationRequired", "message": "Authentication Required"})
+        return self.account
+
+    @property
     def base_url(self) -> str:
         return str(self.request.base_url).rstrip("/")
 
@@ -127,8 +141,10 @@ def parse_body(raw: bytes, kind: str, content_type: str) -> dict[str, Any]:
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
             if name:
-                payload = part.get_payload(decode=True) or b""
-                _add_param(out, str(name), payload.decode("utf-8", "replace"))
+                payload = part.get_payload(decode=True)
+                # decode=True gives the part's bytes (a non-multipart part; None when empty)
+                text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
+                _add_param(out, str(name), text)
         return out
     for key, value in parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True):
         _add_param(out, key, value)
@@ -194,9 +210,9 @@ def endpoint(
         if fault is not None and fault.kind == "timeout":
             await asyncio.sleep(fault.delay)
         if fault is not None and fault.kind == "malformed":
-            body = bytes(response.body)
+            sent = bytes(response.body)
             response = Response(
-                body[: max(2, len(body) // 2)], 200, media_type="application/json; charset=utf-8"
+                sent[: max(2, len(sent) // 2)], 200, media_type="application/json; charset=utf-8"
             )
         return _finish(world, rules, response, window)
 

@@ -377,7 +377,7 @@ def _window(call: Call) -> Window:
     bucket = f"token:{call.token}" if call.account is not None else f"ip:{client}"
     window = world.rate_limits.hit(bucket, RATE_LIMIT, RATE_PERIOD, now)
     query = call.request.query_params
-    if call.account is not None and any(query.get(k) for k in ("max_id", "since_id", "min_id")):
+    if isinstance(call.account, MastodonAccount) and any(query.get(k) for k in ("max_id", "since_id", "min_id")):
         paging = world.rate_limits.hit(f"paging:{call.account.id}", PAGING_LIMIT, PAGING_PERIOD, now)
         if paging.exceeded:
             return paging
@@ -431,12 +431,12 @@ def _account_or_404(world: World, account_id: str) -> MastodonAccount:
 
 
 def _viewer(call: Call) -> str | None:
-    return call.account.id if call.account is not None else None
+    return call.account.id if isinstance(call.account, MastodonAccount) else None
 
 
 async def verify_credentials(call: Call) -> Response:
     with call.world.lock:
-        return json_response(credential_account_json(call.world, call.account, call.base_url))
+        return json_response(credential_account_json(call.world, call.mastodon_user, call.base_url))
 
 
 async def instance(call: Call) -> Response:
@@ -488,7 +488,7 @@ async def account_statuses(call: Call) -> Response:
 async def notifications(call: Call) -> Response:
     world = call.world
     with world.lock:
-        items = world.mastodon_notifications(call.account)
+        items = world.mastodon_notifications(call.mastodon_user)
         types = set(call.query_list("types"))
         excluded = set(call.query_list("exclude_types"))
         from_account = call.query("account_id")
@@ -507,7 +507,7 @@ async def notifications(call: Call) -> Response:
 async def notification(call: Call) -> Response:
     world = call.world
     with world.lock:
-        for item in world.mastodon_notifications(call.account):
+        for item in world.mastodon_notifications(call.mastodon_user):
             if item.id == call.request.path_params["id"]:
                 return json_response(notification_json(world, item, call.base_url))
         raise _error(404, "Record not found")
@@ -516,9 +516,9 @@ async def notification(call: Call) -> Response:
 async def home(call: Call) -> Response:
     world = call.world
     with world.lock:
-        page, headers = paginate(call, world.mastodon_home(call.account), 20)
+        page, headers = paginate(call, world.mastodon_home(call.mastodon_user), 20)
         return json_response(
-            [status_json(world, s, call.account.id, call.base_url) for s in page], headers=headers
+            [status_json(world, s, call.mastodon_user.id, call.base_url) for s in page], headers=headers
         )
 
 
@@ -565,10 +565,10 @@ async def delete_status(call: Call) -> Response:
     world = call.world
     with world.lock:
         try:
-            status = world.mastodon_delete(call.account, call.request.path_params["id"])
+            status = world.mastodon_delete(call.mastodon_user, call.request.path_params["id"])
         except WorldError as error:
             raise _world_error(error) from error
-        data = status_json(world, status, call.account.id, call.base_url)
+        data = status_json(world, status, call.mastodon_user.id, call.base_url)
         data["text"] = status.text
         return json_response(data)
 
@@ -617,7 +617,7 @@ async def post_status(call: Call) -> Response:
     with world.lock:
         try:
             status, _created = world.mastodon_post(
-                call.account,
+                call.mastodon_user,
                 _text_param(params, "status"),
                 in_reply_to_id=_text_param(params, "in_reply_to_id") or None,
                 visibility=visibility,
@@ -628,7 +628,7 @@ async def post_status(call: Call) -> Response:
             )
         except WorldError as error:
             raise _world_error(error) from error
-        data = status_json(world, status, call.account.id, call.base_url)
+        data = status_json(world, status, call.mastodon_user.id, call.base_url)
         data["text"] = status.text
         return json_response(data)
 
@@ -646,20 +646,20 @@ async def favourite(call: Call) -> Response:
     world = call.world
     with world.lock:
         try:
-            status = world.mastodon_favourite(call.account, call.request.path_params["id"])
+            status = world.mastodon_favourite(call.mastodon_user, call.request.path_params["id"])
         except WorldError as error:
             raise _world_error(error) from error
-        return json_response(status_json(world, status, call.account.id, call.base_url))
+        return json_response(status_json(world, status, call.mastodon_user.id, call.base_url))
 
 
 async def reblog(call: Call) -> Response:
     world = call.world
     with world.lock:
         try:
-            boosted = world.mastodon_reblog(call.account, call.request.path_params["id"])
+            boosted = world.mastodon_reblog(call.mastodon_user, call.request.path_params["id"])
         except WorldError as error:
             raise _world_error(error) from error
-        return json_response(status_json(world, boosted, call.account.id, call.base_url))
+        return json_response(status_json(world, boosted, call.mastodon_user.id, call.base_url))
 
 
 # --- OAuth ----------------------------------------------------------------------------------------

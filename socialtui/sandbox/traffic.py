@@ -265,10 +265,16 @@ class _Generator:
 
     def person_account(self, person: Person, network: str) -> MastodonAccount | BlueskyActor:
         if network == "mastodon":
-            username, _, domain = (person.mastodon or "").partition("@")
-            return self.world.mastodon_account(
-                username, domain or None, display_name=person.display_name, note=person.note
-            )
+            return self.mastodon_person(person)
+        return self.bluesky_person(person)
+
+    def mastodon_person(self, person: Person) -> MastodonAccount:
+        username, _, domain = (person.mastodon or "").partition("@")
+        return self.world.mastodon_account(
+            username, domain or None, display_name=person.display_name, note=person.note
+        )
+
+    def bluesky_person(self, person: Person) -> BlueskyActor:
         return self.world.bluesky_actor(
             person.bluesky or "", display_name=person.display_name, description=person.note
         )
@@ -617,7 +623,7 @@ def backfill(
 
     while heap:
         event = heapq.heappop(heap)
-        brand: Brand = event.data["brand"]
+        brand = event.data["brand"]
         at = event.at
         if event.kind == "brand_post":
             if blocked(brand, at) and not event.data.get("force"):
@@ -758,7 +764,7 @@ def _plant(world: World, gen: _Generator, now: datetime, summary: Summary, hosti
     mallory, trent, eve = HOSTILE_CROWD
     authors = [mallory, trent]
     for i, text in enumerate(HOSTILE_MASTODON):
-        author = gen.person_account(authors[i % 2], "mastodon")
+        author = gen.mastodon_person(authors[i % 2])
         status, _ = world.mastodon_post(
             author,
             f"@acme@{MASTODON_DOMAIN} {text}",
@@ -770,7 +776,7 @@ def _plant(world: World, gen: _Generator, now: datetime, summary: Summary, hosti
     words = "The quick brown fox jumps over the lazy dog again and again. "
     huge = f"@acme@{MASTODON_DOMAIN} " + (words * (10_000 // len(words) + 1))
     status, _ = world.mastodon_post(
-        gen.person_account(trent, "mastodon"),
+        gen.mastodon_person(trent),
         huge[:10_000],
         at=now - timedelta(minutes=47),
         check_length=False,
@@ -778,10 +784,11 @@ def _plant(world: World, gen: _Generator, now: datetime, summary: Summary, hosti
     summary.hostile.append(status.id)
     summary.unanswered[acme_m.key].append(status.id)
     acme_actor = world.brand_account(acme_b.key)
+    assert isinstance(acme_actor, BlueskyActor), "acme-bluesky is a Bluesky brand"
     for i, text in enumerate(HOSTILE_BLUESKY):
-        author = gen.person_account([eve, mallory][i % 2], "bluesky")
+        b_author = gen.bluesky_person([eve, mallory][i % 2])
         record = world.bluesky_post(
-            author, f"@{acme_b.username} {text}", at=now - timedelta(minutes=55 + 6 * i)
+            b_author, f"@{acme_b.username} {text}", at=now - timedelta(minutes=55 + 6 * i)
         )
         summary.hostile.append(record.uri)
         summary.unanswered[acme_b.key].append(record.uri)
@@ -801,7 +808,7 @@ def _plant(world: World, gen: _Generator, now: datetime, summary: Summary, hosti
         },
     ]
     record = world.bluesky_post(
-        gen.person_account(eve, "bluesky"), text, at=now - timedelta(minutes=80), facets=facets
+        gen.bluesky_person(eve), text, at=now - timedelta(minutes=80), facets=facets
     )
     summary.hostile.append(record.uri)
     summary.unanswered[acme_b.key].append(record.uri)
@@ -837,12 +844,12 @@ def unanswered(world: World, brand_key: str) -> list[str]:
                 ):
                     out.append(n.status_id)
             return out
-        for n in world.bluesky_notifications(account):
-            if n.reason not in ("mention", "reply", "quote"):
+        for b_note in world.bluesky_notifications(account):
+            if b_note.reason not in ("mention", "reply", "quote"):
                 continue
-            children = world.b_replies.get(n.uri, [])
-            if not any(c.startswith(f"at://{account.did}/") for c in children) and n.uri not in out:
-                out.append(n.uri)
+            children = world.b_replies.get(b_note.uri, [])
+            if not any(c.startswith(f"at://{account.did}/") for c in children) and b_note.uri not in out:
+                out.append(b_note.uri)
         return out
 
 
@@ -868,10 +875,10 @@ def step(
     if roll < brand_post_chance + answer_chance and brand.key != QUIET_BRAND:
         waiting = unanswered(world, brand.key)
         if waiting:
-            item = waiting[0]
-            person = _person_of(world, gen, brand, item)
-            reply = gen.brand_reply(brand, item, "question", person, now) if person else None
-            return {"kind": "brand_answer", "account": brand.key, "item": item, "id": reply}
+            oldest = waiting[0]
+            person = _person_of(world, gen, brand, oldest)
+            reply = gen.brand_reply(brand, oldest, "question", person, now) if person else None
+            return {"kind": "brand_answer", "account": brand.key, "item": oldest, "id": reply}
     category = gen.category()
     recent = gen.brand_posts(brand)
     parent = quote = None

@@ -379,10 +379,10 @@ class World:
                         description=person.note,
                         created_at=created,
                     )
-                    for brand in self.bluesky_brands():
-                        self.b_follows.add((actor.did, brand.did))
+                    for b_brand in self.bluesky_brands():
+                        self.b_follows.add((actor.did, b_brand.did))
                         if index % 3 != 2:
-                            self.b_follows.add((brand.did, actor.did))
+                            self.b_follows.add((b_brand.did, actor.did))
 
     def mastodon_brands(self) -> list[MastodonAccount]:
         return [a for a in self.m_accounts.values() if a.brand_key]
@@ -636,7 +636,7 @@ class World:
 
     def mastodon_ancestors(self, status: Status, viewer_id: str | None) -> list[Status]:
         with self.lock:
-            chain = []
+            chain: list[Status] = []
             parent_id = status.in_reply_to_id
             while parent_id and parent_id in self.statuses and len(chain) < 200:
                 parent = self.statuses[parent_id]

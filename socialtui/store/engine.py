@@ -216,7 +216,7 @@ Changes = dict[str, dict[str, Doc | None]]
 """Per table: the documents that changed, by key; None for a deleted one."""
 
 
-class Everything(dict):  # type: ignore[type-arg]
+class Everything(dict[str, dict[str, Doc | None]]):
     """`Changes` that are the whole content of each table asked for (not what changed): a key the
     follower holds and this leaves out was deleted meanwhile."""
 

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from tinydb import TinyDB
@@ -130,14 +130,22 @@ class FileLock:
 class KeyedTable(Table):
     """A TinyDB table whose documents are keyed by our own string ids (item ids, account ids...)."""
 
-    document_id_class = str  # type: ignore[assignment]
+    document_id_class = str  # type: ignore[assignment]  # TinyDB types document ids as int; ours are strings
+
+    # TinyDB types its documents as keyed by int ids; here `document_id_class` makes them our strings.
+    # These two are the only places that say so to the type checker.
+    def _documents(self) -> dict[str, dict[str, Any]]:
+        return cast("dict[str, dict[str, Any]]", self._read_table())
+
+    def _update(self, updater: Callable[[dict[str, dict[str, Any]]], None]) -> None:
+        self._update_table(cast("Callable[[dict[int, Mapping[Any, Any]]], None]", updater))
 
     def raw(self) -> Mapping[str, dict[str, Any]]:
         """The documents by key, without copying: read-only for the caller."""
-        return self._read_table()
+        return self._documents()
 
     def get_key(self, key: str) -> dict[str, Any] | None:
-        return self._read_table().get(key)
+        return self._documents().get(key)
 
     def put(self, key: str, doc: dict[str, Any]) -> None:
         self.put_many({key: doc})
@@ -146,35 +154,35 @@ class KeyedTable(Table):
         if not docs:
             return
 
-        def updater(table: dict[str, Any]) -> None:
+        def updater(table: dict[str, dict[str, Any]]) -> None:
             table.update(docs)
 
-        self._update_table(updater)
+        self._update(updater)
 
     def remove_keys(self, keys: Iterator[str] | list[str] | set[str]) -> int:
         keys = list(keys)
         removed = 0
 
-        def updater(table: dict[str, Any]) -> None:
+        def updater(table: dict[str, dict[str, Any]]) -> None:
             nonlocal removed
             for key in keys:
                 if table.pop(key, None) is not None:
                     removed += 1
 
         if keys:
-            self._update_table(updater)
+            self._update(updater)
         return removed
 
     def remove_where(self, predicate: Callable[[dict[str, Any]], bool]) -> int:
         removed = 0
 
-        def updater(table: dict[str, Any]) -> None:
+        def updater(table: dict[str, dict[str, Any]]) -> None:
             nonlocal removed
             for key in [k for k, doc in table.items() if predicate(doc)]:
                 del table[key]
                 removed += 1
 
-        self._update_table(updater)
+        self._update(updater)
         return removed
 
 

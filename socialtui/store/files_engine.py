@@ -249,8 +249,8 @@ class _FilesWriter(_FilesView, Writer):
         tx = self._table(table)
         if tx.spec.unique_open_ref is not None:
             existing: dict[str, Doc] = {}
-            for part in tx.partitions():
-                existing.update(part)
+            for part_docs in tx.partitions():
+                existing.update(part_docs)
             self._check_unique(tx.spec, existing, docs)
         by_part: dict[str, dict[str, Doc]] = {}
         for key, doc in docs.items():
@@ -272,7 +272,9 @@ class _FilesWriter(_FilesView, Writer):
 
     @staticmethod
     def _check_unique(spec: schema.Table, existing: Mapping[str, Doc], docs: Mapping[str, Doc]) -> None:
-        field, values = spec.unique_open_ref  # type: ignore[misc]
+        if spec.unique_open_ref is None:
+            return
+        field, values = spec.unique_open_ref
         ref = spec.ref
         assert ref is not None
         open_refs = {ref(d): k for k, d in existing.items() if d.get(field) in values and k not in docs}
@@ -456,7 +458,7 @@ class FilesEngine(Engine):
                 changed[table] = {f"{offset}+{i}": doc for i, doc in enumerate(events)}
                 continue
             files = self.table_files(table)
-            previous_token = old.get(table) or (None, {})
+            previous_token: tuple[Any, dict[str, tuple[Any, frozenset[str]]]] = old.get(table) or (None, {})
             before: dict[str, tuple[Any, frozenset[str]]] = previous_token[1]
             directory = files.directory_signature()
             if (

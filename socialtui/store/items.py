@@ -265,7 +265,7 @@ class ItemsMixin(StoreBase):
         import difflib
 
         people: dict[str, str] = {}
-        for contact in self.contacts().values():  # type: ignore[attr-defined]
+        for contact in self.contacts().values():  # type: ignore[attr-defined]  # a mixin of the Store, which has it
             label = f"@{contact.handle}" if contact.network == "mastodon" else contact.handle
             people[label] = contact.display_name
         for _, doc in self._read(lambda r: list(r.scan("items"))):
@@ -353,7 +353,7 @@ class ItemsMixin(StoreBase):
         items, replies = self._read(body)
         items.sort(key=lambda item: item.post.created_at)
         replies.sort(key=lambda post: post.created_at)
-        return Dossier(contact=self.contact(key), items=items, replies=replies)  # type: ignore[attr-defined]
+        return Dossier(contact=self.contact(key), items=items, replies=replies)  # type: ignore[attr-defined]  # a mixin of the Store, which has it
 
     # -- writing: the poller ------------------------------------------------------------------------
 

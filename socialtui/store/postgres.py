@@ -196,8 +196,8 @@ def _without_password(url: str) -> tuple[str, str | None]:
         query_part = f"?{parts.query}" if parts.query else ""
         return f"{parts.scheme}://{netloc}{parts.path}{query_part}", password
     params = conninfo_to_dict(url)
-    password = params.pop("password", None)
-    return make_conninfo(**params), str(password) if password is not None else None
+    given = params.pop("password", None)
+    return make_conninfo("", **params), str(given) if given is not None else None
 
 
 def _host(url: str) -> str:
@@ -237,8 +237,8 @@ def _table(name: str) -> Table:
         raise StoreError(f"no such store table: {name!r}") from None
 
 
-def _ident(name: str) -> sql.Composed:
-    return sql.Identifier(SCHEMA, name)  # type: ignore[return-value]
+def _ident(name: str) -> sql.Identifier:
+    return sql.Identifier(SCHEMA, name)
 
 
 def _like_prefix(prefix: str) -> str:
@@ -784,7 +784,7 @@ class PgEngine(Engine):
                 time.sleep(delay)
                 delay *= 2
 
-    @contextmanager  # type: ignore[override]
+    @contextmanager
     def read(self) -> Iterator[Reader]:
         """A consistent view (REPEATABLE READ, READ ONLY) of the latest committed data."""
         try:
@@ -809,7 +809,7 @@ class PgEngine(Engine):
         def work(conn: psycopg.Connection) -> tuple[str, Changes]:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             # The first statement: the transaction's snapshot, the one the rows below are read in.
-            (snapshot,) = conn.execute("SELECT pg_current_snapshot()::text").fetchone()  # type: ignore[misc]
+            (snapshot,) = conn.execute("SELECT pg_current_snapshot()::text").fetchone()  # type: ignore[misc]  # these statements always return one row
             since = None if token is None or _forgotten_since(conn, token) else token
             found: Changes = {} if since is not None else Everything()
             for name in names:
@@ -871,9 +871,10 @@ class PgEngine(Engine):
         last = 0
         while True:
             # A page per statement: no connection is held while the caller works through a page.
-            rows = self._run(
-                lambda conn, last=last: conn.execute(statement, (last, since, since, LOG_PAGE)).fetchall()
-            )
+            def page(conn: psycopg.Connection, after: int = last) -> list[Any]:
+                return conn.execute(statement, (after, since, since, LOG_PAGE)).fetchall()
+
+            rows = self._run(page)
             for _, doc in rows:
                 yield doc
             if len(rows) < LOG_PAGE:
@@ -899,7 +900,7 @@ class PgEngine(Engine):
                         " WHERE at < now() - make_interval(secs => %s) RETURNING xid)"
                         " SELECT count(*), max(xid)::text FROM gone",
                         (keep.total_seconds(),),
-                    ).fetchone()  # type: ignore[misc]
+                    ).fetchone()  # type: ignore[misc]  # these statements always return one row
                     if upto is not None:
                         conn.execute(
                             "INSERT INTO socialtui.meta AS m (key, value) VALUES (%s, to_jsonb(%s::text))"
@@ -924,10 +925,10 @@ class PgEngine(Engine):
                 if row is None or row[0] is None:
                     problems.append(f"the table {SCHEMA}.{name} is missing")
                     continue
-                (rows,) = conn.execute(sql.SQL("SELECT count(*) FROM {t}").format(t=_ident(name))).fetchone()  # type: ignore[misc]
+                (rows,) = conn.execute(sql.SQL("SELECT count(*) FROM {t}").format(t=_ident(name))).fetchone()  # type: ignore[misc]  # these statements always return one row
                 counts.append(TableCount(name, int(rows)))
                 problems.extend(_open_ref_problems(conn, table))
-            (size,) = conn.execute("SELECT pg_database_size(current_database())").fetchone()  # type: ignore[misc]
+            (size,) = conn.execute("SELECT pg_database_size(current_database())").fetchone()  # type: ignore[misc]  # these statements always return one row
             conn.execute("COMMIT")
             return EngineInfo(
                 engine=self.name,

@@ -5,7 +5,7 @@ Every action is one transaction with its audit line; a draft saved as it is type
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -179,9 +179,9 @@ class WorkMixin(StoreBase):
     # -- contacts -----------------------------------------------------------------------------------
 
     def _change_contact(
-        self, ref: str, change, action: str, detail: str, actor: Actor, now: datetime
-    ) -> Contact:  # type: ignore[no-untyped-def]
-        key, network, handle, display_name = self.resolve_contact(ref)  # type: ignore[attr-defined]
+        self, ref: str, change: Callable[[Contact], Contact], action: str, detail: str, actor: Actor, now: datetime
+    ) -> Contact:
+        key, network, handle, display_name = self.resolve_contact(ref)  # type: ignore[attr-defined]  # a mixin of the Store, which has it
 
         def body(w: Writer) -> Contact:
             doc = w.get("contacts", key)

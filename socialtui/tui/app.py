@@ -217,7 +217,7 @@ class SocialApp(App[int]):
     def tell(self, message: str, severity: str = "information", *, timeout: float | None = None) -> None:
         """A notification. Never markup: messages quote servers and strangers."""
         self.told.append((severity, message))
-        self.notify(message, severity=severity, markup=False, timeout=timeout)  # type: ignore[arg-type]
+        self.notify(message, severity=severity, markup=False, timeout=timeout)  # type: ignore[arg-type]  # severity is one of Textual's SeverityLevel strings, passed through as str
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         """Run blocking work (the store) in a thread, from an async worker."""
@@ -312,9 +312,11 @@ class SocialApp(App[int]):
             parts.append(f"⚠ now late: {line_of(first.post.author.label, 30)} on {first.account}{more}")
         self.alerts += 1
         self.tell("; ".join(parts), "warning", timeout=10)
-        screen = self.screen  # the flash ends on the screen it began on, even if that one has closed since
-        screen.add_class("-alert")
-        self.set_timer(0.6, lambda: screen.remove_class("-alert"))
+        # The flash ends on the screen it began on: by then the operator may have opened another, or
+        # the app may be closing with no screen at all.
+        flashed = self.screen
+        flashed.add_class("-alert")
+        self.set_timer(0.6, lambda: flashed.remove_class("-alert"))
         if self.config.team.bell:
             self.bell()
 
@@ -424,6 +426,13 @@ class SocialApp(App[int]):
             visibility=first.visibility,
             spoiler_text=first.spoiler_text,
         )
+        if draft is None:
+            # A reply that failed for good and has no draft left (it failed in the background): the
+            # composer starts from its text, to edit and send again under a new key.
+            data = self.dashboard
+            failed = [e for e in data.overview.failed if e.item == item.id] if data is not None else []
+            if failed:
+                keeper.set_text(failed[-1].text)
         await self.push_screen(ComposerScreen(item, account_adapter, keeper))
 
     def open_post(self, post: Post) -> None:

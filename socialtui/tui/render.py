@@ -137,13 +137,13 @@ class CellStyles:
 
     @classmethod
     def from_theme(cls, theme: Theme) -> CellStyles:
-        def color(value: str | None, **extra: bool) -> Style:
+        def color(value: str | None, *, bold: bool | None = None) -> Style:
             if not value:
-                return Style(**extra)
+                return Style(bold=bold)
             try:
-                return Style(color=Color.parse(value).rich_color, **extra)
+                return Style(color=Color.parse(value).rich_color, bold=bold)
             except Exception:  # noqa: BLE001 - a theme colour Rich cannot take: keep the text plain
-                return Style(**extra)
+                return Style(bold=bold)
 
         return cls(
             ok=color(theme.success),

@@ -5,10 +5,12 @@ colleagues on shift, and `q` while on shift asks whether to hand over, stay on s
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from tuikit import ALICE, BOB, CAROL, NOW, World, screen_text, wait_for
 
+from socialtui.store.safefile import write_atomic
 from socialtui.tui.screens.dialogs import QuitDialog
 from socialtui.tui.screens.handoff import HandoffComposer
 from socialtui.tui.screens.main import MainScreen
@@ -311,12 +313,11 @@ async def test_D_marks_every_thank_you_done_at_once(world: World) -> None:
         await wait_for(lambda: any("may need an answer" in m for _, m in app.told), pilot, what="refused")
 
 
-async def test_the_readme_picture_is_the_dashboard_at_80x24(world: World) -> None:
+async def test_the_readme_picture_is_the_dashboard_at_80x24(world: World, tmp_path: Path) -> None:
     """Saves docs/dashboard.svg (the picture in the README's "The dashboard") with Textual's
     save_screenshot: the fixed clock makes it the same at every run, so it changes only when the
-    dashboard does."""
-    from pathlib import Path
-
+    dashboard does. The picture is drawn in this test's own directory and the docs' copy replaced at
+    once, only when it differs: the same test on the other engine may run at the same moment."""
     docs = Path(__file__).resolve().parents[2] / "docs"
     world.store.start_shift(BOB, NOW - timedelta(hours=2))
     world.store.claim(world.items[1], BOB, NOW - timedelta(minutes=3), timedelta(minutes=10))
@@ -324,17 +325,18 @@ async def test_the_readme_picture_is_the_dashboard_at_80x24(world: World) -> Non
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
         await wait_for(lambda: "+Bob" in header(app), pilot, what="the colleague on shift")
+        # The footer's keys are drawn after the screen: on a busy machine, a moment later.
+        await wait_for(lambda: "Help" in screen_text(app).splitlines()[-1], pilot, what="the footer")
         await pilot.pause()
-        docs.mkdir(exist_ok=True)
-        fresh = docs / "dashboard.new.svg"
-        app.save_screenshot(filename=fresh.name, path=str(docs))
-    svg = fresh.read_text(encoding="utf-8")
-    assert "unanswered" in svg and "Sam&#160;Rivers" in svg and "Help" in svg
+        app.save_screenshot(filename="dashboard.svg", path=str(tmp_path))
+    svg = (tmp_path / "dashboard.svg").read_bytes()
+    text = svg.decode("utf-8")
+    for shown in ("unanswered", "Sam&#160;Rivers", "Help"):
+        assert shown in text, f"{shown!r} is not in the picture"
     target = docs / "dashboard.svg"
-    if target.exists() and target.read_text(encoding="utf-8") == svg:
-        fresh.unlink()
-    else:
-        fresh.replace(target)
+    if not target.exists() or target.read_bytes() != svg:
+        docs.mkdir(exist_ok=True)
+        write_atomic(target, svg, mode=0o644)
 
 
 async def test_the_filter_finds_an_item_by_its_id_and_shows_its_match_count(world: World) -> None:
@@ -386,7 +388,8 @@ async def test_an_item_turning_late_or_a_direct_message_alerts_with_a_flash_and_
     app.bell = lambda: rung.append(True)  # type: ignore[method-assign]
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
-        await pilot.pause(0.5)
+        first = app.dashboard
+        await wait_for(lambda: app.dashboard is not first, pilot, what="a second reading of the store")
         assert app.alerts == 0, "what was late at start is no news"
         world.clock.advance(timedelta(minutes=11))  # Lee's question (20m, target 30m) turns late
         await wait_for(lambda: app.alerts == 1, pilot, what="the late alert")
@@ -407,8 +410,7 @@ async def test_an_item_turning_late_or_a_direct_message_alerts_with_a_flash_and_
     quiet = world.app(ALICE)  # bell = false (the default): no bell, the flash and notice still
     quiet.bell = lambda: rung.append(True)  # type: ignore[method-assign]
     async with quiet.run_test(size=(80, 24)) as pilot:
-        await wait_for(lambda: quiet.dashboard is not None, pilot)
-        await pilot.pause(0.3)
+        await wait_for(lambda: quiet.dashboard is not None, pilot, what="the first reading")
         world.clock.advance(timedelta(minutes=40))
         await wait_for(lambda: quiet.alerts == 1, pilot, what="an alert without the bell")
     assert len(rung) == 2

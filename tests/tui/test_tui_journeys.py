@@ -79,15 +79,13 @@ async def test_two_dashboards_one_claims_the_other_sees_it_and_is_warned(world: 
         await alice.press("r")
         await wait_for(lambda: isinstance(alice_app.screen, ComposerScreen), alice)
 
-        # Bob's dashboard follows the store: the claim shows on the row within two seconds.
-        await wait_for(
-            lambda: "Alice 0s" in screen_text(bob_app), bob, timeout=2.0, what="the claim on Bob's screen"
-        )
+        # Bob's dashboard follows the store: the claim shows on the row (how soon: bench/tui.py).
+        await wait_for(lambda: "Alice 0s" in screen_text(bob_app), bob, what="the claim on Bob's screen")
         await bob.press("r")
         await wait_for(lambda: isinstance(bob_app.screen, ConfirmDialog), bob, what="Bob is asked first")
         assert "Alice claimed this item" in screen_text(bob_app)
         await bob.press("n")
-        await bob.pause(0.2)
+        await wait_for(lambda: not isinstance(bob_app.screen, ConfirmDialog), bob, what="the question gone")
         assert isinstance(bob_app.screen, MainScreen), "leaving it: no composer"
         assert world.store.claims(NOW)[oldest.id].login == "alice"
 
@@ -101,7 +99,6 @@ async def test_two_dashboards_one_claims_the_other_sees_it_and_is_warned(world: 
         await wait_for(
             lambda: "Bob took over the claim" in screen_text(alice_app),
             alice,
-            timeout=2.0,
             what="Alice is warned",
         )
 
@@ -190,7 +187,8 @@ async def test_closing_an_empty_composer_releases_the_claim_and_a_written_one_ke
     assert world.store.draft(second.id).text == "Yes!"
 
 
-async def test_another_operators_action_shows_within_two_seconds_keeping_the_selection(world: World) -> None:
+async def test_another_operators_action_shows_keeping_the_selection(world: World) -> None:
+    """How soon it shows is a figure of bench/tui.py (another_operator_seen), not a test's timeout."""
     first, second, third = world.items[0], world.items[1], world.items[2]
     app = world.app(refresh_every=1.0)
     other = Store(world.config.team.data_dir)
@@ -201,18 +199,18 @@ async def test_another_operators_action_shows_within_two_seconds_keeping_the_sel
         assert queue.selected_id == third.id
 
         other.mark_done(first, "thanked", BOB, NOW)
-        await wait_for(lambda: first.id not in queue_ids(app), pilot, timeout=2.0, what="Bob's done")
+        await wait_for(lambda: first.id not in queue_ids(app), pilot, what="Bob's done")
         assert queue.selected_id == third.id, "the selection stays on its item"
 
         from tuikit import make_item, mastodon_author
 
         new = make_item("acme-mastodon", "1003", mastodon_author("ana"), "New here: hello!", 1)
         other.put_items([new])
-        await wait_for(lambda: new.id in queue_ids(app), pilot, timeout=2.0, what="the poller's new item")
+        await wait_for(lambda: new.id in queue_ids(app), pilot, what="the poller's new item")
         assert queue_ids(app)[-1] == new.id, "newest last"
         assert queue.selected_id == third.id
         other.claim(second, BOB, NOW, timedelta(minutes=10))
-        await wait_for(lambda: "Bob 0s" in screen_text(app), pilot, timeout=2.0, what="Bob's claim")
+        await wait_for(lambda: "Bob 0s" in screen_text(app), pilot, what="Bob's claim")
 
 
 async def test_answered_meanwhile_is_flagged_before_sending(world: World) -> None:
@@ -227,7 +225,7 @@ async def test_answered_meanwhile_is_flagged_before_sending(world: World) -> Non
         Store(world.config.team.data_dir).put_own_posts(
             [own_post("acme-mastodon", "2100", 0, "Answered from the phone", reply_to=oldest.post.remote_id)]
         )
-        await wait_for(lambda: "answered meanwhile" in screen_text(app), pilot, timeout=2.0, what="the flag")
+        await wait_for(lambda: "answered meanwhile" in screen_text(app), pilot, what="the flag")
         await pilot.press("ctrl+s")
         await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
         assert "answered meanwhile: a second reply may not be wanted" in app.screen.warning.plain

@@ -51,7 +51,7 @@ class AuditScreen(Screen[None]):
         Binding("escape", "back", "Back", id="back"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self) -> None:
         super().__init__(classes="audit")
@@ -190,7 +190,7 @@ class AuditScreen(Screen[None]):
     # -- filters ------------------------------------------------------------------------------------
 
     def _requery(self, **changes: object) -> None:
-        self.query_state = replace(self.query_state, **changes)  # type: ignore[arg-type]
+        self.query_state = replace(self.query_state, **changes)  # type: ignore[arg-type]  # the filter's changes are the query's own field names
         self._show_title()
         self._load()
 

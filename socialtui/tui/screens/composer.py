@@ -62,7 +62,7 @@ class ComposerScreen(DraftWriting, Screen[None]):
         Binding("escape", "close", "Close (draft kept)", id="close"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     sending: reactive[bool] = reactive(False)
     """A reply is on its way: the composer waits for the result."""

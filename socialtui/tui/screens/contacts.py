@@ -69,7 +69,7 @@ class ContactsScreen(Screen[None]):
         Binding("escape", "back", "Back", id="back"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self, focus: Contact | None = None) -> None:
         super().__init__(classes="contacts")

@@ -32,7 +32,7 @@ class DraftWriting:
         """The text (or the pins) changed: save a moment from now, once."""
         self.keeper.set_text(self.text)
         if self.keeper.dirty and self._save_timer is None:
-            self._save_timer = self.set_timer(SAVE_AFTER, self._save_now)  # type: ignore[attr-defined]
+            self._save_timer = self.set_timer(SAVE_AFTER, self._save_now)  # type: ignore[attr-defined]  # a mixin: the Screen it is mixed into has it
 
     def stop_saving(self) -> None:
         if self._save_timer is not None:
@@ -46,11 +46,11 @@ class DraftWriting:
     @work(group="draft", exit_on_error=False)
     async def _save_draft(self) -> None:
         try:
-            await self.app.in_thread(self.keeper.flush)  # type: ignore[attr-defined]
+            await self.app.in_thread(self.keeper.flush)  # type: ignore[attr-defined]  # a mixin: the Screen it is mixed into has it
         except StoreError as exc:
-            self.app.tell(f"{self.draft_noun} not saved (will retry): {exc}", "warning")  # type: ignore[attr-defined]
+            self.app.tell(f"{self.draft_noun} not saved (will retry): {exc}", "warning")  # type: ignore[attr-defined]  # a mixin: the Screen it is mixed into has it
             if self._save_timer is None:
-                self._save_timer = self.set_timer(SAVE_AFTER * 4, self._save_now)  # type: ignore[attr-defined]
+                self._save_timer = self.set_timer(SAVE_AFTER * 4, self._save_now)  # type: ignore[attr-defined]  # a mixin: the Screen it is mixed into has it
             return
         self._show_status()
 

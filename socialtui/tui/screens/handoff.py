@@ -52,7 +52,7 @@ class HandoffScreen(Screen[None]):
         Binding("escape", "back", "Back to the queue", id="back"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     history: reactive[bool] = reactive(False)
     """Every note, newest first (else only those waiting for this operator, oldest first)."""
@@ -231,7 +231,7 @@ class HandoffComposer(DraftWriting, Screen[None]):
         Binding("escape", "close", "Close (draft kept)", id="close"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self, keeper: DraftKeeper, selected: Item | None = None) -> None:
         super().__init__(classes="handoff-composer")

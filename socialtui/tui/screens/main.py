@@ -26,7 +26,7 @@ from textual.widgets import Footer, Input, Static
 
 from socialtui import care
 from socialtui.care import QueueEntry
-from socialtui.model import Contact, Item, ItemState, Post
+from socialtui.model import Contact, Item, ItemState, OutboxEntry, Post
 from socialtui.networks.errors import NetworkFailure
 from socialtui.store import StoreError
 from socialtui.timespec import local_time
@@ -70,6 +70,7 @@ class MainScreen(Screen[None]):
         Binding("A", "audit", "Audit trail", show=False, id="audit"),
         Binding("R", "report", "Report", show=False, id="report"),
         Binding("u", "undo_done", "Undo the last done", show=False, id="undo-done"),
+        Binding("X", "discard_failed", "Discard a failed reply", show=False, id="discard-failed"),
         Binding("D", "done_like_this", "Done: all like this", show=False, id="done-like-this"),
         Binding("P", "new_post", "New post", show=False, id="new-post"),
         Binding("S", "schedule", "Schedule", show=False, id="schedule"),
@@ -77,7 +78,7 @@ class MainScreen(Screen[None]):
         Binding("q", "quit", "Quit", id="quit"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self) -> None:
         super().__init__()
@@ -132,6 +133,7 @@ class MainScreen(Screen[None]):
         queue = self.query_one(QueueTable)
         queue.now = data.now
         queue.drafted = frozenset(data.snapshot.drafts)
+        queue.failed = frozenset(entry.item for entry in data.overview.failed)
         queue.tags = data.tags
         queue.entries = tuple(data.queue)
         self._show_filter_count()
@@ -151,6 +153,14 @@ class MainScreen(Screen[None]):
         if data is None or item_id is None:
             return None
         return data.items.get(item_id)
+
+    def failed_reply(self, item: Item | None) -> OutboxEntry | None:
+        """The newest reply to `item` that failed for good and waits for an operator, if any."""
+        data = self.app.dashboard
+        if data is None or item is None:
+            return None
+        failed = [entry for entry in data.overview.failed if entry.item == item.id]
+        return failed[-1] if failed else None
 
     @property
     def selected_entry(self) -> QueueEntry | None:
@@ -180,7 +190,7 @@ class MainScreen(Screen[None]):
         detail = self.query_one(DetailPane)
         item = self.selected_item
         if item is None or (refresh_only and item.id == self._shown_id):
-            detail.show(item, self.selected_entry, data.now)
+            detail.show(item, self.selected_entry, data.now, self.failed_reply(item))
             if item is None:
                 self._shown_id = None
             return
@@ -209,7 +219,7 @@ class MainScreen(Screen[None]):
             return
         item = self.selected_item
         detail = self.query_one(DetailPane)
-        detail.show(item, self.selected_entry, data.now)
+        detail.show(item, self.selected_entry, data.now, self.failed_reply(item))
         if item is not None and item.id in self._threads:
             detail.thread = self._threads[item.id]
 
@@ -312,6 +322,30 @@ class MainScreen(Screen[None]):
         item = self._need_item()
         if item is not None:
             self.app.open_composer(item)
+
+    def action_discard_failed(self) -> None:
+        """`X`: give up on the selected item's failed reply (as `socialtui reply ITEM --discard`)."""
+        item = self._need_item()
+        if item is None:
+            return
+        if self.failed_reply(item) is None:
+            self.app.tell("No failed reply to discard on this item.", "warning")
+            return
+        self._discard_failed(item)
+
+    @work(group="discard-failed", exclusive=True, exit_on_error=False)
+    async def _discard_failed(self, item: Item) -> None:
+        from socialtui.outbox import discard_failed
+
+        app = self.app
+        try:
+            gone = await app.in_thread(discard_failed, app.store, item.id, app.actor, app.now())
+        except StoreError as exc:
+            app.tell(f"Not discarded: {exc}", "error")
+            return
+        count = len(gone)
+        app.tell(f"Discarded {count} failed {'reply' if count == 1 else 'replies'} to {item.id}.")
+        app.refresh_dashboard()
 
     def action_done(self) -> None:
         marked = self.query_one(QueueTable).marked
@@ -419,7 +453,7 @@ class MainScreen(Screen[None]):
             mine = [s for s in app.store.states().values() if s.done and s.operator == me and s.at]
             if not mine:
                 return None
-            last = max(mine, key=lambda s: s.at)  # type: ignore[arg-type, return-value]
+            last = max(mine, key=lambda s: s.at)  # type: ignore[arg-type, return-value]  # every state in `mine` has an `at` (filtered above)
             item = app.store.find_item(last.item)
             app.store.reopen(item, app.actor, app.now())
             return item, last
@@ -606,6 +640,11 @@ class MainScreen(Screen[None]):
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Reply", "Reply to the selected item (claims it)", self.action_reply)
+        yield SystemCommand(
+            "Discard the failed reply",
+            "Give up on the selected item's reply that failed (r edits and sends it again)",
+            self.action_discard_failed,
+        )
         yield SystemCommand(
             "Done", "Mark the selected item answered without a reply, with a reason", self.action_done
         )

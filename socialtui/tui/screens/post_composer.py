@@ -58,7 +58,7 @@ class PostComposerScreen(Screen[None]):
         Binding("escape", "close", "Close", id="post-close"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     prepared: reactive[ReplyDraft | None] = reactive(None)
     """The post as the network would take it now."""
@@ -304,9 +304,10 @@ class PostComposerScreen(Screen[None]):
         store, actor, now = app.store, app.actor, app.now()
         try:
             if self.editing is not None:
+                editing_id = self.editing.id  # read now: the lambda runs later, in a thread
                 entry = await app.in_thread(
                     lambda: store.outbox_reschedule(
-                        self.editing.id,
+                        editing_id,
                         actor,
                         now,
                         due_at=due_at,

@@ -224,7 +224,7 @@ class ReportScreen(Screen[None]):
         Binding("escape", "back", "Back", id="back"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self) -> None:
         super().__init__(classes="report")

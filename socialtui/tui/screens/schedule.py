@@ -70,7 +70,7 @@ class WhenDialog(ModalScreen[str | None]):
             shown.update("")
             return
         try:
-            at = parse_when(event.value, self.account.tz, self.app.clock.now())  # type: ignore[attr-defined]
+            at = parse_when(event.value, self.account.tz, self.app.clock.now())  # type: ignore[attr-defined]  # self.app is the SocialApp, which has a clock
         except ValueError as exc:
             shown.update(Content.styled(line_of(str(exc), 200), "$error"))
         else:
@@ -98,7 +98,7 @@ class ScheduleScreen(Screen[None]):
         Binding("escape", "back", "Back", id="back"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self, account_id: str | None = None) -> None:
         super().__init__(classes="schedule")
@@ -198,11 +198,11 @@ class ScheduleScreen(Screen[None]):
                 (f"   {waiting} coming   a: next account", "$text-muted"),
             )
         )
-        row = next((a for a in data.overview.accounts if a.account.id == self.account_id), None)
-        if row is None or row.forecast is None:
+        mine = next((a for a in data.overview.accounts if a.account.id == self.account_id), None)
+        if mine is None or mine.forecast is None:
             forecast.update("")
             return
-        summary = row.forecast.summary(account.tz, data.now)
+        summary = mine.forecast.summary(account.tz, data.now)
         own = [p.created_at for p in data.overview.snapshot.own_posts if p.account == account.id]
         planned = [p.at for p in self.posts if p.state == "scheduled"]
         width = max(self.size.width - 2, 24)
@@ -210,7 +210,7 @@ class ScheduleScreen(Screen[None]):
         strip = day_strip(account, own, planned, start, start + timedelta(hours=24), width)
         now_at = int(width * 6 / 24)
         marker = " " * now_at + "▲ now " + local_time(data.now, account)
-        style = "$warning" if row.forecast.breach_at is not None else "$text-muted"
+        style = "$warning" if mine.forecast.breach_at is not None else "$text-muted"
         forecast.update(
             Content.assemble(
                 ("quiet gap: ", "$text-muted"),

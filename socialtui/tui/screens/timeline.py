@@ -65,7 +65,7 @@ class TimelineScreen(Screen[None]):
         Binding("escape", "back", "Back", show=False, id="back"),
     ]
 
-    app: SocialApp  # type: ignore[assignment]
+    app: SocialApp
 
     def __init__(self) -> None:
         super().__init__(classes="timeline")
@@ -223,7 +223,7 @@ class TimelineScreen(Screen[None]):
     def _requery(self, **changes: object) -> None:
         from dataclasses import replace
 
-        self.query_state = replace(self.query_state, **changes)  # type: ignore[arg-type]
+        self.query_state = replace(self.query_state, **changes)  # type: ignore[arg-type]  # the filter's changes are the query's own field names
         self._show_title()
         self._load()
 

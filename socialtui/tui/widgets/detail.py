@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from socialtui.care import QueueEntry
 from socialtui.config import AccountConfig
-from socialtui.model import Item, Post
+from socialtui.model import Item, OutboxEntry, Post
 from socialtui.tui.data import ContactView
 from socialtui.tui.render import (
     STATE_STYLE,
@@ -206,6 +206,18 @@ def item_head(
     return Content("\n").join(lines)
 
 
+def failed_reply_lines(failed: OutboxEntry | None) -> list[Content]:
+    """A reply that failed for good: the server's reason (cleaned), the text, and what to do."""
+    if failed is None:
+        return []
+    reason = line_of(failed.error, 300) or "refused by the server"
+    return [
+        Content.assemble(("✖ reply failed: ", "$error bold"), (reason, "$error")),
+        Content.assemble(("  by ", "$text-muted"), failed.operator, ("  text: ", "$text-muted"), line_of(failed.text, 200)),
+        Content.styled("  r: edit and send again   X: discard it", "$text-muted"),
+    ]
+
+
 class DetailPane(VerticalScroll):
     """The item in full, with its thread and its author's dossier (all set by the screen)."""
 
@@ -225,6 +237,8 @@ class DetailPane(VerticalScroll):
         self.tz = tz
         self.entry: QueueEntry | None = None
         self.now: datetime | None = None
+        self.failed: OutboxEntry | None = None
+        """The reply to the item that failed for good and waits for an operator, if any."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-head")
@@ -233,10 +247,14 @@ class DetailPane(VerticalScroll):
         yield Static(id="detail-below", classes="-thread")
         yield Static(id="detail-contact")
 
-    def show(self, item: Item | None, entry: QueueEntry | None, now: datetime) -> None:
-        """Show `item` (its queue entry, if still unanswered, gives age and claim)."""
+    def show(
+        self, item: Item | None, entry: QueueEntry | None, now: datetime, failed: OutboxEntry | None = None
+    ) -> None:
+        """Show `item` (its queue entry, if still unanswered, gives age and claim; `failed`, the reply
+        to it that failed for good)."""
         self.entry = entry
         self.now = now
+        self.failed = failed
         changed = item is None or self.item is None or item.id != self.item.id
         if changed:
             self.thread = ThreadState()
@@ -280,7 +298,8 @@ class DetailPane(VerticalScroll):
             )
         )
         body = Content("\n").join(
-            [Content.styled("── the item ", "bold $secondary"), Content(inert(item.post.text) or " ")]
+            failed_reply_lines(self.failed)
+            + [Content.styled("── the item ", "bold $secondary"), Content(inert(item.post.text) or " ")]
             + ([Content.styled(line_of(item.post.url, 200), "$text-muted")] if item.post.url else [])
         )
         text.update(body)

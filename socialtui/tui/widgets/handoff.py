@@ -35,7 +35,7 @@ class PinList(SelectionList[str]):
             option = self.get_option_at_index(self.scroll_offset.y + y)
         except OptionDoesNotExist:
             return strip
-        pinned = option.value in self.selected  # type: ignore[attr-defined]
+        pinned = option.value in self.selected
         segments[1] = Segment(ToggleButton.BUTTON_INNER if pinned else " ", segments[1].style)
         return Strip(segments, strip.cell_length)
 
@@ -165,8 +165,8 @@ def note_content(
         for index, account_id in enumerate(note.pinned_accounts):
             if index:
                 labels.append(", ")
-            account = accounts.get(account_id)
-            labels.append(account_label(account) if account else Content(line_of(account_id, 40)))
+            configured = accounts.get(account_id)
+            labels.append(account_label(configured) if configured else Content(line_of(account_id, 40)))
         lines.append(Content.assemble(*labels))
     if note.acks:
         acks = ", ".join(

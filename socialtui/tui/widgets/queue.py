@@ -119,12 +119,17 @@ class QueueQuery:
         return all(word in haystack for word in self.words)
 
 
-def item_flags(item: Item, drafted: bool) -> str:
-    """Glyphs before an item's text, so that 16 colours show them too: ✉ a direct message, ⚠ a
-    content warning, ✎ a reply draft waiting."""
+FAILED_MARK = "✖"
+
+
+def item_flags(item: Item, drafted: bool, failed: bool = False) -> str:
+    """Glyphs before an item's text, so that 16 colours show them too: ✖ a reply to it failed for
+    good (retry with r, discard with X), ✉ a direct message, ⚠ a content warning, ✎ a reply draft
+    waiting."""
     return "".join(
         glyph
         for glyph, on in (
+            (FAILED_MARK, failed),
             ("✉", item.post.visibility == "direct"),
             ("⚠", bool(item.post.spoiler_text)),
             ("✎", drafted),
@@ -189,6 +194,8 @@ class QueueTable(DataTable[Text]):
         """Contact tags by contact key (set by the screen): what `tag:vip` filters on."""
         self.drafted: frozenset[str] = frozenset()
         """Items with a reply draft (set by the screen before `entries`): marked ✎ in the queue."""
+        self.failed: frozenset[str] = frozenset()
+        """Items with a reply that failed for good (set by the screen before `entries`): marked ✖."""
         self.marked: set[str] = set()
         """Items selected with Space, for one action on them all (done with one reason)."""
 
@@ -324,7 +331,7 @@ class QueueTable(DataTable[Text]):
             # How long the person has been waiting, by the wall clock: the queue is sorted by it. The
             # colour says the state against the reply target, which counts active hours only.
             waited = (now - item.received_at).total_seconds() if now is not None else entry.age_s
-            text = f"{flags} {parts[1]}" if (flags := item_flags(item, item.id in self.drafted)) else parts[1]
+            text = f"{flags} {parts[1]}" if (flags := item_flags(item, item.id in self.drafted, item.id in self.failed)) else parts[1]
             marks = (NEGATIVE_MARK if entry.tone.negative else "") + (
                 TALK_MARK if item.kind == "talk" else ""
             )
@@ -462,6 +469,6 @@ class QueueTable(DataTable[Text]):
 def _columns(row: Row | None) -> tuple[str | tuple[str, str], ...]:
     """A row as the five column values it shows (age and state make the age cell)."""
     if row is None:
-        return (None, None, None, None, None)  # type: ignore[return-value]
+        return (None, None, None, None, None)  # type: ignore[return-value]  # an empty row: DataTable cells take None
     age_text, state, account_id, author, claim, text, marks = row
     return ((age_text, state), account_id, author, claim, (marks, text))
