@@ -17,7 +17,7 @@ import pytest
 from sandbox_env import SandboxTeam, socket_team
 
 from socialtui.model import AccountHealth
-from socialtui.networks.errors import AuthRefused, NetworkError
+from socialtui.networks.errors import AuthRefused, NetworkError, RateLimited, ServerError
 from socialtui.store import Store
 from socialtui.sync import Syncer
 
@@ -181,3 +181,16 @@ async def test_an_open_stream_gone_silent_past_its_heartbeat_is_noticed(tmp_path
         team.store.close()
     server.close()
     await server.wait_closed()
+
+
+@pytest.mark.parametrize(("fault", "error"), [("429", RateLimited), ("500", ServerError), ("drop", ServerError)])
+async def test_a_refused_stream_raises_the_typed_failure(tmp_path: Path, fault: str, error: type) -> None:
+    with socket_team(tmp_path) as team:
+        adapter = team.factory()(team.config.account(ACCOUNT))
+        await adapter.verify()
+        team.world.faults.set(ACCOUNT, fault, count=1)
+        with pytest.raises(error):
+            async for _ in adapter.stream_items():
+                pass
+        await adapter.aclose()
+        team.store.close()

@@ -526,9 +526,9 @@ class MastodonAdapter:
             if status in (401, 403):
                 raise AuthRefused("the stream refused our token", status=status) from None
             if status == 429:
-                raise RateLimited("the stream is rate limited", status=status) from None
+                raise RateLimited(None, "the stream is rate limited", status=status) from None
             if status >= 500:
-                raise ServerError(f"the stream was refused ({status})", status=status) from None
+                raise ServerError(status, f"the stream was refused ({status})") from None
             raise NetworkError(f"the stream was refused ({status})", status=status) from None
         except (WebSocketException, OSError, TimeoutError) as exc:
             raise NetworkError(f"the stream failed: {_stream_failure(exc)}") from None
