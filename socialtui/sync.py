@@ -398,31 +398,36 @@ class Syncer:
             failures = 0
             poller.live = True
             poller.catch_up = True
-            self.log(f"{account_id}: live (the server streams its notifications); polled every "
-                     f"{poller.interval():.0f}s as a safety net")
+            self.log(
+                f"{account_id}: live (the server streams its notifications); "
+                f"polled every {poller.interval():.0f}s as a safety net"
+            )
             self.poll_now(account_id)  # at once, for what came while the stream was down
 
-        while not stop.is_set():
-            why = ""
-            try:
-                async for item in poller.adapter.stream_items(opened):  # type: ignore[attr-defined]
-                    if self.store.put_items([item]):
-                        self.log(f"{account_id}: 1 new item (streamed)")
-            except NetworkFailure as exc:
-                why = _short(exc)
-            except StoreError as exc:
-                why = f"the store: {exc}"
-            was_live, poller.live = poller.live, False
-            failures += 1
-            delay = STREAM_RETRY.delay(failures)
-            if was_live:  # polling again, at once and then every poll_interval
-                poller.catch_up = True
-                self.poll_now(account_id)
-            self.log(f"{account_id}: polling ({why}); the stream is tried again in {delay:.0f}s")
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+        try:
+            while not stop.is_set():
+                why = ""
+                try:
+                    async for item in poller.adapter.stream_items(opened):  # type: ignore[attr-defined]
+                        if self.store.put_items([item]):
+                            self.log(f"{account_id}: 1 new item (streamed)")
+                except NetworkFailure as exc:
+                    why = _short(exc)
+                except StoreError as exc:
+                    why = f"the store: {exc}"
+                was_live, poller.live = poller.live, False
+                failures += 1
+                delay = STREAM_RETRY.delay(failures)
+                if was_live:  # polling again, at once and then every poll_interval
+                    poller.catch_up = True
+                    self.poll_now(account_id)
+                self.log(f"{account_id}: polling ({why}); the stream is tried again in {delay:.0f}s")
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+        finally:
+            poller.live = False  # however the task ends (cancelled, a bug): polling takes over
 
     async def close(self) -> None:
         for poller in self.pollers.values():
