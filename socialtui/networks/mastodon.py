@@ -513,7 +513,6 @@ class MastodonAdapter:
                 ping_timeout=ping_timeout,
                 close_timeout=2.0,
                 max_size=2**22,
-                proxy=None,
             ) as ws:
                 if opened is not None:
                     opened()
