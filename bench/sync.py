@@ -509,6 +509,7 @@ def live_phase(samples: int, idle_window: float, seed: int) -> bool:
         assert sandbox.config_path is not None
         config = load_config(sandbox.config_path)
         store = Store(config.team.data_dir)
+        print(f"# live phase on the {store.engine.name} engine", flush=True)
         mastodon = [a.id for a in config.accounts if a.network == "mastodon"]
         syncer = Syncer(config, store, system_clock(), accounts=mastodon)
         loop = asyncio.new_event_loop()
@@ -597,10 +598,29 @@ def main() -> int:
     parser.add_argument("--live-only", action="store_true", help="run the live phase only")
     parser.add_argument("--live-samples", type=int, default=20)
     parser.add_argument("--idle-window", type=float, default=300.0, help="seconds of the live idle window")
+    parser.add_argument(
+        "--engine",
+        choices=("files", "postgresql"),
+        default="files",
+        help="the live phase's store: postgresql starts a throw-away cluster (tests/pgcluster.py)",
+    )
     args = parser.parse_args()
     code = 0 if args.live_only else asyncio.run(bench(args.seed, args.latency_window))
     if args.live or args.live_only:
-        code = code or (0 if live_phase(args.live_samples, args.idle_window, args.seed) else 1)
+        cluster = None
+        if args.engine == "postgresql":
+            import os
+
+            sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+            from pgcluster import PgCluster
+
+            cluster = PgCluster().start()
+            os.environ["SOCIALTUI_STORE"] = cluster.create_database("bench_live")
+        try:
+            code = code or (0 if live_phase(args.live_samples, args.idle_window, args.seed) else 1)
+        finally:
+            if cluster is not None:
+                cluster.stop()
     return code
 
 
