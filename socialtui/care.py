@@ -895,6 +895,11 @@ class SyncAge:
     """Seconds since the last sync (or since a rate limit ended); None if it never synced."""
 
 
+LIVE_POLL_INTERVAL = timedelta(minutes=5)
+"""How often an account whose server pushes its items over a healthy stream ("live") is polled all
+the same: the safety net for what a stream may miss."""
+
+
 def sync_age(health: AccountHealth, poll_interval: timedelta, now: datetime) -> SyncAge:
     """Is the poller still at work on this account? Read from the store alone, so a poller that
     hangs while keeping its leases is noticed by every dashboard and by `check`.
@@ -911,6 +916,8 @@ def sync_age(health: AccountHealth, poll_interval: timedelta, now: datetime) -> 
     if health.state not in ("ok", "rate_limited"):
         return SyncAge(OK, age)
     interval = max(poll_interval.total_seconds(), 1.0)
+    if health.mode == "live":  # the stream brings items; the safety-net poll comes less often
+        interval = max(interval, LIVE_POLL_INTERVAL.total_seconds())
     if age > SYNC_STALE_CRITICAL * interval:
         return SyncAge(CRITICAL, age)
     if age > SYNC_STALE_WARNING * interval:

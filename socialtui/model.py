@@ -376,6 +376,9 @@ class AccountHealth:
     note: str = ""
     """What the server cannot do, said once and kept until it changes ("this server searches
     hashtags only"); not a failure. Kept across `set_health` calls that do not set one."""
+    mode: str = ""
+    """How the poller hears of new items: "live" (the server pushes them over a stream; polling is
+    only the safety net), "polling" (every `poll_interval`), "" (not known: an older socialtui)."""
 
     @property
     def summary(self) -> str:
@@ -385,7 +388,7 @@ class AccountHealth:
     @property
     def _state_summary(self) -> str:
         if self.state == "ok":
-            return "ok"
+            return "ok, live" if self.mode == "live" else "ok"
         if self.state == "never":
             return "never synced"
         if self.state == "rate_limited" and self.until:

@@ -324,6 +324,7 @@ def overview_json(overview: Overview, actor: Actor) -> dict[str, Any]:
                 "health": a.health.state,
                 "health_detail": a.health_summary,
                 "health_level": care.LABELS[a.health_level],
+                "sync_mode": a.health.mode or None,
                 "sync_age_s": _seconds(a.sync.age_s),
                 "failed_replies": [e.id for e in a.failed],
                 "last_sync_at": a.health.last_sync_at.isoformat() if a.health.last_sync_at else None,

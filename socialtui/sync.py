@@ -10,6 +10,15 @@ A cycle costs two requests when nothing changed (new items after the cursor, own
 cursor); the home timeline is fetched less often. Failures become the account's health in the store;
 each account backs off on its own, so one failing server never delays the others, and a recovering
 one is polled at its normal pace again, with no burst.
+
+Live: where the server pushes notifications (Mastodon's streaming API, `Adapter.stream_items`), the
+lease holder keeps one stream open per account. An item that arrives is stored at once, as a poll
+would store it (the same ids: the poll that sees it later adds nothing). While the stream is up the
+account is "live" and polling slows to a safety net (`care.LIVE_POLL_INTERVAL`, the home timeline
+to `LIVE_HOME_EVERY`); each time the stream opens, a poll runs at once to fill what was missed.
+When it fails (refused, closed, silent past its heartbeat) the account is "polling" again, polled
+at once and then every `poll_interval`, and the stream is tried again after the one backoff policy
+(`retry.Backoff`). The health in the store says which mode each account is in.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from socialtui.care import LIVE_POLL_INTERVAL
 from socialtui.clock import Clock
 from socialtui.config import AccountConfig, Config, read_secret
 from socialtui.model import AccountHealth
@@ -33,6 +43,12 @@ BACKFILL = timedelta(days=7)
 BACKFILL_LIMIT = 300
 MAX_BACKOFF = timedelta(minutes=15)
 CATCH_UP_PAGES = 3
+LIVE_HOME_EVERY = timedelta(hours=1)
+"""The home timeline's pace while the account is live (at least `home_poll_interval`): the safety
+net costs two requests per `LIVE_POLL_INTERVAL` (items, own posts), within the budget of two idle
+requests per account per 5 minutes except in the hour's one slot for the home timeline."""
+STREAM_RETRY = Backoff(2.0, 300.0, floor=0.5)
+"""Tries of a stream that failed: 1-2 s, 2-4 s ... up to 2.5-5 minutes apart."""
 
 AdapterFactory = Callable[[AccountConfig], Adapter]
 
@@ -67,11 +83,17 @@ class AccountPoller:
         self.adapter = adapter
         self.failures = 0
         self._last_home: float | None = None
+        self.live = False
+        """The account's stream is up (set by `Syncer`): polling is only the safety net."""
+        self.catch_up = False
+        """The stream (re)opened since the last cycle began: poll at once, for what it missed."""
 
     async def cycle(self) -> CycleResult:
         """One pass. Never raises for network trouble: it becomes the account's health."""
         now = self.clock.now()
         before = self.adapter.requests
+        self.catch_up = False
+        live = self.live
         result = CycleResult(account=self.account.id, ok=False)
         health = self.store.health().get(self.account.id)
         if health and health.state == "rate_limited" and health.until and health.until > now:
@@ -88,11 +110,22 @@ class AccountPoller:
             result.ok = True
             self.failures = 0
             self.store.set_health(
-                AccountHealth(account=self.account.id, state="ok", last_sync_at=now, last_ok_at=now)
+                AccountHealth(
+                    account=self.account.id,
+                    state="ok",
+                    last_sync_at=now,
+                    last_ok_at=now,
+                    mode="live" if live and self.live else "polling",
+                )
             )
-            result.next_in = self.config.team.poll_interval.total_seconds()
+            result.next_in = self.interval()
         result.requests = self.adapter.requests - before
         return result
+
+    def interval(self) -> float:
+        """Seconds to the next poll: the safety net's while live, else `poll_interval`."""
+        interval = self.config.team.poll_interval.total_seconds()
+        return max(interval, LIVE_POLL_INTERVAL.total_seconds()) if self.live else interval
 
     async def _poll(self, now: datetime, result: CycleResult) -> None:
         since = now - BACKFILL
@@ -116,6 +149,8 @@ class AccountPoller:
             if own.done:
                 break
         home_every = self.config.team.home_poll_interval.total_seconds()
+        if self.live:
+            home_every = max(home_every, LIVE_HOME_EVERY.total_seconds())
         mono = self.clock.monotonic()
         if self._last_home is None or mono - self._last_home >= home_every:
             self._last_home = mono
@@ -164,7 +199,7 @@ class AccountPoller:
             wait = max(backoff, 60.0)
         else:
             since = previous.since if previous.state == "unreachable" and previous.since else now
-            health = replace(base, state="unreachable", since=since)
+            health = replace(base, state="unreachable", since=since, mode=previous.mode)
             wait = backoff
         self.store.set_health(health)
         return wait
@@ -201,6 +236,7 @@ class Syncer:
         *,
         log: Callable[[str], None] | None = None,
         accounts: list[str] | None = None,
+        streaming: bool = True,
     ) -> None:
         self.config = config
         self.store = store
@@ -216,6 +252,8 @@ class Syncer:
         self._wake: dict[str, asyncio.Event] = {}
         self.unusable: dict[str, str] = {}
         """Accounts that could not be polled at all (no secret, a bad session file), with why."""
+        self.streaming = streaming
+        """Open the servers' streams where they have one (`run` only; `run_once` polls)."""
 
     def held(self) -> list[str]:
         return [account for account, lease in self.leases.items() if lease.held]
@@ -318,26 +356,78 @@ class Syncer:
                 event.set()
 
     async def _account_loop(self, account_id: str, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            poller = self._poller(account_id)
-            wait = 60.0
-            started = self.clock.monotonic()
-            if poller is not None:
-                result = await poller.cycle()
-                # A fixed rate: the time the cycle took is part of the interval, not added to it.
-                wait = max(result.next_in - (self.clock.monotonic() - started), 0.0)
-                if result.ok:  # a failing account keeps its backoff: its due posts are held
-                    wait = min(wait, _until_next_post(self.store, account_id, self.clock))
-                if result.ok and (result.new_items or result.new_own_posts):
-                    self.log(f"{account_id}: {result.new_items} new items, {result.new_own_posts} own posts")
-                elif not result.ok:
-                    self.log(f"{account_id}: {result.error}; next try in {wait:.0f}s")
-            wake = self._wake[account_id]
-            wake.clear()
-            try:
-                await asyncio.wait_for(_first(stop, wake), timeout=wait)
-            except TimeoutError:
-                pass
+        stream: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                poller = self._poller(account_id)
+                wait = 60.0
+                started = self.clock.monotonic()
+                if poller is not None:
+                    if stream is None and self.streaming and getattr(poller.adapter, "can_stream", False):
+                        stream = asyncio.create_task(self._stream_loop(poller, stop))
+                    result = await poller.cycle()
+                    # A fixed rate: the time the cycle took is part of the interval, not added to it.
+                    wait = max(result.next_in - (self.clock.monotonic() - started), 0.0)
+                    if result.ok:  # a failing account keeps its backoff: its due posts are held
+                        wait = min(wait, _until_next_post(self.store, account_id, self.clock))
+                    if result.ok and (result.new_items or result.new_own_posts):
+                        self.log(f"{account_id}: {result.new_items} new items, {result.new_own_posts} own posts")
+                    elif not result.ok:
+                        self.log(f"{account_id}: {result.error}; next try in {wait:.0f}s")
+                wake = self._wake[account_id]
+                wake.clear()
+                if poller is not None and poller.catch_up:
+                    continue  # the stream opened during the cycle: what it missed is fetched now
+                try:
+                    await asyncio.wait_for(_first(stop, wake), timeout=wait)
+                except TimeoutError:
+                    pass
+        finally:
+            if stream is not None:
+                stream.cancel()
+                await asyncio.gather(stream, return_exceptions=True)
+
+    async def _stream_loop(self, poller: AccountPoller, stop: asyncio.Event) -> None:
+        """Keep the account's stream open (see the module): store what it brings, say when it is up
+        (live) and when it failed (polling), and try it again after the backoff."""
+        account_id = poller.account.id
+        failures = 0
+
+        def opened() -> None:
+            nonlocal failures
+            failures = 0
+            poller.live = True
+            poller.catch_up = True
+            self.log(
+                f"{account_id}: live (the server streams its notifications); "
+                f"polled every {poller.interval():.0f}s as a safety net"
+            )
+            self.poll_now(account_id)  # at once, for what came while the stream was down
+
+        try:
+            while not stop.is_set():
+                why = ""
+                try:
+                    async for item in poller.adapter.stream_items(opened):  # type: ignore[attr-defined]
+                        if self.store.put_items([item]):
+                            self.log(f"{account_id}: 1 new item (streamed)")
+                except NetworkFailure as exc:
+                    why = _short(exc)
+                except StoreError as exc:
+                    why = f"the store: {exc}"
+                was_live, poller.live = poller.live, False
+                failures += 1
+                delay = STREAM_RETRY.delay(failures)
+                if was_live:  # polling again, at once and then every poll_interval
+                    poller.catch_up = True
+                    self.poll_now(account_id)
+                self.log(f"{account_id}: polling ({why}); the stream is tried again in {delay:.0f}s")
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                except TimeoutError:
+                    pass
+        finally:
+            poller.live = False  # however the task ends (cancelled, a bug): polling takes over
 
     async def close(self) -> None:
         for poller in self.pollers.values():

@@ -189,3 +189,59 @@ def test_documents_that_change_account_move_in_one_bulk_write(tmp_path: Path, en
             found = dict(reader.scan("states", Query(account=account)))
             assert found == {key: doc for key, doc in {**docs, **moved}.items() if doc["account"] == account}
         assert reader.count("states") == 30
+
+
+def _write_items(data_dir: str, url: str, first: int, count: int) -> None:
+    store = open_store(Path(data_dir), url)
+    try:
+        store.put_items([make_item(n) for n in range(first, first + count)])
+    finally:
+        store.close()
+
+
+def test_a_follower_waiting_is_woken_by_a_write_in_another_process(tmp_path: Path, engine_url: str) -> None:
+    """What tells a dashboard of a change at once: the wait returns on the write, not at its timeout
+    (how soon is measured by bench/sync.py's live phase, not here)."""
+    store = open_store(tmp_path, engine_url)
+    store.put_items([make_item(0)])
+    follower = Follower(store.engine, ["items", "states"])
+    follower.refresh()
+    proc = multiprocessing.get_context("spawn").Process(target=_write_items, args=(str(tmp_path), engine_url, 1, 1))
+    proc.start()
+    try:
+        assert follower.wait(60.0)  # woken by the write (the timeout is only a guard)
+    finally:
+        proc.join(60)
+    assert proc.exitcode == 0
+    follower.refresh()
+    assert set(follower.objects("items")) == {make_item(0).id, make_item(1).id}
+    assert not follower.wait(0.2)  # nothing since: the wait is not fooled by its own reading
+
+
+@pytest.mark.parametrize("kernel", [True, False], ids=["inotify", "polling"])
+def test_the_files_engine_waits_on_the_kernel_and_polls_without_it(
+    tmp_path: Path, kernel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from socialtui.store import files_engine
+
+    watches: list[object] = []
+    real = files_engine._watch
+
+    def watch(dirs: list[str]) -> object:
+        made = real(dirs) if kernel else None
+        watches.append(made)
+        return made
+
+    monkeypatch.setattr(files_engine, "_watch", watch)
+    store = open_store(tmp_path, "")
+    store.put_items([make_item(0)])
+    follower = Follower(store.engine, ["items", "audit"])
+    follower.refresh()
+    proc = multiprocessing.get_context("spawn").Process(target=_write_items, args=(str(tmp_path), "", 1, 1))
+    proc.start()
+    try:
+        assert follower.wait(60.0)
+    finally:
+        proc.join(60)
+    assert watches and all((w is not None) == kernel for w in watches)
+    assert follower.refresh() >= {"items"}

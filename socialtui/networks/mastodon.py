@@ -9,8 +9,9 @@ uncertain failure the reply is looked for among our own recent statuses.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,8 +22,17 @@ import regex
 
 from socialtui.model import Author, Item, Post, item_id, parse_time
 from socialtui.networks.base import AccountInfo, Page, ReplyDraft
-from socialtui.networks.errors import MalformedAnswer, NotFound, Rejected, Unsupported
-from socialtui.networks.http import HttpClient, Now, Sleep, link_param, server_url
+from socialtui.networks.errors import (
+    AuthRefused,
+    MalformedAnswer,
+    NetworkError,
+    NotFound,
+    RateLimited,
+    Rejected,
+    ServerError,
+    Unsupported,
+)
+from socialtui.networks.http import USER_AGENT, HttpClient, Now, Sleep, link_param, server_url
 from socialtui.networks.text import clean_line, graphemes, html_to_text
 from socialtui.text import strip_controls
 
@@ -44,6 +54,13 @@ VISIBILITY_ORDER = ("public", "unlisted", "private", "direct")
 NOTIFICATION_PAGE_MAX = 80
 STATUS_PAGE_MAX = 40
 HASHTAGS_ONLY = "this server searches hashtags only"
+STREAM_PATH = "/api/v1/streaming"
+STREAM_NAME = "user:notification"
+STREAM_PING_EVERY = 20.0
+"""Seconds between our pings on an open stream: the heartbeat. A server that answers none within
+`STREAM_PING_TIMEOUT` (a stream gone silent: a proxy that dropped it, a hung server) is given up."""
+STREAM_PING_TIMEOUT = 20.0
+STREAM_OPEN_TIMEOUT = 15.0
 """The health note of a Mastodon account whose server has no full-text search."""
 
 # Mastodon's StatusLengthValidator: URLs (with a protocol) count as `characters_reserved_per_url`,
@@ -219,6 +236,21 @@ def _created_at(entry: dict[str, Any]) -> datetime:
 _ANY_MENTION_RE = regex.compile(r"(?<![=/\w])@([\w.-]+)@[\w.-]+(?::\d+)?")
 
 
+def _stream_failure(exc: BaseException) -> str:
+    """Why a stream failed, in words safe to show (no URL: it names the server only)."""
+    from websockets.exceptions import ConnectionClosed
+
+    if isinstance(exc, ConnectionClosed):
+        if exc.rcvd is None and exc.sent is None:
+            return "silent past its heartbeat, or cut"
+        return "closed by the server" if exc.rcvd is not None else "closed"
+    if isinstance(exc, TimeoutError):
+        return "no answer to the handshake"
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    return type(exc).__name__
+
+
 def _normal(text: str) -> str:
     """Text compared loosely: mentions without domain (Mastodon shows `@user`), whitespace collapsed,
     case folded."""
@@ -256,6 +288,11 @@ class MastodonAdapter:
         self.info: AccountInfo | None = None
         self.domain = urlsplit(self.http.base_url).netloc
         """Our server's domain, for local accts (the instance's `domain` once verified)."""
+        self._token = token
+        self.can_stream = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
+        """The server's streaming API can be reached: not through an in-process test transport."""
+        self.streaming_url = ""
+        """The server's streaming base (`configuration.urls.streaming`), once verified; else the API's."""
 
     # -- plumbing --
 
@@ -299,6 +336,9 @@ class MastodonAdapter:
             domain = urlsplit(domain).netloc
         if domain:
             self.domain = domain
+        urls = (instance.get("configuration") or {}).get("urls") or instance.get("urls") or {}
+        streaming = urls.get("streaming") or urls.get("streaming_api") if isinstance(urls, dict) else None
+        self.streaming_url = streaming if isinstance(streaming, str) and "://" in streaming else ""
         statuses = (instance.get("configuration") or {}).get("statuses") or {}
         max_characters = statuses.get("max_characters") or instance.get("max_toot_chars")
         url_characters = statuses.get("characters_reserved_per_url")
@@ -431,6 +471,83 @@ class MastodonAdapter:
         ancestors = [self._post(s) for s in _list(context.get("ancestors", []), "ancestors")]
         descendants = [self._post(s) for s in _list(context.get("descendants", []), "descendants")]
         return [*ancestors, post, *descendants]
+
+    # -- the stream --
+
+    def stream_url(self) -> str:
+        """`wss://…/api/v1/streaming?stream=user:notification`: on the server's streaming host where the
+        instance names one, else on the API's (the token goes in a header, never in the URL)."""
+        base = self.streaming_url or self.http.base_url
+        parts = urlsplit(base)
+        scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+        path = parts.path.rstrip("/")
+        if not path.endswith(STREAM_PATH):
+            path += STREAM_PATH
+        return f"{scheme}://{parts.netloc}{path}?{urlencode({'stream': STREAM_NAME})}"
+
+    async def stream_items(
+        self,
+        opened: Callable[[], None] | None = None,
+        *,
+        ping_every: float = STREAM_PING_EVERY,
+        ping_timeout: float = STREAM_PING_TIMEOUT,
+        open_timeout: float = STREAM_OPEN_TIMEOUT,
+    ) -> AsyncIterator[Item]:
+        """The mentions and quotes the server pushes, parsed as `fetch_items` parses them (the same
+        item ids), as they come. `opened` is called once the stream is up. Ends only by raising:
+        `AuthRefused`, `RateLimited`, `ServerError` for a refused handshake, `NetworkError` for a
+        stream that could not be opened, went silent past its heartbeat, or was closed."""
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus, WebSocketException
+
+        await self._me()
+        url = self.stream_url()
+        self.http.requests += 1  # the handshake is a request the server counts
+        try:
+            async with connect(
+                url,
+                additional_headers={"Authorization": f"Bearer {self._token}"},
+                user_agent_header=USER_AGENT,
+                open_timeout=open_timeout,
+                ping_interval=ping_every,
+                ping_timeout=ping_timeout,
+                close_timeout=2.0,
+                max_size=2**22,
+            ) as ws:
+                if opened is not None:
+                    opened()
+                async for message in ws:
+                    item = self._streamed(message)
+                    if item is not None:
+                        yield item
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise AuthRefused("the stream refused our token", status=status) from None
+            if status == 429:
+                raise RateLimited(None, "the stream is rate limited", status=status) from None
+            if status >= 500:
+                raise ServerError(status, f"the stream was refused ({status})") from None
+            raise NetworkError(f"the stream was refused ({status})", status=status) from None
+        except (WebSocketException, OSError, TimeoutError) as exc:
+            raise NetworkError(f"the stream failed: {_stream_failure(exc)}") from None
+        raise NetworkError("the stream was closed by the server")
+
+    def _streamed(self, message: str | bytes) -> Item | None:
+        """A streamed event as an Item, or None (another event, or one we cannot read: the poll
+        brings it)."""
+        try:
+            event = json.loads(message)
+            if not isinstance(event, dict) or event.get("event") != "notification":
+                return None
+            payload = event.get("payload")
+            notification = json.loads(payload) if isinstance(payload, str) else payload
+            if not isinstance(notification, dict):
+                return None
+            me = self.info.remote_id if self.info else ""
+            return parse_notification(notification, account=self.account.id, domain=self.domain, me=me)
+        except (ValueError, MalformedAnswer):
+            return None
 
     # -- listening --
 

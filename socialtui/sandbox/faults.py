@@ -15,9 +15,15 @@ A fault belongs to an account (a brand's config id such as `acme-mastodon`, or a
 |             | access token issued before the fault was set (a refreshed session works again)          |
 | `hostile`   | a 400 whose error message holds an OSC window title, a clear-screen and colour          |
 |             | sequences (`HOSTILE_ERROR`): what the client prints must never carry them               |
+| `drop`      | the streaming API only: the account's open streams are closed at once, and new ones    |
+|             | refused (HTTP 503) while the fault lasts                                                |
+| `stall`     | the streaming API only: a new stream's handshake hangs `seconds` (default 60), and open |
+|             | streams stop delivering events (they stay open, silent)                                 |
 | `none`      | clears the account's fault                                                              |
 
-`count=N` limits a fault to the next N requests it hits; `count=None` keeps it until cleared.
+`count=N` limits a fault to the next N requests it hits; `count=None` keeps it until cleared. The
+streaming API (`GET /api/v1/streaming`, a WebSocket) is hit at its handshake by every kind: the REST
+kinds refuse it (with their status), `slow` and `timeout` delay it; `drop` and `stall` hit only it.
 """
 
 from __future__ import annotations
@@ -31,10 +37,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from socialtui.sandbox.world import World
 
-FAULT_KINDS = ("429", "500", "slow", "timeout", "malformed", "expired", "hostile", "none")
+FAULT_KINDS = ("429", "500", "slow", "timeout", "malformed", "expired", "hostile", "drop", "stall", "none")
+STREAM_ONLY = ("drop", "stall")
+"""Faults of the streaming API alone: REST calls pass them by."""
 HOSTILE_ERROR = "\x1b]0;pwned\x07\x1b[2J\x1b[HBad request\x1b[31m: try again\x9b0m\r\nlater"
 """The `hostile` fault's error message: a window title, a clear screen, colours, a C1 CSI, a CR."""
-DEFAULT_SECONDS = {"429": 60.0, "slow": 2.0, "timeout": 60.0}
+DEFAULT_SECONDS = {"429": 60.0, "slow": 2.0, "timeout": 60.0, "stall": 60.0}
 MAX_HANG = 120.0
 
 
@@ -79,6 +87,8 @@ class Faults:
                 self._faults.pop(key, None)
             else:
                 self._faults[key] = Fault(kind, count, seconds, token_serial=self._world.token_serial())
+            if kind == "drop":
+                self._world.drop_streams(key)
             return key
 
     def clear(self, account: str | None = None) -> None:
@@ -92,13 +102,18 @@ class Faults:
         with self._world.lock:
             return self._faults.get(key)
 
-    def take(self, key: str, *, token_serial: int | None = None, session_call: bool = False) -> Fault | None:
+    def take(
+        self, key: str, *, token_serial: int | None = None, session_call: bool = False, streaming: bool = False
+    ) -> Fault | None:
         """The fault that hits this request, counted (and dropped once its count is used up).
         `expired` spares session calls (createSession / refreshSession: how a client recovers) and,
-        on Bluesky, access tokens issued after the fault was set."""
+        on Bluesky, access tokens issued after the fault was set. `drop` and `stall` hit only a
+        `streaming` handshake."""
         with self._world.lock:
             fault = self._faults.get(key)
             if fault is None:
+                return None
+            if fault.kind in STREAM_ONLY and not streaming:
                 return None
             if fault.kind == "expired":
                 if session_call:

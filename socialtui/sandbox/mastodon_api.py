@@ -6,10 +6,15 @@ ISO-8601 reset, and Mastodon's error bodies (`{"error": "..."}`).
 
 Authentication: `Authorization: Bearer TOKEN` (or `?access_token=`). `sandbox:USERNAME` acts as that
 local account (created on first use); tokens from the OAuth flow work too.
+
+The streaming API: `GET /api/v1/streaming?stream=user:notification` (or `stream=user`) as a
+WebSocket sends each new notification as Mastodon does, `{"stream": [...], "event": "notification",
+"payload": "<the notification as a JSON string>"}`. A bad token is refused at the handshake (401).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 from datetime import timedelta
@@ -17,7 +22,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from socialtui.sandbox.common import ApiError, Call, NetworkRules, endpoint, json_response
 from socialtui.sandbox.faults import HOSTILE_ERROR, Fault, Window
@@ -812,7 +818,102 @@ async def revoke(call: Call) -> Response:
     return json_response({})
 
 
-def routes(world: World) -> list[Route]:
+STREAMS = ("user", "user:notification")
+STREAM_ENDPOINT = "GET /api/v1/streaming"
+
+
+class Stream:
+    """One open streaming connection, as the world sees it: told of new notifications (from any
+    thread, under the world's lock) and dropped by the `drop` fault."""
+
+    def __init__(self, world: World, account: MastodonAccount, name: str, base_url: str) -> None:
+        self.world = world
+        self.account = account
+        self.name = name
+        self.base_url = base_url
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def notified(self, notification: MastodonNotification) -> None:
+        fault = self.world.faults.get(self.account.key)
+        if fault is not None and fault.kind == "stall":
+            return  # stalled: the connection stays open and says nothing
+        event = {
+            "stream": [self.name],
+            "event": "notification",
+            "payload": json.dumps(notification_json(self.world, notification, self.base_url)),
+        }
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, json.dumps(event))
+
+    def drop(self) -> None:
+        self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
+
+
+def _stream_token(websocket: WebSocket) -> str:
+    scheme, _, token = websocket.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return websocket.query_params.get("access_token") or websocket.headers.get("sec-websocket-protocol", "")
+
+
+async def streaming(websocket: WebSocket) -> None:
+    """The user's notification stream (see the module)."""
+    world: World = websocket.app.state.world
+    grant = world.mastodon_token(_stream_token(websocket))
+    account = world.m_accounts.get(grant.account_id) if grant is not None and grant.account_id else None
+    world.stats.count(account.key if account is not None else "-", STREAM_ENDPOINT)
+    name = websocket.query_params.get("stream", "")
+    if account is None or grant is None or not _granted(grant.scopes, "read:notifications"):
+        await websocket.send_denial_response(json_response(INVALID_TOKEN, 401))
+        return
+    if name not in STREAMS:
+        await websocket.send_denial_response(json_response({"error": "Unknown stream type"}, 400))
+        return
+    fault = world.faults.take(account.key, streaming=True)
+    if fault is not None:
+        if fault.kind in ("slow", "timeout", "stall"):
+            await asyncio.sleep(fault.delay)  # the handshake hangs
+        else:
+            status = {"429": 429, "expired": 401, "drop": 503}.get(fault.kind, 500)
+            await websocket.send_denial_response(json_response({"error": f"stream refused ({fault.kind})"}, status))
+            return
+    base_url = str(websocket.base_url).replace("ws", "http", 1).rstrip("/")
+    stream = Stream(world, account, name, base_url)
+    with world.lock:  # before the handshake ends: what happens once the client is told "open" is sent
+        world.m_streams[account.id].add(stream)
+    closed: asyncio.Future[None] | None = None
+    try:
+        await websocket.accept()
+        closed = asyncio.ensure_future(_until_closed(websocket))
+        while True:
+            getting = asyncio.ensure_future(stream.queue.get())
+            await asyncio.wait([getting, closed], return_when=asyncio.FIRST_COMPLETED)
+            if not getting.done():
+                getting.cancel()
+                return  # the client went away
+            message = getting.result()
+            if message is None:
+                await websocket.close(1011)  # dropped
+                return
+            await websocket.send_text(message)
+    finally:
+        if closed is not None:
+            closed.cancel()
+        with world.lock:
+            world.m_streams[account.id].discard(stream)
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+    except (WebSocketDisconnect, RuntimeError):
+        return
+
+
+def routes(world: World) -> list[BaseRoute]:
     def r(method: str, path: str, handler, auth) -> Route:
         return Route(path, endpoint(world, RULES, f"{method} {path}", handler, auth), methods=[method])
 
@@ -837,4 +938,5 @@ def routes(world: World) -> list[Route]:
         r("GET", "/oauth/authorize", authorize, NOBODY),
         r("POST", "/oauth/token", token, NOBODY),
         r("POST", "/oauth/revoke", revoke, NOBODY),
+        WebSocketRoute("/api/v1/streaming", streaming),
     ]

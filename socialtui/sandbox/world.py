@@ -300,6 +300,9 @@ class World:
         self.replies: dict[str, list[str]] = defaultdict(list)
         self.reblogs: dict[str, list[str]] = defaultdict(list)
         self.m_notifications: dict[str, list[MastodonNotification]] = defaultdict(list)
+        self.m_streams: dict[str, set[Any]] = defaultdict(set)
+        """Open streaming connections per account id (`mastodon_api.Stream`): told of each new
+        notification, and dropped by the `drop` fault."""
         self.m_follows: set[tuple[str, str]] = set()
         self.apps: dict[str, OAuthApp] = {}
         self.tokens: dict[str, MastodonToken] = {}
@@ -558,6 +561,19 @@ class World:
             return  # a remote account's notifications live on its own server
         notification = MastodonNotification(self.ids.ulid(at), kind, at, recipient_id, from_id, status_id)
         bisect.insort(self.m_notifications[recipient_id], notification, key=lambda n: n.id)
+        for stream in list(self.m_streams.get(recipient_id, ())):
+            stream.notified(notification)
+
+    def drop_streams(self, key: str) -> int:
+        """Close the open streams of the account with this fault/stats key (the `drop` fault)."""
+        with self.lock:
+            dropped = 0
+            for account in self.m_accounts.values():
+                if account.key == key:
+                    for stream in list(self.m_streams.get(account.id, ())):
+                        stream.drop()
+                        dropped += 1
+            return dropped
 
     def mastodon_can_see(self, viewer_id: str | None, status: Status) -> bool:
         if status.reblog_of:

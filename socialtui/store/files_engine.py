@@ -55,6 +55,25 @@ T = TypeVar("T")
 WAIT_STEP = 0.1
 """Seconds between looks at the files' signatures while waiting for a change."""
 AUDIT_FILE = "audit.jsonl"
+WATCH_DEBOUNCE_MS = 20
+"""How long inotify events are gathered before the waiter looks (a transaction replaces several files)."""
+WATCH_STEP_MS = 10
+WATCH_SAFETY = 2.0
+"""Seconds between looks at the signatures even when the kernel said nothing (a write from another
+host over a network file system, which inotify never sees)."""
+
+
+def _watch(dirs: list[str]) -> Any:
+    """A kernel watch on `dirs` (not recursive), or None where `watchfiles` is missing or the system
+    refuses (no inotify watches left): the caller then polls."""
+    try:
+        from watchfiles._rust_notify import RustNotify
+    except ImportError:
+        return None
+    try:
+        return RustNotify(dirs, False, False, 0, False, True)
+    except Exception:  # "OS file watch limit reached", a directory gone meanwhile
+        return None
 
 
 class AuditNotWritten(StoreWriteFailed):
@@ -503,7 +522,10 @@ class FilesEngine(Engine):
         return int(offset)
 
     def wait(self, token: Any, tables: Collection[str], timeout: float) -> bool:
-        """Looks at the files' signatures only (no file is opened) every `WAIT_STEP` seconds."""
+        """Woken by the kernel (inotify, through `watchfiles`) when a file in the tables' directories
+        or the audit is replaced or appended to; without it (not installed, no watches left), looks
+        at the files' signatures every `WAIT_STEP` seconds. Either way the answer comes from the
+        signatures (no file is opened): a wake-up for a lock file or a temporary file is no change."""
         old = token or {}
         names = sorted(set(tables))
 
@@ -527,13 +549,37 @@ class FilesEngine(Engine):
             return False
 
         deadline = time.monotonic() + timeout
-        while True:
-            if moved():
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            time.sleep(min(WAIT_STEP, remaining))
+        # Watching starts before the first look, so a change between the two is never missed.
+        watch = _watch(self._watched_dirs(names))
+        try:
+            while True:
+                if moved():
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                if watch is None:
+                    time.sleep(min(WAIT_STEP, remaining))
+                    continue
+                try:
+                    watch.watch(WATCH_DEBOUNCE_MS, WATCH_STEP_MS, int(min(remaining, WATCH_SAFETY) * 1000) + 1, None)
+                except Exception:  # the watcher broke (the directory went): the signatures still work
+                    watch.close()
+                    watch = None
+        finally:
+            if watch is not None:
+                watch.close()
+
+    def _watched_dirs(self, tables: Collection[str]) -> list[str]:
+        """What to watch for `tables`: their directories, and the data dir itself for the audit (or
+        while a table's directory does not exist yet)."""
+        dirs = {str(self.data_dir)} if any(schema.TABLES[t].log for t in tables) else set()
+        for table in tables:
+            if schema.TABLES[table].log:
+                continue
+            directory = self.tables_dir / table
+            dirs.add(str(directory) if directory.is_dir() else str(self.data_dir))
+        return sorted(dirs)
 
     # -- leases, the log, info ----------------------------------------------------------------------
 

@@ -1,8 +1,11 @@
 """The dashboard application: the services every screen uses, and the loop that follows the store.
 
-- The store is read every second in a worker thread (`StoreFollower`): store reads take file locks
-  that another process may hold for seconds, so never on the UI thread. A reading that fails
-  (`StoreBusy`) is shown in the header and the dashboard keeps the last good one.
+- The store is read in a worker thread (`StoreFollower`): store reads take file locks that another
+  process may hold for seconds, so never on the UI thread. A reading starts as soon as the store
+  says it changed (a watching thread blocks in `StoreFollower.wait`: inotify for the files engine,
+  LISTEN/NOTIFY for PostgreSQL), and every `refresh_every` seconds for the clock alone (ages, late
+  items). A reading that fails (`StoreBusy`) is shown in the header and the dashboard keeps the last
+  good one.
 - Every network call runs on `NetworkLoop`'s thread, and so does the poller for the accounts no
   `socialtui sync` holds.
 - Readings go down as the `dashboard` attribute; screens watch it.
@@ -47,8 +50,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 HANG_UPS = (signal.SIGHUP, signal.SIGTERM)
-REFRESH_EVERY = 1.0
-"""Seconds between readings of the store: another operator's action shows within two."""
+REFRESH_EVERY = 5.0
+"""Seconds between readings for the clock's sake (ages, items turning late): a change in the store is
+read at once, without waiting for this (`WATCH_STEP`)."""
+WATCH_STEP = 1.0
+"""The longest the watching thread blocks in one wait: how soon it notices the app is closing."""
 
 
 class SocialApp(App[int]):
@@ -107,6 +113,11 @@ class SocialApp(App[int]):
         """Guards `_reading_active` and `_read_again`: one reading at a time, and one more if asked."""
         self._reading_active = False
         self._read_again = False
+        self._reading_idle = threading.Event()
+        """Set while no reading is under way: the watcher waits for it before it waits on the store."""
+        self._reading_idle.set()
+        self._watch_stop = threading.Event()
+        self._store_watcher: threading.Thread | None = None
         self._wanted_theme = theme
         self.demo = demo
         """Running on the sandbox network (`socialtui demo`): the header says so."""
@@ -211,6 +222,7 @@ class SocialApp(App[int]):
         # Stop polling (leases go back, so another dashboard or `socialtui sync` takes over) and close
         # the network clients, off the UI thread.
         await asyncio.to_thread(self.network.stop)
+        await asyncio.to_thread(self._stop_watching)
 
     # -- services for the screens -------------------------------------------------------------------
 
@@ -240,16 +252,45 @@ class SocialApp(App[int]):
         self._start_reading(again=True)
 
     def _follow_store(self) -> None:
-        """The reading every second: skipped while one is still under way."""
+        """The reading for the clock's sake: skipped while one is still under way."""
         self._start_reading(again=False)
 
     def _start_reading(self, *, again: bool) -> None:
         with self._reading:
+            self._reading_idle.clear()
             if self._reading_active:
                 self._read_again = self._read_again or again
                 return
             self._reading_active = True
         self._read_store()
+
+    def _start_watching(self) -> None:
+        self._watch_stop.clear()
+        self._store_watcher = threading.Thread(target=self._watch_store, name="watch-store", daemon=True)
+        self._store_watcher.start()
+
+    def _stop_watching(self) -> None:
+        self._watch_stop.set()
+        if self._store_watcher is not None:
+            self._store_watcher.join(WATCH_STEP * 3)
+            self._store_watcher = None
+
+    def _watch_store(self) -> None:
+        """The watching thread: a reading as soon as the store changed, then (once it is done) the
+        next wait, which starts from what that reading saw."""
+        while not self._watch_stop.is_set():
+            self._reading_idle.wait(WATCH_STEP)
+            if not self._reading_idle.is_set():
+                continue
+            try:
+                changed = self.follower.wait(WATCH_STEP)
+            except StoreError:
+                changed = False  # the timed reading says what is wrong; look again after a step
+                self._watch_stop.wait(WATCH_STEP)
+            if changed and not self._watch_stop.is_set():
+                with self._reading:
+                    self._reading_idle.clear()  # before the reading is asked for: never waited past
+                self._from_thread(self.refresh_dashboard)
 
     @work(thread=True, group="follow-store", exit_on_error=False)
     def _read_store(self) -> None:
@@ -263,12 +304,14 @@ class SocialApp(App[int]):
             except BaseException:
                 with self._reading:
                     self._reading_active = self._read_again = False
+                    self._reading_idle.set()
                 raise
             else:
                 self._from_thread(self._reading_done, reading)
             with self._reading:
                 if not self._read_again:
                     self._reading_active = False
+                    self._reading_idle.set()
                     return
                 self._read_again = False
 
@@ -279,6 +322,8 @@ class SocialApp(App[int]):
             pass  # the app is closing
 
     def _reading_done(self, reading: Dashboard) -> None:
+        if self._store_watcher is None and not self.leaving:
+            self._start_watching()  # after the first reading: it waits for the shift to start
         before = self.dashboard
         self.store_problem = ""
         self.dashboard = reading
