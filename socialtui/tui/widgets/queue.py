@@ -201,6 +201,11 @@ class QueueTable(DataTable[Text]):
 
     def on_resize(self) -> None:
         self._fit_columns()
+        # The table can shrink after the cursor was scrolled into view (at 80x24 the accounts strip
+        # above grows as the first readings fill it): without this, End left the newest row one line
+        # below the visible area. Keep the selected row on screen whatever the new height.
+        if self._order and self.is_valid_row_index(self.cursor_row):
+            self.move_cursor(row=self.cursor_row, scroll=True)
 
     def _fit_columns(self) -> None:
         """The text column takes the room the others leave, so the table never scrolls sideways."""
@@ -275,8 +280,10 @@ class QueueTable(DataTable[Text]):
 
     def action_last_item(self) -> None:
         if self._order:
+            # The cursor is scrolled into view after the next refresh, with the height the layout
+            # has then; a `max_scroll_y` read now could be stale by the time the scroll happens.
             self.move_cursor(row=len(self._order) - 1)
-            self.scroll_to(x=0, y=self.max_scroll_y, animate=False)
+            self.scroll_to(x=0, animate=False)
 
     def show_oldest(self) -> None:
         """Scroll to the top, so that the oldest item is on screen; the selection stays if it is on
