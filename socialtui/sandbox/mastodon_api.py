@@ -662,6 +662,26 @@ async def reblog(call: Call) -> Response:
         return json_response(status_json(world, boosted, call.account.id, call.base_url))
 
 
+async def unfavourite(call: Call) -> Response:
+    world = call.world
+    with world.lock:
+        try:
+            status = world.mastodon_unfavourite(call.account, call.request.path_params["id"])
+        except WorldError as error:
+            raise _world_error(error) from error
+        return json_response(status_json(world, status, call.account.id, call.base_url))
+
+
+async def unreblog(call: Call) -> Response:
+    world = call.world
+    with world.lock:
+        try:
+            status = world.mastodon_unreblog(call.account, call.request.path_params["id"])
+        except WorldError as error:
+            raise _world_error(error) from error
+        return json_response(status_json(world, status, call.account.id, call.base_url))
+
+
 # --- OAuth ----------------------------------------------------------------------------------------
 
 
@@ -833,6 +853,8 @@ def routes(world: World) -> list[Route]:
         r("GET", "/api/v1/statuses/{id}/context", context, optional("read:statuses")),
         r("POST", "/api/v1/statuses/{id}/favourite", favourite, user("write:favourites")),
         r("POST", "/api/v1/statuses/{id}/reblog", reblog, user("write:statuses")),
+        r("POST", "/api/v1/statuses/{id}/unfavourite", unfavourite, user("write:favourites")),
+        r("POST", "/api/v1/statuses/{id}/unreblog", unreblog, user("write:statuses")),
         r("POST", "/api/v1/apps", create_app, NOBODY),
         r("GET", "/oauth/authorize", authorize, NOBODY),
         r("POST", "/oauth/token", token, NOBODY),

@@ -188,7 +188,7 @@ async def test_in_16_colours_a_pinned_box_differs_from_an_unpinned_one_by_its_gl
         assert set(boxes()[1:]) == {" "}, boxes()
 
 
-async def test_a_favourite_is_audited_marked_on_the_post_and_not_given_twice(world: World) -> None:
+async def test_a_favourite_is_audited_marked_on_the_post_and_a_second_f_takes_it_back(world: World) -> None:
     from tuikit import bluesky_author
 
     from socialtui.model import Post
@@ -216,16 +216,64 @@ async def test_a_favourite_is_audited_marked_on_the_post_and_not_given_twice(wor
         await wait_for(
             lambda: "★ favourited by Alice at 18 Nov 14:00" in screen_text(app), pilot, what="marked"
         )
+        assert "★ Our bike club" in screen_text(app), "the mark on the row"
+        # A second f takes it back, on the network, audited, and the marks go.
         await pilot.press("f")
         await wait_for(
-            lambda: any(
-                "Already favourited from acme.bsky.example by Alice at 14:00" in m for _, m in app.told
-            ),
+            lambda: any(m.startswith("Favourite taken back from acme.bsky.example") for _, m in app.told),
             pilot,
-            what="said once, not twice",
+            what="taken back",
         )
-        assert world.adapters["acme-bluesky"].favourited == [friend.remote_id]
-        assert len([e for e in world.store.audit_events() if e.action == "favourite"]) == 1
+        adapter = world.adapters["acme-bluesky"]
+        assert adapter.favourited == [friend.remote_id] and adapter.unfavourited == [friend.remote_id]
+        assert [e.action for e in world.store.audit_events() if e.detail == friend.remote_id] == [
+            "favourite",
+            "unfavourite",
+        ]
+        await wait_for(lambda: "★" not in screen_text(app), pilot, what="the marks gone")
+        assert world.store.reactions() == {}
+
+
+async def test_a_second_b_asks_then_takes_the_boost_back(world: World) -> None:
+    from tuikit import bluesky_author
+
+    from socialtui.model import Post
+    from socialtui.tui.screens.dialogs import ConfirmDialog
+    from socialtui.tui.screens.timeline import TimelineScreen
+
+    friend = Post(
+        "acme-bluesky",
+        "at://did:plc:ina/app.bsky.feed.post/8",
+        bluesky_author("ina"),
+        "Ride report from Sunday",
+        NOW - timedelta(minutes=3),
+    )
+    world.store.put_home_posts([friend])
+    world.store.audit(BOB, NOW - timedelta(hours=1), "boost", "acme-bluesky", "", friend.remote_id)
+    app = world.app(ALICE, theme="ansi-dark")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.dashboard is not None, pilot)
+        await pilot.press("t")
+        await wait_for(lambda: isinstance(app.screen, TimelineScreen) and app.screen._rows, pilot)
+        await pilot.press("k")  # listening
+        await wait_for(lambda: "⟲ Ride report" in screen_text(app), pilot, what="boosted by Bob: marked")
+        await pilot.press("b")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot, what="asked first")
+        assert "Undo the boost?" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, TimelineScreen), pilot, what="cancelled")
+        assert world.adapters.get("acme-bluesky") is None or world.adapters["acme-bluesky"].unboosted == []
+        await pilot.press("b")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot, what="asked again")
+        await pilot.press("y")
+        await wait_for(
+            lambda: any(m.startswith("Boost taken back") for _, m in app.told), pilot, what="taken back"
+        )
+        assert world.adapters["acme-bluesky"].unboosted == [friend.remote_id]
+        assert world.adapters["acme-bluesky"].boosted == []
+        [undo] = [e for e in world.store.audit_events() if e.action == "unboost"]
+        assert (undo.operator, undo.account, undo.detail) == ("Alice", "acme-bluesky", friend.remote_id)
+        await wait_for(lambda: "⟲" not in screen_text(app), pilot, what="the mark gone")
 
 
 async def test_at_80_columns_the_footer_keeps_help_whole_and_the_palette_lists_quit_and_keys_once(
