@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from socialtui import care, schedule
@@ -57,8 +57,13 @@ class AccountOverview:
 
     @property
     def health_summary(self) -> str:
-        """`ok`, `auth refused: ...`, `stale: last synced 45m ago`, `...; 1 reply failed`: one line."""
-        summary = self.health.summary
+        """`ok`, `auth refused: ...`, `stale: last synced 45m ago`, `...; 1 reply failed`: one line,
+        times in UTC (for JSON). `health_line(tz)` is the same for a person to read."""
+        return self.health_line(UTC)
+
+    def health_line(self, tz: tzinfo) -> str:
+        """The health summary with its times in `tz` (the team's zone), labelled."""
+        summary = self.health.describe(tz)
         if self.sync.level != care.OK and self.sync.age_s is not None:
             summary = f"stale: last synced {format_duration(self.sync.age_s)} ago"
         if self.failed:

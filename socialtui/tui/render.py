@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from rich.style import Style
 from rich.text import Text
@@ -113,9 +113,10 @@ LEVEL_STYLE = {0: "$success", 1: "$warning bold", 2: "$error bold", 3: "$text-mu
 """Styles of the monitoring levels (care.OK, WARNING, CRITICAL, UNKNOWN)."""
 
 
-def health_text(row: AccountOverview) -> str:
-    """The account's health in one line: its server, the freshness of its data, its failed replies."""
-    return one_line(row.health_summary, 60)
+def health_text(row: AccountOverview, tz: tzinfo) -> str:
+    """The account's health in one line: its server, the freshness of its data, its failed replies;
+    times in `tz` (the team's zone), labelled."""
+    return one_line(row.health_line(tz), 60)
 
 
 def health_style(row: AccountOverview) -> str:
