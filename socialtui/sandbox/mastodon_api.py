@@ -663,23 +663,25 @@ async def reblog(call: Call) -> Response:
 
 
 async def unfavourite(call: Call) -> Response:
-    world = call.world
+    world, account = call.world, call.account
+    assert isinstance(account, MastodonAccount)  # the route asks for a Mastodon user's token
     with world.lock:
         try:
-            status = world.mastodon_unfavourite(call.account, call.request.path_params["id"])
+            status = world.mastodon_unfavourite(account, call.request.path_params["id"])
         except WorldError as error:
             raise _world_error(error) from error
-        return json_response(status_json(world, status, call.account.id, call.base_url))
+        return json_response(status_json(world, status, account.id, call.base_url))
 
 
 async def unreblog(call: Call) -> Response:
-    world = call.world
+    world, account = call.world, call.account
+    assert isinstance(account, MastodonAccount)  # the route asks for a Mastodon user's token
     with world.lock:
         try:
-            status = world.mastodon_unreblog(call.account, call.request.path_params["id"])
+            status = world.mastodon_unreblog(account, call.request.path_params["id"])
         except WorldError as error:
             raise _world_error(error) from error
-        return json_response(status_json(world, status, call.account.id, call.base_url))
+        return json_response(status_json(world, status, account.id, call.base_url))
 
 
 # --- OAuth ----------------------------------------------------------------------------------------
