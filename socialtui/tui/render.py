@@ -164,8 +164,13 @@ def account_cell_style(account: AccountConfig | None, styles: CellStyles) -> Sty
     return Style(color=account.color, bold=True)
 
 
-def cell(text: str, style: Style | str = "") -> Text:
-    """A DataTable cell holding `text` as it is (never markup), on one line."""
+def cell(text: str, style: Style | str = "", width: int | None = None) -> Text:
+    """A DataTable cell holding `text` as it is (never markup), on one line. With `width` (the
+    column's), it is cut here, grapheme by grapheme with the project's cell measure (`one_line`):
+    left to Rich, the cut could split a flag or a Devanagari conjunct and leave a stray character
+    that the terminal draws wider than Rich counted, shifting the columns after it."""
+    if width is not None:
+        text = one_line(text, max(width, 1))
     return Text(text, style=style, no_wrap=True, overflow="ellipsis", end="")
 
 

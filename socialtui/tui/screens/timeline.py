@@ -146,10 +146,10 @@ class TimelineScreen(Screen[None]):
         for row in rows:
             post = row.post
             table.add_row(
-                cell(post.created_at.astimezone(tz).strftime("%d %b %H:%M"), styles.muted),
-                cell(post.account, account_cell_style(accounts.get(post.account), styles)),
-                cell(KIND_LABEL.get(row.kind, row.kind), styles.due if row.kind == "item" else styles.muted),
-                cell(author_label(post.author, 40)),
+                cell(post.created_at.astimezone(tz).strftime("%d %b %H:%M"), styles.muted, 12),
+                cell(post.account, account_cell_style(accounts.get(post.account), styles), 13),
+                cell(KIND_LABEL.get(row.kind, row.kind), styles.due if row.kind == "item" else styles.muted, 9),
+                cell(author_label(post.author, 40), width=18),
                 self._text_cell(post),
                 key=row.key,
             )
@@ -352,7 +352,7 @@ class TimelineScreen(Screen[None]):
     def _text_cell(self, post: Post) -> Text:
         marks = self._marks(post)
         text = preview(post.text, 160)
-        return cell(f"{marks} {text}" if marks else text)
+        return cell(f"{marks} {text}" if marks else text, width=160)
 
     def _mark_row(self, post: Post) -> None:
         table = self.query_one(TimelineTable)

@@ -219,6 +219,8 @@ class QueueTable(DataTable[Text]):
         if column.width != width:
             column.width = width
             self._require_update_dimensions = True
+            if self._rows:  # the texts are cut to the column's width (`cell`): cut them again
+                self._rebuild(self._wanted())
             self.refresh()
 
     def _theme_changed(self, _theme: object) -> None:
@@ -348,7 +350,8 @@ class QueueTable(DataTable[Text]):
             age_text = f"✓ {age_text}"  # a glyph, not a colour: 16 colours must show it too
         account = self.accounts.get(account_id)
         claim_style = styles.ok if claim.startswith("you ") else styles.due
-        text_cell = cell(text)
+        width = self._widths()
+        text_cell = cell(text, width=width["text"] - (len(marks) + 1 if marks else 0))
         if marks:
             mark = Text.assemble(
                 (NEGATIVE_MARK, styles.late) if NEGATIVE_MARK in marks else "",
@@ -357,12 +360,20 @@ class QueueTable(DataTable[Text]):
             )
             text_cell = Text.assemble(mark, text_cell, no_wrap=True, overflow="ellipsis", end="")
         return [
-            cell(age_text, styles.state(state)),
-            cell(account_id, account_cell_style(account, styles)),
-            cell(author),
-            cell(claim, claim_style),
+            cell(age_text, styles.state(state), width["age"]),
+            cell(account_id, account_cell_style(account, styles), width["account"]),
+            cell(author, width=width["author"]),
+            cell(claim, claim_style, width["claim"]),
             text_cell,
         ]
+
+    def _widths(self) -> dict[str, int]:
+        """Each column's width in cells now (the text column's follows the terminal)."""
+        widths = {key: width for key, _, width in COLUMNS}
+        column = self.columns.get(ColumnKey("text"))
+        if column is not None:
+            widths["text"] = column.width
+        return widths
 
     def _sync(self) -> None:
         if not self.is_mounted:
