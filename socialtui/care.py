@@ -822,7 +822,7 @@ def _health_problem(
     account: str, health: AccountHealth, now: datetime, poll_interval: timedelta | None
 ) -> tuple[int, str] | None:
     if health.state in ("auth", "unreachable"):
-        what = "auth refused" if health.state == "auth" else "unreachable"
+        what = "auth refused" if health.state == "auth" else "server error" if health.server_failed else "unreachable"
         if health.since is None:
             # No start time known: assume the worst, a failing account must not look fine.
             return CRITICAL, f"{account} {what}"

@@ -399,7 +399,16 @@ class AccountHealth:
         if self.state == "auth":
             return f"auth refused: {self.error}" if self.error else "auth refused"
         since = f" since {local_time(self.since, tz, '%H:%M')}" if self.since else ""
+        if self.server_failed:  # it answered, with a 5xx: not "unreachable"
+            detail = self.error.removeprefix("server error").lstrip(" :")
+            return f"server error{since}: {detail}" if detail else f"server error{since}"
         return f"unreachable{since}: {self.error}" if self.error else f"unreachable{since}"
+
+    @property
+    def server_failed(self) -> bool:
+        """Failing because the server answered with an error (5xx), not because it could not be
+        reached: the poller records such an error as `server error STATUS...`."""
+        return self.state == "unreachable" and self.error.startswith("server error")
 
 
 # --- records -----------------------------------------------------------------------------------------

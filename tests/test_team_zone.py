@@ -60,8 +60,8 @@ def test_status_reads_in_the_team_zone_and_its_json_stays_utc(config_path: Path)
     code, out, _ = run(config_path, "status")
     assert out.splitlines()[0].startswith("socialtui status  2026-11-18 15:00 CET  operator "), out
     [row] = [line for line in out.splitlines() if line.startswith("acme ")]
-    assert "unreachable since 14:40 CET: server error 500" in row, row
-    assert "Z" not in row.split("unreachable", 1)[1]
+    assert "server error since 14:40 CET: 500" in row, row
+    assert "Z" not in row.split("server error", 1)[1]
     code, out, _ = run(config_path, "status", "--json")
     data = json.loads(out)
     assert data["generated_at"] == "2026-11-18T14:00:00+00:00"
@@ -80,13 +80,13 @@ def test_the_audit_and_the_handoff_draft_read_in_the_team_zone(config_path: Path
     assert code == 0, err
     [note] = store.handoffs()
     [failing] = [a for a in note.accounts if a.account == "acme"]
-    assert failing.health_detail == "unreachable since 14:40 CET: server error 500"
+    assert failing.health_detail == "server error since 14:40 CET: 500"
     from socialtui.handoff import draft_handoff
 
     config = load_config(config_path)
     draft = draft_handoff(config, store, Actor(unix_login(), "Night lead"), NOW)
     assert "# Handoff from Night lead, 2026-11-18 15:00 CET." in draft
-    assert "- acme: unreachable since 14:40 CET: server error 500" in draft
+    assert "- acme: server error since 14:40 CET: 500" in draft
 
 
 def test_a_failing_accounts_row_in_the_dashboard_reads_in_the_team_zone(config_path: Path) -> None:
@@ -96,9 +96,9 @@ def test_a_failing_accounts_row_in_the_dashboard_reads_in_the_team_zone(config_p
     config = load_config(config_path)
     [row] = build_overview(config, Store(config_path.parent / "data"), NOW).accounts
     narrow = [line.plain for line in strip_lines(row, 80, NOW, tz=config.team.tz)]
-    assert "unreachable since 14:40 CET" in narrow[1], narrow
+    assert "server error since 14:40 CET" in narrow[1], narrow
     wide = " ".join(line.plain for line in block(row, 80, NOW, tz=config.team.tz))
-    assert "unreachable since 14:40 CET" in wide, wide
+    assert "server error since 14:40 CET" in wide, wide
 
 
 def test_a_refused_reply_names_the_claim_time_in_the_team_zone(config_path: Path) -> None:
@@ -107,3 +107,14 @@ def test_a_refused_reply_names_the_claim_time_in_the_team_zone(config_path: Path
     store.claim(item, Actor("ben", "Ben"), NOW - timedelta(minutes=2), timedelta(minutes=10))
     code, _, err = run(config_path, "reply", item.id, "hi")
     assert code != 0 and f"{item.id} is claimed by Ben since 14:58 CET (--force to reply anyway)" in err, err
+
+
+def test_an_http_500_reads_as_a_server_error_and_no_answer_as_unreachable() -> None:
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    five_hundred = AccountHealth("acme", "unreachable", since=FAILED_AT, error="server error 502: Bad gateway")
+    assert five_hundred.describe(paris) == "server error since 14:40 CET: 502: Bad gateway"
+    silent = AccountHealth("acme", "unreachable", since=FAILED_AT, error="connection refused")
+    assert silent.describe(paris) == "unreachable since 14:40 CET: connection refused"
+    assert silent.summary == "unreachable since 13:40 UTC: connection refused"
