@@ -21,7 +21,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from socialtui.config import AccountConfig
 from socialtui.model import (
@@ -35,7 +35,7 @@ from socialtui.model import (
     Post,
     Shift,
 )
-from socialtui.timespec import format_duration, wall_to_utc
+from socialtui.timespec import format_duration, local_time, wall_to_utc
 from socialtui.tone import NEUTRAL, Tone, ToneLexicon, rater_for
 
 DUE_SHARE = 0.75
@@ -819,7 +819,7 @@ def _items_problem(entries: list[QueueEntry], word: str) -> str:
 
 
 def _health_problem(
-    account: str, health: AccountHealth, now: datetime, poll_interval: timedelta | None
+    account: str, health: AccountHealth, now: datetime, poll_interval: timedelta | None, tz: tzinfo = UTC
 ) -> tuple[int, str] | None:
     if health.state in ("auth", "unreachable"):
         what = "auth refused" if health.state == "auth" else "server error" if health.server_failed else "unreachable"
@@ -835,7 +835,7 @@ def _health_problem(
     if stale.level != OK and stale.age_s is not None:
         return stale.level, f"{account} not synced for {format_duration(stale.age_s)}"
     if health.state == "rate_limited":
-        until = f" until {health.until.strftime('%H:%M')}Z" if health.until else ""
+        until = f" until {local_time(health.until, tz, '%H:%M')}" if health.until else ""
         return WARNING, f"{account} rate limited{until}"
     return None
 
@@ -875,6 +875,7 @@ def check_summary(
     extra: Sequence[tuple[int, str]] = (),
     poll_interval: timedelta | None = None,
     failed: Sequence[OutboxEntry] = (),
+    tz: tzinfo = UTC,
 ) -> tuple[int, str]:
     """The exit status and one line for `socialtui check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
@@ -916,7 +917,7 @@ def check_summary(
             )
     for account in accounts:
         health = states[account.id]
-        problem = _health_problem(account.id, health, now, poll_interval)
+        problem = _health_problem(account.id, health, now, poll_interval, tz)
         if problem is not None:
             problems.append(problem)
         account_gap = gaps.get(account.id)
@@ -1254,7 +1255,7 @@ def gap_forecast(
 
 
 def forecast_problems(
-    forecasts: Iterable[GapForecast], gaps: Mapping[str, QuietGap], now: datetime
+    forecasts: Iterable[GapForecast], gaps: Mapping[str, QuietGap], now: datetime, tz: tzinfo = UTC
 ) -> list[tuple[int, str]]:
     """`check`'s warnings before a breach: within the next hour, and nothing scheduled to prevent it
     (an account already breached is reported by the gap rule)."""
@@ -1266,7 +1267,7 @@ def forecast_problems(
         if now < forecast.breach_at <= now + BREACH_WARNING:
             left = format_duration((forecast.breach_at - now).total_seconds())
             problems.append(
-                (WARNING, f"{forecast.account} breaches in {left} ({forecast.breach_at.strftime('%H:%M')}Z), nothing scheduled before it")
+                (WARNING, f"{forecast.account} breaches in {left} ({local_time(forecast.breach_at, tz, '%H:%M')}), nothing scheduled before it")
             )
     return problems
 

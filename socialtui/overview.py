@@ -81,6 +81,8 @@ class Overview:
     overdue_handoffs: list[care.OverdueHandoff]
     poll_interval: timedelta
     schedule_grace: timedelta = timedelta(minutes=10)
+    tz: tzinfo = UTC
+    """The team's zone: the times in `check`'s line are in it."""
 
     @property
     def failed(self) -> list[OutboxEntry]:
@@ -104,6 +106,7 @@ class Overview:
             extra=self.schedule_problems(unpolled),
             poll_interval=self.poll_interval,
             failed=self.failed,
+            tz=self.tz,
         )
 
     def schedule_problems(self, unpolled: Callable[[str], bool] | None = None) -> list[tuple[int, str]]:
@@ -112,7 +115,7 @@ class Overview:
         forecasts = [a.forecast for a in self.accounts if a.forecast is not None]
         gaps = {a.account.id: a.gap for a in self.accounts}
         return [
-            *care.forecast_problems(forecasts, gaps, self.generated_at),
+            *care.forecast_problems(forecasts, gaps, self.generated_at, self.tz),
             *schedule.schedule_problems(self.snapshot.outbox, healths, self.generated_at, self.schedule_grace, unpolled),
         ]
 
@@ -184,6 +187,7 @@ def build_overview(
         overdue_handoffs=overdue,
         schedule_grace=config.team.schedule_grace,
         poll_interval=poll_interval,
+        tz=config.team.tz,
     )
 
 

@@ -122,7 +122,7 @@ def test_check_warns_within_the_hour_before_a_breach_not_after() -> None:
         lines = forecast_problems([f], {acct.id: gap}, now)
         assert bool(lines) == warned, (minutes_before, lines)
         if warned:
-            assert lines == [(WARNING, "nightowl breaches in 40m (12:00Z), nothing scheduled before it")]
+            assert lines == [(WARNING, "nightowl breaches in 40m (12:00 UTC), nothing scheduled before it")]
     now = berlin(2026, 11, 18, 12, 20)
     gap, f = forecast(acct, last, now, [berlin(2026, 11, 18, 12, 45)])
     assert forecast_problems([f], {acct.id: gap}, now) == [], "the schedule covers it"

@@ -118,3 +118,11 @@ def test_an_http_500_reads_as_a_server_error_and_no_answer_as_unreachable() -> N
     silent = AccountHealth("acme", "unreachable", since=FAILED_AT, error="connection refused")
     assert silent.describe(paris) == "unreachable since 14:40 CET: connection refused"
     assert silent.summary == "unreachable since 13:40 UTC: connection refused"
+
+
+def test_the_check_line_reads_in_the_team_zone(config_path: Path) -> None:
+    store = Store(config_path.parent / "data")
+    until = NOW + timedelta(minutes=10)
+    store.set_health(AccountHealth("acme", "rate_limited", since=NOW, until=until, last_sync_at=NOW))
+    code, out, _ = run(config_path, "check")
+    assert "acme rate limited until 15:10 CET" in out and "Z" not in out.split("until", 1)[1], out
