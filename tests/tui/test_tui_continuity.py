@@ -172,6 +172,30 @@ async def test_clearing_a_filter_shows_the_oldest_item(world: World) -> None:
         assert table.scroll_y == 0 and table.selected_id == queue_ids(app)[0]
 
 
+async def test_after_a_shift_end_the_oldest_item_is_on_screen(world: World) -> None:
+    many(world)
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 44, pilot, what="the queue")
+        await wait_for(lambda: world.store.shifts("Alice") != [], pilot, what="the shift started")
+        table = app.screen.query_one(QueueTable)
+        await pilot.press("end")
+        last = len(queue_ids(app)) - 1
+        await wait_for(lambda: row_on_screen(table, last) and not row_on_screen(table, 0), pilot, what="at the end")
+        await pilot.press("q")
+        await wait_for(lambda: isinstance(app.screen, QuitDialog), pilot)
+        await pilot.press("e")
+        await wait_for(lambda: isinstance(app.screen, HandoffComposer), pilot, what="the handoff composer")
+        await pilot.press(*"Bye", "ctrl+s")
+        await wait_for(lambda: not isinstance(app.screen, HandoffComposer) and app.screen.is_modal, pilot)
+        await pilot.press("y")
+        await wait_for(lambda: isinstance(app.screen, MainScreen), pilot, what="back to the queue")
+        await wait_for(lambda: world.store.handoffs() != [], pilot, what="the note saved")
+        await wait_for(lambda: row_on_screen(table, 0), pilot, what="the oldest row inside the table")
+        await wait_for(lambda: "Fan 00" in screen_text(app), pilot, what="the oldest on screen")
+        assert table.scroll_y == 0
+
+
 async def test_in_16_colours_a_pinned_box_differs_from_an_unpinned_one_by_its_glyph(world: World) -> None:
     app = world.app(ALICE, theme="ansi-dark")
     async with app.run_test(size=(80, 24)) as pilot:
