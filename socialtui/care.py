@@ -37,7 +37,7 @@ from socialtui.model import (
     Post,
     Shift,
 )
-from socialtui.timespec import ActiveHours, format_duration, wall_to_utc
+from socialtui.timespec import ActiveHours, format_duration, local_time, wall_to_utc
 from socialtui.tone import NEUTRAL, Tone, ToneLexicon, rater_for
 
 if TYPE_CHECKING:
@@ -934,10 +934,10 @@ def _items_problem(items: StateCount, word: str) -> str:
 
 
 def _health_problem(
-    account: str, health: AccountHealth, now: datetime, poll_interval: timedelta | None
+    account: str, health: AccountHealth, now: datetime, poll_interval: timedelta | None, tz: tzinfo = UTC
 ) -> tuple[int, str] | None:
     if health.state in ("auth", "unreachable"):
-        what = "auth refused" if health.state == "auth" else "unreachable"
+        what = "auth refused" if health.state == "auth" else "server error" if health.server_failed else "unreachable"
         if health.since is None:
             # No start time known: assume the worst, a failing account must not look fine.
             return CRITICAL, f"{account} {what}"
@@ -950,7 +950,7 @@ def _health_problem(
     if stale.level != OK and stale.age_s is not None:
         return stale.level, f"{account} not synced for {format_duration(stale.age_s)}"
     if health.state == "rate_limited":
-        until = f" until {health.until.strftime('%H:%M')}Z" if health.until else ""
+        until = f" until {local_time(health.until, tz, '%H:%M')}" if health.until else ""
         return WARNING, f"{account} rate limited{until}"
     return None
 
@@ -991,6 +991,7 @@ def check_summary(
     poll_interval: timedelta | None = None,
     failed: Sequence[OutboxEntry] = (),
     tally: QueueTally | None = None,
+    tz: tzinfo = UTC,
 ) -> tuple[int, str]:
     """The exit status and one line for `socialtui check`: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
 
@@ -1034,7 +1035,7 @@ def check_summary(
             )
     for account in accounts:
         health = states[account.id]
-        problem = _health_problem(account.id, health, now, poll_interval)
+        problem = _health_problem(account.id, health, now, poll_interval, tz)
         if problem is not None:
             problems.append(problem)
         account_gap = gaps.get(account.id)
@@ -1372,14 +1373,11 @@ def gap_forecast(
 
 
 def forecast_problems(
-    forecasts: Iterable[GapForecast],
-    gaps: Mapping[str, QuietGap],
-    now: datetime,
-    tz: tzinfo | None = None,
+    forecasts: Iterable[GapForecast], gaps: Mapping[str, QuietGap], now: datetime, tz: tzinfo = UTC
 ) -> list[tuple[int, str]]:
     """`check`'s warnings before a breach: within the next hour, and nothing scheduled to prevent it
     (an account already breached is reported by the gap rule). The time of the breach is in `tz`
-    (the team's zone), labelled; without one, in UTC as `12:00Z`."""
+    (the team's zone), labelled (`12:00 UTC` without one)."""
     problems = []
     for forecast in forecasts:
         gap = gaps.get(forecast.account)
@@ -1387,12 +1385,9 @@ def forecast_problems(
             continue
         if now < forecast.breach_at <= now + BREACH_WARNING:
             left = format_duration((forecast.breach_at - now).total_seconds())
-            at = (
-                forecast.breach_at.astimezone(tz).strftime("%H:%M %Z")
-                if tz is not None
-                else forecast.breach_at.strftime("%H:%MZ")
+            problems.append(
+                (WARNING, f"{forecast.account} breaches in {left} ({local_time(forecast.breach_at, tz, '%H:%M')}), nothing scheduled before it")
             )
-            problems.append((WARNING, f"{forecast.account} breaches in {left} ({at}), nothing scheduled before it"))
     return problems
 
 

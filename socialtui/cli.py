@@ -58,7 +58,8 @@ def cmd_status(ctx: Context) -> int:
         print(json.dumps(overview_json(overview, ctx.actor), ensure_ascii=False, indent=2))
         return 0
     config = ctx.config
-    out(f"socialtui status  {now.strftime('%Y-%m-%d %H:%M')} UTC  operator {ctx.actor.label}")
+    tz = ctx.config.team.tz
+    out(f"socialtui status  {local_time(now, tz)}  operator {ctx.actor.label}")
     if not config.accounts:
         out(
             f"No accounts are configured in {config.path}: add [[accounts]] tables (see config.example.toml)."
@@ -74,7 +75,7 @@ def cmd_status(ctx: Context) -> int:
         else:
             quiet = f"{format_duration(a.gap.quiet_s)} of {format_duration(a.account.max_quiet.total_seconds())} {a.gap.state}"
         out(
-            f"{fit(a.account.id, 20)} {a.unanswered:>10} {a.late:>5} {oldest:>7}  {quiet:<22} {clean(a.health_summary)}"
+            f"{fit(a.account.id, 20)} {a.unanswered:>10} {a.late:>5} {oldest:>7}  {quiet:<22} {clean(a.health_line(tz))}"
         )
     out()
     for line in forecast_lines(overview, config.team.timezone, config.team.tz, now):
@@ -252,7 +253,7 @@ def cmd_handoff(ctx: Context) -> int:
     if action == "write":
         text = " ".join(ctx.args.text).strip()
         overview = build_overview(ctx.config, store, now)
-        work = open_work(overview, actor)
+        work = open_work(overview, actor, tz)
         if not text:
             text = _edit_handoff(ctx, draft_handoff(ctx.config, store, actor, now, overview))
             if not text:
@@ -501,7 +502,7 @@ def cmd_reply(ctx: Context) -> int:
     claim = store.claims(now).get(item.id)
     if claim and claim.operator != actor.operator and not ctx.args.force:
         raise CommandError(
-            f"{item.id} is claimed by {claim.operator} since {claim.at.strftime('%H:%M')}Z (--force to reply anyway)"
+            f"{item.id} is claimed by {claim.operator} since {local_time(claim.at, ctx.config.team.tz, '%H:%M')} (--force to reply anyway)"
         )
     adapter = default_adapter_factory(config, store, ctx.clock)(account)
 
@@ -686,7 +687,7 @@ def _demo_handoff(ctx: Context) -> None:
         "Quiet night. The two oldest are mine and half-answered: take them over when you acknowledge. "
         "The late-show tickets question on nightowl needs an answer before it turns late."
     )
-    store.write_handoff(text, lead, at, work=open_work(overview, lead))
+    store.write_handoff(text, lead, at, work=open_work(overview, lead, config.team.tz))
 
 
 # --- parser --------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ start from. One reading, one way: the text and the data never disagree.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from socialtui.config import Config
 from socialtui.model import Actor, HandedAccount, HandedDraft, HandedItem, HandoffNote, OpenWork
@@ -26,8 +26,9 @@ def note_text(draft: str) -> str:
     return "\n".join(line for line in draft.splitlines() if not line.startswith("#")).strip()
 
 
-def open_work(overview: Overview, actor: Actor) -> OpenWork:
-    """The open work in `overview`, as a note carries it."""
+def open_work(overview: Overview, actor: Actor, tz: tzinfo = UTC) -> OpenWork:
+    """The open work in `overview`, as a note carries it; the words about a failing account give
+    their times in `tz` (the team's zone: people read them)."""
     items = tuple(
         HandedItem(
             id=e.item.id,
@@ -56,7 +57,7 @@ def open_work(overview: Overview, actor: Actor) -> OpenWork:
             quiet_s=round(a.gap.quiet_s),
             max_quiet_s=a.account.max_quiet.total_seconds(),
             health=a.health.state,
-            health_detail=one_line(a.health.summary, 200),
+            health_detail=one_line(a.health.describe(tz), 200),
         )
         for a in overview.accounts
     )
@@ -65,7 +66,7 @@ def open_work(overview: Overview, actor: Actor) -> OpenWork:
 
 def take_open_work(config: Config, store: Store, actor: Actor, now: datetime) -> OpenWork:
     """The open work now, from one reading of the store."""
-    return open_work(build_overview(config, store, now), actor)
+    return open_work(build_overview(config, store, now), actor, config.team.tz)
 
 
 def item_line(item: HandedItem) -> str:
@@ -123,7 +124,7 @@ def draft_handoff(
     with `#` are guidance and are dropped on save."""
     tz = config.team.tz
     overview = overview or build_overview(config, store, now)
-    work = open_work(overview, actor)
+    work = open_work(overview, actor, tz)
     shifts = [s for s in store.shifts(actor.operator) if s.ended_at is None]
     shift_start = shifts[-1].started_at if shifts else None
     lines = [

@@ -12,9 +12,11 @@ import typing
 from collections.abc import Callable
 from dataclasses import MISSING as MISSING_FIELD
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from functools import partial
 from typing import Any, Literal, TypeVar
+
+from socialtui.timespec import local_time
 
 NETWORKS = ("mastodon", "bluesky")
 ITEM_KINDS = ("mention", "reply", "quote", "talk")
@@ -382,21 +384,34 @@ class AccountHealth:
 
     @property
     def summary(self) -> str:
-        text = self._state_summary
+        """The health in one line, times in UTC (what `status --json` carries)."""
+        return self.describe(UTC)
+
+    def describe(self, tz: tzinfo) -> str:
+        """The health in one line as a person reads it: times in `tz` (the team's zone), labelled."""
+        text = self._state_summary(tz)
         return f"{text}; {self.note}" if self.note else text
 
-    @property
-    def _state_summary(self) -> str:
+    def _state_summary(self, tz: tzinfo) -> str:
         if self.state == "ok":
             return "ok, live" if self.mode == "live" else "ok"
         if self.state == "never":
             return "never synced"
         if self.state == "rate_limited" and self.until:
-            return f"rate limited until {self.until.strftime('%H:%M:%S')}Z"
+            return f"rate limited until {local_time(self.until, tz, '%H:%M:%S')}"
         if self.state == "auth":
             return f"auth refused: {self.error}" if self.error else "auth refused"
-        since = f" since {self.since.strftime('%H:%M')}Z" if self.since else ""
+        since = f" since {local_time(self.since, tz, '%H:%M')}" if self.since else ""
+        if self.server_failed:  # it answered, with a 5xx: not "unreachable"
+            detail = self.error.removeprefix("server error").lstrip(" :")
+            return f"server error{since}: {detail}" if detail else f"server error{since}"
         return f"unreachable{since}: {self.error}" if self.error else f"unreachable{since}"
+
+    @property
+    def server_failed(self) -> bool:
+        """Failing because the server answered with an error (5xx), not because it could not be
+        reached: the poller records such an error as `server error STATUS...`."""
+        return self.state == "unreachable" and self.error.startswith("server error")
 
 
 # --- records -----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from socialtui import care, schedule
@@ -57,8 +57,13 @@ class AccountOverview:
 
     @property
     def health_summary(self) -> str:
-        """`ok`, `auth refused: ...`, `stale: last synced 45m ago`, `...; 1 reply failed`: one line."""
-        summary = self.health.summary
+        """`ok`, `auth refused: ...`, `stale: last synced 45m ago`, `...; 1 reply failed`: one line,
+        times in UTC (for JSON). `health_line(tz)` is the same for a person to read."""
+        return self.health_line(UTC)
+
+    def health_line(self, tz: tzinfo) -> str:
+        """The health summary with its times in `tz` (the team's zone), labelled."""
+        summary = self.health.describe(tz)
         if self.sync.level != care.OK and self.sync.age_s is not None:
             summary = f"stale: last synced {format_duration(self.sync.age_s)} ago"
         if self.failed:
@@ -76,8 +81,8 @@ class Overview:
     overdue_handoffs: list[care.OverdueHandoff]
     poll_interval: timedelta
     schedule_grace: timedelta = timedelta(minutes=10)
-    team_tz: tzinfo | None = None
-    """The team's time zone, for the times `check` names (None: UTC)."""
+    tz: tzinfo = UTC
+    """The team's zone: the times in `check`'s line are in it."""
     tally: care.QueueTally | None = None
     """The whole queue counted, when `queue` holds only its head (`build_status_overview`)."""
 
@@ -111,6 +116,7 @@ class Overview:
             poll_interval=self.poll_interval,
             failed=self.failed,
             tally=self.tally,
+            tz=self.tz,
         )
 
     def schedule_problems(self, unpolled: Callable[[str], bool] | None = None) -> list[tuple[int, str]]:
@@ -119,7 +125,7 @@ class Overview:
         forecasts = [a.forecast for a in self.accounts if a.forecast is not None]
         gaps = {a.account.id: a.gap for a in self.accounts}
         return [
-            *care.forecast_problems(forecasts, gaps, self.generated_at, self.team_tz),
+            *care.forecast_problems(forecasts, gaps, self.generated_at, self.tz),
             *schedule.schedule_problems(self.snapshot.outbox, healths, self.generated_at, self.schedule_grace, unpolled),
         ]
 
@@ -199,7 +205,7 @@ def build_overview(
         overdue_handoffs=overdue,
         schedule_grace=config.team.schedule_grace,
         poll_interval=poll_interval,
-        team_tz=config.team.tz,
+        tz=config.team.tz,
     )
 
 
@@ -289,7 +295,7 @@ def build_status_overview(config: Config, store: Store, now: datetime, *, head: 
         overdue_handoffs=overdue,
         schedule_grace=config.team.schedule_grace,
         poll_interval=poll_interval,
-        team_tz=config.team.tz,
+        tz=config.team.tz,
         tally=tally,
     )
 

@@ -34,7 +34,7 @@ from socialtui.clock import Clock
 from socialtui.config import AccountConfig, Config, read_secret
 from socialtui.model import AccountHealth
 from socialtui.networks.base import Adapter
-from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure, RateLimited
+from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure, RateLimited, ServerError
 from socialtui.retry import Backoff
 from socialtui.store import Store, StoreError
 from socialtui.store.engine import Lease
@@ -186,8 +186,11 @@ class AccountPoller:
         interval = self.config.team.poll_interval.total_seconds()
         # Jittered, so that several accounts never retry in step; at least half the step.
         backoff = Backoff(interval, MAX_BACKOFF.total_seconds(), floor=0.5).delay(self.failures)
+        error = _short(exc)
+        if isinstance(exc, ServerError) and not error.startswith("server error"):
+            error = f"server error {exc.status}: {error}"  # a server's own words: still a 5xx
         base = AccountHealth(
-            account=self.account.id, error=_short(exc), last_sync_at=now, last_ok_at=previous.last_ok_at
+            account=self.account.id, error=error, last_sync_at=now, last_ok_at=previous.last_ok_at
         )
         if isinstance(exc, RateLimited):
             until = exc.reset_at or now + timedelta(seconds=backoff)

@@ -50,8 +50,10 @@ def one_line(text: str, width: int | None = None) -> str:
 
 
 def cell_width(text: str) -> int:
-    """Terminal cells the text takes, grapheme by grapheme (wcwidth, as Textual counts them too):
-    a ZWJ emoji sequence is 2, a Devanagari or Thai mark 0, wide CJK 2."""
+    """Terminal cells the text takes, grapheme by grapheme (wcwidth): a ZWJ emoji sequence is 2, a
+    Thai or Devanagari vowel sign above or below 0, wide CJK 2. Terminals and Rich do not all agree
+    on Devanagari's spacing vowel signs and conjuncts (`नेहा शर्मा`: wcwidth 7, Rich 6, tmux 8), so
+    a column after such a name can still move by a cell or two in some terminals."""
     return 0 if not text else _width(text)
 
 

@@ -627,23 +627,23 @@ def test_check_account_health() -> None:
     healths[BLUESKY.id] = AccountHealth(BLUESKY.id, "rate_limited", until=utc(2024, 6, 3, 20, 5))
     assert check_summary(ALL, [], {}, healths, NOW) == (
         WARNING,
-        "WARNING: acme-mastodon unreachable for 5m; acme-bluesky rate limited until 20:05Z",
+        "WARNING: acme-mastodon unreachable for 5m; acme-bluesky rate limited until 20:05 UTC",
     )
     healths[MASTODON.id] = AccountHealth(MASTODON.id, "unreachable", since=NOW - timedelta(minutes=16))
     healths[OPS.id] = AccountHealth(OPS.id, "auth", since=NOW - timedelta(minutes=20), error="token revoked")
     assert check_summary(ALL, [], {}, healths, NOW) == (
         CRITICAL,
         "CRITICAL: acme-mastodon unreachable for 16m; acme-ops auth refused for 20m; "
-        "acme-bluesky rate limited until 20:05Z",
+        "acme-bluesky rate limited until 20:05 UTC",
     )
     del healths[OPS.id]  # never synced, while the others have: not knowing beats a known small problem
     assert check_summary(ALL, [], {}, healths, NOW)[1] == (
-        "CRITICAL: acme-mastodon unreachable for 16m; acme-ops never synced; acme-bluesky rate limited until 20:05Z"
+        "CRITICAL: acme-mastodon unreachable for 16m; acme-ops never synced; acme-bluesky rate limited until 20:05 UTC"
     )
     healths[MASTODON.id] = AccountHealth(MASTODON.id, "ok", last_sync_at=NOW)
     assert check_summary(ALL, [], {}, healths, NOW) == (
         UNKNOWN,
-        "UNKNOWN: acme-ops never synced; acme-bluesky rate limited until 20:05Z",
+        "UNKNOWN: acme-ops never synced; acme-bluesky rate limited until 20:05 UTC",
     )
 
 

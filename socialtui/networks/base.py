@@ -156,6 +156,14 @@ class Adapter(Protocol):
 
     async def boost(self, post: Post) -> None: ...
 
+    async def unfavourite(self, post: Post) -> None:
+        """Take our favourite (like) back; nothing to do if the post has none from us."""
+        ...
+
+    async def unboost(self, post: Post) -> None:
+        """Take our boost (repost) back; nothing to do if the post has none from us."""
+        ...
+
     async def aclose(self) -> None: ...
 
 

@@ -1008,6 +1008,31 @@ class BlueskyAdapter:
         """A repost: createRecord app.bsky.feed.repost."""
         await self._create_subject_record("app.bsky.feed.repost", post)
 
+    async def _delete_viewer_record(self, key: str, post: Post) -> None:
+        """Delete our like or repost of a post: the post's `viewer.like` / `viewer.repost` (from
+        getPosts) names the record, whichever app made it. None there: nothing to undo."""
+        answer = await self._xrpc("GET", "app.bsky.feed.getPosts", params={"uris": [post.remote_id]})
+        posts = answer.data.get("posts") if isinstance(answer.data, dict) else None
+        viewer = posts[0].get("viewer") if isinstance(posts, list) and posts and isinstance(posts[0], dict) else None
+        uri = viewer.get(key) if isinstance(viewer, dict) else None
+        if not isinstance(uri, str) or not uri.startswith("at://"):
+            return
+        repo, collection, rkey = uri.removeprefix("at://").split("/", 2)
+        await self._xrpc(
+            "POST",
+            "com.atproto.repo.deleteRecord",
+            json={"repo": repo, "collection": collection, "rkey": rkey},
+            idempotent=True,
+        )
+
+    async def unfavourite(self, post: Post) -> None:
+        """Unlike: deleteRecord of our app.bsky.feed.like of the post."""
+        await self._delete_viewer_record("like", post)
+
+    async def unboost(self, post: Post) -> None:
+        """Undo a repost: deleteRecord of our app.bsky.feed.repost of the post."""
+        await self._delete_viewer_record("repost", post)
+
 
 __all__ = [
     "BlueskyAdapter",

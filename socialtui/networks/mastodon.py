@@ -762,6 +762,14 @@ class MastodonAdapter:
         """POST /api/v1/statuses/:id/reblog (idempotent on the server: safe to retry)."""
         await self.http.post(f"/api/v1/statuses/{post.remote_id}/reblog", idempotent=True)
 
+    async def unfavourite(self, post: Post) -> None:
+        """POST /api/v1/statuses/:id/unfavourite (idempotent on the server: safe to retry)."""
+        await self.http.post(f"/api/v1/statuses/{post.remote_id}/unfavourite", idempotent=True)
+
+    async def unboost(self, post: Post) -> None:
+        """POST /api/v1/statuses/:id/unreblog (idempotent on the server: safe to retry)."""
+        await self.http.post(f"/api/v1/statuses/{post.remote_id}/unreblog", idempotent=True)
+
 
 # --- OAuth for `socialtui login` ---------------------------------------------------------------------
 

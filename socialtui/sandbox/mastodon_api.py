@@ -668,6 +668,28 @@ async def reblog(call: Call) -> Response:
         return json_response(status_json(world, boosted, call.mastodon_user.id, call.base_url))
 
 
+async def unfavourite(call: Call) -> Response:
+    world, account = call.world, call.account
+    assert isinstance(account, MastodonAccount)  # the route asks for a Mastodon user's token
+    with world.lock:
+        try:
+            status = world.mastodon_unfavourite(account, call.request.path_params["id"])
+        except WorldError as error:
+            raise _world_error(error) from error
+        return json_response(status_json(world, status, account.id, call.base_url))
+
+
+async def unreblog(call: Call) -> Response:
+    world, account = call.world, call.account
+    assert isinstance(account, MastodonAccount)  # the route asks for a Mastodon user's token
+    with world.lock:
+        try:
+            status = world.mastodon_unreblog(account, call.request.path_params["id"])
+        except WorldError as error:
+            raise _world_error(error) from error
+        return json_response(status_json(world, status, account.id, call.base_url))
+
+
 # --- OAuth ----------------------------------------------------------------------------------------
 
 
@@ -934,6 +956,8 @@ def routes(world: World) -> list[BaseRoute]:
         r("GET", "/api/v1/statuses/{id}/context", context, optional("read:statuses")),
         r("POST", "/api/v1/statuses/{id}/favourite", favourite, user("write:favourites")),
         r("POST", "/api/v1/statuses/{id}/reblog", reblog, user("write:statuses")),
+        r("POST", "/api/v1/statuses/{id}/unfavourite", unfavourite, user("write:favourites")),
+        r("POST", "/api/v1/statuses/{id}/unreblog", unreblog, user("write:statuses")),
         r("POST", "/api/v1/apps", create_app, NOBODY),
         r("GET", "/oauth/authorize", authorize, NOBODY),
         r("POST", "/oauth/token", token, NOBODY),

@@ -635,6 +635,39 @@ class World:
                 self._notify_mastodon(status.account_id, "reblog", account.id, status.id, at)
             return reblog
 
+    def mastodon_unfavourite(self, account: MastodonAccount, status_id: str) -> Status:
+        """Take a favourite back (and its notification); the status. Idempotent, as on Mastodon."""
+        with self.lock:
+            status = self.mastodon_status(status_id, account.id)
+            if status.reblog_of:
+                status = self.statuses[status.reblog_of]
+            if account.id in status.favourited_by:
+                status.favourited_by.discard(account.id)
+                self._forget_mastodon_notification(status, "favourite", account.id)
+            return status
+
+    def mastodon_unreblog(self, account: MastodonAccount, status_id: str) -> Status:
+        """Undo a boost: the account's reblog of the status is deleted; the original status.
+        Idempotent, as on Mastodon."""
+        with self.lock:
+            status = self.mastodon_status(status_id, account.id)
+            if status.reblog_of:
+                status = self.statuses[status.reblog_of]
+            for reblog_id in list(self.reblogs.get(status.id, [])):
+                if self.statuses[reblog_id].account_id == account.id:
+                    self.mastodon_delete(account, reblog_id)
+                    self._forget_mastodon_notification(status, "reblog", account.id)
+            return status
+
+    def _forget_mastodon_notification(self, status: Status, kind: str, from_id: str) -> None:
+        items = self.m_notifications.get(status.account_id)
+        if items:
+            self.m_notifications[status.account_id] = [
+                n
+                for n in items
+                if not (n.type == kind and n.status_id == status.id and n.from_account_id == from_id)
+            ]
+
     def mastodon_delete(self, account: MastodonAccount, status_id: str) -> Status:
         with self.lock:
             status = self.statuses.get(status_id)

@@ -10,6 +10,8 @@ from socialtui.store.engine import Writer
 
 REACTIONS = ("favourite", "boost")
 """Audited reactions to a post; the event's `detail` holds the post's remote id."""
+UNDONE = {"unfavourite": "favourite", "unboost": "boost"}
+"""Audited actions that take a reaction back (same `detail`), and the reaction each undoes."""
 
 
 class JournalMixin(StoreBase):
@@ -34,12 +36,21 @@ class JournalMixin(StoreBase):
 
     def reactions(self, since: datetime | None = None) -> dict[tuple[str, str], dict[str, AuditEvent]]:
         """Favourites and boosts given from our accounts, from the audit trail: per (account, post
-        remote id), the latest `favourite` / `boost` event of each kind. The audit is the record of
-        what operators did; a reaction is one of those actions, so it needs no table of its own."""
+        remote id), the latest `favourite` / `boost` event of each kind still standing (an
+        `unfavourite` / `unboost` after it takes it away). The audit is the record of what operators
+        did; a reaction is one of those actions, so it needs no table of its own."""
         out: dict[tuple[str, str], dict[str, AuditEvent]] = {}
         for event in self.audit_events(since):
-            if event.action in REACTIONS and event.detail:
+            if not event.detail:
+                continue
+            if event.action in REACTIONS:
                 out.setdefault((event.account, event.detail), {})[event.action] = event
+            elif event.action in UNDONE:
+                given = out.get((event.account, event.detail))
+                if given is not None:
+                    given.pop(UNDONE[event.action], None)
+                    if not given:
+                        del out[(event.account, event.detail)]
         return out
 
     # -- the poller's bookkeeping -------------------------------------------------------------------

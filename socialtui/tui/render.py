@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from rich.style import Style
 from rich.text import Text
@@ -113,9 +113,10 @@ LEVEL_STYLE = {0: "$success", 1: "$warning bold", 2: "$error bold", 3: "$text-mu
 """Styles of the monitoring levels (care.OK, WARNING, CRITICAL, UNKNOWN)."""
 
 
-def health_text(row: AccountOverview) -> str:
-    """The account's health in one line: its server, the freshness of its data, its failed replies."""
-    return one_line(row.health_summary, 60)
+def health_text(row: AccountOverview, tz: tzinfo) -> str:
+    """The account's health in one line: its server, the freshness of its data, its failed replies;
+    times in `tz` (the team's zone), labelled."""
+    return one_line(row.health_line(tz), 60)
 
 
 def health_style(row: AccountOverview) -> str:
@@ -163,8 +164,13 @@ def account_cell_style(account: AccountConfig | None, styles: CellStyles) -> Sty
     return Style(color=account.color, bold=True)
 
 
-def cell(text: str, style: Style | str = "") -> Text:
-    """A DataTable cell holding `text` as it is (never markup), on one line."""
+def cell(text: str, style: Style | str = "", width: int | None = None) -> Text:
+    """A DataTable cell holding `text` as it is (never markup), on one line. With `width` (the
+    column's), it is cut here, grapheme by grapheme with the project's cell measure (`one_line`):
+    left to Rich, the cut could split a flag or a Devanagari conjunct and leave a stray character
+    that the terminal draws wider than Rich counted, shifting the columns after it."""
+    if width is not None:
+        text = one_line(text, max(width, 1))
     return Text(text, style=style, no_wrap=True, overflow="ellipsis", end="")
 
 

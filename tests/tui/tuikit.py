@@ -151,6 +151,8 @@ class FakeAdapter:
         """New posts sent: (text, visibility, key)."""
         self.favourited: list[str] = []
         self.boosted: list[str] = []
+        self.unfavourited: list[str] = []
+        self.unboosted: list[str] = []
         self.threads: dict[str, list[Post]] = {}
         self.fail_with: NetworkFailure | None = None
         self.thread_delay = 0.0
@@ -254,6 +256,14 @@ class FakeAdapter:
     async def boost(self, post: Post) -> None:
         self._check()
         self.boosted.append(post.remote_id)
+
+    async def unfavourite(self, post: Post) -> None:
+        self._check()
+        self.unfavourited.append(post.remote_id)
+
+    async def unboost(self, post: Post) -> None:
+        self._check()
+        self.unboosted.append(post.remote_id)
 
     async def aclose(self) -> None:
         pass

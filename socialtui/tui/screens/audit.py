@@ -119,10 +119,10 @@ class AuditScreen(Screen[None]):
         for event in reading.events:
             table.add_row(
                 cell(event.at.astimezone(tz).strftime("%d %b %H:%M"), styles.muted),
-                cell(line_of(event.operator or event.login, 30)),
+                cell(line_of(event.operator or event.login, 30), width=10),
                 cell(event.action, styles.accent),
-                cell(line_of(event.account, 40)),
-                cell(line_of(event.detail or event.item, 200)),
+                cell(line_of(event.account, 40), width=13),
+                cell(line_of(event.detail or event.item, 200), width=120),
             )
         self._show_title()
         self._show_event()

@@ -139,10 +139,10 @@ class ContactsScreen(Screen[None]):
         for contact in rows:
             latest = contact.notes[-1] if contact.notes else None
             table.add_row(
-                cell(contact_label(contact, 60), styles.accent if contact.notes or contact.tags else ""),
-                cell(", ".join(line_of(tag, 30) for tag in contact.tags), styles.due),
+                cell(contact_label(contact, 60), styles.accent if contact.notes or contact.tags else "", 32),
+                cell(", ".join(line_of(tag, 30) for tag in contact.tags), styles.due, 24),
                 cell(str(len(contact.notes)), styles.muted),
-                cell(line_of(latest.text, 120) if latest else ""),
+                cell(line_of(latest.text, 120) if latest else "", width=80),
                 key=contact.key,
             )
         self.rows = rows

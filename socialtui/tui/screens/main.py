@@ -96,7 +96,9 @@ class MainScreen(Screen[None]):
         accounts = {account.id: account for account in app.config.accounts}
         yield HeaderBar(app.actor, app.config.team.tz, demo=app.demo, id="header")
         with Horizontal(id="body"):
-            yield AccountsPanel(id="accounts")
+            panel = AccountsPanel(id="accounts")
+            panel.tz = app.config.team.tz
+            yield panel
             with Vertical(id="work"):
                 queue = QueueTable(accounts, app.actor.operator, id="queue")
                 queue.negative_first = app.config.team.negative_first

@@ -160,7 +160,7 @@ class ScheduleScreen(Screen[None]):
                 cell(at),
                 cell(post.entry.account, styles.muted),
                 cell(post.state, style),
-                cell(line_of(post.entry.text, 200)),
+                cell(line_of(post.entry.text, 200), width=120),
                 key=post.entry.id,
             )
         if selected is not None and selected in {p.entry.id for p in self.posts}:

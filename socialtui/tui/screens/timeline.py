@@ -1,6 +1,7 @@
 """The timelines: every account's posts and the items addressed to them ("ours"), and what the people
 our accounts follow say ("listening"), merged by time, newest first. Filter by kind, account and
-network; reply, favourite or boost from the account the post came through.
+network; reply, favourite or boost from the account the post came through (a second `f` / `b` takes
+it back).
 """
 
 from __future__ import annotations
@@ -42,6 +43,15 @@ KIND_LABEL = {"item": "to us", "ours": "ours", "home": "followed"}
 """What a row is, in plain words: addressed to us, written by us, from someone we follow."""
 QUERY_LABEL = {"ours": "our posts and to us", "listening": "people we follow", "all": "everything"}
 """The kinds `k` cycles through, in plain words."""
+
+
+REACTED = {
+    "favourite": "Favourited",
+    "boost": "Boosted",
+    "unfavourite": "Favourite taken back",
+    "unboost": "Boost taken back",
+}
+"""What the operator is told after each reaction, and after taking one back."""
 
 
 class TimelineTable(DataTable[Text]):
@@ -136,11 +146,11 @@ class TimelineScreen(Screen[None]):
         for row in rows:
             post = row.post
             table.add_row(
-                cell(post.created_at.astimezone(tz).strftime("%d %b %H:%M"), styles.muted),
-                cell(post.account, account_cell_style(accounts.get(post.account), styles)),
-                cell(KIND_LABEL.get(row.kind, row.kind), styles.due if row.kind == "item" else styles.muted),
-                cell(author_label(post.author, 40)),
-                cell(preview(post.text, 160)),
+                cell(post.created_at.astimezone(tz).strftime("%d %b %H:%M"), styles.muted, 12),
+                cell(post.account, account_cell_style(accounts.get(post.account), styles), 13),
+                cell(KIND_LABEL.get(row.kind, row.kind), styles.due if row.kind == "item" else styles.muted, 9),
+                cell(author_label(post.author, 40), width=18),
+                self._text_cell(post),
                 key=row.key,
             )
         self._rows = rows
@@ -274,55 +284,81 @@ class TimelineScreen(Screen[None]):
 
     @work(group="react", exit_on_error=False)
     async def _react(self, post: Post, how: str) -> None:
+        """Favourite or boost the post from the account it came through; if that account already
+        did (by the audit), a second `f` / `b` takes it back on the network. Audited either way."""
         app = self.app
         account = app.config.account(post.account)
-        done = "Favourited" if how == "favourite" else "Boosted"
         try:
             given = (await app.in_thread(app.store.reactions)).get((post.account, post.remote_id), {})
         except StoreError as exc:
             app.tell(f"Could not {how}: {exc}", "error")
             return
-        if how in given:
-            event = given[how]
-            when = local_time(event.at, app.config.team.tz, "%H:%M")
-            app.tell(
-                f"Already {done.lower()} from {account.handle} by {line_of(event.operator, 20)} at {when}.",
-                "warning",
-            )
-            return
+        undo = how in given
+        action = f"un{how}" if undo else how
+        done = REACTED[action]
         if how == "boost":
+            title, yes = ("Undo the boost?", "Unboost") if undo else ("Boost?", "Boost")
             body = Content.assemble(
-                "Share this post with everyone who follows\n",
+                "Take the boost back from everyone who follows\n" if undo else "Share this post with everyone who follows\n",
                 account_label(account),
                 "\n\n",
                 (author_label(post.author, 60), "bold"),
                 ": ",
                 line_of(post.text, 200),
             )
-            if not await app.push_screen_wait(ConfirmDialog("Boost?", body, yes="Boost", no="Cancel")):
+            if not await app.push_screen_wait(ConfirmDialog(title, body, yes=yes, no="Cancel")):
                 return
         network = app.network
 
         async def act() -> None:
             adapter = network.adapter(post.account)
-            await (adapter.favourite(post) if how == "favourite" else adapter.boost(post))
+            calls = {
+                "favourite": adapter.favourite,
+                "boost": adapter.boost,
+                "unfavourite": adapter.unfavourite,
+                "unboost": adapter.unboost,
+            }
+            await calls[action](post)
 
         try:
             await network.call(act)
         except Exception as exc:  # noqa: BLE001 - a failing server or a missing secret: say it, go on
-            app.tell(f"Could not {how} from {account.handle}: {exc}", "error")
+            app.tell(f"Could not {action} from {account.handle}: {exc}", "error")
             return
+        key = (post.account, post.remote_id)
         try:
             await app.in_thread(
-                app.store.audit, app.actor, app.now(), how, post.account, "", post.remote_id
+                app.store.audit, app.actor, app.now(), action, post.account, "", post.remote_id
             )
         except StoreError as exc:
             app.tell(f"{done}, but not recorded in the audit: {exc}", "warning")
         else:
-            event = AuditEvent(app.now(), app.actor.login, app.actor.operator, how, post.account, "", post.remote_id)
-            self._reactions.setdefault((post.account, post.remote_id), {})[how] = event
+            mine = self._reactions.setdefault(key, {})
+            if undo:
+                mine.pop(how, None)
+            else:
+                mine[how] = AuditEvent(
+                    app.now(), app.actor.login, app.actor.operator, how, post.account, "", post.remote_id
+                )
         app.tell(f"{done} from {account.handle}: {line_of(post.author.label, 40)}")
+        self._mark_row(post)
         self._show_preview()
+
+    def _marks(self, post: Post) -> str:
+        """★ favourited, ⟲ boosted from our account: glyphs, so that 16 colours show them too."""
+        given = self._reactions.get((post.account, post.remote_id), {})
+        return "".join(glyph for how, glyph in (("favourite", "★"), ("boost", "⟲")) if how in given)
+
+    def _text_cell(self, post: Post) -> Text:
+        marks = self._marks(post)
+        text = preview(post.text, 160)
+        return cell(f"{marks} {text}" if marks else text, width=160)
+
+    def _mark_row(self, post: Post) -> None:
+        table = self.query_one(TimelineTable)
+        for row in self._rows:
+            if row.post.account == post.account and row.post.remote_id == post.remote_id:
+                table.update_cell(row.key, "text", self._text_cell(row.post))
 
     def action_open_in_browser(self) -> None:
         post = self._need_post()
@@ -337,10 +373,10 @@ class TimelineScreen(Screen[None]):
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Reply", "Reply to the selected post from its account", self.action_reply)
         yield SystemCommand(
-            "Favourite", "Favourite the selected post from its account", self.action_favourite
+            "Favourite", "Favourite the selected post from its account (again: take it back)", self.action_favourite
         )
         yield SystemCommand(
-            "Boost", "Boost the selected post from its account (asks first)", self.action_boost
+            "Boost", "Boost the selected post from its account (asks first; again: take it back)", self.action_boost
         )
         yield SystemCommand("Timeline: next kind", "our posts and to us / people we follow / everything", self.action_cycle_kind)
         yield SystemCommand("Timeline: next account", "Show one account, or all", self.action_cycle_account)

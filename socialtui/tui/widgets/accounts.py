@@ -9,7 +9,7 @@ shows that account's schedule."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -68,7 +68,7 @@ def forecast_part(row: AccountOverview, now: datetime) -> Part:
 
 
 def block(
-    row: AccountOverview, width: int, now: datetime | None = None, *, cursor: bool = False
+    row: AccountOverview, width: int, now: datetime | None = None, *, cursor: bool = False, tz: tzinfo = UTC
 ) -> list[Content]:
     """Five lines about one account, for the wide column."""
     account = row.account
@@ -81,7 +81,7 @@ def block(
             "  ",
             (sparkline(row.gap.hourly, 12), "$secondary"),
             " ",
-            (health_text(row), health_style(row)),
+            (health_text(row, tz), health_style(row)),
         ).truncate(width, ellipsis=True),
     ]
     if now is not None and row.forecast is not None:
@@ -90,7 +90,7 @@ def block(
 
 
 def strip_lines(
-    row: AccountOverview, width: int, now: datetime | None = None, *, cursor: bool = False
+    row: AccountOverview, width: int, now: datetime | None = None, *, cursor: bool = False, tz: tzinfo = UTC
 ) -> list[Content]:
     """One line about one account, for narrow screens (a second one when its server is failing).
     Under the cursor the forecast takes the place of the quiet gap and the rhythm: the same number
@@ -125,7 +125,7 @@ def strip_lines(
         return [line]
     problem = Content.assemble(
         ("  ⚠ ", health_style(row)),
-        (health_text(row), health_style(row)),
+        (health_text(row, tz), health_style(row)),
     )
     return [line, problem.truncate(width, ellipsis=True)]
 
@@ -157,6 +157,8 @@ class AccountsPanel(VerticalScroll):
 
     dashboard: reactive[Dashboard | None] = reactive(None)
     """The reading shown (set by the screen)."""
+    tz: tzinfo = UTC
+    """The team's zone (set by the screen): the times in a failing account's row are in it."""
     compact: reactive[bool] = reactive(False)
     """One line per account (narrow screens) instead of a block each."""
     cursor: reactive[int] = reactive(0)
@@ -231,13 +233,13 @@ class AccountsPanel(VerticalScroll):
             lines = [
                 line
                 for index, row in enumerate(data.overview.accounts)
-                for line in strip_lines(row, width, now, cursor=index == at)
+                for line in strip_lines(row, width, now, cursor=index == at, tz=self.tz)
             ]
         else:
             for index, row in enumerate(data.overview.accounts):
                 if index:
                     lines.append(Content(""))
-                lines.extend(block(row, width, now, cursor=index == at))
+                lines.extend(block(row, width, now, cursor=index == at, tz=self.tz))
         if not lines:
             lines = [Content.styled("No accounts in the config.", "$text-muted")]
         content = Content("\n").join(lines)

@@ -208,6 +208,11 @@ class QueueTable(DataTable[Text]):
 
     def on_resize(self) -> None:
         self._fit_columns()
+        # The table can shrink after the cursor was scrolled into view (at 80x24 the accounts strip
+        # above grows as the first readings fill it): without this, End left the newest row one line
+        # below the visible area. Keep the selected row on screen whatever the new height.
+        if self._order and self.is_valid_row_index(self.cursor_row):
+            self.move_cursor(row=self.cursor_row, scroll=True)
 
     def _fit_columns(self) -> None:
         """The text column takes the room the others leave, so the table never scrolls sideways."""
@@ -221,6 +226,8 @@ class QueueTable(DataTable[Text]):
         if column.width != width:
             column.width = width
             self._require_update_dimensions = True
+            if self._rows:  # the texts are cut to the column's width (`cell`): cut them again
+                self._rebuild(self._wanted())
             self.refresh()
 
     def _theme_changed(self, _theme: object) -> None:
@@ -282,8 +289,10 @@ class QueueTable(DataTable[Text]):
 
     def action_last_item(self) -> None:
         if self._order:
+            # The cursor is scrolled into view after the next refresh, with the height the layout
+            # has then; a `max_scroll_y` read now could be stale by the time the scroll happens.
             self.move_cursor(row=len(self._order) - 1)
-            self.scroll_to(x=0, y=self.max_scroll_y, animate=False)
+            self.scroll_to(x=0, animate=False)
 
     def show_oldest(self) -> None:
         """Scroll to the top, so that the oldest item is on screen; the selection stays if it is on
@@ -348,7 +357,8 @@ class QueueTable(DataTable[Text]):
             age_text = f"✓ {age_text}"  # a glyph, not a colour: 16 colours must show it too
         account = self.accounts.get(account_id)
         claim_style = styles.ok if claim.startswith("you ") else styles.due
-        text_cell = cell(text)
+        width = self._widths()
+        text_cell = cell(text, width=width["text"] - (len(marks) + 1 if marks else 0))
         if marks:
             mark = Text.assemble(
                 (NEGATIVE_MARK, styles.late) if NEGATIVE_MARK in marks else "",
@@ -357,12 +367,20 @@ class QueueTable(DataTable[Text]):
             )
             text_cell = Text.assemble(mark, text_cell, no_wrap=True, overflow="ellipsis", end="")
         return [
-            cell(age_text, styles.state(state)),
-            cell(account_id, account_cell_style(account, styles)),
-            cell(author),
-            cell(claim, claim_style),
+            cell(age_text, styles.state(state), width["age"]),
+            cell(account_id, account_cell_style(account, styles), width["account"]),
+            cell(author, width=width["author"]),
+            cell(claim, claim_style, width["claim"]),
             text_cell,
         ]
+
+    def _widths(self) -> dict[str, int]:
+        """Each column's width in cells now (the text column's follows the terminal)."""
+        widths = {key: width for key, _, width in COLUMNS}
+        column = self.columns.get(ColumnKey("text"))
+        if column is not None:
+            widths["text"] = column.width
+        return widths
 
     def _sync(self) -> None:
         if not self.is_mounted:

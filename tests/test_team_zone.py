@@ -1,0 +1,128 @@
+"""Every time a person reads is in the team's zone, labelled (`status`, a failing account's row in
+the dashboard and in `status`, the audit, the handoff draft, a refused claim); JSON stays UTC."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from socialtui.cli import main, unix_login
+from socialtui.clock import FixedClock
+from socialtui.config import load_config
+from socialtui.model import AccountHealth, Actor, Author, Item, Post, item_id
+from socialtui.store import Store
+
+NOW = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)  # 15:00 CET in Paris
+FAILED_AT = NOW - timedelta(minutes=20)  # 14:40 CET, 13:40 UTC
+CONFIG = """
+[team]
+data_dir = "data"
+timezone = "Europe/Paris"
+
+[operators]
+{login} = "Night lead"
+
+[[accounts]]
+id = "acme"
+network = "mastodon"
+server = "https://mastodon.example"
+handle = "@acme@mastodon.example"
+token_env = "ACME_TOKEN"
+"""
+
+
+@pytest.fixture
+def config_path(tmp_path: Path) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(CONFIG.format(login=unix_login()))
+    store = Store(tmp_path / "data")
+    post = Post("acme", "r1", Author("mastodon", "sam@example.org", "1", "Sam"), "hello?", NOW - timedelta(hours=1))
+    store.put_items([Item(item_id("acme", "r1"), "acme", "mention", post)])
+    store.set_health(
+        AccountHealth("acme", "unreachable", since=FAILED_AT, error="server error 500", last_sync_at=FAILED_AT)
+    )
+    return path
+
+
+def run(config_path: Path, *args: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        code = main(["--config", str(config_path), *args], clock=FixedClock(NOW))
+    return code, stdout.getvalue(), stderr.getvalue()
+
+
+def test_status_reads_in_the_team_zone_and_its_json_stays_utc(config_path: Path) -> None:
+    code, out, _ = run(config_path, "status")
+    assert out.splitlines()[0].startswith("socialtui status  2026-11-18 15:00 CET  operator "), out
+    [row] = [line for line in out.splitlines() if line.startswith("acme ")]
+    assert "server error since 14:40 CET: 500" in row, row
+    assert "Z" not in row.split("server error", 1)[1]
+    code, out, _ = run(config_path, "status", "--json")
+    data = json.loads(out)
+    assert data["generated_at"] == "2026-11-18T14:00:00+00:00"
+    [account] = data["accounts"]
+    assert "13:40 UTC" in account["health_detail"] and "CET" not in out
+
+
+def test_the_audit_and_the_handoff_draft_read_in_the_team_zone(config_path: Path) -> None:
+    store = Store(config_path.parent / "data")
+    store.audit(Actor("ben", "Ben"), NOW - timedelta(minutes=5), "note", "acme", "", "called back")
+    _, out, _ = run(config_path, "report", "--audit", "--since", "1h")
+    assert "2026-11-18 14:55:00 CET Ben (ben) note acme called back" in out, out
+    _, out, _ = run(config_path, "report", "--audit", "--since", "1h", "--json")
+    assert json.loads(out)[0]["at"].startswith("2026-11-18T13:55:00")
+    code, out, err = run(config_path, "handoff", "write", "Bye")
+    assert code == 0, err
+    [note] = store.handoffs()
+    [failing] = [a for a in note.accounts if a.account == "acme"]
+    assert failing.health_detail == "server error since 14:40 CET: 500"
+    from socialtui.handoff import draft_handoff
+
+    config = load_config(config_path)
+    draft = draft_handoff(config, store, Actor(unix_login(), "Night lead"), NOW)
+    assert "# Handoff from Night lead, 2026-11-18 15:00 CET." in draft
+    assert "- acme: server error since 14:40 CET: 500" in draft
+
+
+def test_a_failing_accounts_row_in_the_dashboard_reads_in_the_team_zone(config_path: Path) -> None:
+    from socialtui.overview import build_overview
+    from socialtui.tui.widgets.accounts import block, strip_lines
+
+    config = load_config(config_path)
+    [row] = build_overview(config, Store(config_path.parent / "data"), NOW).accounts
+    narrow = [line.plain for line in strip_lines(row, 80, NOW, tz=config.team.tz)]
+    assert "server error since 14:40 CET" in narrow[1], narrow
+    wide = " ".join(line.plain for line in block(row, 80, NOW, tz=config.team.tz))
+    assert "server error since 14:40 CET" in wide, wide
+
+
+def test_a_refused_reply_names_the_claim_time_in_the_team_zone(config_path: Path) -> None:
+    store = Store(config_path.parent / "data")
+    [item] = store.items()
+    store.claim(item, Actor("ben", "Ben"), NOW - timedelta(minutes=2), timedelta(minutes=10))
+    code, _, err = run(config_path, "reply", item.id, "hi")
+    assert code != 0 and f"{item.id} is claimed by Ben since 14:58 CET (--force to reply anyway)" in err, err
+
+
+def test_an_http_500_reads_as_a_server_error_and_no_answer_as_unreachable() -> None:
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    five_hundred = AccountHealth("acme", "unreachable", since=FAILED_AT, error="server error 502: Bad gateway")
+    assert five_hundred.describe(paris) == "server error since 14:40 CET: 502: Bad gateway"
+    silent = AccountHealth("acme", "unreachable", since=FAILED_AT, error="connection refused")
+    assert silent.describe(paris) == "unreachable since 14:40 CET: connection refused"
+    assert silent.summary == "unreachable since 13:40 UTC: connection refused"
+
+
+def test_the_check_line_reads_in_the_team_zone(config_path: Path) -> None:
+    store = Store(config_path.parent / "data")
+    until = NOW + timedelta(minutes=10)
+    store.set_health(AccountHealth("acme", "rate_limited", since=NOW, until=until, last_sync_at=NOW))
+    code, out, _ = run(config_path, "check")
+    assert "acme rate limited until 15:10 CET" in out and "Z" not in out.split("until", 1)[1], out
