@@ -1,20 +1,26 @@
 """Dashboard benchmark: the team's worth of data of bench/store.py, and what an operator waits on.
 
-The store: 20 accounts x 2,000 cached posts, 2,000 open items (and as many answered), contacts and
-handoffs (`bench.store.build_store`). The dashboard runs headless at 80x24 in a fresh process, with
-the store followed every second as in production (no network: the adapters are stubs).
+The store: 20 accounts x 10,000 cached posts, 2,000 open items (and as many answered), contacts and
+handoffs (`bench.store.build_store`, bulk and linear). The dashboard runs headless at 80x24 in a fresh
+process, with the store followed every second as in production (no network: the adapters are stubs).
 
-    python bench/tui.py [--accounts 20] [--posts 2000] [--open-items 2000] [--size 80x24]
+    python bench/tui.py [--engine files|postgresql] [--accounts 20] [--posts 10000]
+                        [--open-items 2000|20000|50000] [--size 80x24]
+
+`--engine postgresql` starts a throw-away cluster (tests/pgcluster.py) and puts the store there.
 
 Prints, each against its budget:
     cold_start_first_paint   from starting the process to the first paint showing the whole queue
     queue_step               moving the selection one row: key press to the repainted screen (median)
+    end_to_last_row          `End`: key press to the paint showing the newest item selected (median of 3)
+    filter_keystroke         one key typed in the `/` filter to the repainted queue (median)
     rss_after_start          resident memory once the first full paint is done
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 PROCESS_STARTED = time.time()  # before any import: the child's cold start counts its imports
 
@@ -30,7 +36,13 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BUDGETS = {"cold_start_first_paint": 1.5, "queue_step": 50.0, "rss_after_start": 250.0}
+BUDGETS = {
+    "cold_start_first_paint": 1.5,
+    "queue_step": 50.0,
+    "end_to_last_row": 200.0,
+    "filter_keystroke": 100.0,
+    "rss_after_start": 150.0,
+}
 STEPS = 40
 
 
@@ -49,7 +61,7 @@ def rss_mb() -> float:
     return 0.0
 
 
-def child(config_path: str, size: tuple[int, int], expected: int) -> None:
+def child(config_path: str, size: tuple[int, int], expected: int, newest: list[str]) -> None:
     from datetime import datetime
 
     from textual import events
@@ -58,7 +70,7 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
     from socialtui.config import load_config
     from socialtui.model import Actor, Item, Post
     from socialtui.networks.base import ReplyDraft
-    from socialtui.store import Store
+    from socialtui.store import open_store
     from socialtui.tui.app import SocialApp
     from socialtui.tui.widgets.queue import QueueTable
 
@@ -83,7 +95,7 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
             pass
 
     config = load_config(config_path)
-    store = Store(config.team.data_dir)
+    store = open_store(config)
     app = SocialApp(
         config, store, FixedClock(now), Actor("bench", "Bench"), adapter_factory=StubAdapter, sync=False
     )  # type: ignore[arg-type]
@@ -101,15 +113,15 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
             def painted() -> None:
                 original()
                 paints.append(time.perf_counter())
-                if not full and queue.row_count >= expected:
-                    full.append(time.time())  # the first paint with the whole queue in it
+                if not full and queue.row_count and len(queue.entries) >= expected:
+                    full.append(time.time())  # the first paint with the whole queue known
 
             screen._compositor_refresh = painted  # type: ignore[method-assign]
             while not full:
                 await asyncio.sleep(0.002)
             result["first_paint"] = full[0]
             result["rss"] = rss_mb()
-            result["rows"] = queue.row_count
+            result["rows"] = len(queue.entries)
             await pilot.pause(1.5)  # the next readings of the store come and go: steps run among them
             # When the cursor actually moved (the paint showing it necessarily comes after).
             moves: list[float] = []
@@ -133,6 +145,44 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
                 steps.append((shown_at - pressed) * 1000)
                 await asyncio.sleep(0.03)  # a person's key repeat is slower than this
             result["steps"] = steps
+
+            async def shown_after(pressed: float, done: Callable[[], bool]) -> float:
+                """ms from `pressed` to the first paint after `done()` became true."""
+                while not done():
+                    await asyncio.sleep(0.0005)
+                at = time.perf_counter()
+                while not paints or paints[-1] < at:
+                    await asyncio.sleep(0.0005)
+                return (next(paint for paint in paints if paint >= at) - pressed) * 1000
+
+            ends: list[float] = []
+            for _ in range(3):
+                app.post_message(events.Key("home", None))
+                await pilot.pause()
+                pressed = time.perf_counter()
+                app.post_message(events.Key("end", None))
+                ends.append(await shown_after(pressed, lambda: queue.selected_id in newest))
+                await asyncio.sleep(0.05)
+            result["ends"] = ends
+            app.post_message(events.Key("home", None))
+            await pilot.pause()
+            await pilot.press("slash")
+            await pilot.pause()
+            typed: list[float] = []
+            watch_query = queue.watch_query_text
+            filtered: list[float] = []
+
+            def query_changed() -> None:
+                watch_query()
+                filtered.append(time.perf_counter())
+
+            queue.watch_query_text = query_changed  # type: ignore[method-assign]
+            for key in "brand03":
+                pressed = time.perf_counter()
+                app.post_message(events.Key(key, key))
+                typed.append(await shown_after(pressed, lambda at=pressed: bool(filtered) and filtered[-1] >= at))
+                await asyncio.sleep(0.03)
+            result["typed"] = typed
             result["rss_after_steps"] = rss_mb()
 
     asyncio.run(run())
@@ -142,20 +192,39 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
 # --- the driver ----------------------------------------------------------------------------------
 
 
-def build(directory: Path, accounts: int, posts: int, open_items: int) -> tuple[Path, str, int]:
+def build(
+    directory: Path, accounts: int, posts: int, open_items: int, url: str | None
+) -> tuple[Path, str, int]:
     """The store of bench/store.py; (config path, the fixed `now`, how many items are open)."""
-    from bench.store import NOW, build_store
+    from bench.store import NOW, build_store, open_engine
 
-    config_path, _store = build_store(directory, accounts=accounts, posts=posts, open_items=open_items)
+    config_path, store = build_store(
+        directory,
+        accounts=accounts,
+        posts=posts,
+        open_items=open_items,
+        engine=lambda: open_engine(url),
+        store_url=url,
+    )
+    store.close()
     return config_path, NOW.isoformat(), (open_items // accounts) * accounts
+
+
+def newest_ids(accounts: int) -> str:
+    """The newest open items (bench/store.py: each account's item 0, all received at the same time)."""
+    from bench.store import account_handle  # noqa: F401 - the same naming as the set-up
+    from socialtui.model import item_id
+
+    return ",".join(item_id(f"brand{n:02d}", f"brand{n:02d}-in-{0:06d}") for n in range(accounts))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--engine", choices=("files", "postgresql"), default="files")
     parser.add_argument("--accounts", type=int, default=20)
-    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--posts", type=int, default=10_000, help="cached posts per account")
     parser.add_argument("--open-items", type=int, default=2000)
     parser.add_argument("--size", default="80x24")
     parser.add_argument("--child", nargs=3, metavar=("CONFIG", "SIZE", "EXPECTED"), help=argparse.SUPPRESS)
@@ -163,20 +232,43 @@ def main() -> int:
     if args.child:
         config_path, size, expected = args.child
         width, height = (int(n) for n in size.split("x"))
-        child(config_path, (width, height), int(expected))
+        child(config_path, (width, height), int(expected), os.environ["BENCH_NEWEST"].split(","))
         return 0
+    cluster = None
+    url = None
+    if args.engine == "postgresql":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from pgcluster import PgCluster
+
+        cluster = PgCluster().start()
+        url = cluster.create_database("bench")
+    try:
+        return drive(args, url)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def drive(args: argparse.Namespace, url: str | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         started = time.perf_counter()
-        config_path, now, expected = build(directory, args.accounts, args.posts, args.open_items)
+        config_path, now, expected = build(directory, args.accounts, args.posts, args.open_items, url)
         sizes: dict[str, int] = {}
         for part in (directory / "data" / "tables").glob("*/*.json"):  # per table, all its files
             sizes[part.parent.name] = sizes.get(part.parent.name, 0) + part.stat().st_size
         print(
-            f"# store built in {time.perf_counter() - started:.1f}s: "
-            + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items()))
+            f"# {args.engine}: {args.open_items} open items, {args.accounts} accounts x {args.posts} posts;"
+            f" store built in {time.perf_counter() - started:.1f}s: "
+            + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items())),
+            flush=True,
         )
-        env = {**os.environ, "SOCIALTUI_NOW": now, "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {
+            **os.environ,
+            "SOCIALTUI_NOW": now,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "BENCH_NEWEST": newest_ids(args.accounts),
+        }
         spawned = time.time()
         done = subprocess.run(
             [sys.executable, __file__, "--child", str(config_path), args.size, str(expected)],
@@ -199,6 +291,14 @@ def main() -> int:
     )
     print(
         f"queue_step: {step:.0f} ms (budget {BUDGETS['queue_step']:.0f} ms) {verdict(step, BUDGETS['queue_step'])}"
+    )
+    end = statistics.median(result["ends"])
+    print(
+        f"end_to_last_row: {end:.0f} ms (budget {BUDGETS['end_to_last_row']:.0f} ms) {verdict(end, BUDGETS['end_to_last_row'])}"
+    )
+    typed = statistics.median(result["typed"])
+    print(
+        f"filter_keystroke: {typed:.0f} ms, max {max(result['typed']):.0f} ms (budget {BUDGETS['filter_keystroke']:.0f} ms) {verdict(typed, BUDGETS['filter_keystroke'])}"
     )
     rss = result["rss"]
     print(
