@@ -8,6 +8,7 @@ queue reads the open items without decoding the answered ones.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from socialtui.model import (
 )
 from socialtui.store.base import NotFoundInStore, StoreBase, iso
 from socialtui.store.engine import Query, Reader, Writer
-from socialtui.store.schema import contact_key, post_key
+from socialtui.store.schema import TABLES, contact_key, post_key
 
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -82,6 +83,10 @@ class Dossier:
     replies: list[Post]
 
 
+ITEM_AT = TABLES["items"].at or (lambda doc: "")
+"""An item document's time received (UTC ISO-8601, so the text sorts as the time does)."""
+
+
 def answered_doc(account: str, at: datetime, by: str) -> dict[str, Any]:
     return {"account": account, "at": at.isoformat(), "by": by}
 
@@ -131,6 +136,18 @@ class ItemsMixin(StoreBase):
             raise NotFoundInStore(f"item {ref!r} is ambiguous: it could be {', '.join(matches[:5])}")
         raise NotFoundInStore(f"no item {ref!r} in the store (see `socialtui status` for item ids)")
 
+    def open_counts(self) -> dict[str, int]:
+        """How many items are open (not answered) per account: counted, not decoded."""
+
+        def body(r: Reader) -> dict[str, int]:
+            counts: dict[str, int] = {}
+            for _, doc in r.scan("items", Query(unless_in="answered")):
+                account = doc.get("account", "")
+                counts[account] = counts.get(account, 0) + 1
+            return counts
+
+        return self._read(body)
+
     def own_posts(self, account: str | None = None, since: datetime | None = None) -> list[Post]:
         query = Query(account=account, since=iso(since) if since else None)
         return self._read(lambda r: [from_record(Post, doc) for _, doc in r.scan("own", query)])
@@ -139,13 +156,21 @@ class ItemsMixin(StoreBase):
         query = Query(account=account) if account is not None else None
         return self._read(lambda r: [from_record(Post, doc) for _, doc in r.scan("home", query)])
 
-    def snapshot(self, now: datetime, *, open_only: bool = False, posts_since: datetime | None = None) -> Snapshot:
+    def snapshot(
+        self,
+        now: datetime,
+        *,
+        open_only: bool = False,
+        posts_since: datetime | None = None,
+        oldest: int | None = None,
+    ) -> Snapshot:
         """Items, own posts, operator state and health: everything the care rules read.
 
         `open_only` leaves out items that are answered (done, replied to by the account, or sent
         through the outbox) without reading them; `posts_since` leaves out older own posts but each
         account's latest (its gap is measured from it). The queue, gaps and `check` need no more than
-        that; the report needs everything.
+        that; the report needs everything. `oldest`: only the oldest this many items are decoded
+        (the dashboard's first screen: the head of the queue, before the rest is read).
         """
 
         def body(r: Reader) -> Snapshot:
@@ -154,7 +179,12 @@ class ItemsMixin(StoreBase):
             outbox = [from_record(OutboxEntry, doc) for _, doc in r.scan("outbox")]
             drafts = {key: from_record(Draft, doc) for key, doc in r.scan("drafts")}
             items_query = Query(unless_in="answered") if open_only else None
-            items = [from_record(Item, doc) for _, doc in r.scan("items", items_query)]
+            if oldest is None:
+                items = [from_record(Item, doc) for _, doc in r.scan("items", items_query)]
+            else:
+                at = ITEM_AT
+                docs = heapq.nsmallest(oldest, (doc for _, doc in r.scan("items", items_query)), key=at)
+                items = [from_record(Item, doc) for doc in docs]
             raw_health = dict(r.scan("health"))
             health = {key: from_record(AccountHealth, doc) for key, doc in raw_health.items()}
             if posts_since is None:

@@ -107,6 +107,8 @@ class SocialApp(App[int]):
         """Guards `_reading_active` and `_read_again`: one reading at a time, and one more if asked."""
         self._reading_active = False
         self._read_again = False
+        self._first_look_done = False
+        """The first look (the head of the queue) was read: from then on, full readings only."""
         self._wanted_theme = theme
         self.demo = demo
         """Running on the sandbox network (`socialtui demo`): the header says so."""
@@ -255,6 +257,13 @@ class SocialApp(App[int]):
     def _read_store(self) -> None:
         while True:
             try:
+                if self.dashboard is None and not self._first_look_done:
+                    # The head of the queue and the counts first, on screen at once; the full reading
+                    # (every item decoded, then followed) comes right after it.
+                    self._first_look_done = True
+                    first = self.follower.first_look(self.now(), self.shift_start)
+                    if first.partial:
+                        self._from_thread(self._reading_done, first)
                 reading = self.follower.read(self.now(), self.shift_start)
             except StoreBusy:
                 self._from_thread(self._reading_failed, "store busy: locked by another process; retrying")

@@ -17,10 +17,10 @@ import heapq
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from socialtui.care import QueueEntry, handoffs_waiting
+from socialtui.care import CARE_LOOKBACK, QueueEntry, handoffs_waiting
 from socialtui.config import Config
 from socialtui.model import AuditEvent, Contact, HandoffNote, Item, Post, Shift, item_id
 from socialtui.overview import Overview, build_overview
@@ -30,7 +30,6 @@ from socialtui.store.follow import Follower
 FOLLOWED = (
     "items",
     "own",
-    "home",
     "states",
     "claims",
     "outbox",
@@ -61,6 +60,19 @@ class Dashboard:
     """The handoff notes this operator must read and acknowledge (`care.handoffs_waiting`)."""
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """The tags of each contact that has some, by contact key (what `tag:` filters on)."""
+    open_total: int | None = None
+    """The first look (`StoreFollower.first_look`): the queue holds only its oldest part, and this
+    many items are open in all. None: the queue is whole."""
+
+    @property
+    def unanswered(self) -> int:
+        """How many items wait for an answer (the whole queue's length, even on the first look)."""
+        return self.open_total if self.open_total is not None else len(self.overview.queue)
+
+    @property
+    def partial(self) -> bool:
+        """The first look: the rest of the queue is still being read."""
+        return self.open_total is not None
 
     @property
     def queue(self) -> list[QueueEntry]:
@@ -116,6 +128,10 @@ class StoreFollower:
         self.operator = operator
         """Whose handoff notes `Dashboard.waiting` lists."""
         self._follow = Follower(store.engine, FOLLOWED)
+        self._home: Follower | None = None
+        """The followed timelines, read once the timeline first asks for them: they are most of the
+        store (tens of thousands of posts per account) and the queue never needs them."""
+        self._home_list: tuple[int, list[Post]] = (-1, [])
         self._lists: dict[str, tuple[int, list]] = {}
         self._lock = threading.Lock()
 
@@ -130,13 +146,19 @@ class StoreFollower:
     # -- readings ---------------------------------------------------------------------------------
 
     def home_posts(self) -> list[Post]:
+        """The followed timelines of all accounts (read, and then followed, from the first call)."""
         with self._lock:
-            self._follow.refresh()
-            return self._list("home")
+            if self._home is None:
+                self._home = Follower(self.store.engine, ("home",))
+            self._home.refresh()
+            version = self._home.versions["home"]
+            if self._home_list[0] != version:
+                self._home_list = (version, list(self._home.objects("home").values()))
+            return self._home_list[1]
 
     @property
     def home_version(self) -> int:
-        return self._follow.versions["home"]
+        return self._home.versions["home"] if self._home is not None else -1
 
     def wait(self, timeout: float) -> bool:
         """Block until the store may have changed since the last reading (or `timeout` seconds)."""
@@ -177,6 +199,38 @@ class StoreFollower:
             shifts=shifts,
             waiting=waiting,
             tags=tags,
+        )
+
+    def first_look(self, now: datetime, shift_start: datetime | None = None, oldest: int = 200) -> Dashboard:
+        """What the operator needs first, read in a fraction of the full reading: the accounts, the
+        oldest `oldest` open items (the head of the queue) and how many items are open. Nothing is
+        followed: the full `read` comes next and replaces it."""
+        store = self.store
+        snapshot = store.snapshot(now, open_only=True, posts_since=now - CARE_LOOKBACK, oldest=oldest)
+        counts = store.open_counts()
+        overview = build_overview(self.config, store, now, snapshot)
+        if len(overview.queue) >= oldest:  # the queue goes on beyond what was read: say how far
+            accounts = [
+                replace(a, unanswered=max(a.unanswered, counts.get(a.account.id, 0))) for a in overview.accounts
+            ]
+            overview = replace(overview, accounts=accounts)
+            total: int | None = max(sum(counts.values()), len(overview.queue))
+        else:
+            total = None  # all of it was read: the queue is whole
+        handoffs = tuple(sorted(store.handoffs(), key=lambda note: (note.at, note.id)))
+        shifts = tuple(sorted(store.shifts(), key=lambda shift: shift.started_at))
+        waiting = tuple(handoffs_waiting(handoffs, shifts, self.operator, now)) if self.operator else ()
+        return Dashboard(
+            now=now,
+            overview=overview,
+            items={entry.item.id: entry.item for entry in overview.queue},
+            shift_start=shift_start,
+            items_version=-1,
+            own_version=-1,
+            handoffs=handoffs,
+            shifts=shifts,
+            waiting=waiting,
+            open_total=total,
         )
 
     def contact_view(self, item: Item, limit: int = 20) -> ContactView:

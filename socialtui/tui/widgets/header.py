@@ -75,7 +75,7 @@ class HeaderBar(Widget):
         queue = data.queue
         late = sum(1 for entry in queue if entry.state == "late")
         parts.append(gap)
-        parts.append((f"{len(queue)} unanswered", "bold"))
+        parts.append((f"{data.unanswered} unanswered", "bold"))
         if late:
             parts.append(" (")
             parts.append((f"{late} late", "$error bold"))
