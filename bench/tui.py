@@ -10,7 +10,8 @@ process, with the store followed every second as in production (no network: the 
 `--engine postgresql` starts a throw-away cluster (tests/pgcluster.py) and puts the store there.
 
 Prints, each against its budget:
-    cold_start_first_paint   from starting the process to the first paint showing the whole queue
+    cold_start_first_paint   from starting the process to the first paint showing the oldest open item
+                             with the right count of open items in the header
     queue_step               moving the selection one row: key press to the repainted screen (median)
     end_to_last_row          `End`: key press to the paint showing the newest item selected (median of 3)
     filter_keystroke         one key typed in the `/` filter to the repainted queue (median)
@@ -61,7 +62,9 @@ def rss_mb() -> float:
     return 0.0
 
 
-def child(config_path: str, size: tuple[int, int], expected: int, newest: list[str]) -> None:
+def child(
+    config_path: str, size: tuple[int, int], expected: int, oldest: list[str], newest: list[str]
+) -> None:
     from datetime import datetime
 
     from textual import events
@@ -72,6 +75,7 @@ def child(config_path: str, size: tuple[int, int], expected: int, newest: list[s
     from socialtui.networks.base import ReplyDraft
     from socialtui.store import open_store
     from socialtui.tui.app import SocialApp
+    from socialtui.tui.widgets.header import HeaderBar
     from socialtui.tui.widgets.queue import QueueTable
 
     now = datetime.fromisoformat(os.environ["SOCIALTUI_NOW"])
@@ -107,20 +111,30 @@ def child(config_path: str, size: tuple[int, int], expected: int, newest: list[s
             queue = screen.query_one(QueueTable)
             assert queue.row_count == 0, "the queue filled before it could be watched"
             paints: list[float] = []
+            first: list[float] = []
             full: list[float] = []
             original = screen._compositor_refresh
+            header = screen.query_one(HeaderBar)
 
             def painted() -> None:
                 original()
                 paints.append(time.perf_counter())
-                if not full and queue.row_count and len(queue.entries) >= expected:
-                    full.append(time.time())  # the first paint with the whole queue known
+                if not first and queue.row_count and queue.shown_ids[0] in oldest:
+                    data = header.dashboard
+                    if data is not None and getattr(data, "unanswered", len(data.queue)) == expected:
+                        first.append(time.time())  # the oldest item on screen, the right count above
+                if not full and len(queue.entries) >= expected:
+                    full.append(time.time())  # every open item read
 
             screen._compositor_refresh = painted  # type: ignore[method-assign]
+            while not first:
+                await asyncio.sleep(0.002)
+            result["first_paint"] = first[0]
+            result["rss"] = rss_mb()
             while not full:
                 await asyncio.sleep(0.002)
-            result["first_paint"] = full[0]
-            result["rss"] = rss_mb()
+            result["full_paint"] = full[0]
+            result["rss_full"] = rss_mb()
             result["rows"] = len(queue.entries)
             await pilot.pause(1.5)  # the next readings of the store come and go: steps run among them
             # When the cursor actually moved (the paint showing it necessarily comes after).
@@ -210,12 +224,12 @@ def build(
     return config_path, NOW.isoformat(), (open_items // accounts) * accounts
 
 
-def newest_ids(accounts: int) -> str:
-    """The newest open items (bench/store.py: each account's item 0, all received at the same time)."""
-    from bench.store import account_handle  # noqa: F401 - the same naming as the set-up
+def open_ids(accounts: int, k: int) -> str:
+    """Each account's open item number `k` of bench/store.py's set-up (items `k` of all accounts are
+    received at the same time: 0 the newest, 2 x open per account - 2 the oldest open)."""
     from socialtui.model import item_id
 
-    return ",".join(item_id(f"brand{n:02d}", f"brand{n:02d}-in-{0:06d}") for n in range(accounts))
+    return ",".join(item_id(f"brand{n:02d}", f"brand{n:02d}-in-{k:06d}") for n in range(accounts))
 
 
 def main() -> int:
@@ -232,7 +246,13 @@ def main() -> int:
     if args.child:
         config_path, size, expected = args.child
         width, height = (int(n) for n in size.split("x"))
-        child(config_path, (width, height), int(expected), os.environ["BENCH_NEWEST"].split(","))
+        child(
+            config_path,
+            (width, height),
+            int(expected),
+            os.environ["BENCH_OLDEST"].split(","),
+            os.environ["BENCH_NEWEST"].split(","),
+        )
         return 0
     cluster = None
     url = None
@@ -267,7 +287,8 @@ def drive(args: argparse.Namespace, url: str | None) -> int:
             **os.environ,
             "SOCIALTUI_NOW": now,
             "PYTHONDONTWRITEBYTECODE": "1",
-            "BENCH_NEWEST": newest_ids(args.accounts),
+            "BENCH_NEWEST": open_ids(args.accounts, 0),
+            "BENCH_OLDEST": open_ids(args.accounts, 2 * (args.open_items // args.accounts) - 2),
         }
         spawned = time.time()
         done = subprocess.run(
@@ -281,6 +302,9 @@ def drive(args: argparse.Namespace, url: str | None) -> int:
             return 1
         result = json.loads(done.stdout.strip().splitlines()[-1])
     cold = result["first_paint"] - spawned
+    print(
+        f"# every open item read and shown after {result['full_paint'] - spawned:.2f} s, RSS then {result['rss_full']:.0f} MB"
+    )
     steps = sorted(result["steps"])
     step = statistics.median(steps)
     print(

@@ -136,15 +136,49 @@ class ItemsMixin(StoreBase):
             raise NotFoundInStore(f"item {ref!r} is ambiguous: it could be {', '.join(matches[:5])}")
         raise NotFoundInStore(f"no item {ref!r} in the store (see `socialtui status` for item ids)")
 
-    def open_counts(self) -> dict[str, int]:
-        """How many items are open (not answered) per account: counted, not decoded."""
+    def first_look(
+        self, now: datetime, oldest: int, posts_since: datetime
+    ) -> tuple[Snapshot, dict[str, int]]:
+        """The dashboard's first screen, read in a fraction of a full `snapshot`: (a snapshot holding
+        the oldest `oldest` open items only, how many items are open per account).
 
-        def body(r: Reader) -> dict[str, int]:
+        Only what the care rules need for those items is decoded: their states, the live claims,
+        the outbox entries not sent (a sent reply has answered its item already), own posts since
+        `posts_since` and each account's latest; the other open items are counted, not decoded.
+        """
+
+        def body(r: Reader) -> tuple[Snapshot, dict[str, int]]:
             counts: dict[str, int] = {}
+            docs = []
             for _, doc in r.scan("items", Query(unless_in="answered")):
                 account = doc.get("account", "")
                 counts[account] = counts.get(account, 0) + 1
-            return counts
+                docs.append(doc)
+            items = [from_record(Item, doc) for doc in heapq.nsmallest(oldest, docs, key=ITEM_AT)]
+            picked = [item.id for item in items]
+            states = {key: from_record(ItemState, doc) for key, doc in r.get_many("states", picked).items()}
+            claims = [from_record(Claim, doc) for _, doc in r.scan("claims", Query(since=iso(now)))]
+            outbox = [
+                from_record(OutboxEntry, doc) for _, doc in r.scan("outbox") if doc.get("state") != "sent"
+            ]
+            drafts = {key: from_record(Draft, doc) for key, doc in r.scan("drafts")}
+            raw_health = dict(r.scan("health"))
+            health = {key: from_record(AccountHealth, doc) for key, doc in raw_health.items()}
+            raw_own = [doc for _, doc in r.scan("own", Query(since=iso(posts_since)))]
+            recent = {doc["account"] for doc in raw_own}
+            for account in sorted((set(raw_health) | set(counts)) - recent):
+                raw_own.extend(doc for _, doc in r.scan("own", Query(account=account, newest=1)))
+            snapshot = Snapshot.of(
+                now,
+                items=items,
+                own_posts=[from_record(Post, doc) for doc in raw_own],
+                states=states,
+                claims=claims,
+                outbox=outbox,
+                health=health,
+                drafts=drafts,
+            )
+            return snapshot, counts
 
         return self._read(body)
 
@@ -156,21 +190,13 @@ class ItemsMixin(StoreBase):
         query = Query(account=account) if account is not None else None
         return self._read(lambda r: [from_record(Post, doc) for _, doc in r.scan("home", query)])
 
-    def snapshot(
-        self,
-        now: datetime,
-        *,
-        open_only: bool = False,
-        posts_since: datetime | None = None,
-        oldest: int | None = None,
-    ) -> Snapshot:
+    def snapshot(self, now: datetime, *, open_only: bool = False, posts_since: datetime | None = None) -> Snapshot:
         """Items, own posts, operator state and health: everything the care rules read.
 
         `open_only` leaves out items that are answered (done, replied to by the account, or sent
         through the outbox) without reading them; `posts_since` leaves out older own posts but each
         account's latest (its gap is measured from it). The queue, gaps and `check` need no more than
-        that; the report needs everything. `oldest`: only the oldest this many items are decoded
-        (the dashboard's first screen: the head of the queue, before the rest is read).
+        that; the report needs everything.
         """
 
         def body(r: Reader) -> Snapshot:
@@ -179,12 +205,7 @@ class ItemsMixin(StoreBase):
             outbox = [from_record(OutboxEntry, doc) for _, doc in r.scan("outbox")]
             drafts = {key: from_record(Draft, doc) for key, doc in r.scan("drafts")}
             items_query = Query(unless_in="answered") if open_only else None
-            if oldest is None:
-                items = [from_record(Item, doc) for _, doc in r.scan("items", items_query)]
-            else:
-                at = ITEM_AT
-                docs = heapq.nsmallest(oldest, (doc for _, doc in r.scan("items", items_query)), key=at)
-                items = [from_record(Item, doc) for doc in docs]
+            items = [from_record(Item, doc) for _, doc in r.scan("items", items_query)]
             raw_health = dict(r.scan("health"))
             health = {key: from_record(AccountHealth, doc) for key, doc in raw_health.items()}
             if posts_since is None:

@@ -18,9 +18,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from socialtui.care import CARE_LOOKBACK, QueueEntry, handoffs_waiting
+from socialtui.care import QueueEntry, handoffs_waiting
 from socialtui.config import Config
 from socialtui.model import AuditEvent, Contact, HandoffNote, Item, Post, Shift, item_id
 from socialtui.overview import Overview, build_overview
@@ -206,12 +206,14 @@ class StoreFollower:
         oldest `oldest` open items (the head of the queue) and how many items are open. Nothing is
         followed: the full `read` comes next and replaces it."""
         store = self.store
-        snapshot = store.snapshot(now, open_only=True, posts_since=now - CARE_LOOKBACK, oldest=oldest)
-        counts = store.open_counts()
+        # A day of own posts (and each account's latest) gives the gaps; the rhythm fills in with
+        # the full reading.
+        snapshot, counts = store.first_look(now, oldest, now - timedelta(days=1))
         overview = build_overview(self.config, store, now, snapshot)
         if len(overview.queue) >= oldest:  # the queue goes on beyond what was read: say how far
             accounts = [
-                replace(a, unanswered=max(a.unanswered, counts.get(a.account.id, 0))) for a in overview.accounts
+                replace(a, unanswered=max(a.unanswered, counts.get(a.account.id, 0)))
+                for a in overview.accounts
             ]
             overview = replace(overview, accounts=accounts)
             total: int | None = max(sum(counts.values()), len(overview.queue))
