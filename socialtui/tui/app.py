@@ -263,7 +263,11 @@ class SocialApp(App[int]):
                     self._first_look_done = True
                     first = self.follower.first_look(self.now(), self.shift_start)
                     if first.partial:
-                        self._from_thread(self._reading_done, first)
+                        shown = threading.Event()
+                        self._from_thread(self._first_look_done_reading, first, shown)
+                        # The full reading holds the interpreter for seconds: let the first screen
+                        # be painted before it starts.
+                        shown.wait(2.0)
                 reading = self.follower.read(self.now(), self.shift_start)
             except StoreBusy:
                 self._from_thread(self._reading_failed, "store busy: locked by another process; retrying")
@@ -286,6 +290,10 @@ class SocialApp(App[int]):
             self.call_from_thread(callback, *args)
         except RuntimeError:
             pass  # the app is closing
+
+    def _first_look_done_reading(self, reading: Dashboard, shown: threading.Event) -> None:
+        self._reading_done(reading)
+        self.call_after_refresh(shown.set)
 
     def _reading_done(self, reading: Dashboard) -> None:
         before = self.dashboard
