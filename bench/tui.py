@@ -290,6 +290,10 @@ def drive(args: argparse.Namespace, url: str | None) -> int:
             "BENCH_NEWEST": open_ids(args.accounts, 0),
             "BENCH_OLDEST": open_ids(args.accounts, 2 * (args.open_items // args.accounts) - 2),
         }
+        # As installed (a wheel's modules are byte-compiled at install): the child does not compile
+        # the package's sources on its clock, as a run from a fresh checkout would.
+        root = Path(__file__).resolve().parent.parent
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "socialtui")], check=True)
         spawned = time.time()
         done = subprocess.run(
             [sys.executable, __file__, "--child", str(config_path), args.size, str(expected)],
