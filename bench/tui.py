@@ -65,11 +65,11 @@ def rss_mb() -> float:
 def child(
     config_path: str, size: tuple[int, int], expected: int, oldest: list[str], newest: list[str]
 ) -> None:
-    from datetime import datetime
+    from datetime import datetime, timedelta
 
     from textual import events
 
-    from socialtui.clock import FixedClock
+    from socialtui.clock import Clock
     from socialtui.config import load_config
     from socialtui.model import Actor, Item, Post
     from socialtui.networks.base import ReplyDraft
@@ -98,10 +98,21 @@ def child(
         async def aclose(self) -> None:
             pass
 
+    class RunningClock(Clock):
+        """The bench's `now` at start, then running as the wall clock does: the dashboard's readings
+        see time pass, as in production (a clock that stands still lets every reading be skipped)."""
+
+        def __init__(self, at: datetime) -> None:
+            self.started = time.monotonic()
+            self.at = at
+
+        def now(self) -> datetime:
+            return self.at + timedelta(seconds=time.monotonic() - self.started)
+
     config = load_config(config_path)
     store = open_store(config)
     app = SocialApp(
-        config, store, FixedClock(now), Actor("bench", "Bench"), adapter_factory=StubAdapter, sync=False
+        config, store, RunningClock(now), Actor("bench", "Bench"), adapter_factory=StubAdapter, sync=False
     )  # type: ignore[arg-type]
     result: dict[str, float | list[float]] = {}
 
