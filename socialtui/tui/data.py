@@ -191,7 +191,8 @@ class StoreFollower:
                 # Nothing was written and the clock moved less than the slack: the last reading
                 # stands (its ages lag by under the slack). On a big store the care rules take
                 # seconds; applied every second for the clock alone, they would keep a core busy.
-                return last[1]
+                # A new reading all the same (readers wait on new readings), of the same overview.
+                return replace(last[1])
             started = time.perf_counter()
             items: list[Item] = self._list("items")
             own: list[Post] = self._list("own")
