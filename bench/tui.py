@@ -1,14 +1,20 @@
 """Dashboard benchmark: the team's worth of data of bench/store.py, and what an operator waits on.
 
-The store: 20 accounts x 2,000 cached posts, 2,000 open items (and as many answered), contacts and
-handoffs (`bench.store.build_store`). The dashboard runs headless at 80x24 in a fresh process, with
-the store followed every second as in production (no network: the adapters are stubs).
+The store: 20 accounts x 10,000 cached posts, 2,000 open items (and as many answered), contacts and
+handoffs (`bench.store.build_store`, bulk and linear). The dashboard runs headless at 80x24 in a fresh
+process, with the store followed every second as in production (no network: the adapters are stubs).
 
-    python bench/tui.py [--accounts 20] [--posts 2000] [--open-items 2000] [--size 80x24]
+    python bench/tui.py [--engine files|postgresql] [--accounts 20] [--posts 10000]
+                        [--open-items 2000|20000|50000] [--size 80x24]
+
+`--engine postgresql` starts a throw-away cluster (tests/pgcluster.py) and puts the store there.
 
 Prints, each against its budget:
-    cold_start_first_paint   from starting the process to the first paint showing the whole queue
+    cold_start_first_paint   from starting the process to the first paint showing the oldest open item
+                             with the right count of open items in the header
     queue_step               moving the selection one row: key press to the repainted screen (median)
+    end_to_last_row          `End`: key press to the paint showing the newest item selected (median of 3)
+    filter_keystroke         one key typed in the `/` filter to the repainted queue (median)
     rss_after_start          resident memory once the first full paint is done
     another_operator_seen    another operator marks an item done: from the commit to the paint
                              without it (the slowest of SEEN_ROUNDS)
@@ -17,6 +23,7 @@ Prints, each against its budget:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 PROCESS_STARTED = time.time()  # before any import: the child's cold start counts its imports
 
@@ -35,7 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 BUDGETS = {
     "cold_start_first_paint": 1.5,
     "queue_step": 50.0,
-    "rss_after_start": 250.0,
+    "end_to_last_row": 200.0,
+    "filter_keystroke": 100.0,
+    "rss_after_start": 150.0,
     "another_operator_seen": 2.0,
 }
 STEPS = 40
@@ -57,17 +66,20 @@ def rss_mb() -> float:
     return 0.0
 
 
-def child(config_path: str, size: tuple[int, int], expected: int) -> None:
-    from datetime import datetime
+def child(
+    config_path: str, size: tuple[int, int], expected: int, oldest: list[str], newest: list[str]
+) -> None:
+    from datetime import datetime, timedelta
 
     from textual import events
 
-    from socialtui.clock import FixedClock
+    from socialtui.clock import Clock
     from socialtui.config import load_config
     from socialtui.model import Actor, Item, Post
     from socialtui.networks.base import ReplyDraft
-    from socialtui.store import Store
+    from socialtui.store import open_store
     from socialtui.tui.app import SocialApp
+    from socialtui.tui.widgets.header import HeaderBar
     from socialtui.tui.widgets.queue import QueueTable
 
     now = datetime.fromisoformat(os.environ["SOCIALTUI_NOW"])
@@ -90,10 +102,21 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
         async def aclose(self) -> None:
             pass
 
+    class RunningClock(Clock):
+        """The bench's `now` at start, then running as the wall clock does: the dashboard's readings
+        see time pass, as in production (a clock that stands still lets every reading be skipped)."""
+
+        def __init__(self, at: datetime) -> None:
+            self.started = time.monotonic()
+            self.at = at
+
+        def now(self) -> datetime:
+            return self.at + timedelta(seconds=time.monotonic() - self.started)
+
     config = load_config(config_path)
-    store = Store(config.team.data_dir)
+    store = open_store(config)
     app = SocialApp(
-        config, store, FixedClock(now), Actor("bench", "Bench"), adapter_factory=StubAdapter, sync=False
+        config, store, RunningClock(now), Actor("bench", "Bench"), adapter_factory=StubAdapter, sync=False
     )  # type: ignore[arg-type]
     result: dict[str, float | list[float]] = {}
 
@@ -103,21 +126,31 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
             queue = screen.query_one(QueueTable)
             assert queue.row_count == 0, "the queue filled before it could be watched"
             paints: list[float] = []
+            first: list[float] = []
             full: list[float] = []
             original = screen._compositor_refresh
+            header = screen.query_one(HeaderBar)
 
             def painted() -> None:
                 original()
                 paints.append(time.perf_counter())
-                if not full and queue.row_count >= expected:
-                    full.append(time.time())  # the first paint with the whole queue in it
+                if not first and queue.row_count and queue.shown_ids[0] in oldest:
+                    data = header.dashboard
+                    if data is not None and getattr(data, "unanswered", len(data.queue)) == expected:
+                        first.append(time.time())  # the oldest item on screen, the right count above
+                if not full and len(queue.entries) >= expected:
+                    full.append(time.time())  # every open item read
 
             screen._compositor_refresh = painted  # type: ignore[method-assign]
+            while not first:
+                await asyncio.sleep(0.002)
+            result["first_paint"] = first[0]
+            result["rss"] = rss_mb()
             while not full:
                 await asyncio.sleep(0.002)
-            result["first_paint"] = full[0]
-            result["rss"] = rss_mb()
-            result["rows"] = queue.row_count
+            result["full_paint"] = full[0]
+            result["rss_full"] = rss_mb()
+            result["rows"] = len(queue.entries)
             await pilot.pause(1.5)  # the next readings of the store come and go: steps run among them
             # When the cursor actually moved (the paint showing it necessarily comes after).
             moves: list[float] = []
@@ -141,11 +174,49 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
                 steps.append((shown_at - pressed) * 1000)
                 await asyncio.sleep(0.03)  # a person's key repeat is slower than this
             result["steps"] = steps
+
+            async def shown_after(pressed: float, done: Callable[[], bool]) -> float:
+                """ms from `pressed` to the first paint after `done()` became true."""
+                while not done():
+                    await asyncio.sleep(0.0005)
+                at = time.perf_counter()
+                while not paints or paints[-1] < at:
+                    await asyncio.sleep(0.0005)
+                return (next(paint for paint in paints if paint >= at) - pressed) * 1000
+
+            ends: list[float] = []
+            for _ in range(3):
+                app.post_message(events.Key("home", None))
+                await pilot.pause()
+                pressed = time.perf_counter()
+                app.post_message(events.Key("end", None))
+                ends.append(await shown_after(pressed, lambda: queue.selected_id in newest))
+                await asyncio.sleep(0.05)
+            result["ends"] = ends
+            app.post_message(events.Key("home", None))
+            await pilot.pause()
+            await pilot.press("slash")
+            await pilot.pause()
+            typed: list[float] = []
+            watch_query = queue.watch_query_text
+            filtered: list[float] = []
+
+            def query_changed() -> None:
+                watch_query()
+                filtered.append(time.perf_counter())
+
+            queue.watch_query_text = query_changed  # type: ignore[method-assign]
+            for key in "brand03":
+                pressed = time.perf_counter()
+                app.post_message(events.Key(key, key))
+                typed.append(await shown_after(pressed, lambda at=pressed: bool(filtered) and filtered[-1] >= at))
+                await asyncio.sleep(0.03)
+            result["typed"] = typed
             result["rss_after_steps"] = rss_mb()
 
             # Another operator marks items done (another store object on the same data dir, in this
             # process, as the tests do): how long until this dashboard has repainted without each.
-            other = Store(config.team.data_dir)
+            other = open_store(config)
             someone = Actor("other", "Other")
             seen: list[float] = []
             try:
@@ -169,20 +240,39 @@ def child(config_path: str, size: tuple[int, int], expected: int) -> None:
 # --- the driver ----------------------------------------------------------------------------------
 
 
-def build(directory: Path, accounts: int, posts: int, open_items: int) -> tuple[Path, str, int]:
+def build(
+    directory: Path, accounts: int, posts: int, open_items: int, url: str | None
+) -> tuple[Path, str, int]:
     """The store of bench/store.py; (config path, the fixed `now`, how many items are open)."""
-    from bench.store import NOW, build_store
+    from bench.store import NOW, build_store, open_engine
 
-    config_path, _store = build_store(directory, accounts=accounts, posts=posts, open_items=open_items)
+    config_path, store = build_store(
+        directory,
+        accounts=accounts,
+        posts=posts,
+        open_items=open_items,
+        engine=lambda: open_engine(url),
+        store_url=url,
+    )
+    store.close()
     return config_path, NOW.isoformat(), (open_items // accounts) * accounts
+
+
+def open_ids(accounts: int, k: int) -> str:
+    """Each account's open item number `k` of bench/store.py's set-up (items `k` of all accounts are
+    received at the same time: 0 the newest, 2 x open per account - 2 the oldest open)."""
+    from socialtui.model import item_id
+
+    return ",".join(item_id(f"brand{n:02d}", f"brand{n:02d}-in-{k:06d}") for n in range(accounts))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--engine", choices=("files", "postgresql"), default="files")
     parser.add_argument("--accounts", type=int, default=20)
-    parser.add_argument("--posts", type=int, default=2000)
+    parser.add_argument("--posts", type=int, default=10_000, help="cached posts per account")
     parser.add_argument("--open-items", type=int, default=2000)
     parser.add_argument("--size", default="80x24")
     parser.add_argument("--child", nargs=3, metavar=("CONFIG", "SIZE", "EXPECTED"), help=argparse.SUPPRESS)
@@ -190,20 +280,54 @@ def main() -> int:
     if args.child:
         config_path, size, expected = args.child
         width, height = (int(n) for n in size.split("x"))
-        child(config_path, (width, height), int(expected))
+        child(
+            config_path,
+            (width, height),
+            int(expected),
+            os.environ["BENCH_OLDEST"].split(","),
+            os.environ["BENCH_NEWEST"].split(","),
+        )
         return 0
+    cluster = None
+    url = None
+    if args.engine == "postgresql":
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+        from pgcluster import PgCluster
+
+        cluster = PgCluster().start()
+        url = cluster.create_database("bench")
+    try:
+        return drive(args, url)
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def drive(args: argparse.Namespace, url: str | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         started = time.perf_counter()
-        config_path, now, expected = build(directory, args.accounts, args.posts, args.open_items)
+        config_path, now, expected = build(directory, args.accounts, args.posts, args.open_items, url)
         sizes: dict[str, int] = {}
         for part in (directory / "data" / "tables").glob("*/*.json"):  # per table, all its files
             sizes[part.parent.name] = sizes.get(part.parent.name, 0) + part.stat().st_size
         print(
-            f"# store built in {time.perf_counter() - started:.1f}s: "
-            + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items()))
+            f"# {args.engine}: {args.open_items} open items, {args.accounts} accounts x {args.posts} posts;"
+            f" store built in {time.perf_counter() - started:.1f}s: "
+            + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items())),
+            flush=True,
         )
-        env = {**os.environ, "SOCIALTUI_NOW": now, "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {
+            **os.environ,
+            "SOCIALTUI_NOW": now,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "BENCH_NEWEST": open_ids(args.accounts, 0),
+            "BENCH_OLDEST": open_ids(args.accounts, 2 * (args.open_items // args.accounts) - 2),
+        }
+        # As installed (a wheel's modules are byte-compiled at install): the child does not compile
+        # the package's sources on its clock, as a run from a fresh checkout would.
+        root = Path(__file__).resolve().parent.parent
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "socialtui")], check=True)
         spawned = time.time()
         done = subprocess.run(
             [sys.executable, __file__, "--child", str(config_path), args.size, str(expected)],
@@ -216,6 +340,9 @@ def main() -> int:
             return 1
         result = json.loads(done.stdout.strip().splitlines()[-1])
     cold = result["first_paint"] - spawned
+    print(
+        f"# every open item read and shown after {result['full_paint'] - spawned:.2f} s, RSS then {result['rss_full']:.0f} MB"
+    )
     steps = sorted(result["steps"])
     step = statistics.median(steps)
     print(
@@ -226,6 +353,14 @@ def main() -> int:
     )
     print(
         f"queue_step: {step:.0f} ms (budget {BUDGETS['queue_step']:.0f} ms) {verdict(step, BUDGETS['queue_step'])}"
+    )
+    end = statistics.median(result["ends"])
+    print(
+        f"end_to_last_row: {end:.0f} ms (budget {BUDGETS['end_to_last_row']:.0f} ms) {verdict(end, BUDGETS['end_to_last_row'])}"
+    )
+    typed = statistics.median(result["typed"])
+    print(
+        f"filter_keystroke: {typed:.0f} ms, max {max(result['typed']):.0f} ms (budget {BUDGETS['filter_keystroke']:.0f} ms) {verdict(typed, BUDGETS['filter_keystroke'])}"
     )
     rss = result["rss"]
     print(

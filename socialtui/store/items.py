@@ -8,6 +8,7 @@ queue reads the open items without decoding the answered ones.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from socialtui.model import (
 )
 from socialtui.store.base import NotFoundInStore, StoreBase, iso
 from socialtui.store.engine import Group, Query, Reader, Tally, Writer
-from socialtui.store.schema import contact_key, post_key
+from socialtui.store.schema import TABLES, contact_key, post_key
 
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -100,6 +101,10 @@ class Dossier:
     replies: list[Post]
 
 
+ITEM_AT = TABLES["items"].at or (lambda doc: "")
+"""An item document's time received (UTC ISO-8601, so the text sorts as the time does)."""
+
+
 def answered_doc(account: str, at: datetime, by: str) -> dict[str, Any]:
     return {"account": account, "at": at.isoformat(), "by": by}
 
@@ -148,6 +153,52 @@ class ItemsMixin(StoreBase):
         if len(matches) > 1:
             raise NotFoundInStore(f"item {ref!r} is ambiguous: it could be {', '.join(matches[:5])}")
         raise NotFoundInStore(f"no item {ref!r} in the store (see `socialtui status` for item ids)")
+
+    def first_look(
+        self, now: datetime, oldest: int, posts_since: datetime
+    ) -> tuple[Snapshot, dict[str, int]]:
+        """The dashboard's first screen, read in a fraction of a full `snapshot`: (a snapshot holding
+        the oldest `oldest` open items only, how many items are open per account).
+
+        Only what the care rules need for those items is decoded: their states, the live claims,
+        the outbox entries not sent (a sent reply has answered its item already), own posts since
+        `posts_since` and each account's latest; the other open items are counted, not decoded.
+        """
+
+        def body(r: Reader) -> tuple[Snapshot, dict[str, int]]:
+            counts: dict[str, int] = {}
+            docs = []
+            for _, doc in r.scan("items", Query(unless_in="answered")):
+                account = doc.get("account", "")
+                counts[account] = counts.get(account, 0) + 1
+                docs.append(doc)
+            items = [from_record(Item, doc) for doc in heapq.nsmallest(oldest, docs, key=ITEM_AT)]
+            picked = [item.id for item in items]
+            states = {key: from_record(ItemState, doc) for key, doc in r.get_many("states", picked).items()}
+            claims = [from_record(Claim, doc) for _, doc in r.scan("claims", Query(since=iso(now)))]
+            outbox = [
+                from_record(OutboxEntry, doc) for _, doc in r.scan("outbox") if doc.get("state") != "sent"
+            ]
+            drafts = {key: from_record(Draft, doc) for key, doc in r.scan("drafts")}
+            raw_health = dict(r.scan("health"))
+            health = {key: from_record(AccountHealth, doc) for key, doc in raw_health.items()}
+            raw_own = [doc for _, doc in r.scan("own", Query(since=iso(posts_since)))]
+            recent = {doc["account"] for doc in raw_own}
+            for account in sorted((set(raw_health) | set(counts)) - recent):
+                raw_own.extend(doc for _, doc in r.scan("own", Query(account=account, newest=1)))
+            snapshot = Snapshot.of(
+                now,
+                items=items,
+                own_posts=[from_record(Post, doc) for doc in raw_own],
+                states=states,
+                claims=claims,
+                outbox=outbox,
+                health=health,
+                drafts=drafts,
+            )
+            return snapshot, counts
+
+        return self._read(body)
 
     def own_posts(self, account: str | None = None, since: datetime | None = None) -> list[Post]:
         query = Query(account=account, since=iso(since) if since else None)

@@ -118,6 +118,8 @@ class SocialApp(App[int]):
         self._reading_idle.set()
         self._watch_stop = threading.Event()
         self._store_watcher: threading.Thread | None = None
+        self._first_look_done = False
+        """The first look (the head of the queue) was read: from then on, full readings only."""
         self._wanted_theme = theme
         self.demo = demo
         """Running on the sandbox network (`socialtui demo`): the header says so."""
@@ -296,6 +298,17 @@ class SocialApp(App[int]):
     def _read_store(self) -> None:
         while True:
             try:
+                if self.dashboard is None and not self._first_look_done:
+                    # The head of the queue and the counts first, on screen at once; the full reading
+                    # (every item decoded, then followed) comes right after it.
+                    self._first_look_done = True
+                    first = self.follower.first_look(self.now(), self.shift_start)
+                    if first.partial:
+                        shown = threading.Event()
+                        self._from_thread(self._first_look_done_reading, first, shown)
+                        # The full reading holds the interpreter for seconds: let the first screen
+                        # be painted before it starts.
+                        shown.wait(2.0)
                 reading = self.follower.read(self.now(), self.shift_start)
             except StoreBusy:
                 self._from_thread(self._reading_failed, "store busy: locked by another process; retrying")
@@ -320,6 +333,10 @@ class SocialApp(App[int]):
             self.call_from_thread(callback, *args)
         except RuntimeError:
             pass  # the app is closing
+
+    def _first_look_done_reading(self, reading: Dashboard, shown: threading.Event) -> None:
+        self._reading_done(reading)
+        self.call_after_refresh(shown.set)
 
     def _reading_done(self, reading: Dashboard) -> None:
         if self._store_watcher is None and not self.leaving:

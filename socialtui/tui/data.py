@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import heapq
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from socialtui.care import QueueEntry, handoffs_waiting
 from socialtui.config import Config
@@ -27,10 +28,15 @@ from socialtui.overview import Overview, build_overview
 from socialtui.store import Snapshot, Store
 from socialtui.store.follow import Follower
 
+CLOCK_SLACK_SHARE = 4
+"""A reading that took t seconds stands for 4 t while nothing is written (the clock alone moved): the
+care rules take at most a fifth of a core. A small store's reading takes milliseconds: every second
+applies them again."""
+CLOCK_SLACK_MAX = timedelta(seconds=30)
+
 FOLLOWED = (
     "items",
     "own",
-    "home",
     "states",
     "claims",
     "outbox",
@@ -61,6 +67,19 @@ class Dashboard:
     """The handoff notes this operator must read and acknowledge (`care.handoffs_waiting`)."""
     tags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """The tags of each contact that has some, by contact key (what `tag:` filters on)."""
+    open_total: int | None = None
+    """The first look (`StoreFollower.first_look`): the queue holds only its oldest part, and this
+    many items are open in all. None: the queue is whole."""
+
+    @property
+    def unanswered(self) -> int:
+        """How many items wait for an answer (the whole queue's length, even on the first look)."""
+        return self.open_total if self.open_total is not None else len(self.overview.queue)
+
+    @property
+    def partial(self) -> bool:
+        """The first look: the rest of the queue is still being read."""
+        return self.open_total is not None
 
     @property
     def queue(self) -> list[QueueEntry]:
@@ -116,7 +135,14 @@ class StoreFollower:
         self.operator = operator
         """Whose handoff notes `Dashboard.waiting` lists."""
         self._follow = Follower(store.engine, FOLLOWED)
+        self._home: Follower | None = None
+        """The followed timelines, read once the timeline first asks for them: they are most of the
+        store (tens of thousands of posts per account) and the queue never needs them."""
+        self._home_list: tuple[int, list[Post]] = (-1, [])
         self._lists: dict[str, tuple[int, list]] = {}
+        self._last: tuple[dict[str, int], Dashboard, timedelta] | None = None
+        """The last full reading: (the table versions it read, it, how long it stands if nothing is
+        written)."""
         self._lock = threading.Lock()
 
     def _list(self, table: str) -> list:
@@ -130,13 +156,19 @@ class StoreFollower:
     # -- readings ---------------------------------------------------------------------------------
 
     def home_posts(self) -> list[Post]:
+        """The followed timelines of all accounts (read, and then followed, from the first call)."""
         with self._lock:
-            self._follow.refresh()
-            return self._list("home")
+            if self._home is None:
+                self._home = Follower(self.store.engine, ("home",))
+            self._home.refresh()
+            version = self._home.versions["home"]
+            if self._home_list[0] != version:
+                self._home_list = (version, list(self._home.objects("home").values()))
+            return self._home_list[1]
 
     @property
     def home_version(self) -> int:
-        return self._follow.versions["home"]
+        return self._home.versions["home"] if self._home is not None else -1
 
     def wait(self, timeout: float) -> bool:
         """Block until the store may have changed since the last reading (or `timeout` seconds)."""
@@ -148,9 +180,22 @@ class StoreFollower:
         follow = self._follow
         with self._lock:
             follow.refresh()
+            versions = dict(follow.versions)
+            last = self._last
+            if (
+                last is not None
+                and last[0] == versions
+                and last[1].shift_start == shift_start
+                and timedelta(0) <= now - last[1].now < last[2]
+            ):
+                # Nothing was written and the clock moved less than the slack: the last reading
+                # stands (its ages lag by under the slack). On a big store the care rules take
+                # seconds; applied every second for the clock alone, they would keep a core busy.
+                # A new reading all the same (readers wait on new readings), of the same overview.
+                return replace(last[1])
+            started = time.perf_counter()
             items: list[Item] = self._list("items")
             own: list[Post] = self._list("own")
-            versions = dict(follow.versions)
             snapshot = Snapshot.of(
                 now,
                 items=items,
@@ -166,7 +211,7 @@ class StoreFollower:
             tags = {key: contact.tags for key, contact in follow.objects("contacts").items() if contact.tags}
         overview = build_overview(self.config, store, now, snapshot)
         waiting = tuple(handoffs_waiting(handoffs, shifts, self.operator, now)) if self.operator else ()
-        return Dashboard(
+        reading = Dashboard(
             now=now,
             overview=overview,
             items={item.id: item for item in items},
@@ -177,6 +222,48 @@ class StoreFollower:
             shifts=shifts,
             waiting=waiting,
             tags=tags,
+        )
+        took = time.perf_counter() - started
+        with self._lock:
+            self._last = (
+                versions,
+                reading,
+                min(CLOCK_SLACK_MAX, timedelta(seconds=CLOCK_SLACK_SHARE * took)),
+            )
+        return reading
+
+    def first_look(self, now: datetime, shift_start: datetime | None = None, oldest: int = 200) -> Dashboard:
+        """What the operator needs first, read in a fraction of the full reading: the accounts, the
+        oldest `oldest` open items (the head of the queue) and how many items are open. Nothing is
+        followed: the full `read` comes next and replaces it."""
+        store = self.store
+        # A day of own posts (and each account's latest) gives the gaps; the rhythm fills in with
+        # the full reading.
+        snapshot, counts = store.first_look(now, oldest, now - timedelta(days=1))
+        overview = build_overview(self.config, store, now, snapshot)
+        if len(overview.queue) >= oldest:  # the queue goes on beyond what was read: say how far
+            accounts = [
+                replace(a, unanswered=max(a.unanswered, counts.get(a.account.id, 0)))
+                for a in overview.accounts
+            ]
+            overview = replace(overview, accounts=accounts)
+            total: int | None = max(sum(counts.values()), len(overview.queue))
+        else:
+            total = None  # all of it was read: the queue is whole
+        handoffs = tuple(sorted(store.handoffs(), key=lambda note: (note.at, note.id)))
+        shifts = tuple(sorted(store.shifts(), key=lambda shift: shift.started_at))
+        waiting = tuple(handoffs_waiting(handoffs, shifts, self.operator, now)) if self.operator else ()
+        return Dashboard(
+            now=now,
+            overview=overview,
+            items={entry.item.id: entry.item for entry in overview.queue},
+            shift_start=shift_start,
+            items_version=-1,
+            own_version=-1,
+            handoffs=handoffs,
+            shifts=shifts,
+            waiting=waiting,
+            open_total=total,
         )
 
     def contact_view(self, item: Item, limit: int = 20) -> ContactView:

@@ -94,3 +94,18 @@ def test_the_dashboard_reading_is_the_same_snapshot_as_the_store_s(world: World)
     assert reading.drafts == stored.drafts and set(reading.drafts) == {item.id}
     assert reading.claims == stored.claims and reading.health == stored.health
     assert {i.id for i in reading.items} == {i.id for i in stored.items}
+
+
+def test_the_first_look_reads_the_head_of_the_queue_and_counts_the_rest(world: World) -> None:
+    follower = StoreFollower(world.config, world.store, ALICE.operator)
+    whole = follower.read(NOW)
+    oldest = [entry.item.id for entry in whole.queue][:2]
+    first = follower.first_look(NOW, oldest=2)
+    assert [entry.item.id for entry in first.queue] == oldest, "the oldest items, in the queue's order"
+    assert first.partial and first.unanswered == len(whole.queue), "the header's count is the whole queue's"
+    by_account = {a.account.id: a.unanswered for a in whole.overview.accounts}
+    assert {a.account.id: a.unanswered for a in first.overview.accounts} == by_account
+
+    everything = follower.first_look(NOW, oldest=len(whole.queue) + 5)
+    assert not everything.partial, "a queue read to its end is whole"
+    assert [entry.item.id for entry in everything.queue] == [entry.item.id for entry in whole.queue]

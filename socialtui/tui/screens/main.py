@@ -84,6 +84,8 @@ class MainScreen(Screen[None]):
         super().__init__()
         self._reselect: str | None = None
         """An item to select once a reading shows it (one just reopened with `u`)."""
+        self._shown: Dashboard | None = None
+        """The reading on screen (a reading that repeats it is not drawn again)."""
         self._threads: OrderedDict[str, ThreadState] = OrderedDict()
         self._detail_timer: Timer | None = None
         self._thread_timer: Timer | None = None
@@ -130,6 +132,9 @@ class MainScreen(Screen[None]):
     def _show_dashboard(self, data: Dashboard | None) -> None:
         if data is None:
             return
+        shown, self._shown = self._shown, data
+        if shown is not None and shown.overview is data.overview and shown.tags is data.tags:
+            return  # the last reading again (nothing written since): nothing to redraw
         self.query_one(HeaderBar).dashboard = data
         self.query_one(AccountsPanel).dashboard = data
         queue = self.query_one(QueueTable)

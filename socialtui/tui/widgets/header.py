@@ -75,10 +75,11 @@ class HeaderBar(Widget):
         queue = data.queue
         late = sum(1 for entry in queue if entry.state == "late")
         parts.append(gap)
-        parts.append((f"{len(queue)} unanswered", "bold"))
+        parts.append((f"{data.unanswered} unanswered", "bold"))
         if late:
             parts.append(" (")
-            parts.append((f"{late} late", "$error bold"))
+            # On the first look only the head of the queue is rated: at least this many are late.
+            parts.append((f"{late}+ late" if data.partial else f"{late} late", "$error bold"))
             parts.append(")")
         for flag in self._flags(data, level):
             parts.append(gap)

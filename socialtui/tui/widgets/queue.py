@@ -89,7 +89,10 @@ class QueueQuery:
         account: AccountConfig | None,
         claim: str,
         tags: Mapping[str, tuple[str, ...]] | None = None,
+        haystack: str | None = None,
     ) -> bool:
+        """`haystack`: the item's words (`item_words`), when the caller keeps them from one call to
+        the next (the queue does: 20,000 items, each keystroke)."""
         item = entry.item
         if self.tag and not any(
             t.startswith(self.tag) for t in (tags or {}).get(item.post.author.contact_key, ())
@@ -111,12 +114,20 @@ class QueueQuery:
             return False
         if not self.words:
             return True
-        author = item.post.author
-        haystack = " ".join(
-            (item.id, item.account, account.handle if account else "", author.handle, author.display_name,
-             item.post.text, claim, item.kind)
-        ).lower()  # fmt: skip
-        return all(word in haystack for word in self.words)
+        words = haystack if haystack is not None else item_words(entry, account)
+        if claim:
+            words = f"{words} {claim.lower()}"
+        return all(word in words for word in self.words)
+
+
+def item_words(entry: QueueEntry, account: AccountConfig | None) -> str:
+    """What the filter's words are looked for in, lower case (apart from the claim, which changes)."""
+    item = entry.item
+    author = item.post.author
+    return " ".join(
+        (item.id, item.account, account.handle if account else "", author.handle, author.display_name,
+         item.post.text, item.kind)
+    ).lower()  # fmt: skip
 
 
 FAILED_MARK = "✖"
@@ -189,7 +200,8 @@ class QueueTable(DataTable[Text]):
         self._order: list[str] = []
         self._styles: CellStyles | None = None
         self._last_highlighted: str | None = ""
-        self._fixed: dict[str, tuple[str, str]] = {}
+        self._fixed: dict[str, tuple[str, str, str, str]] = {}
+        """Per item, what never changes: (author label, preview, the filter's words, flags but ✎)."""
         self.tags: Mapping[str, tuple[str, ...]] = {}
         """Contact tags by contact key (set by the screen): what `tag:vip` filters on."""
         self.drafted: frozenset[str] = frozenset()
@@ -328,19 +340,25 @@ class QueueTable(DataTable[Text]):
             item = entry.item
             account = self.accounts.get(item.account)
             claim = claim_text(entry.claim, now, self.operator) if now is not None and entry.claim else ""
-            if query and not query.matches(entry, account, claim, self.tags):
-                continue
             parts = fixed.get(item.id)
             if parts is None:
-                # Items never change: their author and preview are cleaned once, not at every reading.
+                # Items never change: their author, preview and words are cleaned once, not at every
+                # reading or keystroke.
                 parts = fixed[item.id] = (
                     author_label(item.post.author, 40),
                     preview(item.post.text, TEXT_PREVIEW),
+                    item_words(entry, account),
+                    item_flags(item, False),
                 )
+            if query and not query.matches(entry, account, claim, self.tags, parts[2]):
+                continue
             # How long the person has been waiting, by the wall clock: the queue is sorted by it. The
             # colour says the state against the reply target, which counts active hours only.
             waited = (now - item.received_at).total_seconds() if now is not None else entry.age_s
-            text = f"{flags} {parts[1]}" if (flags := item_flags(item, item.id in self.drafted, item.id in self.failed)) else parts[1]
+            flags = (
+                (FAILED_MARK if item.id in self.failed else "") + parts[3] + ("✎" if item.id in self.drafted else "")
+            )
+            text = f"{flags} {parts[1]}" if flags else parts[1]
             marks = (NEGATIVE_MARK if entry.tone.negative else "") + (
                 TALK_MARK if item.kind == "talk" else ""
             )
