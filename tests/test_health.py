@@ -49,12 +49,14 @@ async def test_a_hung_poller_that_keeps_its_leases_is_seen_as_stale(tmp_path: Pa
         code, out, _ = run(team.config.path, team.clock, "check")
         assert "acme-mastodon not synced for 31s" in out and code in (care.WARNING, care.CRITICAL)
         code, out, _ = run(team.config.path, team.clock, "status")
-        assert code == 0 and "stale: last synced 31s ago" in out
+        assert code == 0 and "stale: last synced 31s ago (WARNING)" in out
         team.advance(70)
         overview = build_overview(team.config, team.store, team.clock.now())
         assert [a.sync.level for a in overview.accounts] == [care.CRITICAL] * len(overview.accounts)
         code, out, _ = run(team.config.path, team.clock, "check")
         assert code == care.CRITICAL and "acme-mastodon not synced for 1m;" in out
+        code, out, _ = run(team.config.path, team.clock, "status")
+        assert code == 0 and "stale: last synced 1m ago (CRITICAL)" in out
     finally:
         for lease in hung:
             lease.release()
