@@ -223,3 +223,17 @@ def test_a_reply_from_another_app_not_yet_synced_is_found_on_the_server(tmp_path
         code, out, err = run(team.config.path, team.clock, "reply", item.id, "Thanks!", "--force")
         assert code == 0 and "Sent:" in out, err
         assert len(asyncio.run(_our_replies(team, item))) == 2
+
+
+async def test_a_mastodon_401_while_polling_says_to_run_login(tmp_path: Path) -> None:
+    team = make_team(tmp_path)
+    assert all(r.ok for r in await team.syncer().run_once())
+    team.world.faults.set("acme-mastodon", "expired")  # the token was revoked on the server
+    team.advance(60)
+    results = {r.account: r for r in await team.syncer().run_once()}
+    assert not results["acme-mastodon"].ok
+    assert "run `socialtui login acme-mastodon`" in results["acme-mastodon"].error
+    assert team.store.health()["acme-mastodon"].state == "auth"
+    code, out, _ = run(team.config.path, team.clock, "status")
+    row = next(line for line in out.splitlines() if line.startswith("acme-mastodon "))
+    assert "auth refused" in row and "run `socialtui login acme-mastodon`" in row
