@@ -237,3 +237,26 @@ async def test_a_mastodon_401_while_polling_says_to_run_login(tmp_path: Path) ->
     code, out, _ = run(team.config.path, team.clock, "status")
     row = next(line for line in out.splitlines() if line.startswith("acme-mastodon "))
     assert "auth refused" in row and "run `socialtui login acme-mastodon`" in row
+
+
+@pytest.mark.parametrize("network", ["mastodon", "bluesky"])
+async def test_looking_on_the_server_before_sending_is_one_request(tmp_path: Path, network: str) -> None:
+    from socialtui.outbox import answered_on_server
+
+    team = make_team(tmp_path)
+    account = f"acme-{network}"
+    item = await _first_item(team, account)
+    adapter = team.factory()(team.config.account(account))
+    try:
+        await adapter.verify()  # signed in (a Bluesky session), as before any reply
+        before = team.world.stats.requests(account)
+        assert await answered_on_server(team.store, adapter, item) is None
+        assert team.world.stats.requests(account) - before == 1
+        brand = "acme" if network == "mastodon" else "acme.sandbox.bsky"
+        team.world.post_as(network, brand, "Answered from the phone app", reply_to=item.post.remote_id)
+        before = team.world.stats.requests(account)
+        found = await answered_on_server(team.store, adapter, item)
+        assert found is not None and found.text == "Answered from the phone app"
+        assert team.world.stats.requests(account) - before == 1
+    finally:
+        await adapter.aclose()
