@@ -103,7 +103,7 @@ class QuitDialog(ModalScreen[str]):
                 yield Button(Content("Cancel (Esc)"), id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#handoff", Button).focus()
+        _focus_first(self, "#handoff")
 
     def action_answer(self, answer: str) -> None:
         self.dismiss(answer)
