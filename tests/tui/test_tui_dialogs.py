@@ -15,6 +15,8 @@ from socialtui.tui.screens.dialogs import (
     SavedRepliesDialog,
     TagsDialog,
 )
+from socialtui.tui.screens.help import HelpScreen
+from socialtui.tui.screens.schedule import WhenDialog
 
 
 class Host(App[None]):
@@ -31,8 +33,10 @@ class Host(App[None]):
         lambda: QuitDialog(claims=2),
         lambda: SavedRepliesDialog({"thanks": "Thanks!"}),
         lambda: TagsDialog(Content("a contact"), ("vip",)),
+        lambda: HelpScreen([]),  # `?` twice, fast: the second closes it
+        lambda: WhenDialog(None, Content("a post")),  # type: ignore[arg-type]  # compose never reads it
     ],
-    ids=["confirm-no", "confirm-yes", "done", "note", "quit", "saved-replies", "tags"],
+    ids=["confirm-no", "confirm-yes", "done", "note", "quit", "saved-replies", "tags", "help", "when"],
 )
 async def test_a_dialog_popped_before_it_mounted_raises_nothing(make) -> None:  # noqa: ANN001
     app = Host()
