@@ -260,3 +260,54 @@ async def test_looking_on_the_server_before_sending_is_one_request(tmp_path: Pat
         assert team.world.stats.requests(account) - before == 1
     finally:
         await adapter.aclose()
+
+
+async def _refused_for_auth(team, item):  # noqa: ANN001, ANN202
+    adapter = team.factory()(team.config.account(item.account))
+    team.world.faults.set(item.account, "expired")
+    try:
+        entry = queue_reply(team.store, team.config, adapter, item, "Thanks, on it!", ACTOR, team.clock.now())
+        delivery = await deliver(team.store, adapter, item, entry.id, team.clock)
+    finally:
+        await adapter.aclose()
+    assert (delivery.entry.state, delivery.entry.failure) == ("failed", "auth")
+    return entry
+
+
+async def test_a_reply_refused_for_auth_is_not_sent_when_answered_from_another_app_meanwhile(
+    tmp_path: Path,
+) -> None:
+    team = make_team(tmp_path)
+    item = await _first_item(team, "acme-mastodon")
+    entry = await _refused_for_auth(team, item)
+    # While the token was bad, someone answered from the phone app.
+    team.world.post_as("mastodon", "acme", "Answered from the phone app", reply_to=item.post.remote_id)
+    team.world.faults.set("acme-mastodon", "none")
+    team.advance(60)
+    assert all(r.ok for r in await team.syncer().run_once())
+    assert len(await _our_replies(team, item)) == 1, "the phone's answer only"
+    assert team.store.outbox_entry(entry.id).state == "discarded"  # type: ignore[union-attr]
+    assert "reply failed" not in build_overview(team.config, team.store, team.clock.now()).check()[1]
+
+
+async def test_a_reply_refused_for_auth_is_sent_again_only_once(tmp_path: Path) -> None:
+    from socialtui.outbox import resend_after_auth
+
+    team = make_team(tmp_path)
+    item = await _first_item(team, "acme-mastodon")
+    entry = await _refused_for_auth(team, item)
+    # The account seemed to recover, but the one re-send is refused again (the token revoked again).
+    adapter = team.factory()(team.config.account("acme-mastodon"))
+    try:
+        [again] = await resend_after_auth(team.store, adapter, "acme-mastodon", team.clock)
+    finally:
+        await adapter.aclose()
+    assert again.entry.state == "failed" and again.entry.auth_retried
+    team.world.faults.set("acme-mastodon", "none")
+    for _ in range(2):  # the account works again, pass after pass: the reply is not sent a second time
+        team.advance(60)
+        assert all(r.ok for r in await team.syncer().run_once())
+    assert await _our_replies(team, item) == []
+    assert team.store.outbox_entry(entry.id).state == "failed"  # type: ignore[union-attr]
+    code, line = build_overview(team.config, team.store, team.clock.now()).check()
+    assert code == care.CRITICAL and "1 reply failed on acme-mastodon" in line, "still reported"
