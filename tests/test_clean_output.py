@@ -85,3 +85,20 @@ def test_a_hostile_error_body_comes_out_clean_on_reply(tmp_path: Path) -> None:
         for args in (("status", "--json"), ("check",)):
             _, out, err = run(team.config.path, clock, *args)
             assert_inert(out + err)
+
+
+def test_check_prints_a_store_error_as_one_clean_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A database server's message, quoted by the store, is a stranger's text too.
+    from socialtui import overview
+    from socialtui.store import StoreError
+
+    def refuse(*_: object, **__: object) -> None:
+        raise StoreError("the store's database said: \x1b]0;pwned\x07boom\x1b[2J\nsecond line")
+
+    monkeypatch.setattr(overview, "build_status_overview", refuse)
+    monkeypatch.setattr(overview, "build_overview", refuse)
+    with socket_team(tmp_path) as team:
+        code, out, err = run(team.config.path, FixedClock(team.clock.now()), "check")
+    assert code == 3 and out.startswith("UNKNOWN: the store's database said:") and "boom" in out
+    assert out.count("\n") == 1, "one line for monitoring"
+    assert_inert(out + err)
