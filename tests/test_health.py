@@ -83,6 +83,9 @@ async def test_an_account_never_polled_successfully_has_an_unknown_gap(tmp_path:
     assert "acme-mastodon quiet 7d" not in line
     # Not a breach: the other accounts' late items make this CRITICAL, never this account's gap.
     assert not [g for g in line.split("; ") if g.startswith("acme-mastodon quiet ") and " of " in g]
+    code, out, _ = run(team.config.path, team.clock, "status")
+    row = next(line for line in out.splitlines() if line.startswith("acme-mastodon "))
+    assert " unknown " in row and "breach" not in row and " of 4h" not in row, row
 
 
 def test_sync_once_fails_when_an_account_cannot_be_polled(tmp_path: Path) -> None:
