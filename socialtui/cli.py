@@ -127,8 +127,8 @@ def cmd_check(ctx: Context) -> int:
             overview = build_overview(ctx.config, ctx.store, ctx.now(), tones=False)
         else:
             overview = build_status_overview(ctx.config, ctx.store, ctx.now())
-    except StoreError as exc:
-        print(f"UNKNOWN: {exc}")
+    except StoreError as exc:  # may quote a database server's message: one clean line
+        print(f"UNKNOWN: {one_line(str(exc), 280)}")
         return 3
     from socialtui.cli_posts import unpolled_probe
 

@@ -57,15 +57,19 @@ class AccountOverview:
 
     @property
     def health_summary(self) -> str:
-        """`ok`, `auth refused: ...`, `stale: last synced 45m ago`, `...; 1 reply failed`: one line,
-        times in UTC (for JSON). `health_line(tz)` is the same for a person to read."""
+        """`ok`, `auth refused: ...`, `stale: last synced 45m ago (CRITICAL)`, `...; 1 reply failed`: one
+        line, times in UTC (for JSON). `health_line(tz)` is the same for a person to read. A stale sync
+        names its level (WARNING past 3 poll intervals, CRITICAL past 10): `status` prints this without
+        colour, and the two call for different haste."""
         return self.health_line(UTC)
 
     def health_line(self, tz: tzinfo) -> str:
         """The health summary with its times in `tz` (the team's zone), labelled."""
         summary = self.health.describe(tz)
         if self.sync.level != care.OK and self.sync.age_s is not None:
-            summary = f"stale: last synced {format_duration(self.sync.age_s)} ago"
+            summary = (
+                f"stale: last synced {format_duration(self.sync.age_s)} ago ({care.LABELS[self.sync.level]})"
+            )
         if self.failed:
             count = len(self.failed)
             summary += f"; {count} {'reply' if count == 1 else 'replies'} failed"

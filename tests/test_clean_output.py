@@ -61,3 +61,44 @@ def test_the_cli_cleans_what_an_older_store_holds(tmp_path: Path) -> None:
         code, out, err = run(team.config.path, clock, "status")
         assert "Bad request" in out
         assert_inert(out + err)
+
+
+def test_a_hostile_error_body_comes_out_clean_on_reply(tmp_path: Path) -> None:
+    # `reply` prints the server's refusal, and `status` lists the failed reply with it: both cleaned.
+    from socialtui.overview import build_overview
+
+    with socket_team(tmp_path) as team:
+        clock = FixedClock(team.clock.now())
+        assert run(team.config.path, clock, "sync", "--once")[0] == 0
+        queue = build_overview(team.config, team.store, clock.now()).queue
+        item = next(e.item for e in queue if e.item.account == "acme-mastodon")
+        team.world.faults.set("acme-mastodon", "hostile")
+        code, out, err = run(team.config.path, clock, "reply", item.id, "Thanks!")
+        assert code == 1 and "reply failed: HTTP 400: Bad request: try again" in err
+        assert_inert(out + err)
+        entry = next(e for e in team.store.outbox() if e.item == item.id)
+        assert entry.state == "failed" and "Bad request" in entry.error
+        assert_inert(entry.error)  # cleaned where it entered
+        _, out, err = run(team.config.path, clock, "status")
+        assert "FAILED REPLIES (1)" in out and "Bad request" in out
+        assert_inert(out + err)
+        for args in (("status", "--json"), ("check",)):
+            _, out, err = run(team.config.path, clock, *args)
+            assert_inert(out + err)
+
+
+def test_check_prints_a_store_error_as_one_clean_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A database server's message, quoted by the store, is a stranger's text too.
+    from socialtui import overview
+    from socialtui.store import StoreError
+
+    def refuse(*_: object, **__: object) -> None:
+        raise StoreError("the store's database said: \x1b]0;pwned\x07boom\x1b[2J\nsecond line")
+
+    monkeypatch.setattr(overview, "build_status_overview", refuse)
+    monkeypatch.setattr(overview, "build_overview", refuse)
+    with socket_team(tmp_path) as team:
+        code, out, err = run(team.config.path, FixedClock(team.clock.now()), "check")
+    assert code == 3 and out.startswith("UNKNOWN: the store's database said:") and "boom" in out
+    assert out.count("\n") == 1, "one line for monitoring"
+    assert_inert(out + err)

@@ -49,12 +49,14 @@ async def test_a_hung_poller_that_keeps_its_leases_is_seen_as_stale(tmp_path: Pa
         code, out, _ = run(team.config.path, team.clock, "check")
         assert "acme-mastodon not synced for 31s" in out and code in (care.WARNING, care.CRITICAL)
         code, out, _ = run(team.config.path, team.clock, "status")
-        assert code == 0 and "stale: last synced 31s ago" in out
+        assert code == 0 and "stale: last synced 31s ago (WARNING)" in out
         team.advance(70)
         overview = build_overview(team.config, team.store, team.clock.now())
         assert [a.sync.level for a in overview.accounts] == [care.CRITICAL] * len(overview.accounts)
         code, out, _ = run(team.config.path, team.clock, "check")
         assert code == care.CRITICAL and "acme-mastodon not synced for 1m;" in out
+        code, out, _ = run(team.config.path, team.clock, "status")
+        assert code == 0 and "stale: last synced 1m ago (CRITICAL)" in out
     finally:
         for lease in hung:
             lease.release()
@@ -81,6 +83,9 @@ async def test_an_account_never_polled_successfully_has_an_unknown_gap(tmp_path:
     assert "acme-mastodon quiet 7d" not in line
     # Not a breach: the other accounts' late items make this CRITICAL, never this account's gap.
     assert not [g for g in line.split("; ") if g.startswith("acme-mastodon quiet ") and " of " in g]
+    code, out, _ = run(team.config.path, team.clock, "status")
+    row = next(line for line in out.splitlines() if line.startswith("acme-mastodon "))
+    assert " unknown " in row and "breach" not in row and " of 4h" not in row, row
 
 
 def test_sync_once_fails_when_an_account_cannot_be_polled(tmp_path: Path) -> None:
@@ -221,3 +226,91 @@ def test_a_reply_from_another_app_not_yet_synced_is_found_on_the_server(tmp_path
         code, out, err = run(team.config.path, team.clock, "reply", item.id, "Thanks!", "--force")
         assert code == 0 and "Sent:" in out, err
         assert len(asyncio.run(_our_replies(team, item))) == 2
+
+
+async def test_a_mastodon_401_while_polling_says_to_run_login(tmp_path: Path) -> None:
+    team = make_team(tmp_path)
+    assert all(r.ok for r in await team.syncer().run_once())
+    team.world.faults.set("acme-mastodon", "expired")  # the token was revoked on the server
+    team.advance(60)
+    results = {r.account: r for r in await team.syncer().run_once()}
+    assert not results["acme-mastodon"].ok
+    assert "run `socialtui login acme-mastodon`" in results["acme-mastodon"].error
+    assert team.store.health()["acme-mastodon"].state == "auth"
+    code, out, _ = run(team.config.path, team.clock, "status")
+    row = next(line for line in out.splitlines() if line.startswith("acme-mastodon "))
+    assert "auth refused" in row and "run `socialtui login acme-mastodon`" in row
+
+
+@pytest.mark.parametrize("network", ["mastodon", "bluesky"])
+async def test_looking_on_the_server_before_sending_is_one_request(tmp_path: Path, network: str) -> None:
+    from socialtui.outbox import answered_on_server
+
+    team = make_team(tmp_path)
+    account = f"acme-{network}"
+    item = await _first_item(team, account)
+    adapter = team.factory()(team.config.account(account))
+    try:
+        await adapter.verify()  # signed in (a Bluesky session), as before any reply
+        before = team.world.stats.requests(account)
+        assert await answered_on_server(team.store, adapter, item) is None
+        assert team.world.stats.requests(account) - before == 1
+        brand = "acme" if network == "mastodon" else "acme.sandbox.bsky"
+        team.world.post_as(network, brand, "Answered from the phone app", reply_to=item.post.remote_id)
+        before = team.world.stats.requests(account)
+        found = await answered_on_server(team.store, adapter, item)
+        assert found is not None and found.text == "Answered from the phone app"
+        assert team.world.stats.requests(account) - before == 1
+    finally:
+        await adapter.aclose()
+
+
+async def _refused_for_auth(team, item):  # noqa: ANN001, ANN202
+    adapter = team.factory()(team.config.account(item.account))
+    team.world.faults.set(item.account, "expired")
+    try:
+        entry = queue_reply(team.store, team.config, adapter, item, "Thanks, on it!", ACTOR, team.clock.now())
+        delivery = await deliver(team.store, adapter, item, entry.id, team.clock)
+    finally:
+        await adapter.aclose()
+    assert (delivery.entry.state, delivery.entry.failure) == ("failed", "auth")
+    return entry
+
+
+async def test_a_reply_refused_for_auth_is_not_sent_when_answered_from_another_app_meanwhile(
+    tmp_path: Path,
+) -> None:
+    team = make_team(tmp_path)
+    item = await _first_item(team, "acme-mastodon")
+    entry = await _refused_for_auth(team, item)
+    # While the token was bad, someone answered from the phone app.
+    team.world.post_as("mastodon", "acme", "Answered from the phone app", reply_to=item.post.remote_id)
+    team.world.faults.set("acme-mastodon", "none")
+    team.advance(60)
+    assert all(r.ok for r in await team.syncer().run_once())
+    assert len(await _our_replies(team, item)) == 1, "the phone's answer only"
+    assert team.store.outbox_entry(entry.id).state == "discarded"  # type: ignore[union-attr]
+    assert "reply failed" not in build_overview(team.config, team.store, team.clock.now()).check()[1]
+
+
+async def test_a_reply_refused_for_auth_is_sent_again_only_once(tmp_path: Path) -> None:
+    from socialtui.outbox import resend_after_auth
+
+    team = make_team(tmp_path)
+    item = await _first_item(team, "acme-mastodon")
+    entry = await _refused_for_auth(team, item)
+    # The account seemed to recover, but the one re-send is refused again (the token revoked again).
+    adapter = team.factory()(team.config.account("acme-mastodon"))
+    try:
+        [again] = await resend_after_auth(team.store, adapter, "acme-mastodon", team.clock)
+    finally:
+        await adapter.aclose()
+    assert again.entry.state == "failed" and again.entry.auth_retried
+    team.world.faults.set("acme-mastodon", "none")
+    for _ in range(2):  # the account works again, pass after pass: the reply is not sent a second time
+        team.advance(60)
+        assert all(r.ok for r in await team.syncer().run_once())
+    assert await _our_replies(team, item) == []
+    assert team.store.outbox_entry(entry.id).state == "failed"  # type: ignore[union-attr]
+    code, line = build_overview(team.config, team.store, team.clock.now()).check()
+    assert code == care.CRITICAL and "1 reply failed on acme-mastodon" in line, "still reported"

@@ -61,3 +61,59 @@ def test_the_dashboard_never_imports_the_command_line() -> None:
             if isinstance(node, ast.Import) and any(a.name == "socialtui.cli" for a in node.names):
                 offenders.append(str(path))
     assert offenders == []
+
+
+def _calls_outside(allowed: set[str], wanted: set[tuple[str, str]]) -> list[str]:
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and (node.value.id, node.attr) in wanted
+            ):
+                found.append(f"{rel}:{node.lineno} {node.value.id}.{node.attr}")
+    return found
+
+
+def test_one_atomic_file_writer() -> None:
+    """Secrets, sessions, config and store files are all written by `store/safefile.py` (no
+    symlink followed, the mode set, renamed into place): a second writer would skip one of those."""
+    writers = {("os", "replace"), ("os", "rename"), ("tempfile", "mkstemp")}
+    assert _calls_outside({"store/safefile.py"}, writers) == []
+
+
+def test_one_backoff_formula() -> None:
+    """The HTTP wrapper, the outbox and the poller back off with `socialtui.retry.Backoff`: no other
+    exponential step is computed in the package."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel == "retry.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+                found.append(f"{rel}:{node.lineno} {ast.unparse(node)}")
+    assert found == []
+    for rel in ("networks/http.py", "outbox.py", "sync.py"):
+        assert "from socialtui.retry import Backoff" in (PACKAGE / rel).read_text(), rel
+
+
+def test_one_cleaning_function() -> None:
+    """Stranger's and server's text is cleaned by `socialtui.text` (`strip_controls`, and `clean`,
+    `one_line` built on it): no other module defines a cleaner or its own escape-sequence pattern."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel == "text.py" or rel.startswith("sandbox/"):
+            continue
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef) and node.name in {"clean", "strip_controls", "sanitize"}:
+                found.append(f"{rel}:{node.lineno} def {node.name}")
+        if r"\x1b" in source or r"\x00-\x1f" in source:
+            found.append(f"{rel}: a control-character pattern")
+    assert found == []

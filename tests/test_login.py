@@ -99,3 +99,37 @@ def test_login_explains_what_to_do_for_bluesky(tmp_path: Path) -> None:
             timeout=30,
         )
         assert result.returncode == 1 and "app password" in result.stderr
+
+
+async def test_the_scopes_asked_for_are_enough_for_everything_socialtui_does(tmp_path: Path) -> None:
+    """The login test proves no more is asked than `SCOPES`; this proves it is not less: a token
+    granted exactly `SCOPES` polls, replies, favourites and boosts (the sandbox checks each route's
+    scope as Mastodon does; its `sandbox:` tokens are `read write`, so other tests cannot tell)."""
+    from sandbox_env import make_team
+
+    from socialtui.model import Actor
+    from socialtui.outbox import deliver, queue_reply
+    from socialtui.overview import build_overview
+
+    team = make_team(tmp_path)
+    brand = team.world.mastodon_account("acme")
+    app = team.world.create_app("socialtui", ["urn:ietf:wg:oauth:2.0:oob"], SCOPES.split(), None)
+    token = team.world._issue_mastodon_token(brand.id, app.client_id, SCOPES.split()).token
+    secret = team.config.account("acme-mastodon").secret_file
+    assert secret is not None
+    Path(secret).write_text(token + "\n")
+
+    results = await team.syncer().run_once()
+    assert results and all(r.ok for r in results), [(r.account, r.error) for r in results]
+    queue = build_overview(team.config, team.store, team.clock.now()).queue
+    item = next(e.item for e in queue if e.item.account == "acme-mastodon")
+    adapter = team.factory()(team.config.account("acme-mastodon"))
+    try:
+        entry = queue_reply(team.store, team.config, adapter, item, "Thanks!", Actor("ops", "Ops"), team.clock.now())
+        delivery = await deliver(team.store, adapter, item, entry.id, team.clock)
+        assert delivery.entry.state == "sent", delivery.entry.error
+        await adapter.favourite(item.post)
+        await adapter.boost(item.post)
+    finally:
+        await adapter.aclose()
+    assert team.world.mastodon_token(token) is not None, "the same token throughout"

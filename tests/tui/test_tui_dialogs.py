@@ -7,7 +7,16 @@ from textual.app import App
 from textual.content import Content
 from textual.screen import ModalScreen
 
-from socialtui.tui.screens.dialogs import ConfirmDialog, DoneDialog, NoteDialog
+from socialtui.tui.screens.dialogs import (
+    ConfirmDialog,
+    DoneDialog,
+    NoteDialog,
+    QuitDialog,
+    SavedRepliesDialog,
+    TagsDialog,
+)
+from socialtui.tui.screens.help import HelpScreen
+from socialtui.tui.screens.schedule import WhenDialog
 
 
 class Host(App[None]):
@@ -21,8 +30,13 @@ class Host(App[None]):
         lambda: ConfirmDialog("Send this reply?", "body", default_yes=True),
         lambda: DoneDialog(Content("an item")),
         lambda: NoteDialog(Content("a contact")),
+        lambda: QuitDialog(claims=2),
+        lambda: SavedRepliesDialog({"thanks": "Thanks!"}),
+        lambda: TagsDialog(Content("a contact"), ("vip",)),
+        lambda: HelpScreen([]),  # `?` twice, fast: the second closes it
+        lambda: WhenDialog(None, Content("a post")),  # type: ignore[arg-type]  # compose never reads it
     ],
-    ids=["confirm-no", "confirm-yes", "done", "note"],
+    ids=["confirm-no", "confirm-yes", "done", "note", "quit", "saved-replies", "tags", "help", "when"],
 )
 async def test_a_dialog_popped_before_it_mounted_raises_nothing(make) -> None:  # noqa: ANN001
     app = Host()

@@ -9,6 +9,8 @@ from tuikit import ALICE, World, replace, screen_text, wait_for
 
 from socialtui.model import OutboxEntry
 from socialtui.outbox import discard_failed
+from socialtui.tui.render import LEVEL_STYLE
+from socialtui.tui.widgets.header import _sync_summary
 
 
 async def test_the_header_says_the_sync_is_stale(world: World) -> None:
@@ -19,6 +21,19 @@ async def test_the_header_says_the_sync_is_stale(world: World) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(lambda: "sync stale 10m" in screen_text(app), pilot, what="the stale flag")
         assert "sync ok" not in screen_text(app).splitlines()[0]
+        assert _sync_summary(app.dashboard) == [("sync stale 10m", LEVEL_STYLE[2])], "CRITICAL: over 10 intervals"
+
+
+async def test_the_header_says_a_sync_a_few_intervals_old_is_a_warning(world: World) -> None:
+    world.clock.advance(timedelta(minutes=2))  # 4 poll intervals of 30s: WARNING, not yet CRITICAL
+    app = world.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: "sync stale 2m" in screen_text(app), pilot, what="the stale flag")
+        assert _sync_summary(app.dashboard) == [("sync stale 2m", LEVEL_STYLE[1])]
+    world.clock.advance(timedelta(seconds=-60))  # 2 intervals: fresh enough
+    app = world.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: "sync ok" in screen_text(app), pilot, what="the sync ok")
 
 
 async def test_a_failed_reply_is_shown_until_discarded(world: World) -> None:

@@ -233,6 +233,27 @@ async def test_answered_meanwhile_is_flagged_before_sending(world: World) -> Non
     assert world.adapters["acme-mastodon"].sent == [], "nothing sent without confirming"
 
 
+async def test_a_reply_no_sync_has_seen_is_found_on_the_server_before_sending(world: World) -> None:
+    # Answered from the phone app a moment ago: the store does not know, the server's thread does.
+    oldest = world.items[0]
+    adapter = world.factory(world.config.account(oldest.account))
+    answer = own_post(oldest.account, "2101", 0, "Answered from the phone", reply_to=oldest.post.remote_id)
+    adapter.threads[oldest.post.remote_id] = [oldest.post, answer]
+    app = world.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot)
+        await pilot.press("r")
+        await wait_for(lambda: isinstance(app.screen, ComposerScreen), pilot)
+        await pilot.press(*"On it")
+        assert "answered meanwhile" not in screen_text(app), "the store alone knows nothing yet"
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        assert "answered meanwhile: a second reply may not be wanted" in app.screen.warning.plain
+        await pilot.press("n")
+    assert adapter.sent == [], "nothing sent without confirming"
+    assert answer.remote_id in {p.remote_id for p in world.store.own_posts()}, "every operator sees it"
+
+
 async def test_the_count_follows_the_network_and_sending_is_refused_over_the_limit(world: World) -> None:
     app = world.app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -15,7 +15,7 @@ DONE_REASONS = ("spam", "thanked", "handled elsewhere", "no reply needed")
 OTHER = "other"
 
 
-def _focus_first(screen: ModalScreen, selector: str) -> None:
+def focus_first(screen: ModalScreen, selector: str) -> None:
     """Focus the dialog's first widget matching `selector`, if it is still there: a dialog taken away
     before it mounted (the app popped it; a key answered it at once) has no children left by the time
     its Mount handler runs, and `query_one` raised NoMatches there."""
@@ -62,7 +62,7 @@ class ConfirmDialog(ModalScreen[bool]):
                 yield Button(Content(f"{self.no_label} (n)"), id="no")
 
     def on_mount(self) -> None:
-        _focus_first(self, "#yes" if self.default_yes else "#no")
+        focus_first(self, "#yes" if self.default_yes else "#no")
 
     def action_answer(self, answer: bool) -> None:
         self.dismiss(answer)
@@ -103,7 +103,7 @@ class QuitDialog(ModalScreen[str]):
                 yield Button(Content("Cancel (Esc)"), id="cancel")
 
     def on_mount(self) -> None:
-        self.query_one("#handoff", Button).focus()
+        focus_first(self, "#handoff")
 
     def action_answer(self, answer: str) -> None:
         self.dismiss(answer)
@@ -135,7 +135,7 @@ class DoneDialog(ModalScreen[str | None]):
             yield Static(Content.styled("↑↓ or 1-5, Enter to choose, Esc to cancel", "$text-muted"))
 
     def on_mount(self) -> None:
-        _focus_first(self, "OptionList")
+        focus_first(self, "OptionList")
 
     def on_key(self, event: events.Key) -> None:
         if self.query_one(OptionList).has_focus and event.character and event.character.isdigit():
@@ -182,7 +182,7 @@ class NoteDialog(ModalScreen[str | None]):
             yield Static(Content.styled("Enter to save, Esc to cancel", "$text-muted"))
 
     def on_mount(self) -> None:
-        _focus_first(self, "Input")
+        focus_first(self, "Input")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -218,7 +218,7 @@ class SavedRepliesDialog(ModalScreen[str | None]):
             yield Static(Content.styled("Enter to use, Esc to cancel", "$text-muted"))
 
     def on_mount(self) -> None:
-        _focus_first(self, "OptionList")
+        focus_first(self, "OptionList")
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
@@ -251,7 +251,7 @@ class TagsDialog(ModalScreen[tuple[str, ...] | None]):
             yield Static(Content.styled("Enter to save (empty: no tags), Esc to cancel", "$text-muted"))
 
     def on_mount(self) -> None:
-        _focus_first(self, "Input")
+        focus_first(self, "Input")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

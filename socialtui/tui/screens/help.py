@@ -11,6 +11,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from socialtui.tui.keys import KeyHelp
+from socialtui.tui.screens.dialogs import focus_first
 
 
 class HelpScreen(ModalScreen[None]):
@@ -59,7 +60,7 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Content.styled("Esc to close", "$text-muted"))
 
     def on_mount(self) -> None:
-        self.query_one("#help-keys").focus()
+        focus_first(self, "#help-keys")
 
     def action_close(self) -> None:
         self.dismiss(None)

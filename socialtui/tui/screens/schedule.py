@@ -28,7 +28,7 @@ from socialtui.schedule import ScheduledPost, day_strip, scheduled_posts
 from socialtui.store import NotChangeable, StoreError
 from socialtui.timespec import format_duration, parse_when
 from socialtui.tui.render import CellStyles, account_label, cell, line_of
-from socialtui.tui.screens.dialogs import ConfirmDialog
+from socialtui.tui.screens.dialogs import ConfirmDialog, focus_first
 from socialtui.tui.screens.post_composer import local_time
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ class WhenDialog(ModalScreen[str | None]):
             yield Static(Content.styled("Enter to move, Esc to cancel", "$text-muted"))
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        focus_first(self, "Input")
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:
