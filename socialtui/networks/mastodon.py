@@ -512,7 +512,7 @@ class MastodonAdapter:
                 ping_interval=ping_every,
                 ping_timeout=ping_timeout,
                 close_timeout=2.0,
-                max_size=2**22,
+                max_size=4 * 1024 * 1024,  # one notification is a few kB: 4 MiB is far beyond any real one
             ) as ws:
                 if opened is not None:
                     opened()
