@@ -38,13 +38,17 @@ from socialtui.store.engine import (
     Doc,
     Engine,
     EngineInfo,
+    Group,
     Lease,
     Query,
     Reader,
     StoreError,
     StoreWriteFailed,
     TableCount,
+    Tally,
     Writer,
+    author_key,
+    tally_rows,
 )
 from socialtui.store.files import SCHEMA_VERSION, SINGLE, FileLock, TableFiles, save_together
 from socialtui.store.safefile import ensure_dir, open_read, open_shared, read_bytes, write_atomic
@@ -101,6 +105,14 @@ def _select(
         rows.sort(key=lambda row: at(row[1]), reverse=True)
         rows = rows[: q.newest]
     return rows
+
+
+def _item_rows(docs: Mapping[str, Doc]) -> list[Any]:
+    """An items partition's summary: what `tally_open` reads of each item."""
+    return [
+        [key, doc.get("account", ""), doc.get("kind", ""), *author_key(doc), doc["post"]["created_at"]]
+        for key, doc in docs.items()
+    ]
 
 
 def _wanted(spec: schema.Table, parts: Iterable[str], q: Query | None) -> list[str]:
@@ -177,6 +189,33 @@ class _FilesView(Reader):
                 out.update(docs)
             return out
         return {key for key, _ in self.scan(table, query)}
+
+    def tally_open(
+        self,
+        edges: Mapping[Group, Sequence[datetime]],
+        others: Collection[tuple[str, str]] = (),
+        head: int = 0,
+    ) -> tuple[dict[Group, Tally], list[tuple[str, Doc]]]:
+        """The items' partitions' summaries counted (`TableFiles.summary`, kept by the writers: no
+        partition parsed but those changed since their summary, and those of the head)."""
+        files = self.engine.table_files("items")
+        if not edges or files.summarize is None or "items" in self._tx or "answered" in self._tx:
+            return super().tally_open(edges, others, head)
+        answered = self.keys("answered")
+        rows = (
+            (key, account, kind, (network, handle), at, part)
+            for part in files.parts()
+            for key, account, kind, network, handle, at in files.summary(part)
+            if key not in answered
+        )
+        tally, earliest = tally_rows(rows, edges, others, head)
+        found: list[tuple[str, Doc]] = []
+        for key, part in earliest:
+            doc = files.load(part).get(key)
+            if doc is None:  # its partition changed since its summary was read: read it all again
+                return super().tally_open(edges, others, head)
+            found.append((key, doc))
+        return tally, found
 
     def count(self, table: str) -> int:
         if schema.TABLES[table].log:
@@ -367,6 +406,8 @@ class FilesEngine(Engine):
         if not self._open(write):
             return TableFiles(self.tables_dir, table)  # nothing there: every read is empty
         files = TableFiles(self.tables_dir, table)
+        if table == "items":
+            files.summarize = _item_rows
         ensure_dir(files.directory)  # and refuse a symbolic link planted in its place
         return self._tables.setdefault(table, files)
 
