@@ -144,6 +144,15 @@ class Reader(ABC):
     @abstractmethod
     def count(self, table: str) -> int: ...
 
+    def newest_each(self, table: str, accounts: Iterable[str]) -> dict[str, Doc]:
+        """Each account's newest document of `table` (accounts without any left out): what
+        `scan(table, Query(account=a, newest=1))` finds for each, in one go where the engine can."""
+        out: dict[str, Doc] = {}
+        for account in accounts:
+            for _, doc in self.scan(table, Query(account=account, newest=1)):
+                out[account] = doc
+        return out
+
     # -- the counts `status` and `check` need, without decoding every item ---------------------------
     # Written here over `scan` on the raw documents (the files engine's reads: JSON parsed, nothing
     # decoded into objects); a database answers them with count queries instead.
