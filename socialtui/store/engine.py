@@ -28,8 +28,11 @@ The contract, in short:
 - `lease(name)`: the right to do something alone (poll an account), across every process of the team.
 - `Reader.tally_open(edges, others, head)`: the open items counted per account and kind between
   instants (the care rules' deadlines), and the head of the queue, without decoding every item
-  (what `status` and `check` need). Written once over `scan` (the files engine uses that); a
-  database answers it with count queries.
+  (what `status` and `check` need). Written once over `scan` (`tally_rows`); the files engine
+  counts from each items partition's summary instead (`TableFiles.summary`), a database answers it
+  with count queries.
+- `Reader.newest_each(table, accounts)`: each account's newest document (one statement on a
+  database; a scan per account otherwise).
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ killed writer leaves a safe prefix (the store API names the truth before what is
 The audit lines are appended once the data is saved, still under the locks: a failure there is
 reported as what it is, a change saved without its audit line. Readers take no lock at all.
 
+Beside each items partition, `.PART.json.tally`: its summary (what `status` counts of each item),
+made from a known version of the partition file (see `files.TableFiles.summary`): derived data,
+never trusted for another version of the file, made again by any reader that finds it stale.
+
 A data dir written by an older socialtui (schema 1: one file per table group) is upgraded on first
 use (`upgrade.py`)."""
 
