@@ -623,3 +623,40 @@ def test_a_bulk_write_goes_in_whole_revives_deleted_keys_and_is_seen_by_follower
     assert _tombstones(pg_url) == [], "the revived key's tombstone went"
     _, changes = engine.changes(token, ["items"])
     assert len(changes["items"]) == 700 and all(doc is not None for doc in changes["items"].values())
+
+
+def test_a_version_2_store_gains_the_tally_columns_from_the_items_it_holds(pg_url: str) -> None:
+    from socialtui.store.postgres import MIGRATIONS
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        with conn.transaction():
+            for version in (1, 2):
+                conn.execute(MIGRATIONS[version - 1])
+                conn.execute(
+                    "INSERT INTO socialtui.migrations (version, applied_by) VALUES (%s, current_user)",
+                    (version,),
+                )
+            conn.execute("INSERT INTO socialtui.meta (key, value) VALUES ('schema_version', '2')")
+        # Items as a version 2 writer left them: the document and the account and time columns.
+        for key, handle, kind in (
+            ("a", " @Ann@Example.social", "mention"),
+            ("b", "@acme@example.social", "reply"),
+        ):
+            doc = {**item("acme", "2026-11-18T14:00:00+00:00", handle), "kind": kind}
+            conn.execute(
+                "INSERT INTO socialtui.items (key, doc, account, at) VALUES (%s, %s, 'acme', %s::timestamptz)",
+                (key, psycopg.types.json.Jsonb(doc), doc["post"]["created_at"]),
+            )
+    engine = PgEngine(pg_url)
+    try:
+        assert engine.info().schema_version == SCHEMA_VERSION >= 3
+        edges = {("acme", "mention"): [datetime(2026, 11, 18, 15, tzinfo=UTC)], ("acme", "reply"): []}
+        with engine.read() as reader:
+            tally, head = reader.tally_open(edges, {("mastodon", "acme@example.social")}, head=5)
+        assert {group: t.counts for group, t in tally.items()} == {("acme", "mention"): (1, 0)}
+        assert [key for key, _ in head] == ["a"]
+        with engine.read() as reader:
+            tally, _ = reader.tally_open(edges, {("mastodon", "ann@example.social")})
+        assert {group: t.counts for group, t in tally.items()} == {("acme", "reply"): (1,)}
+    finally:
+        engine.close()

@@ -178,3 +178,42 @@ def test_the_split_instant_splits_ages_exactly(hours: str, limit: float) -> None
         assert active.active_seconds(edge, now) <= limit
         if edge > datetime(1970, 1, 1, tzinfo=UTC):
             assert active.active_seconds(edge - timedelta(microseconds=1), now) > limit
+
+
+@pytest.mark.files_only("the files engine's partition summaries")
+def test_files_summaries_stale_missing_or_odd_are_never_counted(tmp_path: Path) -> None:
+    """The files engine counts the items from each partition's summary (`TableFiles.summary`): one
+    left behind by a writer killed between its partition and its summary, one missing and one cut
+    short are all found out, the partition read instead and the summary made again."""
+    import os
+
+    import orjson
+
+    store, path = _filled(tmp_path)
+    config = load_config(path)
+    items_dir = tmp_path / "data" / "tables" / "items"
+    partitions = sorted(items_dir.glob("*.json"))
+    summaries = sorted(items_dir.glob(".*.tally"))
+    assert len(summaries) == len(partitions) >= 3, "the writer leaves a summary beside each partition"
+    old = {summary: summary.read_bytes() for summary in summaries}
+    # More items, then the summaries as they were: as if each writer had died after its partition.
+    store.put_items(
+        [_item(9000 + k, "acme-mastodon", NOW - timedelta(minutes=k), "mention") for k in range(5)]
+    )
+    for summary, raw in old.items():
+        summary.write_bytes(raw)
+    summaries[0].unlink()
+    summaries[1].write_bytes(b'{"signature": [1, 2')
+    expected = build_overview(config, store, NOW, tones=False)
+    store.close()
+    for _ in range(2):  # the first finds the odd ones and makes them again, the second reads them
+        fresh = Store(tmp_path / "data")  # another process: nothing decoded yet
+        fast = build_status_overview(config, fresh, NOW, head=40)
+        fresh.close()
+        assert _accounts(fast) == _accounts(expected)
+        assert [e.item.id for e in fast.queue] == [e.item.id for e in expected.queue[:40]]
+        assert (fast.unanswered, fast.late) == (len(expected.queue), expected.late)
+    for partition in partitions:
+        st = os.lstat(partition)
+        made = orjson.loads((items_dir / f".{partition.name}.tally").read_bytes())
+        assert made["signature"] == [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size]

@@ -245,3 +245,41 @@ def test_the_files_engine_waits_on_the_kernel_and_polls_without_it(
         proc.join(60)
     assert watches and all((w is not None) == kernel for w in watches)
     assert follower.refresh() >= {"items"}
+
+
+def test_newest_each_is_each_accounts_newest_scan(tmp_path: Path, engine_url: str) -> None:
+    """`Reader.newest_each` (one statement on PostgreSQL) finds what a scan for each account's
+    newest finds, ties at the same instant included; inside a transaction, its own writes too."""
+    store = open_store(tmp_path / "data", engine_url)
+    us = Author(network="mastodon", handle="acme@example.org", display_name="Acme")
+
+    def own(account: str, remote: str, at: datetime) -> Post:
+        return Post(remote_id=remote, account=account, author=us, text="news", created_at=at, own=True)
+
+    store.put_own_posts(
+        [
+            own("a", "1", NOW - timedelta(hours=2)),
+            own("a", "2", NOW),
+            own("a", "3", NOW),  # the same instant as 2
+            own("b", "4", NOW - timedelta(days=3)),
+        ]
+    )
+    accounts = ["a", "b", "c", "a"]
+
+    def each_scan(r: object) -> dict[str, object]:
+        found = {}
+        for account in accounts:
+            for _, doc in r.scan("own", Query(account=account, newest=1)):  # type: ignore[attr-defined]
+                found[account] = doc
+        return found
+
+    with store.engine.read() as reader:
+        newest = reader.newest_each("own", accounts)
+        assert newest == each_scan(reader) and set(newest) == {"a", "b"}
+
+    def body(w: object) -> tuple[dict[str, object], dict[str, object]]:
+        w.put("own", "late", {**newest["b"], "created_at": (NOW + timedelta(minutes=1)).isoformat()})  # type: ignore[attr-defined]
+        return w.newest_each("own", accounts), each_scan(w)  # type: ignore[attr-defined]
+
+    inside, scanned = store.engine.transact(["own"], body)
+    assert inside == scanned and inside["b"]["created_at"] == (NOW + timedelta(minutes=1)).isoformat()  # type: ignore[index]

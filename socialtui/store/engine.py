@@ -28,8 +28,11 @@ The contract, in short:
 - `lease(name)`: the right to do something alone (poll an account), across every process of the team.
 - `Reader.tally_open(edges, others, head)`: the open items counted per account and kind between
   instants (the care rules' deadlines), and the head of the queue, without decoding every item
-  (what `status` and `check` need). Written once over `scan` (the files engine uses that); a
-  database answers it with count queries.
+  (what `status` and `check` need). Written once over `scan` (`tally_rows`); the files engine
+  counts from each items partition's summary instead (`TableFiles.summary`), a database answers it
+  with count queries.
+- `Reader.newest_each(table, accounts)`: each account's newest document (one statement on a
+  database; a scan per account otherwise).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from __future__ import annotations
 import heapq
 from abc import ABC, abstractmethod
 from bisect import bisect_right
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -144,6 +147,15 @@ class Reader(ABC):
     @abstractmethod
     def count(self, table: str) -> int: ...
 
+    def newest_each(self, table: str, accounts: Iterable[str]) -> dict[str, Doc]:
+        """Each account's newest document of `table` (accounts without any left out): what
+        `scan(table, Query(account=a, newest=1))` finds for each, in one go where the engine can."""
+        out: dict[str, Doc] = {}
+        for account in accounts:
+            for _, doc in self.scan(table, Query(account=account, newest=1)):
+                out[account] = doc
+        return out
+
     # -- the counts `status` and `check` need, without decoding every item ---------------------------
     # Written here over `scan` on the raw documents (the files engine's reads: JSON parsed, nothing
     # decoded into objects); a database answers them with count queries instead.
@@ -158,39 +170,61 @@ class Reader(ABC):
         instants (ascending), groups without items left out; and the `head` earliest of them (by
         received time, then key): the head of the unanswered queue. Items written by `others`
         ((network, normalized handle): our own accounts) are no work: left out of both."""
-        cuts = {group: [_utc_iso(e) for e in instants] for group, instants in edges.items()}
-        counts: dict[Group, list[int]] = {}
-        first: dict[Group, list[tuple[str, str] | None]] = {}
-        rows: list[tuple[str, str, Doc]] = []
-        others = set(others)
-        # The hot loop over every open item: `schema.utc` of the items' `at` is written out inline.
-        for key, doc in self.scan("items", Query(unless_in="answered")):
-            group = (doc.get("account", ""), doc.get("kind", ""))
-            cut = cuts.get(group)
-            if cut is None or (others and author_key(doc) in others):
-                continue
-            at = doc["post"]["created_at"]
-            if at.endswith("Z"):
-                at = at[:-1] + "+00:00"
-            bucket = bisect_right(cut, at)
-            if group not in counts:
-                counts[group] = [0] * (len(cut) + 1)
-                first[group] = [None] * (len(cut) + 1)
-            counts[group][bucket] += 1
-            seen = first[group][bucket]
-            if seen is None or (at, key) < seen:
-                first[group][bucket] = (at, key)
-            if head:
-                rows.append((at, key, doc))
-        tally = {
-            group: Tally(
-                tuple(counts[group]),
-                tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first[group]),
-            )
-            for group in counts
-        }
-        earliest = heapq.nsmallest(head, rows, key=lambda row: (row[0], row[1])) if head else []
-        return tally, [(key, doc) for _, key, doc in earliest]
+        rows = (
+            (key, doc.get("account", ""), doc.get("kind", ""), doc, doc["post"]["created_at"], doc)
+            for key, doc in self.scan("items", Query(unless_in="answered"))
+        )
+        tally, earliest = tally_rows(rows, edges, others, head)
+        return tally, [(key, doc) for key, doc in earliest]
+
+
+TallyRow = tuple[str, str, str, Any, str, Any]
+"""(key, account, kind, the item's document or its `author_key`, received at as stored, a payload
+handed back for the head): an open item as `tally_rows` counts it."""
+
+
+def tally_rows(
+    rows: Iterable[TallyRow],
+    edges: Mapping[Group, Sequence[datetime]],
+    others: Collection[tuple[str, str]],
+    head: int,
+) -> tuple[dict[Group, Tally], list[tuple[str, Any]]]:
+    """`Reader.tally_open` over open items given as rows: the tally, and the `head` earliest as
+    (key, payload). The author is a document (its `author_key` taken) or an `author_key` already."""
+    cuts = {group: [_utc_iso(e) for e in instants] for group, instants in edges.items()}
+    counts: dict[Group, list[int]] = {}
+    first: dict[Group, list[tuple[str, str] | None]] = {}
+    kept: list[tuple[str, str, Any]] = []
+    others = set(others)
+    # The hot loop over every open item: `schema.utc` of the items' `at` is written out inline.
+    for key, account, kind, author, at, payload in rows:
+        group = (account, kind)
+        cut = cuts.get(group)
+        if cut is None:
+            continue
+        if others and (author if isinstance(author, tuple) else author_key(author)) in others:
+            continue
+        if at.endswith("Z"):
+            at = at[:-1] + "+00:00"
+        bucket = bisect_right(cut, at)
+        if group not in counts:
+            counts[group] = [0] * (len(cut) + 1)
+            first[group] = [None] * (len(cut) + 1)
+        counts[group][bucket] += 1
+        seen = first[group][bucket]
+        if seen is None or (at, key) < seen:
+            first[group][bucket] = (at, key)
+        if head:
+            kept.append((at, key, payload))
+    tally = {
+        group: Tally(
+            tuple(counts[group]),
+            tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first[group]),
+        )
+        for group in counts
+    }
+    earliest = heapq.nsmallest(head, kept, key=lambda row: (row[0], row[1])) if head else []
+    return tally, [(key, payload) for _, key, payload in earliest]
 
 
 class Writer(Reader):

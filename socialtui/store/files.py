@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -406,6 +407,9 @@ class TableFiles:
         self._cache: dict[str, tuple[Signature, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
         self._names: dict[str, str | None] = {}
+        self.summarize: Callable[[Mapping[str, Any]], list[Any]] | None = None
+        """What a partition's summary holds (JSON rows made from its documents), if the table keeps
+        summaries: `summary` reads them instead of the partition (the items' tally, `status`)."""
 
     def path(self, part: str) -> Path:
         return self.directory / part_filename(part)
@@ -457,13 +461,72 @@ class TableFiles:
     def load(self, part: str) -> dict[str, Any]:
         """The partition's documents (read-only for the caller), decoded again only if its file
         changed since we last did."""
+        return self._load(part)[1]
+
+    # -- summaries: `.PART.json.tally` beside a partition, the rows `summarize` makes of it, with the
+    # signature of the file they were made from. The writer puts one in place after the partition
+    # (under the table's lock); a reader that finds none, or one of another version of the file,
+    # reads the partition and leaves one (best effort: a reader racing a writer may leave one of the
+    # version it read, which the next reader finds stale). A summary is used only when its
+    # signature is the partition's as stat-ed before the summary was read: a killed writer, or a
+    # lost summary, costs a parse, never a wrong row.
+
+    def summary_path(self, part: str) -> Path:
+        return self.directory / f".{part_filename(part)}.tally"
+
+    def summary(self, part: str) -> list[Any]:
+        """The summary rows of the partition as its file is now (see above)."""
+        assert self.summarize is not None
+        try:
+            signature = _signature(os.lstat(self.path(part)))
+        except FileNotFoundError:
+            return []
+        try:
+            raw = read_bytes(self.summary_path(part))
+            if raw is not None:
+                data = orjson.loads(raw)
+                if tuple(data["signature"]) == signature:
+                    return cast(list[Any], data["rows"])
+        except (OSError, StoreError, ValueError, KeyError, TypeError):
+            pass  # unreadable or odd: made again below
+        read, docs = self._load(part)
+        rows = self.summarize(docs)
+        if read is not None:
+            self._write_summary(part, read, rows)
+        return rows
+
+    def _write_summary(self, part: str, signature: Signature, rows: list[Any]) -> None:
+        """Put the summary in place (tmp file, rename: a reader sees a whole one); errors are let
+        go (a read-only data dir: every reader parses the partition)."""
+        path = self.summary_path(part)
+        payload = orjson.dumps({"signature": list(signature), "rows": rows})
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=self.directory)
+            try:
+                os.fchmod(fd, FILE_MODE)
+                view = memoryview(payload)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except OSError:
+            if tmp is not None:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+
+    def _load(self, part: str) -> tuple[Signature | None, dict[str, Any]]:
+        """(the signature of the file read, its documents): `load`; no file: (None, {})."""
         path = self.path(part)
         with self._cache_lock:
             cached = self._cache.get(part)
         if cached is not None:
             try:
                 if _signature(os.lstat(path)) == cached[0]:
-                    return cached[1]
+                    return cached
             except FileNotFoundError:
                 pass
         try:
@@ -475,11 +538,11 @@ class TableFiles:
         if fd is None:
             with self._cache_lock:
                 self._cache.pop(part, None)
-            return {}
+            return None, {}
         try:
             signature = _signature(os.fstat(fd))
             if cached is not None and cached[0] == signature:
-                return cached[1]
+                return cached
             chunks = []
             while chunk := os.read(fd, 1 << 20):
                 chunks.append(chunk)
@@ -488,7 +551,7 @@ class TableFiles:
         docs = self._decode(path, b"".join(chunks))
         with self._cache_lock:
             self._cache[part] = (signature, docs)
-        return docs
+        return signature, docs
 
     def _decode(self, path: Path, raw: bytes) -> dict[str, Any]:
         try:
@@ -537,6 +600,8 @@ class TableFiles:
             return
         with self._cache_lock:
             self._cache[part] = (signature, docs)
+        if self.summarize is not None:
+            self._write_summary(part, signature, self.summarize(docs))
 
     def forget(self, part: str | None = None) -> None:
         with self._cache_lock:

@@ -13,6 +13,10 @@ killed writer leaves a safe prefix (the store API names the truth before what is
 The audit lines are appended once the data is saved, still under the locks: a failure there is
 reported as what it is, a change saved without its audit line. Readers take no lock at all.
 
+Beside each items partition, `.PART.json.tally`: its summary (what `status` counts of each item),
+made from a known version of the partition file (see `files.TableFiles.summary`): derived data,
+never trusted for another version of the file, made again by any reader that finds it stale.
+
 A data dir written by an older socialtui (schema 1: one file per table group) is upgraded on first
 use (`upgrade.py`)."""
 
@@ -38,13 +42,17 @@ from socialtui.store.engine import (
     Doc,
     Engine,
     EngineInfo,
+    Group,
     Lease,
     Query,
     Reader,
     StoreError,
     StoreWriteFailed,
     TableCount,
+    Tally,
     Writer,
+    author_key,
+    tally_rows,
 )
 from socialtui.store.files import SCHEMA_VERSION, SINGLE, FileLock, TableFiles, save_together
 from socialtui.store.safefile import ensure_dir, open_read, open_shared, read_bytes, write_atomic
@@ -122,6 +130,14 @@ def _select(
     return rows
 
 
+def _item_rows(docs: Mapping[str, Doc]) -> list[Any]:
+    """An items partition's summary: what `tally_open` reads of each item."""
+    return [
+        [key, doc.get("account", ""), doc.get("kind", ""), *author_key(doc), doc["post"]["created_at"]]
+        for key, doc in docs.items()
+    ]
+
+
 def _wanted(spec: schema.Table, parts: Iterable[str], q: Query | None) -> list[str]:
     if q is None:
         return upgrade.parts_for(spec, parts)
@@ -196,6 +212,33 @@ class _FilesView(Reader):
                 out.update(docs)
             return out
         return {key for key, _ in self.scan(table, query)}
+
+    def tally_open(
+        self,
+        edges: Mapping[Group, Sequence[datetime]],
+        others: Collection[tuple[str, str]] = (),
+        head: int = 0,
+    ) -> tuple[dict[Group, Tally], list[tuple[str, Doc]]]:
+        """The items' partitions' summaries counted (`TableFiles.summary`, kept by the writers: no
+        partition parsed but those changed since their summary, and those of the head)."""
+        files = self.engine.table_files("items")
+        if not edges or files.summarize is None or "items" in self._tx or "answered" in self._tx:
+            return super().tally_open(edges, others, head)
+        answered = self.keys("answered")
+        rows = (
+            (key, account, kind, (network, handle), at, part)
+            for part in files.parts()
+            for key, account, kind, network, handle, at in files.summary(part)
+            if key not in answered
+        )
+        tally, earliest = tally_rows(rows, edges, others, head)
+        found: list[tuple[str, Doc]] = []
+        for key, part in earliest:
+            doc = files.load(part).get(key)
+            if doc is None:  # its partition changed since its summary was read: read it all again
+                return super().tally_open(edges, others, head)
+            found.append((key, doc))
+        return tally, found
 
     def count(self, table: str) -> int:
         if schema.TABLES[table].log:
@@ -386,6 +429,8 @@ class FilesEngine(Engine):
         if not self._open(write):
             return TableFiles(self.tables_dir, table)  # nothing there: every read is empty
         files = TableFiles(self.tables_dir, table)
+        if table == "items":
+            files.summarize = _item_rows
         ensure_dir(files.directory)  # and refuse a symbolic link planted in its place
         return self._tables.setdefault(table, files)
 

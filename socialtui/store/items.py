@@ -267,10 +267,10 @@ class ItemsMixin(StoreBase):
         def body(r: Reader) -> QueueCounts:
             tally, raw_head = r.tally_open(edges, others, head)
             first = [from_record(Item, doc) for _, doc in raw_head]
-            last_posts: dict[str, datetime] = {}
-            for account in accounts:
-                for _, doc in r.scan("own", Query(account=account, newest=1)):
-                    last_posts[account] = from_record(Post, doc).created_at
+            last_posts = {
+                account: from_record(Post, doc).created_at
+                for account, doc in r.newest_each("own", accounts).items()
+            }
             health = {key: from_record(AccountHealth, doc) for key, doc in r.scan("health")}
             claims = [from_record(Claim, doc) for _, doc in r.scan("claims", Query(since=iso(now)))]
             raw = dict(r.scan("outbox", Query(unless_field=("state", ("sent",)))))

@@ -50,7 +50,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -168,6 +168,18 @@ CREATE TABLE {SCHEMA}.leases (name text PRIMARY KEY, holder text NOT NULL, expir
 ALTER TABLE {SCHEMA}.tombstones ADD COLUMN at timestamptz NOT NULL DEFAULT now();
 CREATE INDEX tombstones_at ON {SCHEMA}.tombstones (at);
 """,
+    # 3: what `status` and `check` count the items by, as columns the server keeps (generated from
+    # the document: no writer sets them) and one index holding all of it: the counts are read from
+    # the index, no item's JSON is read (0.2 s at 50,000 items). Rewrites the items table once.
+    f"""
+ALTER TABLE {SCHEMA}.items
+    ADD COLUMN kind text GENERATED ALWAYS AS (doc->>'kind') STORED,
+    ADD COLUMN author_network text
+        GENERATED ALWAYS AS (coalesce(doc->'post'->'author'->>'network', '')) STORED,
+    ADD COLUMN author_handle text GENERATED ALWAYS AS
+        (lower(ltrim(btrim(coalesce(doc->'post'->'author'->>'handle', '')), '@'))) STORED;
+CREATE INDEX items_tally ON {SCHEMA}.items (account, kind, at) INCLUDE (key, author_network, author_handle);
+""",
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -250,9 +262,8 @@ def _at(table: Table, doc: Doc) -> str | None:
 
 
 _NOT_OURS = (
-    " AND (coalesce(t.doc->'post'->'author'->>'network', ''),"
-    " lower(ltrim(btrim(coalesce(t.doc->'post'->'author'->>'handle', '')), '@')))"
-    " NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+    # The author's (network, normalized handle): generated columns (migration 3).
+    " AND (t.author_network, t.author_handle) NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
 )
 _OPEN_WHERE = " WHERE NOT EXISTS (SELECT 1 FROM {answered} a WHERE a.key = t.key)" + _NOT_OURS
 """Open items (not answered), not written by our own accounts (the `others` given)."""
@@ -290,6 +301,20 @@ class PgReader(Reader):
         self._lock(table)
         row = self.conn.execute(sql.SQL("SELECT count(*) FROM {t}").format(t=_ident(table))).fetchone()
         return int(row[0]) if row else 0
+
+    def newest_each(self, table: str, accounts: Iterable[str]) -> dict[str, Doc]:
+        """One statement (a round trip per account was most of `status`'s wait on a loaded server)."""
+        spec = _table(table)
+        wanted = list(dict.fromkeys(accounts))
+        if spec.log or spec.account is None or spec.at is None or not wanted:
+            return super().newest_each(table, wanted)
+        self._lock(table)
+        statement = sql.SQL(
+            "SELECT a.account, n.doc FROM unnest(%s::text[]) AS a(account) CROSS JOIN LATERAL"
+            " (SELECT t.doc FROM {t} t WHERE t.account = a.account"
+            " ORDER BY t.at DESC NULLS LAST, t.key DESC LIMIT 1) AS n"
+        ).format(t=_ident(table))
+        return dict(self.conn.execute(statement, (wanted,)).fetchall())
 
     def _lock(self, table: str, keys: Collection[str] = (), refs: Collection[str] = ()) -> None:
         """A reader takes no locks (see PgWriter)."""
@@ -361,7 +386,7 @@ class PgReader(Reader):
         # field, probed the answered index once per item instead: three times slower).
         "WITH e AS MATERIALIZED (SELECT account, kind, edges::timestamptz[] AS edges"
         " FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(account, kind, edges)),"
-        " o AS MATERIALIZED (SELECT t.account, t.doc->>'kind' AS kind, t.at FROM {items} t"
+        " o AS MATERIALIZED (SELECT t.account, t.kind, t.at FROM {items} t"
         " WHERE t.key NOT IN (SELECT key FROM {answered})" + _NOT_OURS + ")"
         " SELECT o.account, e.kind, width_bucket(o.at, e.edges) AS b, count(*), min(o.at)"
         " FROM o JOIN e ON e.account = o.account AND e.kind = o.kind GROUP BY o.account, e.kind, b"
@@ -370,13 +395,13 @@ class PgReader(Reader):
         # The smallest key among the open items of a group received at its bucket's first instant.
         "SELECT f.account, f.kind, f.b, min(t.key)"
         " FROM unnest(%s::text[], %s::text[], %s::int[], %s::timestamptz[]) AS f(account, kind, b, at)"
-        " JOIN {items} t ON t.at = f.at AND t.account = f.account AND t.doc->>'kind' = f.kind"
+        " JOIN {items} t ON t.at = f.at AND t.account = f.account AND t.kind = f.kind"
         + _OPEN_WHERE
         + " GROUP BY f.account, f.kind, f.b"
     )
     _HEAD = (
         # The groups as a semi-join: the planner walks the items by time and stops at the head.
-        " FROM {items} t WHERE (t.account, t.doc->>'kind') IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+        " FROM {items} t WHERE (t.account, t.kind) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
         " AND" + _OPEN_WHERE.removeprefix(" WHERE") + " ORDER BY t.at, t.key LIMIT %s"
     )
 
