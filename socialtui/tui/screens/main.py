@@ -479,8 +479,11 @@ class MainScreen(Screen[None]):
             f"Reopened: {line_of(item.post.author.label, 40)} on {item.account} "
             f"(done at {when}: {line_of(state.reason, 30)}); it is back in the queue."
         )
-        app.refresh_dashboard()
+        # Selected when the queue shows it: a reading woken by the write may have shown it already.
         self._reselect = item.id
+        if self.query_one(QueueTable).select(item.id):
+            self._reselect = None
+        app.refresh_dashboard()
 
     def action_claim(self) -> None:
         item = self._need_item()
