@@ -87,12 +87,12 @@ class QuitDialog(ModalScreen[str]):
         self.claims = claims
 
     def compose(self) -> ComposeResult:
-        held = f" and your {self.claims} claim(s)" if self.claims else ""
+        held = f" and your {self.claims} claim(s) go" if self.claims else " goes"
         with Vertical(classes="dialog-box"):
             yield Static(Content.styled("You are on shift. Quit?", "bold"), classes="dialog-title")
             yield Static(
                 Content(
-                    f"Ending the shift writes the handoff note: the open work{held} goes to the next "
+                    f"Ending the shift writes the handoff note: the open work{held} to the next "
                     "operator. Staying on shift keeps your claims; the team still counts on you."
                 ),
                 classes="dialog-body",
