@@ -902,7 +902,8 @@ the same: the safety net for what a stream may miss."""
 
 def sync_age(health: AccountHealth, poll_interval: timedelta, now: datetime) -> SyncAge:
     """Is the poller still at work on this account? Read from the store alone, so a poller that
-    hangs while keeping its leases is noticed by every dashboard and by `check`.
+    hangs while keeping its leases is noticed by every dashboard and by `check`. A "live" account is
+    judged by the safety net's interval only while its poller confirms the stream (`seen_at`).
 
     A rate-limited account is not expected before its `until`. A failing account (auth, unreachable)
     backs off and says so in its own health, which grows more severe with time on its own: no stale
@@ -916,7 +917,7 @@ def sync_age(health: AccountHealth, poll_interval: timedelta, now: datetime) -> 
     if health.state not in ("ok", "rate_limited"):
         return SyncAge(OK, age)
     interval = max(poll_interval.total_seconds(), 1.0)
-    if health.mode == "live":  # the stream brings items; the safety-net poll comes less often
+    if health.seen_at(now).mode == "live":  # the stream brings items; the safety net polls less often
         interval = max(interval, LIVE_POLL_INTERVAL.total_seconds())
     if age > SYNC_STALE_CRITICAL * interval:
         return SyncAge(CRITICAL, age)

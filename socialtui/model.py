@@ -11,7 +11,7 @@ import hashlib
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING as MISSING_FIELD
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from functools import partial
 from typing import Any, Literal, TypeVar
@@ -380,7 +380,18 @@ class AccountHealth:
     hashtags only"); not a failure. Kept across `set_health` calls that do not set one."""
     mode: str = ""
     """How the poller hears of new items: "live" (the server pushes them over a stream; polling is
-    only the safety net), "polling" (every `poll_interval`), "" (not known: an older socialtui)."""
+    only the safety net), "polling" (every `poll_interval`), "" (not known: an older socialtui).
+    Readers take it through `seen_at`: "live" holds only until `live_until`."""
+    live_until: datetime | None = None
+    """Until when "live" may be believed: the lease holder moves it on with its lease while its stream
+    is up (`sync.live_until`), so the accounts of a poller that died go back to polling's staleness
+    rules within two poll intervals, not three safety-net intervals."""
+
+    def seen_at(self, now: datetime) -> AccountHealth:
+        """This health as it stands at `now`: a "live" that nobody confirmed lately is "polling"."""
+        if self.mode == "live" and (self.live_until is None or self.live_until <= now):
+            return replace(self, mode="polling", live_until=None)
+        return self
 
     @property
     def summary(self) -> str:

@@ -179,7 +179,7 @@ def build_overview(
     poll_interval = config.team.poll_interval
     accounts = []
     for account in config.accounts:
-        health = snap.health.get(account.id) or AccountHealth(account=account.id)
+        health = (snap.health.get(account.id) or AccountHealth(account=account.id)).seen_at(now)
         entries = queue_by_account.get(account.id, [])
         # Only a successful sync tells what the account posted: before one, its gap is unknown.
         synced = health.state == "ok" or health.last_ok_at is not None
@@ -269,7 +269,7 @@ def build_status_overview(config: Config, store: Store, now: datetime, *, head: 
     poll_interval = config.team.poll_interval
     accounts = []
     for account in config.accounts:
-        health = counts.health.get(account.id) or AccountHealth(account=account.id)
+        health = (counts.health.get(account.id) or AccountHealth(account=account.id)).seen_at(now)
         synced = health.state == "ok" or health.last_ok_at is not None
         last = counts.last_posts.get(account.id)
         gap = care.quiet_gap_since(account, last, now, synced=synced)

@@ -18,7 +18,10 @@ account is "live" and polling slows to a safety net (`care.LIVE_POLL_INTERVAL`, 
 to `LIVE_HOME_EVERY`); each time the stream opens, a poll runs at once to fill what was missed.
 When it fails (refused, closed, silent past its heartbeat) the account is "polling" again, polled
 at once and then every `poll_interval`, and the stream is tried again after the one backoff policy
-(`retry.Backoff`). The health in the store says which mode each account is in.
+(`retry.Backoff`). The health in the store says which mode each account is in, and until when
+"live" holds (`live_until`): the lease holder moves that on as it renews its lease while the stream
+is up, so when it dies (kill -9, a host gone) its accounts are read as "polling" again within two
+poll intervals, and go stale by polling's rules (`care.sync_age`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,12 @@ STREAM_RETRY = Backoff(2.0, 300.0, floor=0.5)
 """Tries of a stream that failed: 1-2 s, 2-4 s ... up to 2.5-5 minutes apart."""
 
 AdapterFactory = Callable[[AccountConfig], Adapter]
+
+
+def live_until(now: datetime, poll_interval: timedelta) -> datetime:
+    """How long a confirmation of the stream holds: two poll intervals (it is renewed about every
+    half interval, with the lease), at least 10 s."""
+    return now + max(2 * poll_interval, timedelta(seconds=10))
 
 
 def account_lease(store: Store, account_id: str, poll_interval: float = 30.0) -> Lease:
@@ -116,6 +125,7 @@ class AccountPoller:
                     last_sync_at=now,
                     last_ok_at=now,
                     mode="live" if live and self.live else "polling",
+                    live_until=live_until(now, self.config.team.poll_interval) if live and self.live else None,
                 )
             )
             result.next_in = self.interval()
@@ -202,7 +212,7 @@ class AccountPoller:
             wait = max(backoff, 60.0)
         else:
             since = previous.since if previous.state == "unreachable" and previous.since else now
-            health = replace(base, state="unreachable", since=since, mode=previous.mode)
+            health = replace(base, state="unreachable", since=since, mode=previous.mode, live_until=previous.live_until)
             wait = backoff
         self.store.set_health(health)
         return wait
@@ -323,6 +333,8 @@ class Syncer:
                         if not lease.renew():
                             self.log(f"{account_id}: lease lost (another process polls it now); stopped")
                             self._tasks.pop(account_id).cancel()
+                        else:
+                            self._confirm_live(account_id)
                         continue
                     if not lease.try_acquire():
                         continue
@@ -340,6 +352,25 @@ class Syncer:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
             self._tasks.clear()
             await self.close()
+
+    def _confirm_live(self, account_id: str) -> None:
+        """Move the account's `live_until` on while its stream is up, every quarter of its hold:
+        the sign, for every reader of the store, that this poller and its stream are still there."""
+        poller = self.pollers.get(account_id)
+        if poller is None or not poller.live:
+            return  # the stream is down: the cycle it triggered says "polling"
+        now = self.clock.now()
+        interval = self.config.team.poll_interval
+        try:
+            health = self.store.health().get(account_id)
+            if health is None or health.mode != "live" or health.state != "ok":
+                return  # not yet said by a cycle (it will say it), or failing
+            hold = live_until(now, interval) - now
+            if health.live_until is not None and health.live_until - now > hold * 3 / 4:
+                return  # confirmed less than a quarter of its hold ago (half a poll interval)
+            self.store.set_health(replace(health, live_until=live_until(now, interval)))
+        except StoreError as exc:
+            self.log(f"{account_id}: could not confirm live mode: {exc}")
 
     def _prune(self, every: float | None = None) -> None:
         """Retention, when due (hourly by default) and no other process is at it."""

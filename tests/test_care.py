@@ -667,6 +667,13 @@ def test_sync_age_against_the_poll_interval() -> None:
     assert at(3600, "rate_limited", until=NOW - timedelta(minutes=2))[0] == WARNING
     # A failing account says so itself, growing worse with its own duration.
     assert at(3600, "unreachable", since=NOW - timedelta(hours=2))[0] == OK
+    # Live, confirmed by its poller: judged by the 5-minute safety net (WARNING after 15 minutes).
+    confirmed = NOW + timedelta(seconds=30)
+    assert at(600, mode="live", live_until=confirmed) == (OK, 600.0)
+    assert at(901, mode="live", live_until=confirmed)[0] == WARNING
+    # Live no one confirms any more (the poller died, or an older one wrote no live_until): polling.
+    assert at(91, mode="live", live_until=NOW)[0] == WARNING
+    assert at(301, mode="live")[0] == CRITICAL
 
 
 def test_check_sees_a_poller_that_stopped() -> None:

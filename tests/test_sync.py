@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -294,6 +295,60 @@ def test_two_sync_services_poll_each_account_exactly_once(tmp_path: Path) -> Non
                         proc.kill()
                 if proc is not None and proc.stdout is not None:
                     proc.stdout.close()
+
+
+def _status(config: str, env: dict[str, str]) -> dict[str, dict[str, object]]:
+    out = subprocess.run(
+        [sys.executable, "-m", "socialtui", "--config", config, "status", "--json"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout
+    return {a["id"]: a for a in json.loads(out)["accounts"]}
+
+
+def _check(config: str, env: dict[str, str]) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "socialtui", "--config", config, "check"], capture_output=True, text=True, env=env
+    )
+    return done.returncode, done.stdout
+
+
+def test_a_killed_sync_service_leaves_no_account_live(tmp_path: Path) -> None:
+    """`socialtui sync` streams acme-mastodon (live: staleness judged by the 5-minute safety net),
+    then dies by kill -9 with nobody to take over. Within its confirmation's hold (10 s at a 1 s
+    poll interval) status says polling, and status and check say the data is stale by polling's
+    rules: not 15 minutes later."""
+    with start(World(), write_config=tmp_path / "c.toml", traffic=False) as sandbox:
+        config = str(sandbox.config_path)
+        text = Path(config).read_text().replace('poll_interval = "10s"', 'poll_interval = "1s"')
+        Path(config).write_text(text)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        sync = subprocess.Popen(
+            [sys.executable, "-m", "socialtui", "--config", config, "sync"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+        try:
+            out = _Lines(sync)
+            _wait(lambda: any("acme-mastodon: live" in line for line in out.lines), "the stream to be up")
+            _wait(lambda: _status(config, env)["acme-mastodon"]["sync_mode"] == "live", "status to say live")
+            # Longer than the 1 s poll interval x 3 and than the hold: still live, still fresh (the
+            # service confirms it); the Bluesky accounts show the service polls.
+            _wait(lambda: sandbox.world.stats.requests("acme-bluesky") >= 12, "a dozen Bluesky polls")
+            alive = _status(config, env)["acme-mastodon"]
+            assert alive["sync_mode"] == "live" and alive["health_level"] == "OK", alive
+            sync.send_signal(signal.SIGKILL)
+            sync.wait()
+            _wait(lambda: _status(config, env)["acme-mastodon"]["sync_mode"] == "polling", "status to say polling")
+            dead = _status(config, env)["acme-mastodon"]
+            assert dead["health_level"] in ("WARNING", "CRITICAL"), dead
+            assert str(dead["health_detail"]).startswith("stale: last synced"), dead
+            code, line = _check(config, env)
+            assert code in (1, 2) and "acme-mastodon not synced for" in line, (code, line)
+        finally:
+            if sync.poll() is None:
+                sync.kill()
+                sync.wait()
+            if sync.stdout is not None:
+                sync.stdout.close()
 
 
 def test_retention_is_applied_by_the_poller(team) -> None:

@@ -3,10 +3,13 @@ another process stored shows in the queue (the watching thread woke on the store
 
 from __future__ import annotations
 
-from tuikit import World, make_item, wait_for
+from datetime import timedelta
 
-from socialtui.model import Author
+from tuikit import World, make_item, screen_text, wait_for
+
+from socialtui.model import AccountHealth, Author
 from socialtui.store import Store
+from socialtui.tui.screens.help import HelpScreen
 from socialtui.tui.screens.main import MainScreen
 from socialtui.tui.widgets.queue import QueueTable
 
@@ -27,3 +30,30 @@ async def test_a_mention_stored_elsewhere_shows_without_waiting_for_the_timed_re
         finally:
             poller.close()
         await wait_for(lambda: new.id in queue_ids(app), pilot, what="the new mention in the queue")
+
+
+async def test_the_accounts_rows_say_live_or_poll_at_80_columns(world: World) -> None:
+    """At 80x24 each account is one line; a healthy one ends with how its poller hears of its items:
+    `live` while the lease holder confirms its stream, `poll` otherwise, and `live` turns to `poll`
+    when the confirmation lapses (a poller that died) without anything else written to the store."""
+    now = world.clock.now()
+    live = AccountHealth(
+        "acme-mastodon", "ok", last_sync_at=now, last_ok_at=now, mode="live", live_until=now + timedelta(seconds=60)
+    )
+    world.store.set_health(live)
+    world.store.set_health(AccountHealth("acme-bluesky", "ok", last_sync_at=now, last_ok_at=now, mode="polling"))
+    app = world.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+
+        def row(handle: str) -> str:
+            return next((line for line in screen_text(app).splitlines() if handle in line), "")
+
+        await wait_for(lambda: row("@acme@").rstrip().endswith(" live"), pilot, what="acme-mastodon live")
+        await wait_for(lambda: row("acme.bsky.example").rstrip().endswith(" poll"), pilot, what="acme-bluesky poll")
+        world.clock.advance(timedelta(seconds=61))  # nobody confirmed the stream: polling's rules
+        await wait_for(lambda: row("@acme@").rstrip().endswith(" poll"), pilot, what="acme-mastodon poll")
+        await pilot.press("question_mark")  # the legend is at the end of the help
+        await wait_for(lambda: isinstance(app.screen, HelpScreen), pilot, what="the help")
+        app.screen.query_one("#help-keys").scroll_end(animate=False)
+        await wait_for(lambda: "Signs in the accounts rows" in screen_text(app), pilot, what="the legend")
+        assert "the server streams the account's notifications" in screen_text(app)

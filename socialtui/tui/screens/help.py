@@ -13,6 +13,13 @@ from textual.widgets import Static
 from socialtui.tui.keys import KeyHelp
 from socialtui.tui.screens.dialogs import focus_first
 
+SIGNS = [
+    ("live", "the server streams the account's notifications: a mention shows at once; polled every 5 minutes as a safety net"),
+    ("poll", "polled every poll_interval (Bluesky always; Mastodon while its stream is down)"),
+    ("⚠", "failing or stale: the line below says why"),
+]
+"""The last word of an account's row at narrow widths (`widgets.accounts.SYNC_WORDS`), explained."""
+
 
 class HelpScreen(ModalScreen[None]):
     """The keys, grouped by where they work. Every action is in the command palette too (ctrl+p)."""
@@ -44,6 +51,16 @@ class HelpScreen(ModalScreen[None]):
                         classes="help-row",
                     )
                 )
+        rows.append(Static(" ", classes="help-gap"))
+        rows.append(Static(Content.styled("Signs in the accounts rows", "bold $secondary")))
+        for sign, meaning in SIGNS:
+            rows.append(
+                Horizontal(
+                    Static(Content.styled(sign, "bold $accent"), classes="help-key"),
+                    Static(Content(meaning), classes="help-desc"),
+                    classes="help-row",
+                )
+            )
         rows.append(Static(" ", classes="help-gap"))
         rows.append(
             Static(

@@ -1,7 +1,8 @@
 """The accounts panel: per managed account its handle in its colour, the unanswered and late counts,
 the quiet gap against `max_quiet` with its state and the time left, the rhythm of the last hours, and
-the health of its server, and the forecast of its gap counting its scheduled posts. A column of blocks
-on wide screens, one line per account on narrow ones.
+the health of its server (and whether it is live: streamed by its server, or polled), and the forecast
+of its gap counting its scheduled posts. A column of blocks on wide screens, one line per account on
+narrow ones, which ends with `live`, `poll` or ⚠ (`SYNC_WORDS`).
 
 Focused, it has a cursor (up/down): Enter filters the queue to the account under it
 (`AccountChosen`), `P` asks for a new post from it (`PostWanted`), and the screen's schedule key
@@ -28,6 +29,19 @@ from socialtui.tui.render import GAP_STYLE, account_style, age, health_style, he
 
 Part = str | tuple[str, str]
 QUIET_WIDTH = 29
+
+
+SYNC_WORDS = {"live": "live", "polling": "poll"}
+"""A healthy account's last word in its one-line row: how the poller hears of its items. `live`:
+its server streams them (polling is the safety net); `poll`: polled every `poll_interval`; `ok`: not
+known (an older poller wrote the health). A failing or stale account shows ⚠ instead."""
+
+
+def sync_word(row: AccountOverview) -> str:
+    """`live`, `poll` or `ok` for a healthy account (see `SYNC_WORDS`); its state otherwise."""
+    if row.health.state != "ok":
+        return row.health.state
+    return SYNC_WORDS.get(row.health.mode, "ok")
 
 
 def quiet_parts(row: AccountOverview) -> list[Part]:
@@ -98,7 +112,6 @@ def strip_lines(
     account = row.account
     late: Part = (f"{row.late} late", "$error bold") if row.late else ("", "")
     healthy = row.health_level in (care.OK, care.UNKNOWN)
-    state = row.health.state
     middle: list[Part | Content]
     if cursor and now is not None and row.forecast is not None:
         wide = QUIET_WIDTH + 7
@@ -119,7 +132,7 @@ def strip_lines(
         " ",
         *middle,
         " ",
-        (state if healthy else "⚠", health_style(row)),
+        (sync_word(row) if healthy else "⚠", health_style(row)),
     ).truncate(width, ellipsis=True)
     if healthy:
         return [line]
