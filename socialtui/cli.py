@@ -440,8 +440,9 @@ def cmd_store_migrate(ctx: Context) -> int:
 # --- the network: sync, reply, login, sandbox, demo ------------------------------------------------
 
 
-def _stamp() -> str:
-    return datetime.now().astimezone().strftime("%H:%M:%S")
+def _stamp(ctx: Context) -> str:
+    """The time at the head of a `sync` log line: the team's zone, labelled, like every time a person reads."""
+    return local_time(ctx.clock.now(), ctx.config.team.tz, "%H:%M:%S")
 
 
 def cmd_sync(ctx: Context) -> int:
@@ -451,7 +452,7 @@ def cmd_sync(ctx: Context) -> int:
     from socialtui.sync import Syncer
 
     def log(line: str) -> None:
-        print(f"{_stamp()} {one_line(line)}", flush=True)
+        print(f"{_stamp(ctx)} {one_line(line)}", flush=True)
 
     syncer = Syncer(ctx.config, ctx.store, ctx.clock, log=log)
     if not ctx.config.accounts:
