@@ -24,7 +24,7 @@ from socialtui.model import HandoffNote
 from socialtui.store import StoreError
 from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
-from socialtui.timespec import format_duration, local_time, parse_since
+from socialtui.timespec import format_duration, local_time, local_times_in, parse_since
 
 if TYPE_CHECKING:
     from socialtui.overview import Overview
@@ -379,7 +379,7 @@ def cmd_report(ctx: Context) -> int:
         for e in events:
             where = " ".join(x for x in (e.account, e.item) if x)
             out(
-                f"{local_time(e.at, ctx.config.team.tz, '%Y-%m-%d %H:%M:%S')} {e.operator} ({e.login}) {e.action} {where} {one_line(e.detail, 80)}".rstrip()
+                f"{local_time(e.at, ctx.config.team.tz, '%Y-%m-%d %H:%M:%S')} {e.operator} ({e.login}) {e.action} {where} {one_line(local_times_in(e.detail, ctx.config.team.tz), 80)}".rstrip()
             )
         return 0
     report = build_report(ctx.config, ctx.store, since, now)

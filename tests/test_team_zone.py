@@ -184,3 +184,20 @@ def test_a_rate_limit_met_while_polling_reads_in_the_team_zone(config_path: Path
     result = asyncio.run(poller.cycle())
     assert result.error == "rate limited until 15:05:00 CET", result.error
     assert str(RateLimited(NOW + timedelta(minutes=5))) == "rate limited until 14:05:00 UTC"
+
+
+def test_moments_in_an_audit_lines_detail_read_in_the_team_zone(config_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from socialtui.timespec import local_times_in
+
+    store = Store(config_path.parent / "data")
+    detail = "2026-11-18T15:00:00+00:00 -> 2026-11-18T16:30:00+00:00"  # as the store writes a moved post
+    store.audit(Actor("ben", "Ben"), NOW - timedelta(minutes=5), "post-moved", "acme", "", detail)
+    _, out, _ = run(config_path, "report", "--audit", "--since", "1h")
+    assert "post-moved acme 2026-11-18 16:00 CET -> 2026-11-18 17:30 CET" in out, out
+    _, out, _ = run(config_path, "report", "--audit", "--since", "1h", "--json")
+    assert json.loads(out)[0]["detail"] == detail  # JSON: as stored, UTC
+    paris = ZoneInfo("Europe/Paris")
+    assert local_times_in("due 2026-11-18T14:00:00Z: hi", paris) == "due 2026-11-18 15:00 CET: hi"
+    assert local_times_in("a T-shirt, 2026-11-18", paris) == "a T-shirt, 2026-11-18"
