@@ -24,7 +24,7 @@ from socialtui.model import HandoffNote
 from socialtui.store import StoreError
 from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
-from socialtui.timespec import format_duration, local_time, parse_since
+from socialtui.timespec import format_duration, local_time, local_times_in, parse_since
 
 if TYPE_CHECKING:
     from socialtui.overview import Overview
@@ -379,7 +379,7 @@ def cmd_report(ctx: Context) -> int:
         for e in events:
             where = " ".join(x for x in (e.account, e.item) if x)
             out(
-                f"{local_time(e.at, ctx.config.team.tz, '%Y-%m-%d %H:%M:%S')} {e.operator} ({e.login}) {e.action} {where} {one_line(e.detail, 80)}".rstrip()
+                f"{local_time(e.at, ctx.config.team.tz, '%Y-%m-%d %H:%M:%S')} {e.operator} ({e.login}) {e.action} {where} {one_line(local_times_in(e.detail, ctx.config.team.tz), 80)}".rstrip()
             )
         return 0
     report = build_report(ctx.config, ctx.store, since, now)
@@ -440,8 +440,9 @@ def cmd_store_migrate(ctx: Context) -> int:
 # --- the network: sync, reply, login, sandbox, demo ------------------------------------------------
 
 
-def _stamp() -> str:
-    return datetime.now().astimezone().strftime("%H:%M:%S")
+def _stamp(ctx: Context) -> str:
+    """The time at the head of a `sync` log line: the team's zone, labelled, like every time a person reads."""
+    return local_time(ctx.clock.now(), ctx.config.team.tz, "%H:%M:%S")
 
 
 def cmd_sync(ctx: Context) -> int:
@@ -451,7 +452,7 @@ def cmd_sync(ctx: Context) -> int:
     from socialtui.sync import Syncer
 
     def log(line: str) -> None:
-        print(f"{_stamp()} {one_line(line)}", flush=True)
+        print(f"{_stamp(ctx)} {one_line(line)}", flush=True)
 
     syncer = Syncer(ctx.config, ctx.store, ctx.clock, log=log)
     if not ctx.config.accounts:

@@ -32,6 +32,7 @@ from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure
 from socialtui.retry import Backoff
 from socialtui.store import AlreadyQueued, AnsweredMeanwhile, Store
 from socialtui.store.outbox import post_item
+from socialtui.timespec import local_time
 
 ATTEMPTS = 3
 SCHEDULE_GRACE = timedelta(minutes=10)
@@ -101,7 +102,7 @@ def queue_reply(
         if pending[0].operator == actor.operator:
             return pending[0]  # our own reply, queued by another of our shells: send that one
         # Someone else's reply is on its way: never pass it off as ours (their text, their words).
-        raise ReplyRefused(str(AlreadyQueued(pending[0])))
+        raise ReplyRefused(AlreadyQueued(pending[0]).describe(config.team.tz))
     if not force and answered_meanwhile(store, config, item, now):
         raise ReplyRefused(f"{item.id} has been answered meanwhile (use --force to reply again)")
     prepared = adapter.prepare_reply(item, text)
@@ -129,7 +130,7 @@ def queue_reply(
     except AlreadyQueued as exc:
         if exc.entry.operator == actor.operator:
             return exc.entry  # our own reply, queued a moment ago by another of our shells
-        raise ReplyRefused(str(exc)) from None
+        raise ReplyRefused(exc.describe(config.team.tz)) from None
     except AnsweredMeanwhile as exc:
         raise ReplyRefused(str(exc)) from None
 
@@ -148,7 +149,9 @@ def queue_post(
     """Check a new post by the network's rules and commit it to the outbox with its idempotency key:
     `queued` (to send now) or, with `due_at`, `scheduled`. Raises PostRefused with the reason."""
     if due_at is not None and due_at <= now:
-        raise PostRefused(f"{due_at.isoformat()} has passed: a post can only be scheduled ahead")
+        raise PostRefused(
+            f"{local_time(due_at, adapter.account.tz)} has passed: a post can only be scheduled ahead"
+        )
     prepared = adapter.prepare_post(text, visibility=visibility, spoiler_text=spoiler_text)
     if not prepared.ok:
         raise PostRefused(prepared.problem or "the post cannot be sent as it is")

@@ -41,6 +41,7 @@ from socialtui.networks.errors import AuthExpired, AuthRefused, NetworkFailure, 
 from socialtui.retry import Backoff
 from socialtui.store import Store, StoreError
 from socialtui.store.engine import Lease
+from socialtui.timespec import local_time
 
 BACKFILL = timedelta(days=7)
 BACKFILL_LIMIT = 300
@@ -107,13 +108,15 @@ class AccountPoller:
         health = self.store.health().get(self.account.id)
         if health and health.state == "rate_limited" and health.until and health.until > now:
             # The server said when: another process (or an earlier `sync --once`) must not hammer it.
-            result.error = f"rate limited until {health.until.strftime('%H:%M:%S')}Z; not polled"
+            result.error = f"rate limited until {local_time(health.until, self.config.team.tz, '%H:%M:%S')}; not polled"
             result.next_in = (health.until - now).total_seconds()
             return result
         try:
             await self._poll(now, result)
         except NetworkFailure as exc:
             result.error = str(exc)
+            if isinstance(exc, RateLimited) and exc.reset_at is not None and result.error.startswith("rate limited until"):
+                result.error = f"rate limited until {local_time(exc.reset_at, self.config.team.tz, '%H:%M:%S')}"
             result.next_in = self._record_failure(exc, now)
         else:
             result.ok = True

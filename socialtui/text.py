@@ -7,6 +7,7 @@ terminal (the CLI) or a widget (as `Text`, never as markup), it passes through `
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 
 # C0 and C1 controls except newline and tab; DEL.
@@ -50,10 +51,12 @@ def one_line(text: str, width: int | None = None) -> str:
 
 
 def cell_width(text: str) -> int:
-    """Terminal cells the text takes, grapheme by grapheme (wcwidth): a ZWJ emoji sequence is 2, a
-    Thai or Devanagari vowel sign above or below 0, wide CJK 2. Terminals and Rich do not all agree
-    on Devanagari's spacing vowel signs and conjuncts (`नेहा शर्मा`: wcwidth 7, Rich 6, tmux 8), so
-    a column after such a name can still move by a cell or two in some terminals."""
+    """Terminal cells the text takes, grapheme by grapheme: a ZWJ emoji sequence or a flag is 2 (wcwidth),
+    a Thai or Devanagari vowel sign above or below 0, wide CJK 2. Other graphemes are counted code point
+    by code point, as tmux, xterm and VTE draw them: a spacing vowel sign (Unicode Mc, `ा`) is 1 cell and
+    a conjunct (`र्म`) is as wide as its letters, where wcwidth's grapheme measure says 0 and 1
+    (`नेहा शर्मा`: 8 cells here and in those terminals; wcwidth 7; Rich 6 unless the dashboard's
+    `tui.cells.count_spacing_marks` has run, which makes Rich agree)."""
     return 0 if not text else _width(text)
 
 
@@ -90,9 +93,24 @@ def _plain(text: str) -> bool:
 def _width(text: str) -> int:
     if _plain(text):
         return len(text)
-    from wcwidth import width
+    if text.isascii():  # with controls: as wcwidth reads them
+        from wcwidth import width
 
-    return max(width(text), 0)
+        return max(width(text), 0)
+    return sum(_grapheme_width(grapheme) for grapheme in _graphemes(text))
+
+
+# Emoji presentation and sequences (ZWJ, VS16, flags, skin tones): measured whole by wcwidth.
+_EMOJI_PARTS = re.compile("[\u200d\ufe0f\U0001f1e6-\U0001f1ff\U0001f3fb-\U0001f3ff]")
+
+
+def _grapheme_width(grapheme: str) -> int:
+    from wcwidth import wcwidth, width
+
+    if len(grapheme) == 1 or _EMOJI_PARTS.search(grapheme):
+        return max(width(grapheme), 0)
+    # Letters with marks, conjuncts: each code point as terminals draw it (a spacing mark is 1).
+    return sum(max(wcwidth(point), 0) or (unicodedata.category(point) == "Mc") for point in grapheme)
 
 
 def _graphemes(text: str) -> Iterable[str]:

@@ -103,6 +103,22 @@ def local_time(at: datetime, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return f"{local.strftime(fmt)} {local.strftime('%Z') or 'UTC'}"
 
 
+_STORED_MOMENT = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)")
+
+
+def local_times_in(text: str, tz: tzinfo) -> str:
+    """`text` (an audit line's detail, written in UTC ISO 8601 by the store, which knows no zone) with
+    each moment in it as a person reads it: `local_time` in `tz`, labelled."""
+
+    def local(match: re.Match[str]) -> str:
+        try:
+            return local_time(datetime.fromisoformat(match.group().replace("Z", "+00:00")), tz)
+        except ValueError:
+            return match.group()
+
+    return _STORED_MOMENT.sub(local, text) if "T" in text else text
+
+
 # --- active hours: parsing -----------------------------------------------------------------------------
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -21,7 +21,7 @@ from reply_race import race  # noqa: E402
 ROUNDS = 10
 REFUSED = re.compile(
     r"socialtui: not sent: (?P<item>\S+) (?:"
-    r"already has a reply (?:queued|sending) by (?P<by>\w+) \(queued \d\d:\d\d:\d\dZ\); nothing was queued"
+    r"already has a reply (?:queued|sending) by (?P<by>\w+) \(queued \d\d:\d\d:\d\d \S+\); nothing was queued"
     r"|has been (?:answered|replied to|replied to by the account) meanwhile \(use --force to reply again\)"
     r"|has been answered meanwhile on the server \(\S+; use --force to reply again\))"
 )

@@ -240,7 +240,7 @@ class _Lines:
             self.lines.append(line)
 
     def polling(self) -> set[str]:
-        return {line.split()[1].rstrip(":") for line in list(self.lines) if line.endswith(": polling\n")}
+        return {line.split(": ")[0].split()[-1] for line in list(self.lines) if line.endswith(": polling\n")}
 
 
 def _wait(condition, what: str, timeout: float = 30.0) -> None:  # noqa: ANN001

@@ -126,3 +126,78 @@ def test_the_check_line_reads_in_the_team_zone(config_path: Path) -> None:
     store.set_health(AccountHealth("acme", "rate_limited", since=NOW, until=until, last_sync_at=NOW))
     code, out, _ = run(config_path, "check")
     assert "acme rate limited until 15:10 CET" in out and "Z" not in out.split("until", 1)[1], out
+
+
+def test_a_rate_limited_account_not_polled_by_sync_reads_in_the_team_zone(config_path: Path) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from socialtui.sync import AccountPoller
+
+    config = load_config(config_path)
+    store = Store(config_path.parent / "data")
+    store.set_health(AccountHealth("acme", "rate_limited", since=NOW, until=NOW + timedelta(minutes=10)))
+    adapter = SimpleNamespace(requests=0)  # never asked: the cycle stops before any request
+    poller = AccountPoller(config.accounts[0], config, store, FixedClock(NOW), adapter)  # type: ignore[arg-type]
+    result = asyncio.run(poller.cycle())
+    assert not result.ok and result.error == "rate limited until 15:10:00 CET; not polled", result.error
+
+
+def test_a_reply_refused_for_another_operators_queued_reply_reads_in_the_team_zone(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from socialtui.model import OutboxEntry
+    from socialtui.store import AlreadyQueued
+
+    store = Store(config_path.parent / "data")
+    [item] = store.items()
+    queued = OutboxEntry(
+        id="k1", item=item.id, account="acme", text="on it", login="ben", operator="Ben",
+        created_at=NOW - timedelta(minutes=3), updated_at=NOW - timedelta(minutes=3),
+        in_reply_to=item.post.remote_id, target=item.post,
+    )  # fmt: skip
+    store.outbox_add(queued, Actor("ben", "Ben"), NOW - timedelta(minutes=3))
+    monkeypatch.setenv("ACME_TOKEN", "t")  # refused before any request
+    code, _, err = run(config_path, "reply", item.id, "hi")
+    assert code != 0 and "already has a reply queued by Ben (queued 14:57:00 CET); nothing was queued" in err, err
+    assert "Z)" not in err
+    # Without a zone (the store knows none), the same refusal says UTC, labelled.
+    assert "(queued 13:57:00 UTC)" in str(AlreadyQueued(queued))
+
+
+def test_a_rate_limit_met_while_polling_reads_in_the_team_zone(config_path: Path) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from socialtui.networks.errors import RateLimited
+    from socialtui.sync import AccountPoller
+
+    config = load_config(config_path)
+    poller = AccountPoller(
+        config.accounts[0], config, Store(config_path.parent / "data"), FixedClock(NOW), SimpleNamespace(requests=0)  # type: ignore[arg-type]
+    )
+
+    async def limited(now: datetime, result: object) -> None:
+        raise RateLimited(NOW + timedelta(minutes=5))
+
+    poller._poll = limited  # type: ignore[method-assign]
+    result = asyncio.run(poller.cycle())
+    assert result.error == "rate limited until 15:05:00 CET", result.error
+    assert str(RateLimited(NOW + timedelta(minutes=5))) == "rate limited until 14:05:00 UTC"
+
+
+def test_moments_in_an_audit_lines_detail_read_in_the_team_zone(config_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    from socialtui.timespec import local_times_in
+
+    store = Store(config_path.parent / "data")
+    detail = "2026-11-18T15:00:00+00:00 -> 2026-11-18T16:30:00+00:00"  # as the store writes a moved post
+    store.audit(Actor("ben", "Ben"), NOW - timedelta(minutes=5), "post-moved", "acme", "", detail)
+    _, out, _ = run(config_path, "report", "--audit", "--since", "1h")
+    assert "post-moved acme 2026-11-18 16:00 CET -> 2026-11-18 17:30 CET" in out, out
+    _, out, _ = run(config_path, "report", "--audit", "--since", "1h", "--json")
+    assert json.loads(out)[0]["detail"] == detail  # JSON: as stored, UTC
+    paris = ZoneInfo("Europe/Paris")
+    assert local_times_in("due 2026-11-18T14:00:00Z: hi", paris) == "due 2026-11-18 15:00 CET: hi"
+    assert local_times_in("a T-shirt, 2026-11-18", paris) == "a T-shirt, 2026-11-18"

@@ -11,7 +11,7 @@ Two flags tell the caller what to do next:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -57,7 +57,7 @@ class RateLimited(NetworkFailure):
 
     def __init__(self, reset_at: datetime | None = None, message: str = "", **kwargs: Any) -> None:
         if not message:
-            when = reset_at.strftime("%H:%M:%SZ") if reset_at else "later"
+            when = reset_at.astimezone(UTC).strftime("%H:%M:%S UTC") if reset_at else "later"
             message = f"rate limited until {when}"
         super().__init__(message, **kwargs)
         self.reset_at = reset_at

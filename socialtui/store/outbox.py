@@ -14,13 +14,14 @@ grace it becomes `missed` (`outbox_mark_missed`) for an operator to send now or 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from socialtui.model import Actor, OutboxEntry, from_record, to_record
 from socialtui.store.base import StoreBase, audit_doc
 from socialtui.store.engine import Conflict, Query, Reader, StoreError, Writer
 from socialtui.store.items import answered_doc
+from socialtui.timespec import local_time
 
 OPEN = ("queued", "sending")
 CHANGEABLE = ("scheduled", "missed")
@@ -48,9 +49,14 @@ class AlreadyQueued(StoreError):
 
     def __init__(self, entry: OutboxEntry) -> None:
         self.entry = entry
-        super().__init__(
+        super().__init__(self.describe(UTC))
+
+    def describe(self, tz: tzinfo) -> str:
+        """The refusal as a person reads it, with the time in `tz` (the team's zone), labelled."""
+        entry = self.entry
+        return (
             f"{entry.item} already has a reply {entry.state} by {entry.operator or entry.login} "
-            f"(queued {entry.created_at.strftime('%H:%M:%S')}Z); nothing was queued"
+            f"(queued {local_time(entry.created_at, tz, '%H:%M:%S')}); nothing was queued"
         )
 
 

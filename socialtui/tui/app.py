@@ -37,6 +37,7 @@ from socialtui.model import Actor, Contact, HandoffNote, Item, OutboxEntry, Post
 from socialtui.networks.base import Adapter
 from socialtui.store import Store, StoreBusy, StoreError
 from socialtui.sync import AdapterFactory, Syncer, default_adapter_factory
+from socialtui.tui.cells import count_spacing_marks
 from socialtui.tui.data import Dashboard, StoreFollower
 from socialtui.tui.drafts import DraftKeeper
 from socialtui.tui.keys import help_lines, split_keymap
@@ -88,6 +89,7 @@ class SocialApp(App[int]):
         theme: str | None = None,
         demo: bool = False,
     ) -> None:
+        count_spacing_marks()  # lay rows out as tmux, xterm and VTE draw them (see tui/cells.py)
         super().__init__()
         self.config = config
         self.store = store

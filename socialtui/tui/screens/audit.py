@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from socialtui.model import AuditEvent
 from socialtui.store import StoreError
+from socialtui.timespec import local_times_in
 from socialtui.tui.data import AuditQuery, AuditReading, audit_signature, read_audit
 from socialtui.tui.render import CellStyles, cell, inert, line_of
 from socialtui.tui.widgets.filter import FilterInput
@@ -122,7 +123,7 @@ class AuditScreen(Screen[None]):
                 cell(line_of(event.operator or event.login, 30), width=10),
                 cell(event.action, styles.accent),
                 cell(line_of(event.account, 40), width=13),
-                cell(line_of(event.detail or event.item, 200), width=120),
+                cell(line_of(local_times_in(event.detail, tz) or event.item, 200), width=120),
             )
         self._show_title()
         self._show_event()
@@ -184,7 +185,7 @@ class AuditScreen(Screen[None]):
             head += [("  item ", "$text-muted"), line_of(event.item, 40)]
         lines = [Content.assemble(*head)]
         if event.detail:
-            lines.append(Content(inert(event.detail)))
+            lines.append(Content(inert(local_times_in(event.detail, tz))))
         text.update(Content("\n").join(lines))
 
     # -- filters ------------------------------------------------------------------------------------
