@@ -19,7 +19,6 @@ from __future__ import annotations
 import fcntl
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -496,27 +495,15 @@ class TableFiles:
         return rows
 
     def _write_summary(self, part: str, signature: Signature, rows: list[Any]) -> None:
-        """Put the summary in place (tmp file, rename: a reader sees a whole one); errors are let
-        go (a read-only data dir: every reader parses the partition)."""
-        path = self.summary_path(part)
-        payload = orjson.dumps({"signature": list(signature), "rows": rows})
-        tmp = None
+        """Put the summary in place (the one atomic writer: a reader sees a whole one; no fsync, it is
+        a cache its signature checks); errors are let go (a read-only data dir, a planted link: every
+        reader parses the partition)."""
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=self.directory)
-            try:
-                os.fchmod(fd, FILE_MODE)
-                view = memoryview(payload)
-                while view:
-                    view = view[os.write(fd, view) :]
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except OSError:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
+            write_atomic(
+                self.summary_path(part), orjson.dumps({"signature": list(signature), "rows": rows}), durable=False
+            )
+        except StoreError:
+            pass
 
     def _load(self, part: str) -> tuple[Signature | None, dict[str, Any]]:
         """(the signature of the file read, its documents): `load`; no file: (None, {})."""

@@ -111,8 +111,13 @@ def read_bytes(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE, mtime_ns: int | None = None) -> None:
+def write_atomic(
+    path: Path, data: bytes, mode: int = FILE_MODE, mtime_ns: int | None = None, *, durable: bool = True
+) -> None:
     """Replace the file with `data` at once: a reader or a crash only ever sees the old or the new.
+
+    `durable=False`: no fsync, for a file that is only a cache of others (after a power cut it may
+    be empty or old, which its readers must detect).
 
     `mtime_ns`: the new file's modification time (the store makes each version's greater than the
     last, so that readers tell versions apart by it).
@@ -120,13 +125,15 @@ def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE, mtime_ns: int |
     Raises StoreWriteFailed (nothing was changed) if it cannot, and StoreError if something other than
     a regular file (a symbolic link, a directory) is at `path`.
     """
-    write_atomic_many([(path, data, mtime_ns)], mode)
+    write_atomic_many([(path, data, mtime_ns)], mode, durable=durable)
 
 
 def write_atomic_many(
     files: Sequence[tuple[Path, bytes, int | None]],
     mode: int = FILE_MODE,
     then: Callable[[], Callable[[], None] | None] | None = None,
+    *,
+    durable: bool = True,
 ) -> None:
     """Replace several files, each at once as `write_atomic` does, in the order given: every new
     file is written and made durable first (their fsyncs run together, so that the file system
@@ -154,7 +161,8 @@ def write_atomic_many(
                     view = view[written:]
                 if mtime_ns is not None:
                     os.utime(fd, ns=(mtime_ns, mtime_ns))
-            _together(os.fsync, fds)
+            if durable:
+                _together(os.fsync, fds)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -196,7 +204,10 @@ def write_atomic_many(
             for fd in dir_fds:
                 os.close(fd)
 
-    if finish is None:
+    if not durable:
+        if finish is not None:
+            finish()
+    elif finish is None:
         sync_dirs()
     else:
         _together(lambda call: call(), [sync_dirs, finish])
