@@ -55,8 +55,8 @@ TALK_MARK = "~"
 """Before the text of talk (someone talking about us without addressing us)."""
 REBUILD_OVER = 40
 """More removals or moves than this in one reading: rebuild the rows rather than edit them."""
-WINDOW = 80
-"""Rows the table holds at most (around the selection; four screens on a tall terminal); the rest
+WINDOW = 60
+"""Rows the table holds at most (around the selection; three screens on a tall terminal); the rest
 of the queue is ids only."""
 MARGIN = 20
 """The window slides when the cursor comes this near its edge (and more rows lie beyond; a screen
@@ -332,7 +332,7 @@ class QueueTable(DataTable[Text]):
         """(window, margin): the rows the table holds, and how near its edge the cursor may come."""
         page = self.scrollable_content_region.height
         margin = max(MARGIN, page + 2)
-        return max(WINDOW, 4 * margin), margin
+        return max(WINDOW, 3 * margin), margin
 
     def _near_edge(self, row: int, base: int | None = None) -> bool:
         """Row `row` of the window lies outside it, or near an edge beyond which more rows lie."""
@@ -571,16 +571,16 @@ class QueueTable(DataTable[Text]):
         index = self._position(selected)
         if index is not None and self._near_edge(index - base, base):
             base = min(max(index - window // 2, 0), max(len(self._order) - window, 0))
+        shown = set(self._order) if self.marked else set()
+        if self.marked - shown:  # answered, or filtered out: no longer selected
+            self.marked &= shown
+            self.post_message(self.MarksChanged(len(self.marked)))
         wanted = self._rows_for(base)
         new_order = [key for key, _ in wanted]
         if new_order == self._window:
             self._update_cells(wanted)
             self._announce()
             return
-        shown = set(self._order) if self.marked else set()
-        if self.marked - shown:  # answered, or filtered out: no longer selected
-            self.marked &= shown
-            self.post_message(self.MarksChanged(len(self.marked)))
         wanted_ids = set(new_order)
         removed = [key for key in self._window if key not in wanted_ids]
         kept = [key for key in self._window if key in wanted_ids]
