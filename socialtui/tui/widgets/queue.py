@@ -5,6 +5,11 @@ Rows are keyed by item id and follow the store by difference: a reading that cha
 changes nothing on screen; an age that ticked updates one cell; a new item is appended; an answered
 one is removed. The selection stays on its item (or, if that item left, on the one that took its
 place), and the selected row keeps its place on screen.
+
+At team scale (20,000 open items) the table holds a window of rows around the selection, not every
+matching item: the whole ordered list of ids that match is kept beside it, and the window slides
+as the cursor nears its edges (Home, End and `select` move it at once). A filter keystroke then
+costs one pass over the items' precomputed words plus a window's rows, whatever the queue's length.
 """
 
 from __future__ import annotations
@@ -50,6 +55,12 @@ TALK_MARK = "~"
 """Before the text of talk (someone talking about us without addressing us)."""
 REBUILD_OVER = 40
 """More removals or moves than this in one reading: rebuild the rows rather than edit them."""
+WINDOW = 60
+"""Rows the table holds at most (around the selection; three screens on a tall terminal); the rest
+of the queue is ids only."""
+MARGIN = 20
+"""The window slides when the cursor comes this near its edge (and more rows lie beyond; a screen
+and a bit on a tall terminal, so that Page Down never reaches the edge)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,20 @@ class QueueQuery:
             else:
                 words.append(token)
         return cls(tuple(words), **fields)
+
+    def narrows(self, other: QueueQuery) -> bool:
+        """Whatever this query matches, `other` matches too (every word and field of `other` is
+        part of one of this query's): a filter typed one letter further."""
+        if not other:
+            return True
+        for name in ("account", "network", "state", "tag", "tone", "kind"):
+            before, now = getattr(other, name), getattr(self, name)
+            # As `matches` compares them: `state` whole, `account` as a part, the others as prefixes.
+            if before and not (
+                now == before if name == "state" else before in now if name == "account" else now.startswith(before)
+            ):
+                return False
+        return all(any(word in mine for mine in self.words) for word in other.words)
 
     def __bool__(self) -> bool:
         return bool(
@@ -197,7 +222,19 @@ class QueueTable(DataTable[Text]):
         self.operator = operator
         self.now: datetime | None = None
         self._rows: dict[str, Row] = {}
+        """The rows in the table (the window), by item id."""
         self._order: list[str] = []
+        """Every matching item, in the order shown: the window is `_order[_base:_base + len(_window)]`."""
+        self._matched: dict[str, QueueEntry] = {}
+        """Every item of the queue by id (those the filter hides too)."""
+        self._prepared: list[tuple[str, QueueEntry, str]] = []
+        self._prepared_for: tuple[tuple[QueueEntry, ...], bool] | None = None
+        self._narrowed: tuple[tuple[object, object], QueueQuery, list[tuple[str, QueueEntry, str]]] | None = None
+        """The last filter's matches, with the clock and tags they were made with: a filter that
+        narrows it (a letter typed at its end) looks only among them."""
+        self._window: list[str] = []
+        self._base = 0
+        self._sliding = False
         self._styles: CellStyles | None = None
         self._last_highlighted: str | None = ""
         self._fixed: dict[str, tuple[str, str, str, str]] = {}
@@ -239,34 +276,100 @@ class QueueTable(DataTable[Text]):
             column.width = width
             self._require_update_dimensions = True
             if self._rows:  # the texts are cut to the column's width (`cell`): cut them again
-                self._rebuild(self._wanted())
+                self._rebuild(self._rows_for(self._base))
             self.refresh()
 
     def _theme_changed(self, _theme: object) -> None:
         self._styles = CellStyles.from_theme(self.app.current_theme)
-        self._rebuild(self._wanted())
+        self._rebuild(self._rows_for(self._base))
 
     # -- what is shown ------------------------------------------------------------------------------
 
     @property
     def selected_id(self) -> str | None:
         """The item under the cursor."""
-        if not self._order or not self.is_valid_row_index(self.cursor_row):
+        if not self._window or not self.is_valid_row_index(self.cursor_row):
             return None
-        return self._order[self.cursor_row]
+        return self._window[min(self.cursor_row, len(self._window) - 1)]
 
     @property
     def shown_ids(self) -> list[str]:
+        """Every item the queue shows (with the filter), in order: not only the table's window."""
         return list(self._order)
 
     def select(self, item_id: str) -> bool:
         """Move the cursor onto an item, if it is shown."""
-        try:
-            index = self._order.index(item_id)
-        except ValueError:
+        index = self._position(item_id)
+        if index is None:
             return False
-        self.move_cursor(row=index)
+        self._move_window(index)
+        self.move_cursor(row=index - self._base)
         return True
+
+    def _move_window(self, index: int) -> None:
+        """Make the window hold item number `index` of the queue (centred on it, if it must move)."""
+        if not self._near_edge(index - self._base):
+            return
+        window, _ = self._sizes()
+        base = min(max(index - window // 2, 0), max(len(self._order) - window, 0))
+        if base != self._base or self._window != self._order[base : base + window]:
+            self._sliding = True
+            try:
+                self._rebuild(self._rows_for(base), restore=False)
+            finally:
+                self._sliding = False
+
+    def _position(self, item_id: str | None) -> int | None:
+        """The item's place among those shown (None: not shown)."""
+        if item_id is None:
+            return None
+        try:
+            return self._order.index(item_id)
+        except ValueError:
+            return None
+
+    def _sizes(self) -> tuple[int, int]:
+        """(window, margin): the rows the table holds, and how near its edge the cursor may come."""
+        page = self.scrollable_content_region.height
+        margin = max(MARGIN, page + 2)
+        return max(WINDOW, 3 * margin), margin
+
+    def _near_edge(self, row: int, base: int | None = None) -> bool:
+        """Row `row` of the window lies outside it, or near an edge beyond which more rows lie."""
+        base = self._base if base is None else base
+        window, margin = self._sizes()
+        size = min(window, len(self._order) - base)
+        return not 0 <= row < size or (
+            (row < margin and base > 0) or (row >= size - margin and base + size < len(self._order))
+        )
+
+    def _slide(self) -> None:
+        """The cursor came near the window's edge: slide the window, the selected row where it was on
+        screen."""
+        if self._sliding or len(self._order) <= self._sizes()[0] or not self.is_valid_row_index(self.cursor_row):
+            return
+        row = self.cursor_row
+        index = self._base + row
+        if not self._near_edge(row):
+            return
+        on_screen = row - round(self.scroll_y)
+        self._move_window(index)
+        self._sliding = True
+        try:
+            self.move_cursor(row=index - self._base, scroll=False)
+            self._settle()
+            self.scroll_to(y=max(index - self._base - max(on_screen, 0), 0), animate=False, immediate=True)
+        finally:
+            self._sliding = False
+
+    def _settle(self) -> None:
+        """Measure the new rows now (DataTable does it when idle), so that a scroll made right away
+        is not clamped to the old height: a slide of the window shows no intermediate frame."""
+        if self._require_update_dimensions:
+            self._require_update_dimensions = False
+            new_rows = self._new_rows.copy()
+            self._new_rows.clear()
+            self._update_dimensions(new_rows)
 
     class MarksChanged(Message):
         """The items selected with Space changed."""
@@ -280,12 +383,13 @@ class QueueTable(DataTable[Text]):
         if item_id is None:
             return
         self.set_marks(self.marked ^ {item_id})
-        if self.cursor_row < len(self._order) - 1:
+        if self.cursor_row < len(self._window) - 1:
             self.move_cursor(row=self.cursor_row + 1)
 
     def set_marks(self, item_ids: set[str]) -> None:
         """Select these items (those shown) for one action on them all."""
-        wanted = {item_id for item_id in item_ids if item_id in self._rows}
+        shown = set(self._order) if item_ids else set()
+        wanted = {item_id for item_id in item_ids if item_id in shown}
         for item_id in wanted ^ self.marked:
             self.marked = wanted
             row = self._rows.get(item_id)
@@ -296,6 +400,7 @@ class QueueTable(DataTable[Text]):
 
     def action_first_item(self) -> None:
         if self._order:
+            self._move_window(0)
             self.move_cursor(row=0)
             self.scroll_to(x=0, y=0, animate=False)
 
@@ -303,7 +408,8 @@ class QueueTable(DataTable[Text]):
         if self._order:
             # The cursor is scrolled into view after the next refresh, with the height the layout
             # has then; a `max_scroll_y` read now could be stale by the time the scroll happens.
-            self.move_cursor(row=len(self._order) - 1)
+            self._move_window(len(self._order) - 1)
+            self.move_cursor(row=len(self._window) - 1)
             self.scroll_to(x=0, animate=False)
 
     def show_oldest(self) -> None:
@@ -312,7 +418,8 @@ class QueueTable(DataTable[Text]):
         if not self._order:
             return
         page = max(self.scrollable_content_region.height - 1, 1)  # the header row takes one line
-        if not self.is_valid_row_index(self.cursor_row) or self.cursor_row >= page:
+        if self._base or not self.is_valid_row_index(self.cursor_row) or self.cursor_row >= page:
+            self._move_window(0)
             self.move_cursor(row=0, scroll=False)
         self.scroll_to(x=0, y=0, animate=False, immediate=True)
         self.call_after_refresh(lambda: self.scroll_to(x=0, y=0, animate=False, immediate=True))
@@ -330,16 +437,17 @@ class QueueTable(DataTable[Text]):
     def watch_negative_first(self) -> None:
         self._sync()
 
-    def _wanted(self) -> list[tuple[str, Row]]:
-        query = QueueQuery.parse(self.query_text)
-        now = self.now
+    def _prepare(self) -> list[tuple[str, QueueEntry, str]]:
+        """The queue in its order, each item with its filter words: made once per reading (and per
+        order), then every keystroke of the filter is one pass over it."""
+        entries = self.entries
+        if self._prepared_for is not None and self._prepared_for[0] is entries and self._prepared_for[1] == self.negative_first:
+            return self._prepared
         fixed = self._fixed
-        out = []
-        entries = queue_order(self.entries, negative_first=True) if self.negative_first else self.entries
-        for entry in entries:
+        prepared: list[tuple[str, QueueEntry, str]] = []
+        ordered = queue_order(entries, negative_first=True) if self.negative_first else entries
+        for entry in ordered:
             item = entry.item
-            account = self.accounts.get(item.account)
-            claim = claim_text(entry.claim, now, self.operator) if now is not None and entry.claim else ""
             parts = fixed.get(item.id)
             if parts is None:
                 # Items never change: their author, preview and words are cleaned once, not at every
@@ -347,26 +455,75 @@ class QueueTable(DataTable[Text]):
                 parts = fixed[item.id] = (
                     author_label(item.post.author, 40),
                     preview(item.post.text, TEXT_PREVIEW),
-                    item_words(entry, account),
+                    item_words(entry, self.accounts.get(item.account)),
                     item_flags(item, False),
                 )
-            if query and not query.matches(entry, account, claim, self.tags, parts[2]):
-                continue
-            # How long the person has been waiting, by the wall clock: the queue is sorted by it. The
-            # colour says the state against the reply target, which counts active hours only.
-            waited = (now - item.received_at).total_seconds() if now is not None else entry.age_s
-            flags = (
-                (FAILED_MARK if item.id in self.failed else "") + parts[3] + ("✎" if item.id in self.drafted else "")
-            )
-            text = f"{flags} {parts[1]}" if flags else parts[1]
-            marks = (NEGATIVE_MARK if entry.tone.negative else "") + (
-                TALK_MARK if item.kind == "talk" else ""
-            )
-            out.append((item.id, (age(waited), entry.state, item.account, parts[0], claim, text, marks)))
-        if len(fixed) > 2 * len(self.entries) + 1000:
-            keep = {entry.item.id for entry in self.entries}
+            prepared.append((item.id, entry, parts[2]))
+        if len(fixed) > 2 * len(entries) + 1000:
+            keep = {entry.item.id for entry in entries}
             self._fixed = {key: value for key, value in fixed.items() if key in keep}
-        return out
+        self._prepared_for = (entries, self.negative_first)
+        self._prepared = prepared
+        self._matched = {item_id: entry for item_id, entry, _ in prepared}
+        self._narrowed = None
+        return prepared
+
+    def _match(self) -> None:
+        """Every item that the filter lets through, in the queue's order, into `_order` (their rows
+        are made for the window only: `_rows_for`)."""
+        query = QueueQuery.parse(self.query_text)
+        now = self.now
+        prepared = self._prepare()
+        if not query:
+            order = [item_id for item_id, _, _ in prepared]
+            self._narrowed = None
+        else:
+            candidates = prepared
+            last = self._narrowed
+            if last is not None and last[0] == (now, self.tags) and query.narrows(last[1]):
+                # A letter typed at the end of the filter: only what matched before can match now.
+                candidates = last[2]
+            accounts, operator, tags = self.accounts, self.operator, self.tags
+            def full(row: tuple[str, QueueEntry, str]) -> bool:
+                _, entry, haystack = row
+                claim = claim_text(entry.claim, now, operator) if now is not None and entry.claim else ""
+                return query.matches(entry, accounts.get(entry.item.account), claim, tags, haystack)
+
+            words = query.words
+            if query != QueueQuery(words):
+                matched = [row for row in candidates if full(row)]
+            elif len(words) == 1:  # the common case, in one pass at C speed but for claimed items
+                word = words[0]
+                matched = [row for row in candidates if (word in row[2] if row[1].claim is None else full(row))]
+            else:
+                matched = [
+                    row
+                    for row in candidates
+                    if (all(w in row[2] for w in words) if row[1].claim is None else full(row))
+                ]
+            self._narrowed = ((now, tags), query, matched)
+            order = [item_id for item_id, _, _ in matched]
+        self._order = order
+
+    def _row(self, entry: QueueEntry) -> Row:
+        item = entry.item
+        now = self.now
+        parts = self._fixed[item.id]
+        claim = claim_text(entry.claim, now, self.operator) if now is not None and entry.claim else ""
+        # How long the person has been waiting, by the wall clock: the queue is sorted by it. The
+        # colour says the state against the reply target, which counts active hours only.
+        waited = (now - item.received_at).total_seconds() if now is not None else entry.age_s
+        flags = (
+            (FAILED_MARK if item.id in self.failed else "") + parts[3] + ("✎" if item.id in self.drafted else "")
+        )
+        text = f"{flags} {parts[1]}" if flags else parts[1]
+        marks = (NEGATIVE_MARK if entry.tone.negative else "") + (TALK_MARK if item.kind == "talk" else "")
+        return (age(waited), entry.state, item.account, parts[0], claim, text, marks)
+
+    def _rows_for(self, base: int) -> list[tuple[str, Row]]:
+        """The window starting at item number `base`: its ids and rows."""
+        self._base = base
+        return [(key, self._row(self._matched[key])) for key in self._order[base : base + self._sizes()[0]]]
 
     def _cells(self, row: Row, key: str = "") -> list[Text]:
         styles = self._styles or CellStyles.from_theme(self.app.current_theme)
@@ -403,28 +560,37 @@ class QueueTable(DataTable[Text]):
     def _sync(self) -> None:
         if not self.is_mounted:
             return
-        wanted = self._wanted()
-        new_order = [key for key, _ in wanted]
-        if new_order == self._order:
-            self._update_cells(wanted)
-            self._announce()
-            return
         selected = self.selected_id
         cursor_index = self.cursor_row
         on_screen = cursor_index - round(self.scroll_y)
-        wanted_ids = set(new_order)
-        if self.marked - wanted_ids:  # answered, or filtered out: no longer selected
-            self.marked &= wanted_ids
+        self._match()
+        # The window stays where it was, unless the selected item would leave it or come near its
+        # edge: then it is centred on the selected item.
+        window, _ = self._sizes()
+        base = min(self._base, max(len(self._order) - window, 0))
+        index = self._position(selected)
+        if index is not None and self._near_edge(index - base, base):
+            base = min(max(index - window // 2, 0), max(len(self._order) - window, 0))
+        shown = set(self._order) if self.marked else set()
+        if self.marked - shown:  # answered, or filtered out: no longer selected
+            self.marked &= shown
             self.post_message(self.MarksChanged(len(self.marked)))
-        removed = [key for key in self._order if key not in wanted_ids]
-        kept = [key for key in self._order if key in wanted_ids]
-        known = set(self._order)
+        wanted = self._rows_for(base)
+        new_order = [key for key, _ in wanted]
+        if new_order == self._window:
+            self._update_cells(wanted)
+            self._announce()
+            return
+        wanted_ids = set(new_order)
+        removed = [key for key in self._window if key not in wanted_ids]
+        kept = [key for key in self._window if key in wanted_ids]
+        known = set(self._window)
         added = [key for key in new_order if key not in known]
         in_order = kept == [key for key in new_order if key in known] and (
             not kept or not added or new_order.index(added[0]) > new_order.index(kept[-1])
         )
         if not in_order or len(removed) > REBUILD_OVER:
-            self._rebuild(wanted)
+            self._rebuild(wanted, restore=False)
         else:
             for key in removed:
                 self.remove_row(key)
@@ -433,11 +599,11 @@ class QueueTable(DataTable[Text]):
             for key in added:
                 self.add_row(*self._cells(rows[key], key), key=key)
                 self._rows[key] = rows[key]
-            self._order = new_order
+            self._window = new_order
             self._update_cells(wanted)
         self._restore(selected, cursor_index, on_screen)
 
-    def _rebuild(self, wanted: list[tuple[str, Row]]) -> None:
+    def _rebuild(self, wanted: list[tuple[str, Row]], restore: bool = True) -> None:
         selected = self.selected_id
         cursor_index = self.cursor_row
         on_screen = cursor_index - round(self.scroll_y)
@@ -446,8 +612,9 @@ class QueueTable(DataTable[Text]):
         for key, row in wanted:
             self.add_row(*self._cells(row, key), key=key)
             self._rows[key] = row
-        self._order = [key for key, _ in wanted]
-        self._restore(selected, cursor_index, on_screen)
+        self._window = [key for key, _ in wanted]
+        if restore:
+            self._restore(selected, cursor_index, on_screen)
 
     def _update_cells(self, wanted: list[tuple[str, Row]]) -> None:
         for key, row in wanted:
@@ -464,13 +631,13 @@ class QueueTable(DataTable[Text]):
 
     def _restore(self, selected: str | None, cursor_index: int, on_screen: int) -> None:
         """Keep the selection on its item and that row where it was on screen."""
-        if not self._order:
+        if not self._window:
             self._announce()
             return
         if selected is not None and selected in self._rows:
-            index = self._order.index(selected)
+            index = self._window.index(selected)
         else:
-            index = min(max(cursor_index, 0), len(self._order) - 1)
+            index = min(max(cursor_index, 0), len(self._window) - 1)
         self.move_cursor(row=index, scroll=False)
         target = max(index - max(on_screen, 0), 0)
 
@@ -493,6 +660,7 @@ class QueueTable(DataTable[Text]):
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         event.stop()
+        self._slide()
         self._announce()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
