@@ -795,12 +795,22 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
                     )
                     runs.append((time.perf_counter() - t) * 1000)
                     after = os.times()
-                    cpu.append((after.children_user + after.children_system - before.children_user - before.children_system) * 1000)
+                    cpu.append(
+                        (
+                            after.children_user
+                            + after.children_system
+                            - before.children_user
+                            - before.children_system
+                        )
+                        * 1000
+                    )
                     if result.returncode not in (0, 1, 2, 3) or (command == "status" and result.returncode):
                         print(result.stderr, file=sys.stderr)
                         return 1
                 # CPU time beside the wall clock: on a loaded machine the wall clock waits for a core.
-                print(f"# {command}: CPU time median {statistics.median(cpu):.0f} ms; {load_line()}", flush=True)
+                print(
+                    f"# {command}: CPU time median {statistics.median(cpu):.0f} ms; {load_line()}", flush=True
+                )
                 report(f"{command}_end_to_end", statistics.median(runs), "ms", 300)
         else:
             print("status: n/a (config key not on this branch)")

@@ -549,7 +549,10 @@ def live_phase(samples: int, idle_window: float, seed: int) -> bool:
 
     rng = random.Random(seed)
     world = World()
-    with tempfile.TemporaryDirectory() as tmp, start(world, write_config=Path(tmp) / "c.toml", traffic=False) as sandbox:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        start(world, write_config=Path(tmp) / "c.toml", traffic=False) as sandbox,
+    ):
         assert sandbox.config_path is not None
         config = load_config(sandbox.config_path)
         store = Store(config.team.data_dir)
@@ -591,7 +594,9 @@ def live_phase(samples: int, idle_window: float, seed: int) -> bool:
                 if not seen:
                     print(f"# live: sample {n} on {account} never reached the follower", flush=True)
                     ok = False
-                item_id = next((i.id for i in follower.objects("items").values() if i.post.remote_id == wanted), "")
+                item_id = next(
+                    (i.id for i in follower.objects("items").values() if i.post.remote_id == wanted), ""
+                )
                 on_screen = screen.seen_at(item_id, started + WATCH_TIMEOUT) if item_id else None
                 if on_screen is None:
                     print(f"# live: sample {n} on {account} never reached the dashboard's queue", flush=True)
@@ -608,7 +613,12 @@ def live_phase(samples: int, idle_window: float, seed: int) -> bool:
                     flush=True,
                 )
                 report("live_mention_to_follower_p95", p95, "s", LIVE_FOLLOWER_BUDGET)
-                report("live_mention_to_store_p95 (upper bound: seen by the follower)", p95, "s", LIVE_STORE_BUDGET)
+                report(
+                    "live_mention_to_store_p95 (upper bound: seen by the follower)",
+                    p95,
+                    "s",
+                    LIVE_STORE_BUDGET,
+                )
             if on_screens:
                 on_screens.sort()
                 p95 = on_screens[min(len(on_screens) - 1, round(0.95 * (len(on_screens) - 1)))]
@@ -629,10 +639,14 @@ def live_phase(samples: int, idle_window: float, seed: int) -> bool:
             # brand, not the account's own notifications: shown apart, not in the figure.
             listening = ("GET /api/v2/search", "GET /api/v1/timelines/tag/{tag}")
             total = max(sum(v.values()) for v in spent.values()) * 300.0 / idle_window
-            safety = max(
-                sum(n for e, n in v.items() if e not in listening) for v in spent.values()
-            ) * 300.0 / idle_window
-            print(f"# live idle with listening's searches included: {total:.2f} requests per account per 5 min")
+            safety = (
+                max(sum(n for e, n in v.items() if e not in listening) for v in spent.values())
+                * 300.0
+                / idle_window
+            )
+            print(
+                f"# live idle with listening's searches included: {total:.2f} requests per account per 5 min"
+            )
             report("live_idle_requests_per_account_per_5min", safety, "requests", LIVE_IDLE_BUDGET)
         finally:
             loop.call_soon_threadsafe(stop.set)

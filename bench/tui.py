@@ -209,7 +209,9 @@ def child(
             for key in "brand03":
                 pressed = time.perf_counter()
                 app.post_message(events.Key(key, key))
-                typed.append(await shown_after(pressed, lambda at=pressed: bool(filtered) and filtered[-1] >= at))
+                typed.append(
+                    await shown_after(pressed, lambda at=pressed: bool(filtered) and filtered[-1] >= at)
+                )
                 await asyncio.sleep(0.03)
             result["typed"] = typed
             result["rss_after_steps"] = rss_mb()

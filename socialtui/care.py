@@ -556,7 +556,9 @@ def quiet_gaps(
     }
 
 
-def quiet_gap_since(account: AccountConfig, last: datetime | None, now: datetime, *, synced: bool) -> QuietGap:
+def quiet_gap_since(
+    account: AccountConfig, last: datetime | None, now: datetime, *, synced: bool
+) -> QuietGap:
     """`quiet_gap` from the account's last own post alone: the same gap, state and breach, without
     the rhythm (`long_gaps`, `hourly`, `daily`), which needs the recent posts."""
     return _quiet_gap(account, last, [], now, synced=synced, lookback=timedelta(days=7))
@@ -938,7 +940,13 @@ def _health_problem(
     account: str, health: AccountHealth, now: datetime, poll_interval: timedelta | None, tz: tzinfo = UTC
 ) -> tuple[int, str] | None:
     if health.state in ("auth", "unreachable"):
-        what = "auth refused" if health.state == "auth" else "server error" if health.server_failed else "unreachable"
+        what = (
+            "auth refused"
+            if health.state == "auth"
+            else "server error"
+            if health.server_failed
+            else "unreachable"
+        )
         if health.since is None:
             # No start time known: assume the worst, a failing account must not look fine.
             return CRITICAL, f"{account} {what}"
@@ -1294,6 +1302,8 @@ def continuity(
         dropped=tuple(dropped),
         awaiting_ack=tuple(a for a in awaiting if a in dropped),
     )
+
+
 # --- the gap forecast: the schedule counts as presence -----------------------------------------------
 
 FORECAST_HORIZON = timedelta(hours=24)
@@ -1331,11 +1341,15 @@ class GapForecast:
             what = f"{self.scheduled} scheduled" if self.scheduled else "nothing scheduled"
             return f"covered until {when(self.until)} ({what})"
         if self.breach_at <= now:
-            nxt = f"next post {when(self.next_scheduled_at)}" if self.next_scheduled_at else "nothing scheduled"
+            nxt = (
+                f"next post {when(self.next_scheduled_at)}" if self.next_scheduled_at else "nothing scheduled"
+            )
             return f"breached since {when(self.breach_at)}, {nxt}"
         if self.scheduled:
             return f"breach at {when(self.breach_at)} after {self.scheduled} scheduled"
-        nxt = f", next post {when(self.next_scheduled_at)}" if self.next_scheduled_at else ", nothing scheduled"
+        nxt = (
+            f", next post {when(self.next_scheduled_at)}" if self.next_scheduled_at else ", nothing scheduled"
+        )
         return f"breach at {when(self.breach_at)}{nxt}"
 
 
@@ -1387,7 +1401,10 @@ def forecast_problems(
         if now < forecast.breach_at <= now + BREACH_WARNING:
             left = format_duration((forecast.breach_at - now).total_seconds())
             problems.append(
-                (WARNING, f"{forecast.account} breaches in {left} ({local_time(forecast.breach_at, tz, '%H:%M')}), nothing scheduled before it")
+                (
+                    WARNING,
+                    f"{forecast.account} breaches in {left} ({local_time(forecast.breach_at, tz, '%H:%M')}), nothing scheduled before it",
+                )
             )
     return problems
 

@@ -84,7 +84,9 @@ def cmd_status(ctx: Context) -> int:
     if failed:
         out(f"FAILED REPLIES ({len(failed)}): reply again, or discard with `socialtui reply ITEM --discard`")
         for reply in failed:
-            out(f"  {reply.item}  {fit(reply.account, 16)} {one_line(reply.text, 40)}  {one_line(reply.error, 120)}")
+            out(
+                f"  {reply.item}  {fit(reply.account, 16)} {one_line(reply.text, 40)}  {one_line(reply.error, 120)}"
+            )
         out()
     if not overview.unanswered:
         never = [a.account.id for a in overview.accounts if a.health.state == "never"]
@@ -172,7 +174,9 @@ def cmd_note(ctx: Context) -> int:
     text = " ".join(ctx.args.text).strip()
     writes = bool(text or ctx.args.tag or ctx.args.untag)
     # Writing about someone the store has never seen is most often a typo: refuse it unless --new.
-    key, network, handle, display = store.resolve_contact(ctx.args.contact, known_only=writes and not ctx.args.new)
+    key, network, handle, display = store.resolve_contact(
+        ctx.args.contact, known_only=writes and not ctx.args.new
+    )
     if ctx.args.tag or ctx.args.untag:
         current = store.contact(key)
         tags = set(current.tags if current else ()) | set(ctx.args.tag)
@@ -200,14 +204,20 @@ def cmd_note(ctx: Context) -> int:
         out(f"history with our accounts ({len(dossier.items)} items):")
         for item in dossier.items[-10:]:
             answered = "answered" if (item.account, item.post.remote_id) in replies else "no reply"
-            out(f"  {local_time(item.post.created_at, tz)} {item.account} {item.kind} ({answered}): {one_line(item.post.text, 50)}")
+            out(
+                f"  {local_time(item.post.created_at, tz)} {item.account} {item.kind} ({answered}): {one_line(item.post.text, 50)}"
+            )
     return 0
 
 
 def cmd_contacts(ctx: Context) -> int:
     found = ctx.store.search_contacts(" ".join(ctx.args.query), ctx.args.tag or "")
     if not found:
-        out("No contacts match." if ctx.args.query or ctx.args.tag else "No contacts yet: `socialtui note CONTACT TEXT` makes one.")
+        out(
+            "No contacts match."
+            if ctx.args.query or ctx.args.tag
+            else "No contacts yet: `socialtui note CONTACT TEXT` makes one."
+        )
         return 0
     for contact in found:
         tags = f" [{', '.join(contact.tags)}]" if contact.tags else ""
@@ -226,19 +236,27 @@ def _print_handoff(note: HandoffNote, tz: tzinfo) -> None:
         out(f"   pinned: {', '.join(note.pinned_items + note.pinned_accounts)}")
     if note.has_work:
         if note.open_items:
-            out(f"   open when written ({len(note.open_items)} unanswered, oldest first; waited: wall-clock):")
+            out(
+                f"   open when written ({len(note.open_items)} unanswered, oldest first; waited: wall-clock):"
+            )
         else:
             out("   open when written: nothing unanswered")
         for item in note.open_items:
             out(f"   - {item_line(item)}")
         if note.claims:
-            took = f"; taken over by {note.taken_over_by}" if note.taken_over_by else "; the first to acknowledge takes them"
+            took = (
+                f"; taken over by {note.taken_over_by}"
+                if note.taken_over_by
+                else "; the first to acknowledge takes them"
+            )
             out(f"   claims released with the shift: {', '.join(note.claims)}{took}")
         if note.drafts:
             out(f"   drafts left: {', '.join(d.item for d in note.drafts)}")
         failing = note.failing
         if failing:
-            out(f"   failing accounts: {', '.join(f'{a.account} ({one_line(a.health_detail, 60)})' for a in failing)}")
+            out(
+                f"   failing accounts: {', '.join(f'{a.account} ({one_line(a.health_detail, 60)})' for a in failing)}"
+            )
     acks = ", ".join(f"{a.operator} {local_time(a.at, tz, '%H:%M')}" for a in note.acks) or "nobody yet"
     out(f"   acknowledged by: {acks}")
 
@@ -267,11 +285,17 @@ def cmd_handoff(ctx: Context) -> int:
             "your shift has ended. The next operators will see it until they acknowledge it."
         )
         if note.claims:
-            out(f"Your claims were released: {', '.join(note.claims)} (whoever acknowledges first takes them).")
+            out(
+                f"Your claims were released: {', '.join(note.claims)} (whoever acknowledges first takes them)."
+            )
         return 0
     notes = store.handoffs()
     if action == "show":
-        shown = notes if ctx.args.all else care.handoffs_waiting(notes, store.shifts(actor.operator), actor.operator, now)
+        shown = (
+            notes
+            if ctx.args.all
+            else care.handoffs_waiting(notes, store.shifts(actor.operator), actor.operator, now)
+        )
         if ctx.args.json:
             from socialtui.model import to_record
 
@@ -462,7 +486,9 @@ def cmd_sync(ctx: Context) -> int:
         results = asyncio.run(syncer.run_once())
         for r in results:
             if r.ok:
-                log(f"{r.account}: ok, {r.new_items} new items, {r.new_own_posts} new own posts ({r.requests} requests)")
+                log(
+                    f"{r.account}: ok, {r.new_items} new items, {r.new_own_posts} new own posts ({r.requests} requests)"
+                )
             else:
                 log(f"{r.account}: failed: {r.error}")
         return 0 if all(r.ok for r in results) else 1
@@ -472,7 +498,9 @@ def cmd_sync(ctx: Context) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        log(f"socialtui sync: {len(ctx.config.accounts)} accounts, every {format_duration(ctx.config.team.poll_interval.total_seconds())}")
+        log(
+            f"socialtui sync: {len(ctx.config.accounts)} accounts, every {format_duration(ctx.config.team.poll_interval.total_seconds())}"
+        )
         await syncer.run(stop)
         log("socialtui sync: stopped")
 
@@ -499,7 +527,9 @@ def cmd_reply(ctx: Context) -> int:
     try:
         account = config.account(item.account)
     except KeyError:
-        raise CommandError(f"{item.id} belongs to {item.account}, which is no longer in {config.path}") from None
+        raise CommandError(
+            f"{item.id} belongs to {item.account}, which is no longer in {config.path}"
+        ) from None
     claim = store.claims(now).get(item.id)
     if claim and claim.operator != actor.operator and not ctx.args.force:
         raise CommandError(
@@ -555,7 +585,9 @@ def _discard_failed(ctx: Context) -> int:
     if not discarded:
         raise CommandError(f"{item.id} has no failed reply to discard")
     for entry in discarded:
-        out(f"Discarded the failed reply {entry.id} to {item.id} on {entry.account}: {one_line(entry.text, 60)}")
+        out(
+            f"Discarded the failed reply {entry.id} to {item.id} on {entry.account}: {one_line(entry.text, 60)}"
+        )
     return 0
 
 
@@ -735,7 +767,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", parents=[common], help="accounts, gaps and the unanswered queue")
     p.add_argument("--json", action="store_true", help="machine-readable output (every item)")
-    p.add_argument("--all", action="store_true", help=f"list every unanswered item (default: the oldest {STATUS_ROWS})")
+    p.add_argument(
+        "--all", action="store_true", help=f"list every unanswered item (default: the oldest {STATUS_ROWS})"
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser(
@@ -760,7 +794,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("note", parents=[common], help="add a note about a contact, or list their notes")
     p.add_argument("contact", metavar="CONTACT", help="@user@domain, handle.bsky.social or a DID")
     p.add_argument("text", metavar="TEXT", nargs="*", help="the note (none: show the contact's dossier)")
-    p.add_argument("--tag", action="append", default=[], metavar="TAG", help="add a tag (vip, press, repeat-complaint...)")
+    p.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="add a tag (vip, press, repeat-complaint...)",
+    )
     p.add_argument("--untag", action="append", default=[], metavar="TAG", help="remove a tag")
     p.add_argument("--new", action="store_true", help="a contact who has not talked to our accounts yet")
     p.set_defaults(func=cmd_note)
@@ -777,7 +817,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("text", metavar="TEXT", nargs="*")
     w.add_argument(
-        "--text-only", action="store_true", help="only TEXT, without the drafted summary (the open work is kept as data anyway)"
+        "--text-only",
+        action="store_true",
+        help="only TEXT, without the drafted summary (the open work is kept as data anyway)",
     )
     s = hsub.add_parser("show", parents=[common], help="the notes waiting for your acknowledgement")
     s.add_argument("--all", action="store_true", help="every note, acknowledged or not")
@@ -790,13 +832,17 @@ def build_parser() -> argparse.ArgumentParser:
         "report", parents=[common], help="response times, answered share, gaps: per account and operator"
     )
     p.add_argument(
-        "--since", default="24h", help="the window: 24h, 7d, or a start such as 2026-11-18T08:00 (default 24h)"
+        "--since",
+        default="24h",
+        help="the window: 24h, 7d, or a start such as 2026-11-18T08:00 (default 24h)",
     )
     p.add_argument("--json", action="store_true")
     p.add_argument("--audit", action="store_true", help="the audit trail of operator actions instead")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("shift", parents=[common], help="start or end your shift (the dashboard starts it for you)")
+    p = sub.add_parser(
+        "shift", parents=[common], help="start or end your shift (the dashboard starts it for you)"
+    )
     p.add_argument("action", nargs="?", choices=("start", "end", "show"), default="show")
     p.add_argument("--all", action="store_true", help="show: every operator on shift now")
     p.set_defaults(func=cmd_shift)
@@ -808,7 +854,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("reply", parents=[common], help="reply to an item from the shell, through the outbox")
     p.add_argument("item", metavar="ITEM")
     p.add_argument("text", metavar="TEXT", nargs="*", help="the reply (- reads it from standard input)")
-    p.add_argument("--force", action="store_true", help="reply even if answered meanwhile or claimed by someone else")
+    p.add_argument(
+        "--force", action="store_true", help="reply even if answered meanwhile or claimed by someone else"
+    )
     p.add_argument(
         "--discard", action="store_true", help="give up on the item's failed reply (check stops reporting it)"
     )
@@ -818,25 +866,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_post_parsers(sub, common)
 
-    p = sub.add_parser("login", parents=[common], help="Mastodon: authorize socialtui and write the account's token_file")
+    p = sub.add_parser(
+        "login", parents=[common], help="Mastodon: authorize socialtui and write the account's token_file"
+    )
     p.add_argument("account", metavar="ACCOUNT", help="the account id in the config")
     p.set_defaults(func=cmd_login)
 
-    p = sub.add_parser("sandbox", parents=[common], help="the sandbox network (Mastodon + Bluesky) on 127.0.0.1")
-    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 picks a free one)")
-    p.add_argument("--write-config", metavar="PATH", help="write a ready config (and secret files) for its brand accounts")
+    p = sub.add_parser(
+        "sandbox", parents=[common], help="the sandbox network (Mastodon + Bluesky) on 127.0.0.1"
+    )
+    p.add_argument(
+        "--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0 picks a free one)"
+    )
+    p.add_argument(
+        "--write-config",
+        metavar="PATH",
+        help="write a ready config (and secret files) for its brand accounts",
+    )
     p.add_argument("--quiet", action="store_true", help="no live traffic, only the week of history")
     p.set_defaults(func=cmd_sandbox)
 
-    p = sub.add_parser("demo", parents=[common], help="the dashboard on the sandbox network, in a throw-away data dir")
+    p = sub.add_parser(
+        "demo", parents=[common], help="the dashboard on the sandbox network, in a throw-away data dir"
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("store", parents=[common], help="check the store, or copy it into PostgreSQL")
     ssub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
-    ssub.add_parser("check", parents=[common], help="engine, location, counts and integrity problems (exit 1 if any)")
+    ssub.add_parser(
+        "check", parents=[common], help="engine, location, counts and integrity problems (exit 1 if any)"
+    )
     m = ssub.add_parser("migrate", parents=[common], help="copy this store into an empty PostgreSQL database")
-    m.add_argument("--to", required=True, metavar="URL", help="the target database, e.g. postgresql://host/socialtui")
-    m.add_argument("--password-env", metavar="VAR", help="read the database password from this environment variable")
+    m.add_argument(
+        "--to", required=True, metavar="URL", help="the target database, e.g. postgresql://host/socialtui"
+    )
+    m.add_argument(
+        "--password-env", metavar="VAR", help="read the database password from this environment variable"
+    )
     p.set_defaults(func=cmd_store)
     return parser
 

@@ -207,7 +207,9 @@ async def deliver(
         if found is not None:
             return _sent(store, entry, found, actor, clock)
     if entry.kind == "post":
-        prepared = adapter.prepare_post(entry.text, visibility=entry.visibility, spoiler_text=entry.spoiler_text)
+        prepared = adapter.prepare_post(
+            entry.text, visibility=entry.visibility, spoiler_text=entry.spoiler_text
+        )
     else:
         assert item is not None
         prepared = adapter.prepare_reply(item, entry.text, visibility=entry.visibility)
@@ -241,7 +243,6 @@ async def deliver(
     return Delivery(waiting, f"not sent yet, will retry: {last_error}")
 
 
-
 async def settled(store: Store, delivery: Delivery, *, timeout: float = 30.0, every: float = 0.5) -> Delivery:
     """`delivery` once it is no longer `sending` (another process was sending the entry: wait up to
     `timeout` seconds for its result, read from the store), or as it stands at the timeout."""
@@ -253,6 +254,7 @@ async def settled(store: Store, delivery: Delivery, *, timeout: float = 30.0, ev
         if current is not None:
             delivery = Delivery(current, current.state)
     return delivery
+
 
 async def _look_for(adapter: Adapter, item: Item | None, entry: OutboxEntry) -> Post | None:
     try:
@@ -393,6 +395,8 @@ def _due_now(store: Store, accounts: list[str], now: datetime) -> list[str]:
             if e.account in wanted and e.state == "scheduled" and e.due_at is not None and e.due_at <= now
         }
     )
+
+
 async def resend_after_auth(store: Store, adapter: Adapter, account_id: str, clock: Clock) -> list[Delivery]:
     """Replies that failed because the server refused our credentials, sent again now that the
     account works (the poller calls this after a successful cycle): once each, with their key, and

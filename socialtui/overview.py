@@ -130,7 +130,9 @@ class Overview:
         gaps = {a.account.id: a.gap for a in self.accounts}
         return [
             *care.forecast_problems(forecasts, gaps, self.generated_at, self.tz),
-            *schedule.schedule_problems(self.snapshot.outbox, healths, self.generated_at, self.schedule_grace, unpolled),
+            *schedule.schedule_problems(
+                self.snapshot.outbox, healths, self.generated_at, self.schedule_grace, unpolled
+            ),
         ]
 
 
@@ -226,7 +228,9 @@ def build_status_overview(config: Config, store: Store, now: datetime, *, head: 
         for account in config.accounts
         for kind, instants in care.queue_edges(account, now).items()
     }
-    counts = store.queue_counts(now, edges, others=owners, head=head, accounts=[a.id for a in config.accounts])
+    counts = store.queue_counts(
+        now, edges, others=owners, head=head, accounts=[a.id for a in config.accounts]
+    )
     head_queue = care.unanswered_queue(counts.head, [], {}, config.accounts, now, claims=counts.claims)
     by_id = {account.id: account for account in config.accounts}
     per_state: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -281,7 +285,9 @@ def build_status_overview(config: Config, store: Store, now: datetime, *, head: 
                 unanswered=sum(states.values()),
                 due=states.get("due", 0),
                 late=states.get("late", 0),
-                oldest_unanswered_s=None if first_at is None else account.active_hours.active_seconds(first_at, now),
+                oldest_unanswered_s=None
+                if first_at is None
+                else account.active_hours.active_seconds(first_at, now),
                 oldest_waited_s=None if first_at is None else max((now - first_at).total_seconds(), 0.0),
                 gap=gap,
                 health=health,

@@ -44,7 +44,9 @@ def build_report(config: Config, store: Store, since: datetime, now: datetime) -
     return replace(report, continuity=continuity, posts=tuple(posts))
 
 
-POSTS_HEADER = f"{'NEW POSTS':16} {'made':>5} {'sched':>6} {'on time':>8} {'late':>5} {'missed':>7} {'cancelled':>10}"
+POSTS_HEADER = (
+    f"{'NEW POSTS':16} {'made':>5} {'sched':>6} {'on time':>8} {'late':>5} {'missed':>7} {'cancelled':>10}"
+)
 """The heading of the new posts' table (the text report's and the dashboard's)."""
 
 

@@ -108,15 +108,23 @@ class AccountPoller:
         health = self.store.health().get(self.account.id)
         if health and health.state == "rate_limited" and health.until and health.until > now:
             # The server said when: another process (or an earlier `sync --once`) must not hammer it.
-            result.error = f"rate limited until {local_time(health.until, self.config.team.tz, '%H:%M:%S')}; not polled"
+            result.error = (
+                f"rate limited until {local_time(health.until, self.config.team.tz, '%H:%M:%S')}; not polled"
+            )
             result.next_in = (health.until - now).total_seconds()
             return result
         try:
             await self._poll(now, result)
         except NetworkFailure as exc:
             result.error = str(exc)
-            if isinstance(exc, RateLimited) and exc.reset_at is not None and result.error.startswith("rate limited until"):
-                result.error = f"rate limited until {local_time(exc.reset_at, self.config.team.tz, '%H:%M:%S')}"
+            if (
+                isinstance(exc, RateLimited)
+                and exc.reset_at is not None
+                and result.error.startswith("rate limited until")
+            ):
+                result.error = (
+                    f"rate limited until {local_time(exc.reset_at, self.config.team.tz, '%H:%M:%S')}"
+                )
             result.next_in = self._record_failure(exc, now)
         else:
             result.ok = True
@@ -128,7 +136,9 @@ class AccountPoller:
                     last_sync_at=now,
                     last_ok_at=now,
                     mode="live" if live and self.live else "polling",
-                    live_until=live_until(now, self.config.team.poll_interval) if live and self.live else None,
+                    live_until=live_until(now, self.config.team.poll_interval)
+                    if live and self.live
+                    else None,
                 )
             )
             result.next_in = self.interval()
@@ -186,7 +196,9 @@ class AccountPoller:
         # gave up, and sends the scheduled posts that are due.
         from socialtui.outbox import poller_pass
 
-        await poller_pass(self.store, self.adapter, account, self.clock, grace=self.config.team.schedule_grace)
+        await poller_pass(
+            self.store, self.adapter, account, self.clock, grace=self.config.team.schedule_grace
+        )
         # Polling works again: replies refused for our credentials go once more, with their key.
         from socialtui.outbox import resend_after_auth
 
@@ -215,7 +227,9 @@ class AccountPoller:
             wait = max(backoff, 60.0)
         else:
             since = previous.since if previous.state == "unreachable" and previous.since else now
-            health = replace(base, state="unreachable", since=since, mode=previous.mode, live_until=previous.live_until)
+            health = replace(
+                base, state="unreachable", since=since, mode=previous.mode, live_until=previous.live_until
+            )
             wait = backoff
         self.store.set_health(health)
         return wait
@@ -327,7 +341,9 @@ class Syncer:
         retry_leases = self.config.team.poll_interval.total_seconds() / 6
         from socialtui.outbox import watch_due_posts  # scheduled posts: wake their account when due
 
-        watcher = asyncio.create_task(watch_due_posts(self.store, lambda: list(self._tasks), self.poll_now, self.clock))
+        watcher = asyncio.create_task(
+            watch_due_posts(self.store, lambda: list(self._tasks), self.poll_now, self.clock)
+        )
         try:
             while not stop.is_set():
                 self._prune()
@@ -408,7 +424,9 @@ class Syncer:
                     if result.ok:  # a failing account keeps its backoff: its due posts are held
                         wait = min(wait, _until_next_post(self.store, account_id, self.clock))
                     if result.ok and (result.new_items or result.new_own_posts):
-                        self.log(f"{account_id}: {result.new_items} new items, {result.new_own_posts} own posts")
+                        self.log(
+                            f"{account_id}: {result.new_items} new items, {result.new_own_posts} own posts"
+                        )
                     elif not result.ok:
                         self.log(f"{account_id}: {result.error}; next try in {wait:.0f}s")
                 wake = self._wake[account_id]

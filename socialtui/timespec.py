@@ -561,7 +561,9 @@ def _local_instant(local: datetime, tz: tzinfo) -> datetime:
 def _clock_time(text: str, original: str) -> tuple[int, int]:
     match = _CLOCK_RE.fullmatch(text)
     if match is None or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        raise ValueError(f"`{original}`: `{text}` is not a time of day (HH:MM, 00:00 to 23:59); {WHEN_EXPECTED}")
+        raise ValueError(
+            f"`{original}`: `{text}` is not a time of day (HH:MM, 00:00 to 23:59); {WHEN_EXPECTED}"
+        )
     return int(match.group(1)), int(match.group(2))
 
 
@@ -602,9 +604,7 @@ def parse_when(text: str, tz: tzinfo, now: datetime) -> datetime:
                 raise ValueError(f"`{original}`: `{words[0]}` is not a day: {WHEN_EXPECTED}")
             ahead = (weekday - today.weekday()) % 7
             days = [today + timedelta(days=ahead), today + timedelta(days=ahead + 7)]
-        candidates = [
-            _local_instant(datetime(d.year, d.month, d.day, hour, minute), tz) for d in days
-        ]
+        candidates = [_local_instant(datetime(d.year, d.month, d.day, hour, minute), tz) for d in days]
         at = next((c for c in candidates if c > now), candidates[-1])
     else:
         try:
@@ -621,4 +621,12 @@ def parse_when(text: str, tz: tzinfo, now: datetime) -> datetime:
     return at
 
 
-__all__ = ["parse_duration", "format_duration", "local_time", "wall_to_utc", "parse_when", "WHEN_EXPECTED", "ActiveHours"]
+__all__ = [
+    "parse_duration",
+    "format_duration",
+    "local_time",
+    "wall_to_utc",
+    "parse_when",
+    "WHEN_EXPECTED",
+    "ActiveHours",
+]

@@ -44,13 +44,17 @@ class SandboxTeam:
         self.clock.advance(timedelta(seconds=seconds))
 
 
-def make_team(tmp_path: Path, *, hostile: bool = False, poll_interval: str | None = None, **world_options: object) -> SandboxTeam:
+def make_team(
+    tmp_path: Path, *, hostile: bool = False, poll_interval: str | None = None, **world_options: object
+) -> SandboxTeam:
     clock = FixedClock(NOW)
     world = World(clock.now, **world_options)
     summary = backfill(world, NOW, hostile=hostile, seed=7)
     path = write_config(world, tmp_path / "config.toml", BASE_URL)
     if poll_interval:
-        path.write_text(path.read_text().replace('poll_interval = "10s"', f'poll_interval = "{poll_interval}"'))
+        path.write_text(
+            path.read_text().replace('poll_interval = "10s"', f'poll_interval = "{poll_interval}"')
+        )
     config = load_config(path)
     store = Store(config.team.data_dir)
     return SandboxTeam(clock, world, summary, config, store, httpx.ASGITransport(app=create_app(world)))

@@ -87,7 +87,9 @@ def test_a_hostile_error_body_comes_out_clean_on_reply(tmp_path: Path) -> None:
             assert_inert(out + err)
 
 
-def test_check_prints_a_store_error_as_one_clean_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_check_prints_a_store_error_as_one_clean_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A database server's message, quoted by the store, is a stranger's text too.
     from socialtui import overview
     from socialtui.store import StoreError

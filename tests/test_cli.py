@@ -83,8 +83,13 @@ def own_post(account: str, minutes_ago: float, reply_to: str = "") -> Post:
     handle = "acme@mastodon.example" if account == "acme-mastodon" else "acme.bsky.example"
     network = "mastodon" if account == "acme-mastodon" else "bluesky"
     return Post(
-        account, f"own-{account}-{minutes_ago}", Author(network, handle, "1"), "hello",
-        NOW - timedelta(minutes=minutes_ago), reply_to=reply_to, own=True,
+        account,
+        f"own-{account}-{minutes_ago}",
+        Author(network, handle, "1"),
+        "hello",
+        NOW - timedelta(minutes=minutes_ago),
+        reply_to=reply_to,
+        own=True,
     )
 
 
@@ -97,7 +102,9 @@ def fill(config_path: Path) -> tuple[Store, list[Item]]:
         mention(4, "acme-bluesky", 300),
     ]
     store.put_items(items)
-    store.put_own_posts([own_post("acme-mastodon", 40), own_post("acme-bluesky", 260, reply_to=items[3].post.remote_id)])
+    store.put_own_posts(
+        [own_post("acme-mastodon", 40), own_post("acme-bluesky", 260, reply_to=items[3].post.remote_id)]
+    )
     for account in ("acme-mastodon", "acme-bluesky"):
         store.set_health(AccountHealth(account=account, state="ok", last_sync_at=NOW, last_ok_at=NOW))
     return store, items
@@ -112,7 +119,10 @@ def test_every_command_on_an_empty_data_dir_prints_an_empty_state(config_path: P
     assert "never synced" in text
     code, text, _ = run(config_path, "status", "--json")
     data = json.loads(text)
-    assert data["unanswered"] == [] and [a["id"] for a in data["accounts"]] == ["acme-mastodon", "acme-bluesky"]
+    assert data["unanswered"] == [] and [a["id"] for a in data["accounts"]] == [
+        "acme-mastodon",
+        "acme-bluesky",
+    ]
     code, line, _ = run(config_path, "check")
     assert code == 3 and line.startswith("UNKNOWN")
     assert run(config_path, "handoff", "show")[1].strip() == "No handoff notes."
@@ -136,8 +146,18 @@ def test_status_json_has_the_contract_keys(config_path: Path) -> None:
     assert {"generated_at", "operator", "accounts", "unanswered"} <= set(data)
     assert data["operator"] == "Night lead"
     for account in data["accounts"]:
-        assert {"id", "network", "handle", "unanswered", "late", "oldest_unanswered_s", "quiet_s",
-                "max_quiet_s", "quiet_state", "health"} <= set(account)
+        assert {
+            "id",
+            "network",
+            "handle",
+            "unanswered",
+            "late",
+            "oldest_unanswered_s",
+            "quiet_s",
+            "max_quiet_s",
+            "quiet_state",
+            "health",
+        } <= set(account)
     by_id = {a["id"]: a for a in data["accounts"]}
     assert by_id["acme-mastodon"]["unanswered"] == 2 and by_id["acme-mastodon"]["late"] == 1
     assert by_id["acme-mastodon"]["oldest_unanswered_s"] == 72 * 60
@@ -177,7 +197,12 @@ def test_done_takes_the_item_out_of_the_queue_and_is_audited(config_path: Path) 
     data = json.loads(run(config_path, "status", "--json")[1])
     assert items[0].id not in [u["item"] for u in data["unanswered"]]
     event = store.audit_events()[-1]
-    assert (event.action, event.item, event.detail, event.login) == ("done", items[0].id, "spam", unix_login())
+    assert (event.action, event.item, event.detail, event.login) == (
+        "done",
+        items[0].id,
+        "spam",
+        unix_login(),
+    )
 
 
 def test_operator_override_is_shown_but_the_login_is_audited(config_path: Path) -> None:
@@ -249,9 +274,23 @@ def test_eight_concurrent_handoff_writes_lose_nothing(config_path: Path, tmp_pat
     env = {**os.environ, "SOCIALTUI_NOW": NOW.isoformat()}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "socialtui", "--config", str(config_path), "--operator", f"op{n}",
-             "handoff", "write", "--text-only", f"note number {n}"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "socialtui",
+                "--config",
+                str(config_path),
+                "--operator",
+                f"op{n}",
+                "handoff",
+                "write",
+                "--text-only",
+                f"note number {n}",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for n in range(8)
     ]
@@ -267,7 +306,9 @@ def test_a_contact_dossier_has_notes_tags_and_history_across_accounts(config_pat
     store, items = fill(config_path)
     # Sam 1 also wrote to the Bluesky account? Different network: a different person. Write twice on Mastodon.
     again = mention(1, "acme-mastodon", 30, "Still broken, day three")
-    again = Item(item_id("acme-mastodon", "second"), again.account, "reply", replace(again.post, remote_id="second"))
+    again = Item(
+        item_id("acme-mastodon", "second"), again.account, "reply", replace(again.post, remote_id="second")
+    )
     store.put_items([again])
     store.put_own_posts([replace(own_post("acme-mastodon", 20), remote_id="r2", reply_to="second")])
     assert run(config_path, "note", "@sam1@example.org", "--tag", "VIP", "--tag", "repeat-complaint")[0] == 0
@@ -291,8 +332,11 @@ def test_demo_leaves_nothing_behind_when_its_terminal_hangs_up(tmp_path: Path) -
     env = {**os.environ, "TMPDIR": str(tmp_path), "TERM": "xterm-256color"}
     # Nobody reads its output: never a pipe that could fill up and stall it.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "socialtui", "demo"], env=env,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "socialtui", "demo"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         # Wait on what can be seen: the sandbox has written its config into the throw-away dir.
@@ -306,7 +350,9 @@ def test_demo_leaves_nothing_behind_when_its_terminal_hangs_up(tmp_path: Path) -
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert not any(p.name.startswith("socialtui-demo-") for p in tmp_path.iterdir()), "the throw-away dir is gone"
+    assert not any(p.name.startswith("socialtui-demo-") for p in tmp_path.iterdir()), (
+        "the throw-away dir is gone"
+    )
 
 
 def test_report_since_takes_a_date_in_the_team_s_time_zone(config_path: Path) -> None:
@@ -339,8 +385,15 @@ def test_status_and_check_without_tones_count_exactly_as_the_full_overview(confi
     store.mark_done(more[1], "thanked", actor, NOW)
     store.claim(more[2], actor, NOW, timedelta(minutes=10))
     entry = OutboxEntry(
-        id="key-9", item=more[4].id, account="acme-mastodon", text="Sorry!", login="alice", operator="Alice",
-        created_at=NOW, updated_at=NOW, in_reply_to=more[4].post.remote_id,
+        id="key-9",
+        item=more[4].id,
+        account="acme-mastodon",
+        text="Sorry!",
+        login="alice",
+        operator="Alice",
+        created_at=NOW,
+        updated_at=NOW,
+        in_reply_to=more[4].post.remote_id,
     )
     store.outbox_add(entry, actor, NOW)
     store.outbox_update(replace(entry, state="sent", sent_at=NOW, remote_id="r9"), actor, "sent")
@@ -380,7 +433,15 @@ def test_status_and_check_load_nothing_they_do_not_need(config_path: Path) -> No
     the dashboard, the HTTP client, the sandbox, VADER or dateutil (nor wcwidth, for plain ASCII):
     start-up is most of its time."""
     fill(config_path)[0].close()
-    heavy = ("textual", "httpx", "socialtui.sandbox", "socialtui.networks", "vaderSentiment", "dateutil", "wcwidth")
+    heavy = (
+        "textual",
+        "httpx",
+        "socialtui.sandbox",
+        "socialtui.networks",
+        "vaderSentiment",
+        "dateutil",
+        "wcwidth",
+    )
     probe = (
         "import sys\n"
         "from socialtui.cli import main\n"
@@ -391,6 +452,8 @@ def test_status_and_check_load_nothing_they_do_not_need(config_path: Path) -> No
     )
     env = {**os.environ, "SOCIALTUI_NOW": NOW.isoformat()}
     for command in ("status", "check"):
-        result = subprocess.run([sys.executable, "-c", probe, command], env=env, capture_output=True, text=True)
+        result = subprocess.run(
+            [sys.executable, "-c", probe, command], env=env, capture_output=True, text=True
+        )
         assert "LOADED" in result.stdout, result.stderr
         assert result.stdout.strip().splitlines()[-1] == "LOADED []", (command, result.stdout[-300:])

@@ -123,7 +123,9 @@ def test_check_warns_within_the_hour_before_a_breach_not_after() -> None:
         assert bool(lines) == warned, (minutes_before, lines)
         if warned:
             assert lines == [(WARNING, "nightowl breaches in 40m (13:00 CET), nothing scheduled before it")]
-            assert forecast_problems([f], {acct.id: gap}, now)[0][1].endswith("(12:00 UTC), nothing scheduled before it")
+            assert forecast_problems([f], {acct.id: gap}, now)[0][1].endswith(
+                "(12:00 UTC), nothing scheduled before it"
+            )
     now = berlin(2026, 11, 18, 12, 20)
     gap, f = forecast(acct, last, now, [berlin(2026, 11, 18, 12, 45)])
     assert forecast_problems([f], {acct.id: gap}, now) == [], "the schedule covers it"

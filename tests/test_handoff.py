@@ -49,13 +49,18 @@ def sh(config: Path, operator: str, at: datetime, *args: str) -> subprocess.Comp
     env = {**os.environ, "SOCIALTUI_NOW": at.isoformat()}
     return subprocess.run(
         [sys.executable, "-m", "socialtui", "--config", str(config), "--operator", operator, *args],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
 def test_a_handoff_is_read_acknowledged_and_chased(config: Path) -> None:
     assert sh(config, "Ana", T0, "shift", "start").returncode == 0
-    wrote = sh(config, "Ana", T0 + timedelta(hours=6), "handoff", "write", "acme: refund thread with @sam is open")
+    wrote = sh(
+        config, "Ana", T0 + timedelta(hours=6), "handoff", "write", "acme: refund thread with @sam is open"
+    )
     assert wrote.returncode == 0, wrote.stderr
 
     # Ben and Cat start their shifts: the note comes first.
@@ -70,7 +75,10 @@ def test_a_handoff_is_read_acknowledged_and_chased(config: Path) -> None:
     # Ben acknowledges; Ana sees who and when.
     acked = sh(config, "Ben", t1 + timedelta(minutes=25), "handoff", "ack")
     assert "Acknowledged" in acked.stdout
-    assert "No handoff notes waiting for you." in sh(config, "Ben", t1 + timedelta(minutes=26), "handoff", "show").stdout
+    assert (
+        "No handoff notes waiting for you."
+        in sh(config, "Ben", t1 + timedelta(minutes=26), "handoff", "show").stdout
+    )
     ana = sh(config, "Ana", t1 + timedelta(minutes=27), "handoff", "show", "--all").stdout
     assert "acknowledged by: Ben 12:30 UTC" in ana
 
@@ -84,6 +92,8 @@ def test_a_handoff_is_read_acknowledged_and_chased(config: Path) -> None:
 
     audit = Store(config.parent / "data").audit_events()
     assert [(e.operator, e.action) for e in audit if e.action.startswith("handoff")] == [
-        ("Ana", "handoff"), ("Ben", "handoff-ack"), ("Cat", "handoff-ack"),
+        ("Ana", "handoff"),
+        ("Ben", "handoff-ack"),
+        ("Cat", "handoff-ack"),
     ]
     assert {e.login for e in audit} == {unix_login()}, "the audit keeps the real Unix login"

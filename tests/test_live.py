@@ -174,7 +174,9 @@ async def test_an_open_stream_gone_silent_past_its_heartbeat_is_noticed(tmp_path
         adapter.streaming_url = f"ws://127.0.0.1:{port}"
         opened: list[bool] = []
         with pytest.raises(NetworkError):
-            async for _ in adapter.stream_items(lambda: opened.append(True), ping_every=0.2, ping_timeout=0.5):
+            async for _ in adapter.stream_items(
+                lambda: opened.append(True), ping_every=0.2, ping_timeout=0.5
+            ):
                 pass
         assert opened == [True], "it was open, then went silent"
         await adapter.aclose()
@@ -183,7 +185,9 @@ async def test_an_open_stream_gone_silent_past_its_heartbeat_is_noticed(tmp_path
     await server.wait_closed()
 
 
-@pytest.mark.parametrize(("fault", "error"), [("429", RateLimited), ("500", ServerError), ("drop", ServerError)])
+@pytest.mark.parametrize(
+    ("fault", "error"), [("429", RateLimited), ("500", ServerError), ("drop", ServerError)]
+)
 async def test_a_refused_stream_raises_the_typed_failure(tmp_path: Path, fault: str, error: type) -> None:
     with socket_team(tmp_path) as team:
         adapter = team.factory()(team.config.account(ACCOUNT))

@@ -125,7 +125,9 @@ async def test_the_scopes_asked_for_are_enough_for_everything_socialtui_does(tmp
     item = next(e.item for e in queue if e.item.account == "acme-mastodon")
     adapter = team.factory()(team.config.account("acme-mastodon"))
     try:
-        entry = queue_reply(team.store, team.config, adapter, item, "Thanks!", Actor("ops", "Ops"), team.clock.now())
+        entry = queue_reply(
+            team.store, team.config, adapter, item, "Thanks!", Actor("ops", "Ops"), team.clock.now()
+        )
         delivery = await deliver(team.store, adapter, item, entry.id, team.clock)
         assert delivery.entry.state == "sent", delivery.entry.error
         await adapter.favourite(item.post)

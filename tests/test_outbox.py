@@ -37,7 +37,9 @@ async def synced(team: SandboxTeam) -> None:
 
 def oldest_open(team: SandboxTeam, account: str) -> Item:
     snap = team.store.snapshot(team.clock.now())
-    queue = care.unanswered_queue(snap.items, snap.own_posts, snap.states, team.config.accounts, team.clock.now(), outbox=snap.outbox)
+    queue = care.unanswered_queue(
+        snap.items, snap.own_posts, snap.states, team.config.accounts, team.clock.now(), outbox=snap.outbox
+    )
     return next(e.item for e in queue if e.item.account == account)
 
 
@@ -51,10 +53,12 @@ async def replies_on_server(transport: httpx.AsyncBaseTransport, item: Item, bra
             replies = answer.json()["thread"].get("replies", [])
             return sum(1 for r in replies if r["post"]["author"]["handle"] == brand)
         answer = await client.get(
-            f"/api/v1/statuses/{item.post.remote_id}/context", headers={"Authorization": f"Bearer sandbox:{brand}"}
+            f"/api/v1/statuses/{item.post.remote_id}/context",
+            headers={"Authorization": f"Bearer sandbox:{brand}"},
         )
         return sum(
-            1 for s in answer.json()["descendants"]
+            1
+            for s in answer.json()["descendants"]
             if s["account"]["acct"] == brand and s["in_reply_to_id"] == item.post.remote_id
         )
 
@@ -68,7 +72,15 @@ async def test_a_reply_is_sent_once_and_the_item_leaves_the_queue(tmp_path: Path
     await synced(team)
     item = oldest_open(team, account)
     adapter = team.factory()(team.config.account(account))
-    entry = queue_reply(team.store, team.config, adapter, item, "Thanks for your patience, on it now!", ALICE, team.clock.now())
+    entry = queue_reply(
+        team.store,
+        team.config,
+        adapter,
+        item,
+        "Thanks for your patience, on it now!",
+        ALICE,
+        team.clock.now(),
+    )
     assert team.store.outbox_entry(entry.id).state == "queued", "committed before it is sent"
     delivery = await deliver(team.store, adapter, item, entry.id, team.clock, sleep=no_sleep)
     await adapter.aclose()
@@ -77,9 +89,16 @@ async def test_a_reply_is_sent_once_and_the_item_leaves_the_queue(tmp_path: Path
     assert oldest_open(team, account).id != item.id, "gone from the queue once confirmed"
     team.advance(10)
     await synced(team)
-    assert item.id not in [e.item.id for e in care.unanswered_queue(
-        team.store.items(), team.store.own_posts(), team.store.states(), team.config.accounts, team.clock.now()
-    )], "and the account's own reply, fetched back, answers it"
+    assert item.id not in [
+        e.item.id
+        for e in care.unanswered_queue(
+            team.store.items(),
+            team.store.own_posts(),
+            team.store.states(),
+            team.config.accounts,
+            team.clock.now(),
+        )
+    ], "and the account's own reply, fetched back, answers it"
     actions = [e.action for e in team.store.audit_events()]
     assert actions[-2:] == ["reply-queued", "reply-sent"]
 
@@ -90,7 +109,15 @@ async def test_a_timeout_after_the_server_posted_does_not_post_twice(tmp_path: P
         await synced(team)
         item = oldest_open(team, "acme-mastodon")
         adapter = team.factory(timeout=0.5, max_attempts=1)(team.config.account("acme-mastodon"))
-        entry = queue_reply(team.store, team.config, adapter, item, "Sorry about that, we are looking into it.", ALICE, team.clock.now())
+        entry = queue_reply(
+            team.store,
+            team.config,
+            adapter,
+            item,
+            "Sorry about that, we are looking into it.",
+            ALICE,
+            team.clock.now(),
+        )
         team.world.faults.set("acme-mastodon", "timeout", count=1, seconds=3)  # posts, then hangs
         looks = "GET /api/v1/accounts/{id}/statuses"
         looked_before = team.world.stats.requests("acme-mastodon", looks)
@@ -101,7 +128,9 @@ async def test_a_timeout_after_the_server_posted_does_not_post_twice(tmp_path: P
         assert delivery.sent, delivery.message
         posts = team.world.stats.requests("acme-mastodon", "POST /api/v1/statuses")
         assert posts == 1, "found on the server after the timeout, not sent again"
-        assert await replies_on_server(_Rebased(team.config.account("acme-mastodon").server), item, "acme") == 1
+        assert (
+            await replies_on_server(_Rebased(team.config.account("acme-mastodon").server), item, "acme") == 1
+        )
 
 
 async def test_a_transient_failure_is_retried_with_the_same_key(tmp_path: Path) -> None:
@@ -109,7 +138,9 @@ async def test_a_transient_failure_is_retried_with_the_same_key(tmp_path: Path) 
     await synced(team)
     item = oldest_open(team, "acme-bluesky")
     adapter = team.factory(max_attempts=1)(team.config.account("acme-bluesky"))
-    entry = queue_reply(team.store, team.config, adapter, item, "We hear you, fixing it today.", ALICE, team.clock.now())
+    entry = queue_reply(
+        team.store, team.config, adapter, item, "We hear you, fixing it today.", ALICE, team.clock.now()
+    )
     team.world.faults.set("acme-bluesky", "500", count=1)
     delivery = await deliver(team.store, adapter, item, entry.id, team.clock, sleep=no_sleep)
     await adapter.aclose()
@@ -142,7 +173,9 @@ async def test_a_permanent_failure_ends_failed_with_the_text_kept(tmp_path: Path
     await synced(team)
     item = oldest_open(team, "acme-mastodon")
     adapter = team.factory()(team.config.account("acme-mastodon"))
-    entry = queue_reply(team.store, team.config, adapter, item, "Here is what happened ...", ALICE, team.clock.now())
+    entry = queue_reply(
+        team.store, team.config, adapter, item, "Here is what happened ...", ALICE, team.clock.now()
+    )
     team.world.faults.set("acme-mastodon", "expired")
     delivery = await deliver(team.store, adapter, item, entry.id, team.clock, sleep=no_sleep)
     await adapter.aclose()
@@ -220,7 +253,9 @@ def test_a_sender_killed_between_sent_and_recorded_is_not_sent_twice(
         store = Store(config.team.data_dir)
         result = subprocess.run(
             [sys.executable, "-m", "socialtui", "--config", str(sandbox.config_path), "sync", "--once"],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert result.returncode == 0, result.stderr
         clock = FixedClock(datetime.now(UTC))
@@ -229,7 +264,9 @@ def test_a_sender_killed_between_sent_and_recorded_is_not_sent_twice(
         item = next(e.item for e in queue if e.item.account == account)
         killed = subprocess.run(
             [sys.executable, "-c", KILLED_SENDER, str(sandbox.config_path), item.id],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert killed.stdout.strip() == "sent" and killed.returncode == -9, killed.stderr
         (entry,) = store.outbox()
@@ -272,8 +309,15 @@ def test_the_draft_key_is_the_outbox_key(tmp_path: Path) -> None:
     item = oldest_open(team, "acme-bluesky")
     adapter = team.factory()(team.config.account("acme-bluesky"))
     key = adapter.new_idempotency_key()
-    draft = Draft(item=item.id, account=item.account, text="half-written", login="alice", operator="Alice",
-                  updated_at=team.clock.now(), idempotency_key=key)
+    draft = Draft(
+        item=item.id,
+        account=item.account,
+        text="half-written",
+        login="alice",
+        operator="Alice",
+        updated_at=team.clock.now(),
+        idempotency_key=key,
+    )
     team.store.save_draft(draft)
     entry = queue_reply(team.store, team.config, adapter, item, "Thanks!", ALICE, team.clock.now())
     assert entry.id == key, "a retried send after a crash uses the key fixed when the draft was made"
@@ -293,7 +337,9 @@ async def test_the_poller_finishes_a_reply_to_a_timeline_post(tmp_path: Path) ->
     post = home[0]
     item = Item(id=f"home-{post.remote_id[-8:]}", account="acme-mastodon", kind="reply", post=post)
     adapter = team.factory(max_attempts=1)(team.config.account("acme-mastodon"))
-    entry = queue_reply(team.store, team.config, adapter, item, "Congratulations on the launch!", ALICE, team.clock.now())
+    entry = queue_reply(
+        team.store, team.config, adapter, item, "Congratulations on the launch!", ALICE, team.clock.now()
+    )
     team.world.faults.set("acme-mastodon", "500")
     assert not (await deliver(team.store, adapter, item, entry.id, team.clock, sleep=no_sleep)).sent
     assert team.store.item(item.id) is None

@@ -42,7 +42,12 @@ async def test_bluesky_unlike_and_unrepost_delete_our_records(tmp_path: Path) ->
     ina = world.bluesky_actor("ina-reactions.sandbox.bsky")
     record = world.bluesky_post(ina, "bike club rides Sunday")
     post = Post(
-        "acme-bluesky", record.uri, Author("bluesky", ina.handle, ina.did), record.value["text"], NOW, cid=record.cid
+        "acme-bluesky",
+        record.uri,
+        Author("bluesky", ina.handle, ina.did),
+        record.value["text"],
+        NOW,
+        cid=record.cid,
     )
     adapter = team.factory()(team.config.account("acme-bluesky"))
     acme_did = world.did_by_handle[team.config.account("acme-bluesky").handle]
@@ -82,4 +87,10 @@ def test_the_store_knows_which_reactions_still_stand(tmp_path: Path) -> None:
     assert key not in store.reactions()
     store.audit(bob, NOW + timedelta(minutes=4), "favourite", key[0], "", key[1])
     assert store.reactions()[key]["favourite"].operator == "Bob"
-    assert [e.action for e in store.audit_events()] == ["favourite", "boost", "unfavourite", "unboost", "favourite"]
+    assert [e.action for e in store.audit_events()] == [
+        "favourite",
+        "boost",
+        "unfavourite",
+        "unboost",
+        "favourite",
+    ]

@@ -29,7 +29,9 @@ BOB = Actor("bob", "Bob")
 NOBODY = 65534
 TEAM_GID = 12345
 
-needs_root = pytest.mark.skipif(os.getuid() != 0, reason="plays other users with chown and setuid: needs root")
+needs_root = pytest.mark.skipif(
+    os.getuid() != 0, reason="plays other users with chown and setuid: needs root"
+)
 
 
 def make_item(n: int) -> Item:
@@ -60,7 +62,9 @@ STATES = "tables/states/acme-mastodon.json"  # the account's partition of the ta
 STATES_LOCK = "tables/states.lock"
 
 
-@pytest.mark.parametrize("name", [STATES, STATES_LOCK, "tables/items/acme-mastodon.2026-11-21.json", "tables/items.lock"])
+@pytest.mark.parametrize(
+    "name", [STATES, STATES_LOCK, "tables/items/acme-mastodon.2026-11-21.json", "tables/items.lock"]
+)
 def test_a_symlink_planted_at_a_store_file_is_refused(tmp_path: Path, outside: Path, name: str) -> None:
     data = tmp_path / "data"
     Store(data).put_items([make_item(1)])
@@ -90,7 +94,9 @@ def test_a_symlink_planted_at_a_table_directory_is_refused(tmp_path: Path, name:
     assert sorted(p.name for p in (elsewhere / "moved").rglob("*")) == before
 
 
-def test_a_symlink_planted_at_an_old_file_before_the_upgrade_is_refused(tmp_path: Path, outside: Path) -> None:
+def test_a_symlink_planted_at_an_old_file_before_the_upgrade_is_refused(
+    tmp_path: Path, outside: Path
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
     (data / "ops.json").symlink_to(outside)
@@ -283,7 +289,9 @@ def test_ensure_dir_leaves_another_users_dir_alone(tmp_path: Path) -> None:
 # -- write_atomic -----------------------------------------------------------------------------------------
 
 
-def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_write_atomic_on_a_full_disk_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "secret"
     write_atomic(path, b"old", 0o600)
 

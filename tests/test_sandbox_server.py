@@ -90,6 +90,7 @@ def test_start_serves_on_loopback_in_a_thread(tmp_path: Path) -> None:
                 )
             stats = client.get("/_sandbox/stats").json()
             assert stats["accounts"]["acme-mastodon"] == {"GET /api/v1/notifications": 1}
+
         # Live traffic is flowing: posts keep coming (the seed alone would not make the count grow).
         def posts() -> int:
             with world.lock:

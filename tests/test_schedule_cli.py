@@ -111,7 +111,9 @@ def test_check_warns_when_a_post_is_due_soon_and_no_poller_would_send_it(team: S
     code, line, _ = run(team, "check", now=NOW + timedelta(minutes=21))
     # The line names the worst problems first: 21 minutes without a sync are CRITICAL for every
     # account here, so the missed post may be among the "+N more"; the verdict still counts it.
-    assert code >= 1 and ("acme-bluesky 1 scheduled post missed" in line or line.rstrip().endswith("more")), line
+    assert code >= 1 and ("acme-bluesky 1 scheduled post missed" in line or line.rstrip().endswith("more")), (
+        line
+    )
     code, text, _ = run(team, "schedule", "--json", now=NOW + timedelta(minutes=21))
     assert [p["state"] for p in json.loads(text)] == ["missed"]
 

@@ -103,7 +103,15 @@ def _filled(tmp_path: Path) -> tuple[Store, Path]:
         store.mark_done(item, "spam", actor, NOW)
     replies = rng.sample(items, 30)
     store.put_own_posts(
-        Post(item.account, f"re{k}", us, "Thanks", item.received_at + timedelta(minutes=5), reply_to=item.post.remote_id, own=True)
+        Post(
+            item.account,
+            f"re{k}",
+            us,
+            "Thanks",
+            item.received_at + timedelta(minutes=5),
+            reply_to=item.post.remote_id,
+            own=True,
+        )
         for k, item in enumerate(replies)
     )
     store.put_own_posts([Post("acme-bluesky", "own1", us, "News", NOW - timedelta(hours=3), own=True)])
@@ -126,9 +134,20 @@ def _filled(tmp_path: Path) -> tuple[Store, Path]:
 def _accounts(overview: Overview) -> list[tuple[object, ...]]:
     return [
         (
-            a.account.id, a.unanswered, a.due, a.late, a.oldest_unanswered_s, a.oldest_waited_s,
-            a.gap.state, a.gap.quiet_s, a.gap.last_post_at, a.gap.breach_at, a.health_summary,
-            a.health_level, a.forecast, [e.id for e in a.failed],
+            a.account.id,
+            a.unanswered,
+            a.due,
+            a.late,
+            a.oldest_unanswered_s,
+            a.oldest_waited_s,
+            a.gap.state,
+            a.gap.quiet_s,
+            a.gap.last_post_at,
+            a.gap.breach_at,
+            a.health_summary,
+            a.health_level,
+            a.forecast,
+            [e.id for e in a.failed],
         )  # fmt: skip
         for a in overview.accounts
     ]
@@ -173,7 +192,11 @@ def test_the_split_instant_splits_ages_exactly(hours: str, limit: float) -> None
     from socialtui.timespec import ActiveHours
 
     active = ActiveHours.parse(hours, ZoneInfo("America/New_York"))
-    for now in (NOW, datetime(2026, 3, 8, 7, 30, tzinfo=UTC), datetime(2026, 11, 1, 5, 59, 59, 999_999, tzinfo=UTC)):
+    for now in (
+        NOW,
+        datetime(2026, 3, 8, 7, 30, tzinfo=UTC),
+        datetime(2026, 11, 1, 5, 59, 59, 999_999, tzinfo=UTC),
+    ):
         edge = care.over_limit_before(active, now, limit)
         assert active.active_seconds(edge, now) <= limit
         if edge > datetime(1970, 1, 1, tzinfo=UTC):

@@ -163,7 +163,6 @@ def test_a_failed_transaction_changes_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.put_items([make_item(1)])
 
-
     def body(w) -> None:
         w.delete("items", [make_item(1).id])
         raise RuntimeError("boom")
@@ -194,8 +193,14 @@ def test_handoffs_and_acknowledgements(tmp_path: Path) -> None:
 def test_outbox_entries_are_committed_once(tmp_path: Path) -> None:
     store = Store(tmp_path)
     entry = OutboxEntry(
-        id="key-1", item="abcd1234", account="acme", text="hi", login="alice", operator="Alice",
-        created_at=NOW, updated_at=NOW,
+        id="key-1",
+        item="abcd1234",
+        account="acme",
+        text="hi",
+        login="alice",
+        operator="Alice",
+        created_at=NOW,
+        updated_at=NOW,
     )
     assert store.outbox_add(entry, ALICE, NOW) == entry
     retried = replace(entry, text="typed again")
@@ -242,7 +247,9 @@ def test_eight_processes_writing_at_once_lose_nothing(tmp_path: Path) -> None:
         assert proc.exitcode == 0
     store = Store(tmp_path)
     notes = store.contacts()["mastodon:sam@example.org"].notes
-    assert sorted(n.text for n in notes) == sorted(f"note {w}-{n}" for w in range(workers) for n in range(count))
+    assert sorted(n.text for n in notes) == sorted(
+        f"note {w}-{n}" for w in range(workers) for n in range(count)
+    )
     assert len(store.states()) == workers * len(range(0, count, 5))
     audit = store.audit_events()
     assert len(audit) == workers * count + workers * len(range(0, count, 5))
@@ -331,8 +338,14 @@ def test_a_write_inside_a_read_is_refused(tmp_path: Path) -> None:
 
 
 def test_posts_keyed_the_old_way_are_rekeyed_once_on_open(tmp_path: Path) -> None:
-    post = Post(remote_id="9", account="acme", author=Author(network="mastodon", handle="acme@x"),
-                text="ours", created_at=NOW, own=True)
+    post = Post(
+        remote_id="9",
+        account="acme",
+        author=Author(network="mastodon", handle="acme@x"),
+        text="ours",
+        created_at=NOW,
+        own=True,
+    )
     from socialtui.model import to_record
 
     with StoreFile(tmp_path, "posts").write() as db:

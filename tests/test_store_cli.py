@@ -73,7 +73,17 @@ def populate(data_dir: Path) -> Store:
     store.put_items(items)
     us = Author("mastodon", "acme@mastodon.example", "1", "Acme")
     store.put_own_posts(
-        [Post("acme-mastodon", "own-1", us, "Yes, open 10-4", NOW - timedelta(minutes=5), reply_to=items[0].post.remote_id, own=True)]
+        [
+            Post(
+                "acme-mastodon",
+                "own-1",
+                us,
+                "Yes, open 10-4",
+                NOW - timedelta(minutes=5),
+                reply_to=items[0].post.remote_id,
+                own=True,
+            )
+        ]
     )
     store.mark_done(items[1], "spam", ACTOR, NOW)
     store.add_note("@sam3@example.org", "Ordered twice by mistake", ACTOR, NOW)
@@ -81,8 +91,14 @@ def populate(data_dir: Path) -> Store:
     store.claim(items[2], ACTOR, NOW, timedelta(minutes=10))  # after the handoff, which releases claims
     store.outbox_add(
         OutboxEntry(
-            id="key-4", item=items[4].id, account="acme-mastodon", text="On its way!", login="alice",
-            operator="Alice", created_at=NOW, updated_at=NOW,
+            id="key-4",
+            item=items[4].id,
+            account="acme-mastodon",
+            text="On its way!",
+            login="alice",
+            operator="Alice",
+            created_at=NOW,
+            updated_at=NOW,
         ),
         ACTOR,
         NOW,
@@ -127,7 +143,11 @@ def test_migrate_copies_every_table_and_the_copy_reads_back_the_same(
     copy = Store(tmp_path / "elsewhere", engine=PgEngine(pg_url))
     assert everything(copy) == before
     counts = target_counts(pg_url)
-    lines = {line.split()[0]: line.split()[1:] for line in stdout.splitlines()[1:] if line and not line.startswith("migrated")}
+    lines = {
+        line.split()[0]: line.split()[1:]
+        for line in stdout.splitlines()[1:]
+        if line and not line.startswith("migrated")
+    }
     for table in [*DATA_TABLES, "audit"]:
         assert lines[table] == [str(counts[table]), str(counts[table])]
     assert f"migrated: {sum(counts.values())} documents" in stdout
@@ -196,7 +216,10 @@ def test_check_names_a_document_that_is_not_its_model(config_path: Path, tmp_pat
 def test_check_names_an_answered_item_with_an_unknown_reason(config_path: Path, tmp_path: Path) -> None:
     store = populate(tmp_path / "data")
     store.engine.transact(
-        ["answered"], lambda w: w.put("answered", "acme-mastodon x", {"account": "acme-mastodon", "at": NOW.isoformat(), "by": "magic"})
+        ["answered"],
+        lambda w: w.put(
+            "answered", "acme-mastodon x", {"account": "acme-mastodon", "at": NOW.isoformat(), "by": "magic"}
+        ),
     )
 
     code, stdout, _ = run(config_path, "store", "check")
@@ -229,4 +252,9 @@ def test_the_password_may_come_from_the_environment(
 
     assert code == 1
     assert "s3cret" not in stdout + stderr
-    assert run(config_path, "store", "migrate", "--to", "postgresql://u@127.0.0.1:1/x", "--password-env", "NOPE")[0] == 1
+    assert (
+        run(
+            config_path, "store", "migrate", "--to", "postgresql://u@127.0.0.1:1/x", "--password-env", "NOPE"
+        )[0]
+        == 1
+    )

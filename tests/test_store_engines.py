@@ -22,7 +22,7 @@ BOB = Actor("bob", "Bob")
 
 @pytest.fixture(params=["files", "postgresql"])
 def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """"" for the files engine in tmp_path, or a fresh PostgreSQL database's URL."""
+    """ "" for the files engine in tmp_path, or a fresh PostgreSQL database's URL."""
     return request.getfixturevalue("pg_url") if request.param == "postgresql" else ""
 
 
@@ -51,7 +51,12 @@ def open_store(data_dir: Path, url: str) -> Store:
 def make_item(n: int, account: str = "acme", at: datetime = NOW) -> Item:
     author = Author(network="mastodon", handle=f"user{n % 7}@example.org", display_name=f"User {n}")
     post = Post(
-        remote_id=str(n), account=account, author=author, text=f"hello {n}", created_at=at, url=f"https://x/{n}"
+        remote_id=str(n),
+        account=account,
+        author=author,
+        text=f"hello {n}",
+        created_at=at,
+        url=f"https://x/{n}",
     )
     return Item(id=item_id(account, str(n)), account=account, kind="mention", post=post)
 
@@ -76,8 +81,15 @@ def test_actions_answer_items_and_the_open_snapshot_leaves_them_out(tmp_path: Pa
     assert store.put_items(items) == 5
     assert store.put_items(items) == 0, "a poll that re-reads is no news"
     store.mark_done(items[0], "spam", ALICE, NOW)
-    reply = Post(remote_id="r1", account="acme", author=items[1].post.author, text="hi", created_at=NOW,
-                 own=True, reply_to=items[1].post.remote_id)
+    reply = Post(
+        remote_id="r1",
+        account="acme",
+        author=items[1].post.author,
+        text="hi",
+        created_at=NOW,
+        own=True,
+        reply_to=items[1].post.remote_id,
+    )
     store.put_own_posts([reply])
     store.outbox_add(entry_for(items[2], "k2", ALICE), ALICE, NOW)
     sent = store.outbox_entry("k2")
@@ -88,8 +100,18 @@ def test_actions_answer_items_and_the_open_snapshot_leaves_them_out(tmp_path: Pa
     assert open_ids == {items[3].id, items[4].id}
     store.reopen(items[0], ALICE, NOW)
     store.reopen(items[1], ALICE, NOW)  # replied to by the account: reopening a state changes nothing
-    assert {item.id for item in store.snapshot(NOW, open_only=True).items} == {items[0].id, items[3].id, items[4].id}
-    assert [e.action for e in store.audit_events()] == ["done", "reply-queued", "reply-sent", "reopen", "reopen"]
+    assert {item.id for item in store.snapshot(NOW, open_only=True).items} == {
+        items[0].id,
+        items[3].id,
+        items[4].id,
+    }
+    assert [e.action for e in store.audit_events()] == [
+        "done",
+        "reply-queued",
+        "reply-sent",
+        "reopen",
+        "reopen",
+    ]
     assert store.find_item(items[4].id[:5]).id == items[4].id
     assert [i.id for i in store.dossier(items[1].post.author.contact_key).items]
 
@@ -99,7 +121,9 @@ def test_a_second_open_reply_to_an_item_is_refused_naming_who(tmp_path: Path, en
     item = make_item(1)
     store.put_items([item])
     first = store.outbox_add(entry_for(item, "k-alice", ALICE), ALICE, NOW)
-    assert store.outbox_add(entry_for(item, "k-alice", ALICE), ALICE, NOW) == first, "same key: the same entry"
+    assert store.outbox_add(entry_for(item, "k-alice", ALICE), ALICE, NOW) == first, (
+        "same key: the same entry"
+    )
     with pytest.raises(AlreadyQueued, match="Alice"):
         store.outbox_add(entry_for(item, "k-bob", BOB), BOB, NOW)
     assert [e.id for e in store.outbox()] == ["k-alice"]
@@ -128,7 +152,10 @@ def test_two_processes_replying_to_the_same_items_at_once_queue_one_reply_each(
     store.put_items([make_item(n) for n in range(count)])
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_racer, args=(str(tmp_path), engine_url, who, count, start, results)) for who in ("a", "b")]
+    procs = [
+        ctx.Process(target=_racer, args=(str(tmp_path), engine_url, who, count, start, results))
+        for who in ("a", "b")
+    ]
     for proc in procs:
         proc.start()
     for proc in procs:
@@ -182,7 +209,11 @@ def test_documents_that_change_account_move_in_one_bulk_write(tmp_path: Path, en
     store = open_store(tmp_path / "data", engine_url)
     docs = {f"k{n}": {"item": f"k{n}", "account": f"acct{n % 3}", "done": False} for n in range(30)}
     store.engine.transact(["states"], lambda w: w.put_many("states", docs))
-    moved = {key: {**doc, "account": f"acct{(int(key[1:]) + 1) % 3}"} for key, doc in docs.items() if int(key[1:]) % 2}
+    moved = {
+        key: {**doc, "account": f"acct{(int(key[1:]) + 1) % 3}"}
+        for key, doc in docs.items()
+        if int(key[1:]) % 2
+    }
     store.engine.transact(["states"], lambda w: w.put_many("states", moved))
     with store.engine.read() as reader:
         for account in ("acct0", "acct1", "acct2"):
@@ -206,7 +237,9 @@ def test_a_follower_waiting_is_woken_by_a_write_in_another_process(tmp_path: Pat
     store.put_items([make_item(0)])
     follower = Follower(store.engine, ["items", "states"])
     follower.refresh()
-    proc = multiprocessing.get_context("spawn").Process(target=_write_items, args=(str(tmp_path), engine_url, 1, 1))
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_write_items, args=(str(tmp_path), engine_url, 1, 1)
+    )
     proc.start()
     try:
         assert follower.wait(60.0)  # woken by the write (the timeout is only a guard)

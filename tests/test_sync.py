@@ -300,14 +300,20 @@ def test_two_sync_services_poll_each_account_exactly_once(tmp_path: Path) -> Non
 def _status(config: str, env: dict[str, str]) -> dict[str, dict[str, object]]:
     out = subprocess.run(
         [sys.executable, "-m", "socialtui", "--config", config, "status", "--json"],
-        capture_output=True, text=True, env=env, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
     ).stdout
     return {a["id"]: a for a in json.loads(out)["accounts"]}
 
 
 def _check(config: str, env: dict[str, str]) -> tuple[int, str]:
     done = subprocess.run(
-        [sys.executable, "-m", "socialtui", "--config", config, "check"], capture_output=True, text=True, env=env
+        [sys.executable, "-m", "socialtui", "--config", config, "check"],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     return done.returncode, done.stdout
 
@@ -324,7 +330,10 @@ def test_a_killed_sync_service_leaves_no_account_live(tmp_path: Path) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         sync = subprocess.Popen(
             [sys.executable, "-m", "socialtui", "--config", config, "sync"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
         )
         try:
             out = _Lines(sync)
@@ -337,7 +346,10 @@ def test_a_killed_sync_service_leaves_no_account_live(tmp_path: Path) -> None:
             assert alive["sync_mode"] == "live" and alive["health_level"] == "OK", alive
             sync.send_signal(signal.SIGKILL)
             sync.wait()
-            _wait(lambda: _status(config, env)["acme-mastodon"]["sync_mode"] == "polling", "status to say polling")
+            _wait(
+                lambda: _status(config, env)["acme-mastodon"]["sync_mode"] == "polling",
+                "status to say polling",
+            )
             dead = _status(config, env)["acme-mastodon"]
             assert dead["health_level"] in ("WARNING", "CRITICAL"), dead
             assert str(dead["health_detail"]).startswith("stale: last synced"), dead

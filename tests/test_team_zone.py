@@ -41,10 +41,14 @@ def config_path(tmp_path: Path) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(CONFIG.format(login=unix_login()))
     store = Store(tmp_path / "data")
-    post = Post("acme", "r1", Author("mastodon", "sam@example.org", "1", "Sam"), "hello?", NOW - timedelta(hours=1))
+    post = Post(
+        "acme", "r1", Author("mastodon", "sam@example.org", "1", "Sam"), "hello?", NOW - timedelta(hours=1)
+    )
     store.put_items([Item(item_id("acme", "r1"), "acme", "mention", post)])
     store.set_health(
-        AccountHealth("acme", "unreachable", since=FAILED_AT, error="server error 500", last_sync_at=FAILED_AT)
+        AccountHealth(
+            "acme", "unreachable", since=FAILED_AT, error="server error 500", last_sync_at=FAILED_AT
+        )
     )
     return path
 
@@ -113,7 +117,9 @@ def test_an_http_500_reads_as_a_server_error_and_no_answer_as_unreachable() -> N
     from zoneinfo import ZoneInfo
 
     paris = ZoneInfo("Europe/Paris")
-    five_hundred = AccountHealth("acme", "unreachable", since=FAILED_AT, error="server error 502: Bad gateway")
+    five_hundred = AccountHealth(
+        "acme", "unreachable", since=FAILED_AT, error="server error 502: Bad gateway"
+    )
     assert five_hundred.describe(paris) == "server error since 14:40 CET: 502: Bad gateway"
     silent = AccountHealth("acme", "unreachable", since=FAILED_AT, error="connection refused")
     assert silent.describe(paris) == "unreachable since 14:40 CET: connection refused"
@@ -159,7 +165,9 @@ def test_a_reply_refused_for_another_operators_queued_reply_reads_in_the_team_zo
     store.outbox_add(queued, Actor("ben", "Ben"), NOW - timedelta(minutes=3))
     monkeypatch.setenv("ACME_TOKEN", "t")  # refused before any request
     code, _, err = run(config_path, "reply", item.id, "hi")
-    assert code != 0 and "already has a reply queued by Ben (queued 14:57:00 CET); nothing was queued" in err, err
+    assert (
+        code != 0 and "already has a reply queued by Ben (queued 14:57:00 CET); nothing was queued" in err
+    ), err
     assert "Z)" not in err
     # Without a zone (the store knows none), the same refusal says UTC, labelled.
     assert "(queued 13:57:00 UTC)" in str(AlreadyQueued(queued))
@@ -174,7 +182,11 @@ def test_a_rate_limit_met_while_polling_reads_in_the_team_zone(config_path: Path
 
     config = load_config(config_path)
     poller = AccountPoller(
-        config.accounts[0], config, Store(config_path.parent / "data"), FixedClock(NOW), SimpleNamespace(requests=0)  # type: ignore[arg-type]
+        config.accounts[0],
+        config,
+        Store(config_path.parent / "data"),
+        FixedClock(NOW),
+        SimpleNamespace(requests=0),  # type: ignore[arg-type]
     )
 
     async def limited(now: datetime, result: object) -> None:

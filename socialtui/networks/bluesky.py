@@ -1013,7 +1013,11 @@ class BlueskyAdapter:
         getPosts) names the record, whichever app made it. None there: nothing to undo."""
         answer = await self._xrpc("GET", "app.bsky.feed.getPosts", params={"uris": [post.remote_id]})
         posts = answer.data.get("posts") if isinstance(answer.data, dict) else None
-        viewer = posts[0].get("viewer") if isinstance(posts, list) and posts and isinstance(posts[0], dict) else None
+        viewer = (
+            posts[0].get("viewer")
+            if isinstance(posts, list) and posts and isinstance(posts[0], dict)
+            else None
+        )
         uri = viewer.get(key) if isinstance(viewer, dict) else None
         if not isinstance(uri, str) or not uri.startswith("at://"):
             return

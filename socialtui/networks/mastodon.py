@@ -741,7 +741,11 @@ class MastodonAdapter:
         me = await self._me()
         answer = await self.http.get(
             f"/api/v1/accounts/{me}/statuses",
-            params=[("limit", str(STATUS_PAGE_MAX)), ("exclude_replies", "true"), ("exclude_reblogs", "true")],
+            params=[
+                ("limit", str(STATUS_PAGE_MAX)),
+                ("exclude_replies", "true"),
+                ("exclude_reblogs", "true"),
+            ],
         )
         wanted = _normal(text)
         for status in _list(answer.data, "statuses"):

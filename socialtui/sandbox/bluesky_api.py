@@ -494,7 +494,9 @@ async def list_notifications(call: Call) -> Response:
     world = call.world
     with world.lock:
         reasons = set(call.query_list("reasons"))
-        items = [n for n in world.bluesky_notifications(call.bluesky_user) if not reasons or n.reason in reasons]
+        items = [
+            n for n in world.bluesky_notifications(call.bluesky_user) if not reasons or n.reason in reasons
+        ]
         chunk, cursor = page(call, items, lambda n: n.sort_key)
         seen_at = world.seen_at.get(call.bluesky_user.did)
         data: dict[str, Any] = {"notifications": [notification_view(world, n, seen_at) for n in chunk]}

@@ -103,7 +103,12 @@ class Faults:
             return self._faults.get(key)
 
     def take(
-        self, key: str, *, token_serial: int | None = None, session_call: bool = False, streaming: bool = False
+        self,
+        key: str,
+        *,
+        token_serial: int | None = None,
+        session_call: bool = False,
+        streaming: bool = False,
     ) -> Fault | None:
         """The fault that hits this request, counted (and dropped once its count is used up).
         `expired` spares session calls (createSession / refreshSession: how a client recovers) and,

@@ -383,7 +383,9 @@ def _window(call: Call) -> Window:
     bucket = f"token:{call.token}" if call.account is not None else f"ip:{client}"
     window = world.rate_limits.hit(bucket, RATE_LIMIT, RATE_PERIOD, now)
     query = call.request.query_params
-    if isinstance(call.account, MastodonAccount) and any(query.get(k) for k in ("max_id", "since_id", "min_id")):
+    if isinstance(call.account, MastodonAccount) and any(
+        query.get(k) for k in ("max_id", "since_id", "min_id")
+    ):
         paging = world.rate_limits.hit(f"paging:{call.account.id}", PAGING_LIMIT, PAGING_PERIOD, now)
         if paging.exceeded:
             return paging
@@ -897,7 +899,9 @@ async def streaming(websocket: WebSocket) -> None:
             await asyncio.sleep(fault.delay)  # the handshake hangs
         else:
             status = {"429": 429, "expired": 401, "drop": 503}.get(fault.kind, 500)
-            await websocket.send_denial_response(json_response({"error": f"stream refused ({fault.kind})"}, status))
+            await websocket.send_denial_response(
+                json_response({"error": f"stream refused ({fault.kind})"}, status)
+            )
             return
     base_url = str(websocket.base_url).replace("ws", "http", 1).rstrip("/")
     stream = Stream(world, account, name, base_url)

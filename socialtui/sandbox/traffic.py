@@ -807,9 +807,7 @@ def _plant(world: World, gen: _Generator, now: datetime, summary: Summary, hosti
             "features": [{"$type": "app.bsky.richtext.facet#link", "uri": "javascript:alert(1)"}],
         },
     ]
-    record = world.bluesky_post(
-        gen.bluesky_person(eve), text, at=now - timedelta(minutes=80), facets=facets
-    )
+    record = world.bluesky_post(gen.bluesky_person(eve), text, at=now - timedelta(minutes=80), facets=facets)
     summary.hostile.append(record.uri)
     summary.unanswered[acme_b.key].append(record.uri)
 

@@ -500,7 +500,9 @@ class TableFiles:
         reader parses the partition)."""
         try:
             write_atomic(
-                self.summary_path(part), orjson.dumps({"signature": list(signature), "rows": rows}), durable=False
+                self.summary_path(part),
+                orjson.dumps({"signature": list(signature), "rows": rows}),
+                durable=False,
             )
         except StoreError:
             pass

@@ -607,7 +607,9 @@ class FilesEngine(Engine):
                     time.sleep(min(WAIT_STEP, remaining))
                     continue
                 try:
-                    watch.watch(WATCH_DEBOUNCE_MS, WATCH_STEP_MS, int(min(remaining, WATCH_SAFETY) * 1000) + 1, None)
+                    watch.watch(
+                        WATCH_DEBOUNCE_MS, WATCH_STEP_MS, int(min(remaining, WATCH_SAFETY) * 1000) + 1, None
+                    )
                 except Exception:  # the watcher broke (the directory went): the signatures still work
                     watch.close()
                     watch = None

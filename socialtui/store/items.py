@@ -208,7 +208,9 @@ class ItemsMixin(StoreBase):
         query = Query(account=account) if account is not None else None
         return self._read(lambda r: [from_record(Post, doc) for _, doc in r.scan("home", query)])
 
-    def snapshot(self, now: datetime, *, open_only: bool = False, posts_since: datetime | None = None) -> Snapshot:
+    def snapshot(
+        self, now: datetime, *, open_only: bool = False, posts_since: datetime | None = None
+    ) -> Snapshot:
         """Items, own posts, operator state and health: everything the care rules read.
 
         `open_only` leaves out items that are answered (done, replied to by the account, or sent

@@ -165,7 +165,11 @@ def _open_outbox_twice(reader: Reader) -> list[str]:
     open_per_item = Counter(
         str(doc.get("item")) for _, doc in reader.scan("outbox") if doc.get(field) in values
     )
-    found = [f"outbox: {n} open entries ({'/'.join(values)}) for the item {item}" for item, n in open_per_item.items() if n > 1]
+    found = [
+        f"outbox: {n} open entries ({'/'.join(values)}) for the item {item}"
+        for item, n in open_per_item.items()
+        if n > 1
+    ]
     return _capped(found, "items with several open outbox entries")
 
 

@@ -117,7 +117,9 @@ class OutboxMixin(StoreBase):
                 w.append("audit", audit_doc(actor, now, action, entry.account, entry.item, detail))
                 return entry
             w.delete("drafts", [entry.item])
-            w.append("audit", audit_doc(actor, now, "reply-queued", entry.account, entry.item, entry.text[:200]))
+            w.append(
+                "audit", audit_doc(actor, now, "reply-queued", entry.account, entry.item, entry.text[:200])
+            )
             return entry
 
         try:
@@ -140,7 +142,9 @@ class OutboxMixin(StoreBase):
                 w.put("answered", entry.item, answered_doc(entry.account, entry.updated_at, "sent"))
             if actor is not None and action:
                 detail = entry.url or entry.remote_id if entry.state == "sent" else entry.error
-                w.append("audit", audit_doc(actor, entry.updated_at, action, entry.account, entry.item, detail))
+                w.append(
+                    "audit", audit_doc(actor, entry.updated_at, action, entry.account, entry.item, detail)
+                )
 
         self._write(["outbox", "claims", "audit", "answered"], body)
 

@@ -377,7 +377,6 @@ class PgReader(Reader):
             params.append(q.newest)
         return self.conn.execute(statement, params).fetchall()
 
-
     # -- the counts `status` and `check` need: count queries, no item leaves the server ----------------
 
     _OPEN_ITEMS = (

@@ -68,10 +68,16 @@ class RetentionMixin(StoreBase):
             )
             removed["outbox"] = w.delete(
                 "outbox",
-                {k for k, d in w.scan("outbox") if d.get("state") in ("sent", "discarded") and utc(d["updated_at"]) < cutoff},
+                {
+                    k
+                    for k, d in w.scan("outbox")
+                    if d.get("state") in ("sent", "discarded") and utc(d["updated_at"]) < cutoff
+                },
             )
             removed["handoffs"] = w.delete("handoffs", w.keys("handoffs", Query(until=cutoff)))
-            removed["handoff_drafts"] = w.delete("handoff_drafts", w.keys("handoff_drafts", Query(until=cutoff)))
+            removed["handoff_drafts"] = w.delete(
+                "handoff_drafts", w.keys("handoff_drafts", Query(until=cutoff))
+            )
             removed["shifts"] = w.delete(
                 "shifts",
                 {k for k, d in w.scan("shifts") if d.get("ended_at") and utc(d["ended_at"]) < cutoff},
@@ -81,15 +87,29 @@ class RetentionMixin(StoreBase):
 
         self._write(["own"], own)
         self._write(
-            ["items", "states", "drafts", "claims", "outbox", "handoffs", "handoff_drafts", "shifts", "answered"],
+            [
+                "items",
+                "states",
+                "drafts",
+                "claims",
+                "outbox",
+                "handoffs",
+                "handoff_drafts",
+                "shifts",
+                "answered",
+            ],
             work,
         )
-        removed["home_posts"] = self._write(["home"], lambda w: w.delete("home", w.keys("home", Query(until=cutoff))))
+        removed["home_posts"] = self._write(
+            ["home"], lambda w: w.delete("home", w.keys("home", Query(until=cutoff)))
+        )
         removed["audit"] = self.engine.prune_log("audit", now - audit_retention)
         removed["tombstones"] = self.engine.prune_changes(CHANGES_KEPT)
         return removed
 
-    def prune_if_due(self, now: datetime, retention: timedelta, every: float = PRUNE_EVERY) -> dict[str, int] | None:
+    def prune_if_due(
+        self, now: datetime, retention: timedelta, every: float = PRUNE_EVERY
+    ) -> dict[str, int] | None:
         """Prune if this process has not for `every` seconds and no other process is pruning."""
         started = time.monotonic()
         if self._last_prune is not None and started - self._last_prune < every:

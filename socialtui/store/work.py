@@ -179,7 +179,13 @@ class WorkMixin(StoreBase):
     # -- contacts -----------------------------------------------------------------------------------
 
     def _change_contact(
-        self, ref: str, change: Callable[[Contact], Contact], action: str, detail: str, actor: Actor, now: datetime
+        self,
+        ref: str,
+        change: Callable[[Contact], Contact],
+        action: str,
+        detail: str,
+        actor: Actor,
+        now: datetime,
     ) -> Contact:
         key, network, handle, display_name = self.resolve_contact(ref)  # type: ignore[attr-defined]  # a mixin of the Store, which has it
 

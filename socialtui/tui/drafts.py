@@ -126,8 +126,12 @@ class DraftKeeper:
             if self.handoff:
                 self.store.save_handoff_draft(
                     HandoffDraft(
-                        operator=self.draft.operator, login=self.draft.login, text=text, updated_at=now,
-                        pinned_items=self.pins[0], pinned_accounts=self.pins[1],
+                        operator=self.draft.operator,
+                        login=self.draft.login,
+                        text=text,
+                        updated_at=now,
+                        pinned_items=self.pins[0],
+                        pinned_accounts=self.pins[1],
                     )
                 )
                 self.draft = replace(self.draft, text=text, updated_at=now)

@@ -1013,11 +1013,14 @@ async def test_a_post_and_a_scheduled_post_against_reference_network(
             assert len(await list_posts(pds, brand.did)) == before + 1
 
             later = "The evening shift is on: ask us anything."
-            scheduled = queue_post(team, adapter, later, actor, clock.now(), due_at=clock.now() + timedelta(seconds=20))
+            scheduled = queue_post(
+                team, adapter, later, actor, clock.now(), due_at=clock.now() + timedelta(seconds=20)
+            )
             assert await send_due_posts(team, adapter, account.id, clock) == [], "not before its time"
             clock.advance(21)
             results = await asyncio.gather(
-                send_due_posts(team, adapter, account.id, clock), send_due_posts(team, other, account.id, clock)
+                send_due_posts(team, adapter, account.id, clock),
+                send_due_posts(team, other, account.id, clock),
             )
             assert [d.sent for r in results for d in r] == [True], results
             assert (await get_record(pds, brand.did, scheduled.id))["value"]["text"] == later

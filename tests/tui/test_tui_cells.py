@@ -70,7 +70,11 @@ def terminal_cells(line: str) -> int:
     import unicodedata
 
     return sum(
-        0 if unicodedata.category(ch) in ("Mn", "Me", "Cf") else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        0
+        if unicodedata.category(ch) in ("Mn", "Me", "Cf")
+        else 2
+        if unicodedata.east_asian_width(ch) in "WF"
+        else 1
         for ch in line
     )
 
@@ -94,7 +98,9 @@ async def test_columns_right_of_a_devanagari_name_stay_where_a_terminal_draws_th
     app = world.app(ALICE)
     async with app.run_test(size=(80, 24)) as pilot:
         table = app.screen.query_one(QueueTable)
-        await wait_for(lambda: isinstance(app.screen, MainScreen) and bool(table.shown_ids), pilot, what="the queue")
+        await wait_for(
+            lambda: isinstance(app.screen, MainScreen) and bool(table.shown_ids), pilot, what="the queue"
+        )
         await pilot.pause()
         lines = screen_text(app).splitlines()
         [row] = [line for line in lines if "नेहा" in line]

@@ -1,4 +1,3 @@
-
 """Who is on shift, and leaving a shift, walked with the keyboard at 80x24: the header names the
 colleagues on shift, and `q` while on shift asks whether to hand over, stay on shift, or cancel."""
 
@@ -181,7 +180,9 @@ async def test_after_a_shift_end_the_oldest_item_is_on_screen(world: World) -> N
         table = app.screen.query_one(QueueTable)
         await pilot.press("end")
         last = len(queue_ids(app)) - 1
-        await wait_for(lambda: row_on_screen(table, last) and not row_on_screen(table, 0), pilot, what="at the end")
+        await wait_for(
+            lambda: row_on_screen(table, last) and not row_on_screen(table, 0), pilot, what="at the end"
+        )
         await pilot.press("q")
         await wait_for(lambda: isinstance(app.screen, QuitDialog), pilot)
         await pilot.press("e")

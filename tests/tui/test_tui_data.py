@@ -21,7 +21,9 @@ def test_the_bulky_files_are_decoded_again_only_when_another_process_changed_the
     other = Store(world.config.team.data_dir)  # another operator's process
     other.mark_done(world.items[0], "spam", BOB, NOW)
     after_done = follower.read(NOW)
-    assert after_done.items_version == first.items_version, "an operator action rewrites operators' tables only"
+    assert after_done.items_version == first.items_version, (
+        "an operator action rewrites operators' tables only"
+    )
     assert world.items[0].id not in {entry.item.id for entry in after_done.queue}, "but it shows at once"
 
     new = make_item("acme-mastodon", "1300", mastodon_author("ana"), "hello", 1)

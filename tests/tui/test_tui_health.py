@@ -21,7 +21,9 @@ async def test_the_header_says_the_sync_is_stale(world: World) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(lambda: "sync stale 10m" in screen_text(app), pilot, what="the stale flag")
         assert "sync ok" not in screen_text(app).splitlines()[0]
-        assert _sync_summary(app.dashboard) == [("sync stale 10m", LEVEL_STYLE[2])], "CRITICAL: over 10 intervals"
+        assert _sync_summary(app.dashboard) == [("sync stale 10m", LEVEL_STYLE[2])], (
+            "CRITICAL: over 10 intervals"
+        )
 
 
 async def test_the_header_says_a_sync_a_few_intervals_old_is_a_warning(world: World) -> None:

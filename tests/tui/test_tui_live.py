@@ -38,10 +38,17 @@ async def test_the_accounts_rows_say_live_or_poll_at_80_columns(world: World) ->
     when the confirmation lapses (a poller that died) without anything else written to the store."""
     now = world.clock.now()
     live = AccountHealth(
-        "acme-mastodon", "ok", last_sync_at=now, last_ok_at=now, mode="live", live_until=now + timedelta(seconds=60)
+        "acme-mastodon",
+        "ok",
+        last_sync_at=now,
+        last_ok_at=now,
+        mode="live",
+        live_until=now + timedelta(seconds=60),
     )
     world.store.set_health(live)
-    world.store.set_health(AccountHealth("acme-bluesky", "ok", last_sync_at=now, last_ok_at=now, mode="polling"))
+    world.store.set_health(
+        AccountHealth("acme-bluesky", "ok", last_sync_at=now, last_ok_at=now, mode="polling")
+    )
     app = world.app()
     async with app.run_test(size=(80, 24)) as pilot:
 
@@ -49,7 +56,9 @@ async def test_the_accounts_rows_say_live_or_poll_at_80_columns(world: World) ->
             return next((line for line in screen_text(app).splitlines() if handle in line), "")
 
         await wait_for(lambda: row("@acme@").rstrip().endswith(" live"), pilot, what="acme-mastodon live")
-        await wait_for(lambda: row("acme.bsky.example").rstrip().endswith(" poll"), pilot, what="acme-bluesky poll")
+        await wait_for(
+            lambda: row("acme.bsky.example").rstrip().endswith(" poll"), pilot, what="acme-bluesky poll"
+        )
         world.clock.advance(timedelta(seconds=61))  # nobody confirmed the stream: polling's rules
         await wait_for(lambda: row("@acme@").rstrip().endswith(" poll"), pilot, what="acme-mastodon poll")
         await pilot.press("question_mark")  # the legend is at the end of the help

@@ -104,7 +104,9 @@ async def test_an_account_whose_server_fails_is_shown_failing_while_the_others_g
         shown = screen_text(app)
         lines = shown.splitlines()
         at = next(i for i, line in enumerate(lines) if "@acme@sandbox.social" in line)
-        assert "⚠" in lines[at] and "server error" in lines[at + 1] and "500" in lines[at + 1], "a 500 is no outage"
+        assert "⚠" in lines[at] and "server error" in lines[at + 1] and "500" in lines[at + 1], (
+            "a 500 is no outage"
+        )
         assert "sync: 1 failing" in shown.splitlines()[0], "the header says so too"
         assert "Do you ship to Norway?" in shown, "the other accounts go on"
 

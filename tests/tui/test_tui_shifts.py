@@ -65,7 +65,9 @@ async def test_a_handoff_goes_from_one_shift_to_the_next_and_is_acknowledged(wor
         await wait_for(lambda: isinstance(alice_app.screen, MainScreen), alice, what="back to the queue")
         [note] = world.store.handoffs()
         assert note.operator == "Alice" and note.login == "alice"
-        assert note.has_work and [i.id for i in note.open_items] == queue_ids(alice_app), "the open work, as data"
+        assert note.has_work and [i.id for i in note.open_items] == queue_ids(alice_app), (
+            "the open work, as data"
+        )
         assert note.text.endswith("Sam waits for a call back.")
         assert not any(line.startswith("#") for line in note.text.splitlines()), "guidance dropped"
         assert (note.pinned_items, note.pinned_accounts) == ((oldest.id,), ("acme-mastodon",))
@@ -156,7 +158,8 @@ async def test_the_handoff_draft_survives_a_dropped_session(world: World) -> Non
         await pilot.press("tab", "space")  # pin the first thing offered: the item selected in the queue
         draft = lambda: world.store.handoff_draft("Alice")  # noqa: E731
         await wait_for(
-            lambda: draft() is not None and draft().text.endswith("Half a note") and draft().pinned_items, pilot
+            lambda: draft() is not None and draft().text.endswith("Half a note") and draft().pinned_items,
+            pilot,
         )
         pinned = draft().pinned_items
         # The session drops here.

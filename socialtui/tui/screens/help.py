@@ -14,7 +14,10 @@ from socialtui.tui.keys import KeyHelp
 from socialtui.tui.screens.dialogs import focus_first
 
 SIGNS = [
-    ("live", "the server streams the account's notifications: a mention shows at once; polled every 5 minutes as a safety net"),
+    (
+        "live",
+        "the server streams the account's notifications: a mention shows at once; polled every 5 minutes as a safety net",
+    ),
     ("poll", "polled every poll_interval (Bluesky always; Mastodon while its stream is down)"),
     ("⚠", "failing or stale: the line below says why"),
 ]

@@ -372,7 +372,9 @@ class MainScreen(Screen[None]):
             return
         kind = care.quick_reply_kind(entry.item.post.text)
         if kind is None:
-            self.app.tell("D works on thank-yous and emoji-only posts; this one may need an answer.", "warning")
+            self.app.tell(
+                "D works on thank-yous and emoji-only posts; this one may need an answer.", "warning"
+            )
             return
         me = self.app.actor.operator
         alike = {

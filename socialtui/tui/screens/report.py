@@ -112,7 +112,10 @@ def complaints_content(report: Report) -> list[Content]:
     complaints, others = report.complaints, report.others
     title = Content.styled("COMPLAINTS ", "bold $secondary")
     if complaints is None or not complaints.received:
-        return [Content.assemble(title, ("no item of negative tone in this window", "$text-muted")), Content("")]
+        return [
+            Content.assemble(title, ("no item of negative tone in this window", "$text-muted")),
+            Content(""),
+        ]
     share = complaints.within_target
     others_share = others.within_target if others is not None and others.received else None
     short = share is not None and others_share is not None and share < others_share
@@ -141,7 +144,9 @@ def posts_content(report: Report) -> list[Content]:
         style = "$warning" if figures.missed or figures.late else ""
         lines.append(Content.styled(posts_row(figures), style))
     lines.append(
-        Content.styled("  not replies; sched = due in the window or coming; on time = within 1m", "$text-muted")
+        Content.styled(
+            "  not replies; sched = due in the window or coming; on time = within 1m", "$text-muted"
+        )
     )
     return [*lines, Content("")]
 

@@ -148,7 +148,9 @@ class TimelineScreen(Screen[None]):
             table.add_row(
                 cell(post.created_at.astimezone(tz).strftime("%d %b %H:%M"), styles.muted, 12),
                 cell(post.account, account_cell_style(accounts.get(post.account), styles), 13),
-                cell(KIND_LABEL.get(row.kind, row.kind), styles.due if row.kind == "item" else styles.muted, 9),
+                cell(
+                    KIND_LABEL.get(row.kind, row.kind), styles.due if row.kind == "item" else styles.muted, 9
+                ),
                 cell(author_label(post.author, 40), width=18),
                 self._text_cell(post),
                 key=row.key,
@@ -299,7 +301,9 @@ class TimelineScreen(Screen[None]):
         if how == "boost":
             title, yes = ("Undo the boost?", "Unboost") if undo else ("Boost?", "Boost")
             body = Content.assemble(
-                "Take the boost back from everyone who follows\n" if undo else "Share this post with everyone who follows\n",
+                "Take the boost back from everyone who follows\n"
+                if undo
+                else "Share this post with everyone who follows\n",
                 account_label(account),
                 "\n\n",
                 (author_label(post.author, 60), "bold"),
@@ -373,12 +377,20 @@ class TimelineScreen(Screen[None]):
     def palette_commands(self) -> Iterable[SystemCommand]:
         yield SystemCommand("Reply", "Reply to the selected post from its account", self.action_reply)
         yield SystemCommand(
-            "Favourite", "Favourite the selected post from its account (again: take it back)", self.action_favourite
+            "Favourite",
+            "Favourite the selected post from its account (again: take it back)",
+            self.action_favourite,
         )
         yield SystemCommand(
-            "Boost", "Boost the selected post from its account (asks first; again: take it back)", self.action_boost
+            "Boost",
+            "Boost the selected post from its account (asks first; again: take it back)",
+            self.action_boost,
         )
-        yield SystemCommand("Timeline: next kind", "our posts and to us / people we follow / everything", self.action_cycle_kind)
+        yield SystemCommand(
+            "Timeline: next kind",
+            "our posts and to us / people we follow / everything",
+            self.action_cycle_kind,
+        )
         yield SystemCommand("Timeline: next account", "Show one account, or all", self.action_cycle_account)
         yield SystemCommand("Timeline: next network", "Show one network, or all", self.action_cycle_network)
         yield SystemCommand("Filter the timeline", "Words that must appear", self.action_filter)

@@ -213,7 +213,9 @@ def failed_reply_lines(failed: OutboxEntry | None) -> list[Content]:
     reason = line_of(failed.error, 300) or "refused by the server"
     return [
         Content.assemble(("✖ reply failed: ", "$error bold"), (reason, "$error")),
-        Content.assemble(("  by ", "$text-muted"), failed.operator, ("  text: ", "$text-muted"), line_of(failed.text, 200)),
+        Content.assemble(
+            ("  by ", "$text-muted"), failed.operator, ("  text: ", "$text-muted"), line_of(failed.text, 200)
+        ),
         Content.styled("  r: edit and send again   X: discard it", "$text-muted"),
     ]
 

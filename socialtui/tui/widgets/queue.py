@@ -98,7 +98,11 @@ class QueueQuery:
             before, now = getattr(other, name), getattr(self, name)
             # As `matches` compares them: `state` whole, `account` as a part, the others as prefixes.
             if before and not (
-                now == before if name == "state" else before in now if name == "account" else now.startswith(before)
+                now == before
+                if name == "state"
+                else before in now
+                if name == "account"
+                else now.startswith(before)
             ):
                 return False
         return all(any(word in mine for mine in self.words) for word in other.words)
@@ -229,7 +233,9 @@ class QueueTable(DataTable[Text]):
         """Every item of the queue by id (those the filter hides too)."""
         self._prepared: list[tuple[str, QueueEntry, str]] = []
         self._prepared_for: tuple[tuple[QueueEntry, ...], bool] | None = None
-        self._narrowed: tuple[tuple[object, object], QueueQuery, list[tuple[str, QueueEntry, str]]] | None = None
+        self._narrowed: tuple[tuple[object, object], QueueQuery, list[tuple[str, QueueEntry, str]]] | None = (
+            None
+        )
         """The last filter's matches, with the clock and tags they were made with: a filter that
         narrows it (a letter typed at its end) looks only among them."""
         self._window: list[str] = []
@@ -346,7 +352,11 @@ class QueueTable(DataTable[Text]):
     def _slide(self) -> None:
         """The cursor came near the window's edge: slide the window, the selected row where it was on
         screen."""
-        if self._sliding or len(self._order) <= self._sizes()[0] or not self.is_valid_row_index(self.cursor_row):
+        if (
+            self._sliding
+            or len(self._order) <= self._sizes()[0]
+            or not self.is_valid_row_index(self.cursor_row)
+        ):
             return
         row = self.cursor_row
         index = self._base + row
@@ -441,7 +451,11 @@ class QueueTable(DataTable[Text]):
         """The queue in its order, each item with its filter words: made once per reading (and per
         order), then every keystroke of the filter is one pass over it."""
         entries = self.entries
-        if self._prepared_for is not None and self._prepared_for[0] is entries and self._prepared_for[1] == self.negative_first:
+        if (
+            self._prepared_for is not None
+            and self._prepared_for[0] is entries
+            and self._prepared_for[1] == self.negative_first
+        ):
             return self._prepared
         fixed = self._fixed
         prepared: list[tuple[str, QueueEntry, str]] = []
@@ -484,6 +498,7 @@ class QueueTable(DataTable[Text]):
                 # A letter typed at the end of the filter: only what matched before can match now.
                 candidates = last[2]
             accounts, operator, tags = self.accounts, self.operator, self.tags
+
             def full(row: tuple[str, QueueEntry, str]) -> bool:
                 _, entry, haystack = row
                 claim = claim_text(entry.claim, now, operator) if now is not None and entry.claim else ""
@@ -494,7 +509,9 @@ class QueueTable(DataTable[Text]):
                 matched = [row for row in candidates if full(row)]
             elif len(words) == 1:  # the common case, in one pass at C speed but for claimed items
                 word = words[0]
-                matched = [row for row in candidates if (word in row[2] if row[1].claim is None else full(row))]
+                matched = [
+                    row for row in candidates if (word in row[2] if row[1].claim is None else full(row))
+                ]
             else:
                 matched = [
                     row
@@ -514,7 +531,9 @@ class QueueTable(DataTable[Text]):
         # colour says the state against the reply target, which counts active hours only.
         waited = (now - item.received_at).total_seconds() if now is not None else entry.age_s
         flags = (
-            (FAILED_MARK if item.id in self.failed else "") + parts[3] + ("✎" if item.id in self.drafted else "")
+            (FAILED_MARK if item.id in self.failed else "")
+            + parts[3]
+            + ("✎" if item.id in self.drafted else "")
         )
         text = f"{flags} {parts[1]}" if flags else parts[1]
         marks = (NEGATIVE_MARK if entry.tone.negative else "") + (TALK_MARK if item.kind == "talk" else "")
