@@ -58,8 +58,8 @@ AdapterFactory = Callable[[AccountConfig], Adapter]
 
 
 def live_until(now: datetime, poll_interval: timedelta) -> datetime:
-    """How long a confirmation of the stream holds: two poll intervals (it is renewed about every
-    half interval, with the lease), at least 10 s."""
+    """How long a confirmation of the stream holds: two poll intervals (it is renewed once half of
+    it is left, about every interval, with the lease), at least 10 s."""
     return now + max(2 * poll_interval, timedelta(seconds=10))
 
 
@@ -373,8 +373,10 @@ class Syncer:
             await self.close()
 
     def _confirm_live(self, account_id: str) -> None:
-        """Move the account's `live_until` on while its stream is up, every quarter of its hold:
-        the sign, for every reader of the store, that this poller and its stream are still there."""
+        """Move the account's `live_until` on while its stream is up, once half of its hold is left:
+        the sign, for every reader of the store, that this poller and its stream are still there.
+        Each confirmation is a health write that wakes every dashboard, so no more often than that
+        (a dead poller is still read as polling within the hold, two poll intervals)."""
         poller = self.pollers.get(account_id)
         if poller is None or not poller.live:
             return  # the stream is down: the cycle it triggered says "polling"
@@ -385,8 +387,8 @@ class Syncer:
             if health is None or health.mode != "live" or health.state != "ok":
                 return  # not yet said by a cycle (it will say it), or failing
             hold = live_until(now, interval) - now
-            if health.live_until is not None and health.live_until - now > hold * 3 / 4:
-                return  # confirmed less than a quarter of its hold ago (half a poll interval)
+            if health.live_until is not None and health.live_until - now > hold / 2:
+                return  # confirmed less than half its hold ago (one poll interval)
             self.store.set_health(replace(health, live_until=live_until(now, interval)))
         except StoreError as exc:
             self.log(f"{account_id}: could not confirm live mode: {exc}")
