@@ -1333,9 +1333,8 @@ class GapForecast:
             return "no forecast (never synced)"
 
         def when(at: datetime) -> str:
-            local = at.astimezone(tz)
-            same_day = local.date() == now.astimezone(tz).date()
-            return local.strftime("%H:%M %Z") if same_day else local.strftime("%a %H:%M %Z")
+            same_day = at.astimezone(tz).date() == now.astimezone(tz).date()
+            return local_time(at, tz, "%H:%M" if same_day else "%a %H:%M")
 
         if self.breach_at is None:
             what = f"{self.scheduled} scheduled" if self.scheduled else "nothing scheduled"

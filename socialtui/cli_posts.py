@@ -7,14 +7,14 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
 
 from socialtui.config import AccountConfig
 from socialtui.model import OutboxEntry
 from socialtui.schedule import UNPOLLED_WITHIN
 from socialtui.text import clean, fit, one_line
-from socialtui.timespec import format_duration, parse_when
+from socialtui.timespec import format_duration, local_time, parse_when
 
 if TYPE_CHECKING:
     from socialtui.cli import Context
@@ -36,9 +36,8 @@ def _account(ctx: Context, account_id: str) -> AccountConfig:
         raise CommandError(f"no account {account_id!r} in {ctx.config.path} (accounts: {known})") from None
 
 
-def local_time(at: datetime, account: AccountConfig) -> str:
-    """A time as the account's people read it: `Sat 10:30 CET`."""
-    return at.astimezone(account.tz).strftime("%a %Y-%m-%d %H:%M %Z")
+WHEN_FORMAT = "%a %Y-%m-%d %H:%M"
+"""A scheduled post's time, as `local_time` shows it in the account's zone: `Sat 2026-11-21 10:30 CET`."""
 
 
 def nobody_polls(store: Store, account_id: str) -> bool:
@@ -110,7 +109,7 @@ def cmd_post(ctx: Context) -> int:
             if due_at is not None:
                 wait = format_duration((due_at - now).total_seconds())
                 out(
-                    f"Scheduled {entry.id} from {account.id} ({account.handle}) for {local_time(due_at, account)} (in {wait})"
+                    f"Scheduled {entry.id} from {account.id} ({account.handle}) for {local_time(due_at, account.tz, WHEN_FORMAT)} (in {wait})"
                 )
                 if due_at - now <= UNPOLLED_WITHIN and nobody_polls(store, account.id):
                     print(
@@ -198,12 +197,12 @@ def _list(ctx: Context) -> int:
         where = f" for {account_id}" if account_id else ""
         out(f"Nothing scheduled{where}. (`socialtui post ACCOUNT TEXT --at WHEN` schedules a post.)")
         return 0
-    out(f"{'ID':<14} {'ACCOUNT':<16} {'AT (account time)':<24} {'STATE':<9} TEXT")
+    out(f"{'ID':<14} {'ACCOUNT':<16} {'AT (account time)':<26} {'STATE':<9} TEXT")
     for p in posts:
         acc = next((a for a in config.accounts if a.id == p.entry.account), None)
-        at = local_time(p.at, acc) if acc else p.at.strftime("%Y-%m-%d %H:%M UTC")
+        at = local_time(p.at, acc.tz if acc else UTC, WHEN_FORMAT)
         out(
-            f"{fit(p.entry.id, 14)} {fit(p.entry.account, 16)} {fit(at, 24)} {p.state:<9} {one_line(p.entry.text, 60)}"
+            f"{fit(p.entry.id, 14)} {fit(p.entry.account, 16)} {fit(at, 26)} {p.state:<9} {one_line(p.entry.text, 60)}"
         )
     return 0
 
@@ -235,7 +234,7 @@ def _change(ctx: Context, action: str) -> int:
             except ValueError as exc:
                 raise ArgumentError(f"schedule move: {exc}") from None
             changed = store.outbox_reschedule(entry.id, actor, now, due_at=due_at)
-            out(f"Moved {changed.id} ({account.id}) to {local_time(due_at, account)}")
+            out(f"Moved {changed.id} ({account.id}) to {local_time(due_at, account.tz, WHEN_FORMAT)}")
             return 0
         changed = store.outbox_reschedule(entry.id, actor, now)
     except NotChangeable as exc:

@@ -96,11 +96,36 @@ def format_duration(seconds: float) -> str:
     return f"{secs}s"
 
 
-def local_time(at: datetime, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A time as a person reads it: in `tz` (the team's zone), labelled with the zone's abbreviation
-    (`14:00 GMT`). Machine-readable output (JSON) stays UTC ISO-8601 and never goes through this."""
+def local_time(at: datetime, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M", *, labelled: bool = True) -> str:
+    """A time as a person reads it: in `tz` (the team's zone, or an account's), labelled with the
+    zone's abbreviation at that instant (`14:00 GMT`, `09:30 +0530`). Machine-readable output (JSON)
+    stays UTC ISO-8601 and never goes through this.
+
+    `labelled=False` only for a time whose label stands once nearby for a whole column or list
+    (`zone_label`): a table's `when (CET)` header over its rows."""
     local = at.astimezone(tz)
-    return f"{local.strftime(fmt)} {local.strftime('%Z') or 'UTC'}"
+    shown = local.strftime(fmt)
+    return f"{shown} {_abbreviation(local)}" if labelled else shown
+
+
+def _abbreviation(local: datetime) -> str:
+    return local.strftime("%Z") or "UTC"
+
+
+def zone_label(tz: tzinfo, *moments: datetime) -> str:
+    """The label for times shown together without one each (a column, a list): the abbreviation of
+    `tz` at those moments, `CET`; `CET/CEST` (in the order first met) when a clock change falls
+    among them, so a column that spans one says so rather than naming one of its zones for all."""
+    return "/".join(dict.fromkeys(_abbreviation(at.astimezone(tz)) for at in moments))
+
+
+def local_span(start: datetime, end: datetime, tz: tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A window as a person reads it, labelled once: `17 Nov 14:00 → 18 Nov 14:00 CET`; each end
+    labelled when a clock change falls between them (`25 Oct 14:00 CEST → 26 Oct 14:00 CET`)."""
+    first, last = start.astimezone(tz), end.astimezone(tz)
+    if _abbreviation(first) == _abbreviation(last):
+        return f"{first.strftime(fmt)} → {local_time(last, tz, fmt)}"
+    return f"{local_time(first, tz, fmt)} → {local_time(last, tz, fmt)}"
 
 
 _STORED_MOMENT = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)")
@@ -616,7 +641,7 @@ def parse_when(text: str, tz: tzinfo, now: datetime) -> datetime:
         else:
             at = parsed.astimezone(UTC)
     if at <= now:
-        shown = at.astimezone(tz).strftime("%a %Y-%m-%d %H:%M %Z")
+        shown = local_time(at, tz, "%a %Y-%m-%d %H:%M")
         raise ValueError(f"`{original}` is {shown}, which has passed: a post can only be scheduled ahead")
     return at
 
@@ -625,6 +650,9 @@ __all__ = [
     "parse_duration",
     "format_duration",
     "local_time",
+    "local_span",
+    "local_times_in",
+    "zone_label",
     "wall_to_utc",
     "parse_when",
     "WHEN_EXPECTED",

@@ -483,3 +483,33 @@ def test_since_is_a_duration_back_or_a_moment_in_the_team_s_time_zone() -> None:
             parse_since(bad, now, london)
     with pytest.raises(ValueError, match="in the future"):
         parse_since("2026-11-19", now, london)
+
+
+# --- times as a person reads them ---------------------------------------------------------------------
+
+
+def test_a_time_a_person_reads_is_labelled_with_its_zone_at_that_instant() -> None:
+    from socialtui.timespec import local_time
+
+    berlin = ZoneInfo("Europe/Berlin")
+    assert local_time(utc(2026, 11, 18, 14, 0), berlin) == "2026-11-18 15:00 CET"
+    assert local_time(utc(2026, 7, 1, 14, 0), berlin, "%H:%M") == "16:00 CEST"
+    assert local_time(utc(2026, 11, 18, 14, 0), KOLKATA, "%H:%M") == "19:30 IST"
+    assert local_time(utc(2026, 11, 18, 14, 0), ZoneInfo("America/Sao_Paulo"), "%H:%M") == "11:00 -03"
+    assert local_time(utc(2026, 11, 18, 14, 0), UTC, "%H:%M") == "14:00 UTC"
+    # Under a label that stands once for a column: the time alone.
+    assert local_time(utc(2026, 11, 18, 14, 0), berlin, "%d %b %H:%M", labelled=False) == "18 Nov 15:00"
+
+
+def test_times_shown_together_are_labelled_once_and_a_clock_change_among_them_is_said() -> None:
+    from socialtui.timespec import local_span, zone_label
+
+    berlin = ZoneInfo("Europe/Berlin")
+    autumn = utc(2026, 10, 25, 1, 0)  # 03:00 CEST becomes 02:00 CET
+    assert zone_label(berlin, utc(2026, 11, 18, 14), utc(2026, 11, 17, 9)) == "CET"
+    assert zone_label(berlin, autumn + timedelta(hours=1), autumn - timedelta(hours=1)) == "CET/CEST"
+    assert zone_label(UTC, utc(2026, 11, 18, 14)) == "UTC"
+    week = utc(2026, 11, 11, 14), utc(2026, 11, 18, 14)
+    assert local_span(*week, berlin, "%d %b %H:%M") == "11 Nov 15:00 → 18 Nov 15:00 CET"
+    across = autumn - timedelta(days=1), autumn + timedelta(days=1)
+    assert local_span(*across, berlin, "%d %b %H:%M") == "24 Oct 03:00 CEST → 26 Oct 02:00 CET"

@@ -34,7 +34,7 @@ from socialtui.model import OutboxEntry
 from socialtui.networks.base import Adapter, ReplyDraft
 from socialtui.outbox import Delivery, PostRefused, deliver, queue_post
 from socialtui.store import NotChangeable, StoreError
-from socialtui.timespec import format_duration, parse_when
+from socialtui.timespec import format_duration, local_time, parse_when
 from socialtui.tui.render import account_label, account_style, line_of
 from socialtui.tui.screens.dialogs import ConfirmDialog
 
@@ -44,9 +44,8 @@ if TYPE_CHECKING:
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
 
-def local_time(at: datetime, account: AccountConfig) -> str:
-    """`Sat 21 Nov 10:30 CET`: a time as the account's audience reads it."""
-    return at.astimezone(account.tz).strftime("%a %d %b %H:%M %Z")
+WHEN_FORMAT = "%a %d %b %H:%M"
+"""A post's time as `local_time` shows it in the account's zone, for its audience: `Sat 21 Nov 10:30 CET`."""
 
 
 class PostComposerScreen(Screen[None]):
@@ -190,7 +189,7 @@ class PostComposerScreen(Screen[None]):
             shown.update(
                 Content.assemble(
                     ("scheduled for ", "$text-muted"),
-                    (local_time(self.due_at, self.account), "bold"),
+                    (local_time(self.due_at, self.account.tz, WHEN_FORMAT), "bold"),
                     (f" (in {left}, the account's time)", "$text-muted"),
                 )
             )
@@ -280,7 +279,7 @@ class PostComposerScreen(Screen[None]):
             self.show_problem(f"Not posted: {prepared.problem or 'the post cannot be sent as it is'}")
             return
         account, due_at = self.account, self.due_at
-        when = f"at {local_time(due_at, account)}" if due_at else "now"
+        when = f"at {local_time(due_at, account.tz, WHEN_FORMAT)}" if due_at else "now"
         body = Content.assemble(
             ("from  ", "$text-muted"),
             account_label(account),
@@ -340,7 +339,7 @@ class PostComposerScreen(Screen[None]):
         app.refresh_dashboard()
         if due_at is not None:
             self.sending = False
-            app.tell(f"Scheduled from {account.handle} for {local_time(due_at, account)}.")
+            app.tell(f"Scheduled from {account.handle} for {local_time(due_at, account.tz, WHEN_FORMAT)}.")
             self.dismiss()
             return
         delivery = await self._deliver(entry)
@@ -401,4 +400,4 @@ class PostComposerScreen(Screen[None]):
         yield SystemCommand("Close the composer", "Leave without posting", self.action_close)
 
 
-__all__ = ["PostComposerScreen", "local_time"]
+__all__ = ["WHEN_FORMAT", "PostComposerScreen"]

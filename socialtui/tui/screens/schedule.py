@@ -26,10 +26,10 @@ from socialtui.model import OutboxEntry
 from socialtui.outbox import Delivery, deliver
 from socialtui.schedule import ScheduledPost, day_strip, scheduled_posts
 from socialtui.store import NotChangeable, StoreError
-from socialtui.timespec import format_duration, parse_when
+from socialtui.timespec import format_duration, local_time, parse_when
 from socialtui.tui.render import CellStyles, account_label, cell, line_of
 from socialtui.tui.screens.dialogs import ConfirmDialog, focus_first
-from socialtui.tui.screens.post_composer import local_time
+from socialtui.tui.screens.post_composer import WHEN_FORMAT
 
 if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
@@ -74,7 +74,7 @@ class WhenDialog(ModalScreen[str | None]):
         except ValueError as exc:
             shown.update(Content.styled(line_of(str(exc), 200), "$error"))
         else:
-            shown.update(Content.styled(local_time(at, self.account), "bold"))
+            shown.update(Content.styled(local_time(at, self.account.tz, WHEN_FORMAT), "bold"))
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
@@ -150,11 +150,7 @@ class ScheduleScreen(Screen[None]):
         table.clear()
         for post in self.posts:
             account = self.accounts.get(post.entry.account)
-            at = (
-                post.at.astimezone(account.tz).strftime("%a %d %b %H:%M %Z")
-                if account
-                else post.at.isoformat()
-            )
+            at = local_time(post.at, account.tz, WHEN_FORMAT) if account else post.at.isoformat()
             style = styles.state(STATE_STYLE.get(post.state, "ok")) if post.state != "scheduled" else ""
             table.add_row(
                 cell(at),
@@ -209,7 +205,7 @@ class ScheduleScreen(Screen[None]):
         start = data.now - timedelta(hours=6)
         strip = day_strip(account, own, planned, start, start + timedelta(hours=24), width)
         now_at = int(width * 6 / 24)
-        marker = " " * now_at + "▲ now " + local_time(data.now, account)
+        marker = " " * now_at + "▲ now " + local_time(data.now, account.tz, WHEN_FORMAT)
         style = "$warning" if mine.forecast.breach_at is not None else "$text-muted"
         forecast.update(
             Content.assemble(
@@ -313,7 +309,7 @@ class ScheduleScreen(Screen[None]):
         except (NotChangeable, StoreError) as exc:
             app.tell(f"Not moved: {exc}", "error")
             return
-        app.tell(f"Moved to {local_time(due_at, account)}.")
+        app.tell(f"Moved to {local_time(due_at, account.tz, WHEN_FORMAT)}.")
         app.refresh_dashboard()
 
     def action_cancel_post(self) -> None:
@@ -325,7 +321,7 @@ class ScheduleScreen(Screen[None]):
     async def _cancel(self, entry: OutboxEntry) -> None:
         app = self.app
         account = self.accounts[entry.account]
-        when = local_time(entry.due_at, account) if entry.due_at else "now"
+        when = local_time(entry.due_at, account.tz, WHEN_FORMAT) if entry.due_at else "now"
         body = Content.assemble(account_label(account), f"  {when}\n\n", line_of(entry.text, 300))
         if not await app.push_screen_wait(
             ConfirmDialog("Cancel this post?", body, yes="Cancel it", no="Keep it")
