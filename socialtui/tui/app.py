@@ -37,6 +37,7 @@ from socialtui.model import Actor, Contact, HandoffNote, Item, OutboxEntry, Post
 from socialtui.networks.base import Adapter
 from socialtui.store import Store, StoreBusy, StoreError
 from socialtui.sync import AdapterFactory, Syncer, default_adapter_factory
+from socialtui.timespec import local_time
 from socialtui.tui.cells import count_spacing_marks
 from socialtui.tui.data import Dashboard, StoreFollower
 from socialtui.tui.drafts import DraftKeeper
@@ -393,8 +394,8 @@ class SocialApp(App[int]):
                 continue
             for ack in note.acks:
                 if (note.id, ack.operator) not in seen:
-                    written = note.at.astimezone(tz).strftime("%H:%M")
-                    when = ack.at.astimezone(tz).strftime("%H:%M")
+                    written = local_time(note.at, tz, "%H:%M")
+                    when = local_time(ack.at, tz, "%H:%M")
                     self.tell(
                         f"{line_of(ack.operator, 30)} acknowledged your handoff note of {written} at {when}."
                     )
@@ -438,7 +439,7 @@ class SocialApp(App[int]):
         claim = await self.in_thread(self.store.claim, item, self.actor, now, ttl)
         if claim.operator == self.actor.operator:
             return True
-        until = claim.expires_at.astimezone(self.config.team.tz).strftime("%H:%M")
+        until = local_time(claim.expires_at, self.config.team.tz, "%H:%M")
         body = Content.assemble(
             (line_of(claim.operator, 40), "bold"),
             f" claimed this item {ago(claim.at, now)} (until {until}): they may be answering it now.",
@@ -608,7 +609,7 @@ class SocialApp(App[int]):
             }
         await self.push_screen(HandoffComposer(keeper, selected))
         if existing is not None:
-            when = existing.updated_at.astimezone(self.config.team.tz).strftime("%H:%M")
+            when = local_time(existing.updated_at, self.config.team.tz, "%H:%M")
             self.tell(f"Your handoff draft from {when} is back (F3 drafts it afresh).")
 
     def handoff_written(self) -> None:

@@ -174,7 +174,15 @@ def cell(text: str, style: Style | str = "", width: int | None = None) -> Text:
     return Text(text, style=style, no_wrap=True, overflow="ellipsis", end="")
 
 
+def when_header(zone: str, width: int) -> Text:
+    """The header of a table's column of times, which names their zone once for every row (the
+    cells stay unlabelled): `when (CET)`, or the zone alone where both do not fit (`CET/CEST`)."""
+    label = f"when ({zone})"
+    return Text(label if len(label) <= width else zone, style="bold", no_wrap=True, overflow="ellipsis")
+
+
 __all__ = [
+    "when_header",
     "inert",
     "line_of",
     "preview",

@@ -32,7 +32,7 @@ async def test_the_header_names_the_colleagues_on_shift(world: World) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
         line = header(app)
-        assert "Alice since 14:00 +Bob, Carol  4 unanswered" in line, line
+        assert "Alice since 14:00 UTC +Bob, Carol  4 unanswered" in line, line
         assert "Dan" not in line, "off shift: not named"
     app = world.app(ALICE)
     async with app.run_test(size=(160, 24)) as pilot:
@@ -239,7 +239,7 @@ async def test_a_favourite_is_audited_marked_on_the_post_and_a_second_f_takes_it
         [event] = [e for e in world.store.audit_events() if e.action == "favourite"]
         assert (event.operator, event.account, event.detail) == ("Alice", "acme-bluesky", friend.remote_id)
         await wait_for(
-            lambda: "★ favourited by Alice at 18 Nov 14:00" in screen_text(app), pilot, what="marked"
+            lambda: "★ favourited by Alice at 18 Nov 14:00 UTC" in screen_text(app), pilot, what="marked"
         )
         assert "★ Our bike club" in screen_text(app), "the mark on the row"
         # A second f takes it back, on the network, audited, and the marks go.

@@ -83,7 +83,7 @@ async def test_a_handoff_goes_from_one_shift_to_the_next_and_is_acknowledged(wor
             await bob.pause()
             shown = screen_text(bob_app)
             assert "1 note waiting for you" in shown
-            assert "── Alice · Wed 18 Nov 14:00" in shown and "Open: 4 unanswered" in shown
+            assert "── Alice · Wed 18 Nov 14:00 UTC" in shown and "Open: 4 unanswered" in shown
             assert "open when written: 4 unanswered (4 still open now)" in shown
             await bob.press("end")  # a long note scrolls
             await bob.pause()
@@ -104,14 +104,14 @@ async def test_a_handoff_goes_from_one_shift_to_the_next_and_is_acknowledged(wor
 
         # Alice, still at her dashboard, is told, and sees who acknowledged and when.
         await wait_for(
-            lambda: any("Bob acknowledged your handoff note of 14:00" in m for _, m in alice_app.told),
+            lambda: any("Bob acknowledged your handoff note of 14:00 UTC at 14:00 UTC" in m for _, m in alice_app.told),
             alice,
             what="Alice is told",
         )
         await alice.press("H")
-        await wait_for(lambda: "── Alice · Wed 18 Nov 14:00  (your note)" in screen_text(alice_app), alice)
+        await wait_for(lambda: "── Alice · Wed 18 Nov 14:00 UTC  (your note)" in screen_text(alice_app), alice)
         await wait_for(
-            lambda: "✓ acknowledged by Bob 14:00" in notes_end(alice_app), alice, what="the history"
+            lambda: "✓ acknowledged by Bob 14:00 UTC" in notes_end(alice_app), alice, what="the history"
         )
 
         # Carol has not acknowledged it: it is open for her, stays flagged when she looks away.
@@ -132,7 +132,7 @@ async def test_a_handoff_goes_from_one_shift_to_the_next_and_is_acknowledged(wor
 
             # Alice's history says who on shift has still to read it.
             await wait_for(
-                lambda: "not yet: Carol (on shift since 14:00)" in notes_end(alice_app),
+                lambda: "not yet: Carol (on shift since 14:00 UTC)" in notes_end(alice_app),
                 alice,
                 what="pending",
             )
@@ -142,7 +142,7 @@ async def test_a_handoff_goes_from_one_shift_to_the_next_and_is_acknowledged(wor
             await alice.press("escape")
             await wait_for(lambda: "ack overdue: Carol" in header(alice_app), alice, what="flagged for Alice")
             await alice.press("H")
-            await wait_for(lambda: "Carol (on shift since 14:00, overdue)" in notes_end(alice_app), alice)
+            await wait_for(lambda: "Carol (on shift since 14:00 UTC, overdue)" in notes_end(alice_app), alice)
             await wait_for(lambda: "⚑ 1 handoff" in header(carol_app), carol)
             assert "ack overdue" not in header(carol_app), "Carol's own flag says it"
     assert world.store.handoffs()[0].acked_by("Carol") is None
@@ -172,7 +172,7 @@ async def test_the_handoff_draft_survives_a_dropped_session(world: World) -> Non
         await wait_for(lambda: isinstance(again.screen, HandoffComposer), pilot)
         assert again.screen.query_one(TextArea).text.endswith("Half a note")
         assert again.screen.pins[0] == pinned, "the pins come back with the text"
-        assert any("handoff draft from 14:00 is back" in m for _, m in again.told)
+        assert any("handoff draft from 14:00 UTC is back" in m for _, m in again.told)
         await pilot.press("escape")
         await wait_for(lambda: isinstance(again.screen, MainScreen), pilot)
     assert draft().text.endswith("Half a note"), "closing keeps it"

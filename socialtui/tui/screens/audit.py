@@ -20,9 +20,9 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from socialtui.model import AuditEvent
 from socialtui.store import StoreError
-from socialtui.timespec import local_times_in
+from socialtui.timespec import local_time, local_times_in, zone_label
 from socialtui.tui.data import AuditQuery, AuditReading, audit_signature, read_audit
-from socialtui.tui.render import CellStyles, cell, inert, line_of
+from socialtui.tui.render import CellStyles, cell, inert, line_of, when_header
 from socialtui.tui.widgets.filter import FilterInput
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ WINDOWS: tuple[tuple[str, timedelta | None], ...] = (
     ("all", None),
 )
 SHOWN = 1000
+WHEN_WIDTH = 12
+"""`18 Nov 14:00`, under a header that names the zone: `when (CET)`."""
 
 
 class AuditTable(DataTable[Text]):
@@ -60,6 +62,8 @@ class AuditScreen(Screen[None]):
         self.query_state = AuditQuery()
         self.reading: AuditReading | None = None
         self._loaded_for: tuple[object, ...] | None = None
+        self._zone = ""
+        """The team zone's label in the `when` column's header (`zone_label` of the rows shown)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="audit-title")
@@ -71,15 +75,20 @@ class AuditScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(AuditTable)
-        table.add_column(Text("when", style="bold"), width=12, key="when")
-        table.add_column(Text("who", style="bold"), width=10, key="who")
-        table.add_column(Text("action", style="bold"), width=12, key="action")
-        table.add_column(Text("account", style="bold"), width=13, key="account")
-        table.add_column(Text("detail", style="bold"), width=120, key="detail")
+        self._add_columns(table, zone_label(self.app.config.team.tz, self.app.now()))
         table.focus()
         self._show_title()
         self._load(force=True)
         self.watch(self.app, "dashboard", lambda _data: self._load())
+
+    def _add_columns(self, table: AuditTable, zone: str) -> None:
+        """The columns, the times' zone named once in the first one's header."""
+        self._zone = zone
+        table.add_column(when_header(zone, WHEN_WIDTH), width=WHEN_WIDTH, key="when")
+        table.add_column(Text("who", style="bold"), width=10, key="who")
+        table.add_column(Text("action", style="bold"), width=12, key="action")
+        table.add_column(Text("account", style="bold"), width=13, key="account")
+        table.add_column(Text("detail", style="bold"), width=120, key="detail")
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -116,10 +125,14 @@ class AuditScreen(Screen[None]):
         table = self.query_one(AuditTable)
         styles = CellStyles.from_theme(self.app.current_theme)
         tz = self.app.config.team.tz
-        table.clear()
-        for event in reading.events:
+        events = reading.events
+        zone = zone_label(tz, *(event.at for event in events)) if events else self._zone
+        table.clear(columns=zone != self._zone)
+        if not table.columns:
+            self._add_columns(table, zone)
+        for event in events:
             table.add_row(
-                cell(event.at.astimezone(tz).strftime("%d %b %H:%M"), styles.muted),
+                cell(local_time(event.at, tz, "%d %b %H:%M", labelled=False), styles.muted),
                 cell(line_of(event.operator or event.login, 30), width=10),
                 cell(event.action, styles.accent),
                 cell(line_of(event.account, 40), width=13),
@@ -173,7 +186,7 @@ class AuditScreen(Screen[None]):
         if event.login and event.login != event.operator:
             who += f" (login {line_of(event.login, 30)})"
         head: list[str | tuple[str, str]] = [
-            (event.at.astimezone(tz).strftime("%a %d %b %H:%M:%S"), "$text-muted"),
+            (local_time(event.at, tz, "%a %d %b %H:%M:%S"), "$text-muted"),
             "  ",
             (who, "bold"),
             "  ",

@@ -40,12 +40,13 @@ from socialtui.outbox import (
     queue_reply,
 )
 from socialtui.store import StoreError
+from socialtui.timespec import local_time
 from socialtui.tui.data import Dashboard
 from socialtui.tui.drafts import DraftKeeper
 from socialtui.tui.render import account_label, account_style, author_label, line_of
 from socialtui.tui.screens.dialogs import ConfirmDialog, SavedRepliesDialog
 from socialtui.tui.screens.drafting import DraftWriting
-from socialtui.tui.widgets.detail import ThreadState, contact_content, post_content
+from socialtui.tui.widgets.detail import ThreadState, contact_content, post_content, thread_title
 
 if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
@@ -209,7 +210,7 @@ class ComposerScreen(DraftWriting, Screen[None]):
             self._spin += 1
             parts.append((f"  {SPINNER[self._spin % len(SPINNER)]} sending…", "$warning bold"))
         elif self.keeper.saved_at is not None:
-            when = self.keeper.saved_at.astimezone(self.app.config.team.tz).strftime("%H:%M:%S")
+            when = local_time(self.keeper.saved_at, self.app.config.team.tz, "%H:%M:%S")
             parts.append((f"  draft saved {when}", "$text-muted"))
         status.update(Content.assemble(*parts), layout=False)
         over = prepared is not None and prepared.length > prepared.max_length
@@ -238,9 +239,11 @@ class ComposerScreen(DraftWriting, Screen[None]):
         tz = self.app.config.team.tz
         thread = self._thread
         posts = thread.posts if thread.state == "ok" and thread.posts else (self.item.post,)
-        parts = [Content.styled("── the thread ", "bold $secondary")]
+        parts = [thread_title("the thread", posts, tz)]
         parts += [
-            post_content(post, self._accounts, tz, focus=post.remote_id == self.item.post.remote_id)
+            post_content(
+                post, self._accounts, tz, focus=post.remote_id == self.item.post.remote_id, labelled=False
+            )
             for post in posts
         ]
         if thread.state == "loading":

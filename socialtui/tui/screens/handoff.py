@@ -29,6 +29,7 @@ from textual.widgets.selection_list import Selection
 from socialtui.handoff import note_text, take_open_work
 from socialtui.model import HandoffNote, Item
 from socialtui.store import StoreError
+from socialtui.timespec import local_time
 from socialtui.tui.data import Dashboard
 from socialtui.tui.drafts import DraftKeeper
 from socialtui.tui.render import account_label, author_label, line_of, preview
@@ -342,7 +343,7 @@ class HandoffComposer(DraftWriting, Screen[None]):
             return
         saved = self.keeper.saved_at
         if saved is not None:
-            when = saved.astimezone(self.app.config.team.tz).strftime("%H:%M:%S")
+            when = local_time(saved, self.app.config.team.tz, "%H:%M:%S")
             status.update(Content.styled(f"draft saved {when}", "$text-muted"))
         else:
             status.update(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from datetime import datetime, timedelta, tzinfo
+from datetime import timedelta, tzinfo
 from typing import TYPE_CHECKING
 
 from textual import work
@@ -25,6 +25,7 @@ from socialtui.care import Continuity, Metrics, Report
 from socialtui.report import DAYS, POSTS_HEADER, build_report, distribution, posts_row, sparkline
 from socialtui.store import StoreError
 from socialtui.text import fit
+from socialtui.timespec import local_span
 from socialtui.tui.data import Dashboard
 from socialtui.tui.render import age, line_of
 
@@ -157,7 +158,7 @@ def report_content(report: Report, tz: tzinfo, window: str) -> Content:
         Content.assemble(
             ("last ", "$text-muted"),
             (window, "bold"),
-            (f"  {_when(report.since, tz)} → {_when(report.now, tz)}", "$text-muted"),
+            (f"  {local_span(report.since, report.now, tz, '%d %b %H:%M')}", "$text-muted"),
         ),
         Content.styled("response times count active hours; quiet = the longest quiet gap", "$text-muted"),
         Content(""),
@@ -215,10 +216,6 @@ def report_content(report: Report, tz: tzinfo, window: str) -> Content:
     else:
         lines.append(Content.styled("  no posts from our accounts in this window", "$text-muted"))
     return Content("\n").join(lines)
-
-
-def _when(at: datetime, tz: tzinfo) -> str:
-    return at.astimezone(tz).strftime("%d %b %H:%M")
 
 
 class ReportScreen(Screen[None]):

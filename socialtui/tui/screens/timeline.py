@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from socialtui.model import AuditEvent, Post
 from socialtui.store import StoreError
-from socialtui.timespec import local_time
+from socialtui.timespec import local_time, zone_label
 from socialtui.tui.data import TIMELINE_KINDS, Dashboard, TimelinePost, TimelineQuery, item_for_post, timeline
 from socialtui.tui.render import (
     CellStyles,
@@ -30,6 +30,7 @@ from socialtui.tui.render import (
     cell,
     line_of,
     preview,
+    when_header,
 )
 from socialtui.tui.screens.dialogs import ConfirmDialog
 from socialtui.tui.widgets.detail import post_content
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from socialtui.tui.app import SocialApp
 
 SHOWN = 500
+WHEN_WIDTH = 12
+"""`18 Nov 14:00`, under a header that names the zone: `when (CET)`."""
 KIND_LABEL = {"item": "to us", "ours": "ours", "home": "followed"}
 """What a row is, in plain words: addressed to us, written by us, from someone we follow."""
 QUERY_LABEL = {"ours": "our posts and to us", "listening": "people we follow", "all": "everything"}
@@ -83,6 +86,8 @@ class TimelineScreen(Screen[None]):
         self._rows: list[TimelinePost] = []
         self._matched = 0
         self._loaded_for: tuple[object, ...] | None = None
+        self._zone = ""
+        """The team zone's label in the `when` column's header (`zone_label` of the rows shown)."""
         self._reactions: dict[tuple[str, str], dict[str, AuditEvent]] = {}
         """Favourites and boosts given from our accounts (`Store.reactions`), read with the rows."""
 
@@ -96,14 +101,19 @@ class TimelineScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(TimelineTable)
-        table.add_column(Text("when", style="bold"), width=12, key="when")
+        self._add_columns(table, zone_label(self.app.config.team.tz, self.app.now()))
+        table.focus()
+        self._show_title()
+        self.watch(self.app, "dashboard", lambda _data: self._load())
+
+    def _add_columns(self, table: TimelineTable, zone: str) -> None:
+        """The columns, the times' zone named once in the first one's header."""
+        self._zone = zone
+        table.add_column(when_header(zone, WHEN_WIDTH), width=WHEN_WIDTH, key="when")
         table.add_column(Text("account", style="bold"), width=13, key="account")
         table.add_column(Text("kind", style="bold"), width=9, key="kind")
         table.add_column(Text("from", style="bold"), width=18, key="author")
         table.add_column(Text("text", style="bold"), width=160, key="text")
-        table.focus()
-        self._show_title()
-        self.watch(self.app, "dashboard", lambda _data: self._load())
 
     # -- loading ----------------------------------------------------------------------------------
 
@@ -142,11 +152,16 @@ class TimelineScreen(Screen[None]):
         styles = CellStyles.from_theme(self.app.current_theme)
         accounts = {account.id: account for account in self.app.config.accounts}
         tz = self.app.config.team.tz
-        table.clear()
+        zone = zone_label(tz, *(row.post.created_at for row in rows)) if rows else self._zone
+        table.clear(columns=zone != self._zone)
+        if not table.columns:
+            self._add_columns(table, zone)
         for row in rows:
             post = row.post
             table.add_row(
-                cell(post.created_at.astimezone(tz).strftime("%d %b %H:%M"), styles.muted, 12),
+                cell(
+                    local_time(post.created_at, tz, "%d %b %H:%M", labelled=False), styles.muted, WHEN_WIDTH
+                ),
                 cell(post.account, account_cell_style(accounts.get(post.account), styles), 13),
                 cell(
                     KIND_LABEL.get(row.kind, row.kind), styles.due if row.kind == "item" else styles.muted, 9

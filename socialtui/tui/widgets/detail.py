@@ -7,7 +7,7 @@ Also the pieces the composer shows: `post_content` and `contact_content`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -20,6 +20,7 @@ from textual.widgets import Static
 from socialtui.care import QueueEntry
 from socialtui.config import AccountConfig
 from socialtui.model import Item, OutboxEntry, Post
+from socialtui.timespec import local_time, zone_label
 from socialtui.tui.data import ContactView
 from socialtui.tui.render import (
     STATE_STYLE,
@@ -48,13 +49,22 @@ class ThreadState:
 
 
 def _when(at: datetime, tz: tzinfo) -> str:
-    return at.astimezone(tz).strftime("%d %b %H:%M")
+    """`18 Nov 14:00 CET`: each time in the pane stands in a line of its own, so each is labelled."""
+    return local_time(at, tz, "%d %b %H:%M")
 
 
 def post_content(
-    post: Post, accounts: Mapping[str, AccountConfig], tz: tzinfo, *, focus: bool = False, indent: str = "  "
+    post: Post,
+    accounts: Mapping[str, AccountConfig],
+    tz: tzinfo,
+    *,
+    focus: bool = False,
+    indent: str = "  ",
+    labelled: bool = True,
 ) -> Content:
-    """One post: author, time, then its text, indented. Our own posts carry their account's colour."""
+    """One post: author, time, then its text, indented. Our own posts carry their account's colour.
+
+    `labelled=False` in a thread, whose title names the zone once (`thread_title`)."""
     account = accounts.get(post.account)
     ours = post.own or (
         account is not None and account.handle.lstrip("@").lower() == post.author.handle.lower()
@@ -64,7 +74,8 @@ def post_content(
         ("▶ " if focus else "  ", "$accent bold"),
         (author_label(post.author, 60), author_style),
     ]
-    head.append((f" · {_when(post.created_at, tz)}", "$text-muted"))
+    when = local_time(post.created_at, tz, "%d %b %H:%M", labelled=labelled)
+    head.append((f" · {when}", "$text-muted"))
     if post.visibility and post.visibility != "public":
         head.append((f" · {post.visibility}", "$warning"))
     lines = [Content.assemble(*head)]
@@ -76,6 +87,12 @@ def post_content(
     for text_line in (inert(post.text) or " ").split("\n"):
         lines.append(Content.assemble(indent, (text_line, body_style)))
     return Content("\n").join(lines)
+
+
+def thread_title(title: str, posts: Iterable[Post], tz: tzinfo) -> Content:
+    """`── replies (CET times)`: a thread's posts are a list of times, so the zone is said once."""
+    zone = zone_label(tz, *(post.created_at for post in posts))
+    return Content.assemble((f"── {title} ", "bold $secondary"), (f"({zone} times)", "$text-muted"))
 
 
 def thread_around(
@@ -91,18 +108,15 @@ def thread_around(
         return Content(""), Content("")
     ids = [post.remote_id for post in thread.posts]
     at = ids.index(item.post.remote_id) if item.post.remote_id in ids else len(ids)
-    before = [post_content(post, accounts, tz) for post in thread.posts[:at]]
-    after = [post_content(post, accounts, tz) for post in thread.posts[at + 1 :]]
+    earlier, later = thread.posts[:at], thread.posts[at + 1 :]
+    before = [post_content(post, accounts, tz, labelled=False) for post in earlier]
+    after = [post_content(post, accounts, tz, labelled=False) for post in later]
     above = (
-        Content("\n").join([Content.styled("── thread, before it ", "bold $secondary"), *before])
+        Content("\n").join([thread_title("thread, before it", earlier, tz), *before])
         if before
         else Content("")
     )
-    below = (
-        Content("\n").join([Content.styled("── replies ", "bold $secondary"), *after])
-        if after
-        else Content("")
-    )
+    below = Content("\n").join([thread_title("replies", later, tz), *after]) if after else Content("")
     if not before and not after:
         above = Content.styled("(no other posts in this thread)", "$text-muted")
     return above, below

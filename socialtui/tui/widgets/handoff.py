@@ -16,6 +16,7 @@ from textual.widgets.option_list import OptionDoesNotExist
 from socialtui.care import handoffs_waiting
 from socialtui.config import AccountConfig
 from socialtui.model import HandedItem, HandoffNote
+from socialtui.timespec import local_time
 from socialtui.tui.data import Dashboard
 from socialtui.tui.render import STATE_STYLE, account_label, age, author_label, inert, line_of, preview
 
@@ -41,7 +42,8 @@ class PinList(SelectionList[str]):
 
 
 def when(at: datetime, tz: tzinfo) -> str:
-    return at.astimezone(tz).strftime("%a %d %b %H:%M")
+    """`Wed 18 Nov 14:00 CET`: when a note was written, in the team's zone, labelled."""
+    return local_time(at, tz, "%a %d %b %H:%M")
 
 
 def pending_readers(
@@ -170,7 +172,7 @@ def note_content(
         lines.append(Content.assemble(*labels))
     if note.acks:
         acks = ", ".join(
-            f"{line_of(ack.operator, 20)} {ack.at.astimezone(tz).strftime('%H:%M')}" for ack in note.acks
+            f"{line_of(ack.operator, 20)} {local_time(ack.at, tz, '%H:%M')}" for ack in note.acks
         )
         lines.append(Content.assemble(("✓ acknowledged by ", "$success"), (acks, "$success bold")))
     else:
@@ -182,7 +184,7 @@ def note_content(
             if index:
                 parts.append(", ")
             who = "you" if name == operator else line_of(name, 20)
-            since = started.astimezone(tz).strftime("%H:%M")
+            since = local_time(started, tz, "%H:%M")
             parts.append(
                 (
                     f"{who} (on shift since {since}{', overdue' if late else ''})",

@@ -16,13 +16,15 @@ from textual.widget import Widget
 
 from socialtui import care
 from socialtui.model import Actor
-from socialtui.timespec import format_duration
+from socialtui.timespec import format_duration, local_time
 from socialtui.tui.data import Dashboard
 from socialtui.tui.render import LEVEL_STYLE, ago, line_of
 
 Part = str | tuple[str, str] | Content
-LEVELS = 4
-"""How far the line may be shortened to fit: 0 says it all; each level drops some words."""
+LEVELS = 6
+"""How far the line may be shortened to fit: 0 says it all; each level drops some words (1: the words
+around the shift and the flags, 2: the sync's age, 3: the colleagues' names, 4: the shift's time,
+5: the name of the program)."""
 
 
 class HeaderBar(Widget):
@@ -41,8 +43,7 @@ class HeaderBar(Widget):
         self.demo = demo
 
     def render(self) -> Content:
-        # At 80 columns something must give: the words around the shift and the flags go first,
-        # then the shift's time and the sync's age, then the name of the program. Never the flags.
+        # At 80 columns something must give, in the order of LEVELS. Never the flags.
         line = Content("")
         for level in range(LEVELS):
             line = self._line(level)
@@ -54,7 +55,7 @@ class HeaderBar(Widget):
         data = self.dashboard
         gap = "  " if level else "   "
         parts: list[Part] = []
-        if level < 3:
+        if level < 5:
             parts.append((" socialtui ", "bold $primary"))
         if self.demo:
             parts.append((" DEMO ", "bold reverse $warning"))
@@ -91,9 +92,9 @@ class HeaderBar(Widget):
     def _shift(self, data: Dashboard, level: int) -> list[Part]:
         shift = data.current_shift(self.actor.operator)
         if shift is not None:
-            if level >= 2:
+            if level >= 4:
                 return []
-            since = shift.started_at.astimezone(self.tz).strftime("%H:%M")
+            since = local_time(shift.started_at, self.tz, "%H:%M")
             return [f" since {since}" if level else f" on shift since {since}"]
         last = data.last_shift(self.actor.operator)
         if last is not None and last.ended_at is not None:
@@ -114,7 +115,7 @@ class HeaderBar(Widget):
         )
         if not others:
             return []
-        if level >= 2:
+        if level >= 3:
             short = len(others) == 1 and len(others[0]) <= 12
             return [(f" +{line_of(others[0], 12)}" if short else f" +{len(others)} on", "$secondary")]
         names = ", ".join(line_of(name, 12) for name in others[:2])
