@@ -27,7 +27,7 @@ CAROL = Actor("carol", "Carol")
 CONFIG = """
 [team]
 data_dir = "{data}"
-timezone = "UTC"
+timezone = "{timezone}"
 claim_ttl = "10m"
 poll_interval = "30s"
 
@@ -64,9 +64,10 @@ color = "magenta"
 """
 
 
-def write_config(tmp_path: Path, keys: str = "") -> Config:
+def write_config(tmp_path: Path, keys: str = "", timezone: str = "UTC") -> Config:
+    """The test config in tmp_path; `timezone` is the team's."""
     path = tmp_path / "config.toml"
-    path.write_text(CONFIG.format(data=tmp_path / "data", keys=keys), encoding="utf-8")
+    path.write_text(CONFIG.format(data=tmp_path / "data", keys=keys, timezone=timezone), encoding="utf-8")
     return load_config(path)
 
 
