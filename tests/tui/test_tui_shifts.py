@@ -104,12 +104,16 @@ async def test_a_handoff_goes_from_one_shift_to_the_next_and_is_acknowledged(wor
 
         # Alice, still at her dashboard, is told, and sees who acknowledged and when.
         await wait_for(
-            lambda: any("Bob acknowledged your handoff note of 14:00 UTC at 14:00 UTC" in m for _, m in alice_app.told),
+            lambda: any(
+                "Bob acknowledged your handoff note of 14:00 UTC at 14:00 UTC" in m for _, m in alice_app.told
+            ),
             alice,
             what="Alice is told",
         )
         await alice.press("H")
-        await wait_for(lambda: "── Alice · Wed 18 Nov 14:00 UTC  (your note)" in screen_text(alice_app), alice)
+        await wait_for(
+            lambda: "── Alice · Wed 18 Nov 14:00 UTC  (your note)" in screen_text(alice_app), alice
+        )
         await wait_for(
             lambda: "✓ acknowledged by Bob 14:00 UTC" in notes_end(alice_app), alice, what="the history"
         )
