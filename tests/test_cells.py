@@ -59,10 +59,12 @@ def test_the_cli_columns_stay_aligned_with_such_names(tmp_path) -> None:  # type
     assert columns == {20}, out.getvalue()
 
 
-@given(st.text(alphabet=st.sampled_from([chr(c) for c in range(0x80)] + ["…"])))
+@given(st.text(alphabet=st.sampled_from([chr(c) for c in range(0x20, 0x7F)] + ["\n", "…"])))
 def test_ascii_is_counted_without_wcwidth_as_wcwidth_counts_it(text: str) -> None:
     """Printable ASCII (and the ellipsis of a cut) skips the wcwidth import (a fast `status`): the
-    same widths and cuts."""
+    same widths and cuts. Only text as `clean` leaves it is measured: wcwidth's whole-string `width`
+    plays a cursor over controls (`0\r…` is 1 there: the ellipsis overwrites the 0), which never
+    reach a measure (a whole-suite run under load drew that case)."""
     from wcwidth import width
 
     assert cell_width(text) == (max(width(text), 0) if text else 0)
