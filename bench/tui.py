@@ -18,12 +18,17 @@ Prints, each against its budget:
     rss_after_start          resident memory once the first full paint is done
     another_operator_seen    another operator marks an item done: from the commit to the paint
                              without it (the slowest of SEEN_ROUNDS)
+    health_write_reading     another process rewrites an account's health only (a live poller's
+                             confirmation, once per poll interval and live account): how long the
+                             dashboard's reading it wakes takes (median of HEALTH_ROUNDS; the full
+                             reading after an operator's action is printed beside it)
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 PROCESS_STARTED = time.time()  # before any import: the child's cold start counts its imports
 
@@ -46,9 +51,11 @@ BUDGETS = {
     "filter_keystroke": 100.0,
     "rss_after_start": 150.0,
     "another_operator_seen": 2.0,
+    "health_write_reading": 50.0,
 }
 STEPS = 40
 SEEN_ROUNDS = 5
+HEALTH_ROUNDS = 5
 
 
 def verdict(value: float, budget: float) -> str:
@@ -69,16 +76,18 @@ def rss_mb() -> float:
 def child(
     config_path: str, size: tuple[int, int], expected: int, oldest: list[str], newest: list[str]
 ) -> None:
+    from dataclasses import replace
     from datetime import datetime, timedelta
 
     from textual import events
 
     from socialtui.clock import Clock
     from socialtui.config import load_config
-    from socialtui.model import Actor, Item, Post
+    from socialtui.model import AccountHealth, Actor, Item, Post
     from socialtui.networks.base import ReplyDraft
     from socialtui.store import open_store
     from socialtui.tui.app import SocialApp
+    from socialtui.tui.widgets.accounts import AccountsPanel
     from socialtui.tui.widgets.header import HeaderBar
     from socialtui.tui.widgets.queue import QueueTable
 
@@ -115,9 +124,8 @@ def child(
 
     config = load_config(config_path)
     store = open_store(config)
-    app = SocialApp(
-        config, store, RunningClock(now), Actor("bench", "Bench"), adapter_factory=StubAdapter, sync=False
-    )  # type: ignore[arg-type]
+    clock = RunningClock(now)
+    app = SocialApp(config, store, clock, Actor("bench", "Bench"), adapter_factory=StubAdapter, sync=False)  # type: ignore[arg-type]
     result: dict[str, float | list[float]] = {}
 
     async def run() -> None:
@@ -216,13 +224,38 @@ def child(
             result["typed"] = typed
             result["rss_after_steps"] = rss_mb()
 
+            # Every reading of the store from here on is timed: (the reading, took in ms, the queue
+            # made again?), for the readings after another operator's action and after a health write.
+            readings: list[tuple[Any, float, bool]] = []
+            follower = app.follower
+            read = follower.read
+
+            def timed_read(*args: Any, **kwargs: Any) -> Any:
+                started = time.perf_counter()
+                reading = read(*args, **kwargs)
+                last = readings[-1][0] if readings else app.dashboard
+                made_again = last is None or reading.queue is not last.queue
+                readings.append((reading, (time.perf_counter() - started) * 1000, made_again))
+                return reading
+
+            follower.read = timed_read  # type: ignore[method-assign]
+
+            def reading_of(saw: Callable[[Any], bool]) -> tuple[float, bool]:
+                """(ms, the queue made again) of the first reading that saw a write."""
+                return next((took, again) for reading, took, again in readings if saw(reading))
+
             # Another operator marks items done (another store object on the same data dir, in this
             # process, as the tests do): how long until this dashboard has repainted without each.
             other = open_store(config)
             someone = Actor("other", "Other")
             seen: list[float] = []
+            after_action: list[float] = []
             try:
-                for entry in list(app.dashboard.queue[:SEEN_ROUNDS]) if app.dashboard else []:
+                # Items on screen (the filter typed above shows one account's): an item the table does
+                # not show would be "gone" before any reading saw it done.
+                visible = set(queue.shown_ids)
+                on_screen = [e for e in app.dashboard.queue if e.item.id in visible] if app.dashboard else []
+                for entry in on_screen[:SEEN_ROUNDS]:
                     other.mark_done(entry.item, "bench", someone, now)
                     committed = time.perf_counter()
                     while entry.item.id in queue.shown_ids:
@@ -231,9 +264,54 @@ def child(
                     while not paints or paints[-1] < gone:
                         await asyncio.sleep(0.002)
                     seen.append(paints[-1] - committed)
+                    done = entry.item.id
+                    after_action.append(
+                        reading_of(lambda r, done=done: all(e.item.id != done for e in r.queue))[0]
+                    )
+                # A live poller's confirmation (`sync`, once per poll interval and live account):
+                # another process moves an account's `live_until` on. Written just after a reading,
+                # as a confirmation lands between two timed readings: how long the reading it wakes
+                # takes, and until the accounts' rows are repainted with it.
+                account = config.accounts[0].id
+                at = clock.now()
+                live = AccountHealth(account, "ok", last_sync_at=at, last_ok_at=at, mode="live")
+                confirmed: list[float] = []
+                after_health: list[float] = []
+                remade = 0
+                panel = screen.query_one(AccountsPanel)
+                for round in range(HEALTH_ROUNDS + 1):  # the first (never synced -> ok) is not counted
+                    while not app._reading_idle.is_set():  # the last reading done
+                        await asyncio.sleep(0.002)
+                    live = replace(live, live_until=clock.now() + timedelta(minutes=1 + round))
+                    other.set_health(live)
+                    committed = time.perf_counter()
+
+                    def shown(until: datetime | None = live.live_until) -> bool:
+                        data = panel.dashboard
+                        health = data.snapshot.health.get(account) if data is not None else None
+                        return health is not None and health.live_until == until
+
+                    while not shown():
+                        await asyncio.sleep(0.002)
+                    at_shown = time.perf_counter()
+                    while not paints or paints[-1] < at_shown:
+                        await asyncio.sleep(0.002)
+                    if round:
+                        confirmed.append(paints[-1] - committed)
+                        took, again = reading_of(
+                            lambda r, until=live.live_until: (
+                                getattr(r.snapshot.health.get(account), "live_until", 0) == until
+                            )
+                        )
+                        after_health.append(took)
+                        remade += again
             finally:
                 other.close()
             result["seen"] = seen
+            result["after_action_ms"] = after_action
+            result["confirmed"] = confirmed
+            result["after_health_ms"] = after_health
+            result["health_remade"] = remade
 
     asyncio.run(run())
     print(json.dumps(result))
@@ -373,6 +451,18 @@ def drive(args: argparse.Namespace, url: str | None) -> int:
         worst = max(seen)
         print(
             f"another_operator_seen: {worst:.2f} s, the slowest of {len(seen)} (median {statistics.median(seen):.2f} s; budget {BUDGETS['another_operator_seen']} s) {verdict(worst, BUDGETS['another_operator_seen'])}"
+        )
+    if result["after_health_ms"]:
+        health = statistics.median(result["after_health_ms"])
+        action = statistics.median(result["after_action_ms"])
+        print(
+            f"# a live confirmation (another process rewrites an account's health): accounts rows repainted after"
+            f" median {statistics.median(result['confirmed']) * 1000:.0f} ms; the queue made again by"
+            f" {result['health_remade']} of {len(result['after_health_ms'])} of its readings"
+        )
+        print(
+            f"health_write_reading: {health:.1f} ms, max {max(result['after_health_ms']):.1f} ms, the reading a health-only change wakes"
+            f" (a full reading, after an operator's action: {action:.0f} ms) (budget {BUDGETS['health_write_reading']:.0f} ms) {verdict(health, BUDGETS['health_write_reading'])}"
         )
     return 0
 

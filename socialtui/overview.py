@@ -6,8 +6,8 @@ It reads the store once and applies the care rules; it holds no logic of its own
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -213,6 +213,38 @@ def build_overview(
         poll_interval=poll_interval,
         tz=config.team.tz,
     )
+
+
+def with_health(overview: Overview, health: Mapping[str, AccountHealth], now: datetime) -> Overview:
+    """`overview` with the accounts' health (and how fresh their data is) read again at `now`, and
+    nothing else: what a reader does when only the health changed (a live poller confirming its
+    stream, about once per poll interval per account). The queue, its counts and the gaps stay as
+    they were made at `overview.generated_at`; an account's gap is made again only when the new
+    health changes whether it ever synced (before a successful sync its gap is unknown)."""
+    own_posts = overview.snapshot.own_posts
+    scheduled: dict[str, list[datetime]] | None = None
+    accounts = []
+    for row in overview.accounts:
+        account = row.account
+        seen = (health.get(account.id) or AccountHealth(account=account.id)).seen_at(now)
+        synced = seen.state == "ok" or seen.last_ok_at is not None
+        gap, forecast = row.gap, row.forecast
+        if synced != (row.health.state == "ok" or row.health.last_ok_at is not None):
+            if scheduled is None:
+                scheduled = _outbox_by_account(overview.snapshot.outbox)[0]
+            at = overview.generated_at
+            gap = care.quiet_gap(account, own_posts, at, synced=synced)
+            forecast = care.gap_forecast(account, gap, scheduled.get(account.id, []), at)
+        accounts.append(
+            replace(
+                row,
+                health=seen,
+                sync=care.sync_age(seen, overview.poll_interval, now),
+                gap=gap,
+                forecast=forecast,
+            )
+        )
+    return replace(overview, accounts=accounts, snapshot=replace(overview.snapshot, health=dict(health)))
 
 
 def build_status_overview(config: Config, store: Store, now: datetime, *, head: int = 0) -> Overview:

@@ -375,8 +375,9 @@ class Syncer:
     def _confirm_live(self, account_id: str) -> None:
         """Move the account's `live_until` on while its stream is up, once half of its hold is left:
         the sign, for every reader of the store, that this poller and its stream are still there.
-        Each confirmation is a health write that wakes every dashboard, so no more often than that
-        (a dead poller is still read as polling within the hold, two poll intervals)."""
+        Each confirmation is a health write that wakes every dashboard (which reads the accounts'
+        rows again for it, not the queue: `StoreFollower.read`), so no more often than that (a dead
+        poller is still read as polling within the hold, two poll intervals)."""
         poller = self.pollers.get(account_id)
         if poller is None or not poller.live:
             return  # the stream is down: the cycle it triggered says "polling"

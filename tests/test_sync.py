@@ -10,19 +10,21 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sandbox_env import NOW, make_team, socket_team
 
 from socialtui import care
+from socialtui.config import load_config
 from socialtui.overview import build_overview
 from socialtui.sandbox.server import start
 from socialtui.sandbox.world import World
-from socialtui.store import Store
+from socialtui.store import Store, open_store
 from socialtui.sync import Syncer
 from socialtui.sync import account_lease as Lease
+from socialtui.tui.data import StoreFollower
 
 
 @pytest.fixture
@@ -344,8 +346,25 @@ def test_a_killed_sync_service_leaves_no_account_live(tmp_path: Path) -> None:
             _wait(lambda: sandbox.world.stats.requests("acme-bluesky") >= 12, "a dozen Bluesky polls")
             alive = _status(config, env)["acme-mastodon"]
             assert alive["sync_mode"] == "live" and alive["health_level"] == "OK", alive
-            sync.send_signal(signal.SIGKILL)
-            sync.wait()
+            # A dashboard's reader of the store (`StoreFollower`, which reads a change to the
+            # health alone without the queue) says live too, and polling once the hold lapses.
+            settings = load_config(config)
+            store = open_store(settings)
+            try:
+                follower = StoreFollower(settings, store)
+
+                def mode() -> str:
+                    reading = follower.read(datetime.now(UTC))
+                    return next(
+                        a for a in reading.overview.accounts if a.account.id == "acme-mastodon"
+                    ).health.mode
+
+                assert mode() == "live"
+                sync.send_signal(signal.SIGKILL)
+                sync.wait()
+                _wait(lambda: mode() == "polling", "the dashboard's reading to say polling")
+            finally:
+                store.close()
             _wait(
                 lambda: _status(config, env)["acme-mastodon"]["sync_mode"] == "polling",
                 "status to say polling",

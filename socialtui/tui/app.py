@@ -359,6 +359,8 @@ class SocialApp(App[int]):
         """A flash and a notification when an item turns late or a direct message arrives; the
         terminal bell too where `[team] bell = true`. (Not at the first reading: what was already
         late then is in the header.)"""
+        if before.queue is now.queue:
+            return  # the same queue (only the clock or the accounts' health moved): nothing new
         was = {entry.item.id: entry.state for entry in before.queue}
         late = [e for e in now.queue if e.state == "late" and was.get(e.item.id) not in ("late",)]
         direct = [e for e in now.queue if e.item.id not in was and e.item.post.visibility == "direct"]

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from socialtui.care import QueueEntry, handoffs_waiting
 from socialtui.config import Config
 from socialtui.model import AuditEvent, Contact, HandoffNote, Item, Post, Shift, item_id
-from socialtui.overview import Overview, build_overview
+from socialtui.overview import Overview, build_overview, with_health
 from socialtui.store import Snapshot, Store
 from socialtui.store.follow import Follower
 
@@ -144,6 +144,9 @@ class StoreFollower:
         """The last full reading: (the table versions it read, it, how long it stands if nothing is
         written)."""
         self._lock = threading.Lock()
+        self.full_readings = 0
+        """How many readings applied the care rules to the whole store (the others stood on the
+        last one: nothing written, or only the accounts' health)."""
 
     def _list(self, table: str) -> list:
         """The table's objects as a list, made again only when the table changed."""
@@ -184,15 +187,25 @@ class StoreFollower:
             last = self._last
             if (
                 last is not None
-                and last[0] == versions
                 and last[1].shift_start == shift_start
-                and timedelta(0) <= now - last[1].now < last[2]
+                and timedelta(0) <= now - last[1].overview.generated_at < last[2]
             ):
-                # Nothing was written and the clock moved less than the slack: the last reading
-                # stands (its ages lag by under the slack). On a big store the care rules take
-                # seconds; applied every second for the clock alone, they would keep a core busy.
-                # A new reading all the same (readers wait on new readings), of the same overview.
-                return replace(last[1])
+                moved = {table for table, version in versions.items() if version != last[0][table]}
+                if not moved:
+                    # Nothing was written and the clock moved less than the slack: the last reading
+                    # stands (its ages lag by under the slack). On a big store the care rules take
+                    # seconds; applied every second for the clock alone, they would keep a core busy.
+                    # A new reading all the same (readers wait on new readings), of the same overview.
+                    return replace(last[1])
+                if moved == {"health"}:
+                    # Only the accounts' health: a live poller confirms its stream this way, about
+                    # once per poll interval and account. The accounts' rows are read again at
+                    # `now`; the queue (the costly part) stands as for the clock alone.
+                    overview = with_health(last[1].overview, follow.objects("health"), now)
+                    reading = replace(last[1], now=now, overview=overview)
+                    self._last = (versions, reading, last[2])
+                    return reading
+            self.full_readings += 1
             started = time.perf_counter()
             items: list[Item] = self._list("items")
             own: list[Post] = self._list("own")

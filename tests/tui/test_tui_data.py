@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
+import pytest
 from tuikit import ALICE, BOB, NOW, World, make_item, mastodon_author
 
-from socialtui.model import Draft
+from socialtui.model import AccountHealth, Draft
+from socialtui.overview import AccountOverview
 from socialtui.store import Store
-from socialtui.tui.data import AuditQuery, StoreFollower, TimelineQuery, item_for_post, read_audit, timeline
+from socialtui.tui import data
+from socialtui.tui.data import (
+    AuditQuery,
+    Dashboard,
+    StoreFollower,
+    TimelineQuery,
+    item_for_post,
+    read_audit,
+    timeline,
+)
 
 
 def test_the_bulky_files_are_decoded_again_only_when_another_process_changed_them(world: World) -> None:
@@ -111,3 +123,86 @@ def test_the_first_look_reads_the_head_of_the_queue_and_counts_the_rest(world: W
     everything = follower.first_look(NOW, oldest=len(whole.queue) + 5)
     assert not everything.partial, "a queue read to its end is whole"
     assert [entry.item.id for entry in everything.queue] == [entry.item.id for entry in whole.queue]
+
+
+def _row(reading: Dashboard, account: str) -> AccountOverview:
+    return next(row for row in reading.overview.accounts if row.account.id == account)
+
+
+def test_a_health_only_change_reads_the_accounts_again_and_not_the_queue(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live poller confirms its stream by rewriting the account's health, about once per poll
+    interval and account, and every dashboard wakes for it. On a big store the care rules over the
+    queue take a good part of a second (the reading stands for 4 times that while only the clock
+    moves): a change to the health alone reads the accounts' rows again, at the reading's time, and
+    leaves the queue as it was made."""
+    monkeypatch.setattr(data, "CLOCK_SLACK_SHARE", 10**6)  # a big store's slack: CLOCK_SLACK_MAX
+    follower = StoreFollower(world.config, world.store, ALICE.operator)
+    first = follower.read(NOW)
+    assert follower.full_readings == 1 and _row(first, "acme-mastodon").health.mode == ""
+    poller = Store(world.config.team.data_dir)  # the sync service's process
+    try:
+        at = NOW + timedelta(seconds=2)
+        live = AccountHealth(
+            "acme-mastodon",
+            "ok",
+            last_sync_at=at,
+            last_ok_at=at,
+            mode="live",
+            live_until=at + timedelta(seconds=60),
+        )
+        poller.set_health(live)
+        confirmed = follower.read(at)
+        assert follower.full_readings == 1, "no care rules applied over the queue for a health write"
+        assert confirmed.queue is first.queue and confirmed.items is first.items
+        row = _row(confirmed, "acme-mastodon")
+        assert (row.health.mode, row.health.live_until, confirmed.now) == ("live", live.live_until, at)
+        assert row.sync.age_s == 0.0 and row.health_summary == "ok, live"
+        assert row.gap.state != "unknown", "the account synced: its gap is known from its posts"
+        assert confirmed.snapshot.health["acme-mastodon"] == live
+        other, before = _row(confirmed, "acme-bluesky"), _row(first, "acme-bluesky")
+        assert (other.health, other.gap, other.unanswered) == (before.health, before.gap, before.unanswered)
+
+        poller.set_health(replace(live, live_until=at + timedelta(seconds=90)))  # the next confirmation
+        again = follower.read(at + timedelta(seconds=1))
+        assert follower.full_readings == 1 and again.queue is first.queue
+        assert _row(again, "acme-mastodon").health.live_until == at + timedelta(seconds=90)
+
+        poller.set_health(replace(live, mode="polling", live_until=None))  # the stream failed
+        assert _row(follower.read(at + timedelta(seconds=2)), "acme-mastodon").health.mode == "polling"
+        assert follower.full_readings == 1
+
+        poller.set_health(live)
+        poller.mark_done(world.items[0], "spam", BOB, NOW)  # the health and the queue: all of it again
+        mixed = follower.read(at + timedelta(seconds=3))
+        assert follower.full_readings == 2 and world.items[0].id not in {e.item.id for e in mixed.queue}
+        assert _row(mixed, "acme-mastodon").health.mode == "live"
+    finally:
+        poller.close()
+
+
+def test_a_live_confirmation_that_lapses_reads_as_polling_after_health_only_readings(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The promise of `AccountHealth.live_until` holds through the light readings: once a dead
+    poller's confirmation lapses (two poll intervals), the next reading past the clock's slack says
+    polling, with nothing written to the store."""
+    monkeypatch.setattr(data, "CLOCK_SLACK_SHARE", 10**6)
+    follower = StoreFollower(world.config, world.store)
+    follower.read(NOW)
+    poller = Store(world.config.team.data_dir)
+    try:
+        hold = 2 * world.config.team.poll_interval
+        poller.set_health(
+            AccountHealth(
+                "acme-mastodon", "ok", last_sync_at=NOW, last_ok_at=NOW, mode="live", live_until=NOW + hold
+            )
+        )
+    finally:
+        poller.close()  # the poller dies: nothing confirms the stream again
+    assert _row(follower.read(NOW + timedelta(seconds=1)), "acme-mastodon").health.mode == "live"
+    assert follower.full_readings == 1
+    lapsed = follower.read(NOW + hold + data.CLOCK_SLACK_MAX)
+    assert _row(lapsed, "acme-mastodon").health.mode == "polling"
+    assert _row(lapsed, "acme-mastodon").health_summary == "ok"

@@ -3,6 +3,7 @@ another process stored shows in the queue (the watching thread woke on the store
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from tuikit import World, make_item, screen_text, wait_for
@@ -66,3 +67,39 @@ async def test_the_accounts_rows_say_live_or_poll_at_80_columns(world: World) ->
         app.screen.query_one("#help-keys").scroll_end(animate=False)
         await wait_for(lambda: "Signs in the accounts rows" in screen_text(app), pilot, what="the legend")
         assert "the server streams the account's notifications" in screen_text(app)
+
+
+async def test_a_live_confirmation_repaints_the_accounts_row_and_leaves_the_queue(world: World) -> None:
+    """The sync service confirms a live stream by rewriting the account's health, once per poll
+    interval: the dashboard wakes for it, reads the accounts' rows again (the row says `live`) and
+    neither applies the care rules to the queue again nor hands the queue table a new queue."""
+    app = world.app(refresh_every=60)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        await wait_for(lambda: app._store_watcher is not None, pilot, what="the watching thread")
+        table = app.screen.query_one(QueueTable)
+        entries, readings = table.entries, app.follower.full_readings
+
+        def row(handle: str) -> str:
+            return next((line for line in screen_text(app).splitlines() if handle in line), "")
+
+        now = world.clock.now()
+        poller = Store(world.config.team.data_dir)  # the sync service's process, in effect
+        try:
+            health = AccountHealth(
+                "acme-mastodon",
+                "ok",
+                last_sync_at=now,
+                last_ok_at=now,
+                mode="live",
+                live_until=now + timedelta(seconds=60),
+            )
+            poller.set_health(health)
+            await wait_for(lambda: row("@acme@").rstrip().endswith(" live"), pilot, what="the row live")
+            poller.set_health(replace(health, mode="polling", live_until=None))
+            await wait_for(lambda: row("@acme@").rstrip().endswith(" poll"), pilot, what="the row poll")
+        finally:
+            poller.close()
+        assert app.follower.full_readings == readings, "the care rules were applied to the queue again"
+        assert table.entries is entries, "the queue table was handed a new queue"
+        assert len(queue_ids(app)) == 4

@@ -137,6 +137,13 @@ class MainScreen(Screen[None]):
             return  # the last reading again (nothing written since): nothing to redraw
         self.query_one(HeaderBar).dashboard = data
         self.query_one(AccountsPanel).dashboard = data
+        if (
+            shown is not None
+            and shown.queue is data.queue
+            and shown.tags is data.tags
+            and shown.snapshot.drafts is data.snapshot.drafts
+        ):
+            return  # only the accounts' health was read again (`StoreFollower.read`): the queue stands
         queue = self.query_one(QueueTable)
         queue.now = data.now
         queue.drafted = frozenset(data.snapshot.drafts)
