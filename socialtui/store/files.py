@@ -395,12 +395,16 @@ def _signature(st: os.stat_result) -> Signature:
 class TableFiles:
     """One table of the store: `tables/NAME/PART.json` files, locked together by `tables/NAME.lock`.
 
-    `load` reads a partition without any lock and keeps what it decoded, by the file's signature;
-    `save` (under the exclusive lock) replaces one partition file atomically. Thread-safe.
+    `load` reads a partition without any lock and keeps what it decoded, by the file's signature
+    (unless `keep` is off: the bulky tables, whose decoded documents would hold several times their
+    files' size in every process that read them once); `save` (under the exclusive lock) replaces
+    one partition file atomically. Thread-safe.
     """
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, keep: bool = True) -> None:
         self.name = name
+        self.keep = keep
+        """Keep the decoded partitions (by signature) for the next `load`."""
         self.directory = root / name
         self.lock = FileLock(root / f"{name}.lock")
         self._cache: dict[str, tuple[Signature, dict[str, Any]]] = {}
@@ -538,8 +542,9 @@ class TableFiles:
         finally:
             os.close(fd)
         docs = self._decode(path, b"".join(chunks))
-        with self._cache_lock:
-            self._cache[part] = (signature, docs)
+        if self.keep:
+            with self._cache_lock:
+                self._cache[part] = (signature, docs)
         return signature, docs
 
     def _decode(self, path: Path, raw: bytes) -> dict[str, Any]:
@@ -587,8 +592,9 @@ class TableFiles:
         except OSError:
             self.forget(part)
             return
-        with self._cache_lock:
-            self._cache[part] = (signature, docs)
+        if self.keep:
+            with self._cache_lock:
+                self._cache[part] = (signature, docs)
         if self.summarize is not None:
             self._write_summary(part, signature, self.summarize(docs))
 

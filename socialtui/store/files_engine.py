@@ -428,7 +428,10 @@ class FilesEngine(Engine):
             return files
         if not self._open(write):
             return TableFiles(self.tables_dir, table)  # nothing there: every read is empty
-        files = TableFiles(self.tables_dir, table)
+        # The day-partitioned tables (items, own posts, home timelines) are most of the store: a
+        # process that read them once would hold them decoded for good (a dashboard keeps what it
+        # needs of them, decoded its own way). Read again when asked; the small tables are kept.
+        files = TableFiles(self.tables_dir, table, keep=not schema.TABLES[table].per_day)
         if table == "items":
             files.summarize = _item_rows
         ensure_dir(files.directory)  # and refuse a symbolic link planted in its place

@@ -3,6 +3,10 @@
 A `Follower` keeps the model objects of some tables and asks the engine what changed since its last
 token (`Engine.changes`), so that a dashboard pays for what changed, never for the whole store: a
 document that came back unchanged is not decoded again, and a table nobody wrote is not read.
+
+What came back unchanged is told by a fingerprint of each document (a hash of its JSON), not by the
+document kept beside its object: tens of thousands of items and posts, held twice, were most of a
+dashboard's memory.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping
 from typing import Any
+
+import orjson
 
 from socialtui.model import (
     AccountHealth,
@@ -45,6 +51,16 @@ MODELS: dict[str, type] = {
 }
 
 
+def fingerprint(doc: Any) -> int:
+    """What tells a document that came back unchanged from one that changed: a hash of its JSON
+    (64 bits: two versions of one document collide once in 2**64; the same document with its keys
+    in another order is decoded once more, which is harmless)."""
+    try:
+        return hash(orjson.dumps(doc))
+    except TypeError:  # not JSON (a hand-made document): its text stands for it
+        return hash(repr(doc))
+
+
 class Follower:
     """The decoded content of `tables`, brought up to date by `refresh()`. Thread-safe."""
 
@@ -52,7 +68,8 @@ class Follower:
         self.engine = engine
         self.tables = tuple(tables)
         self._token: Any = None
-        self._raw: dict[str, dict[str, Any]] = {t: {} for t in self.tables}
+        self._seen: dict[str, dict[str, int]] = {t: {} for t in self.tables}
+        """Per table, the fingerprint (`fingerprint`) of each document decoded."""
         self._objects: dict[str, dict[str, Any]] = {t: {} for t in self.tables}
         self.versions: dict[str, int] = {t: 0 for t in self.tables}
         """Bumped whenever a table's content changed: tells readers when to rebuild what derives from it."""
@@ -64,27 +81,28 @@ class Follower:
             token, changes = self.engine.changes(self._token, self.tables)
             changed = set()
             for table, docs in changes.items():
-                raw, objects = self._raw[table], self._objects[table]
+                seen, objects = self._seen[table], self._objects[table]
                 model = MODELS.get(table)
                 moved = False
                 if isinstance(changes, Everything):  # the whole table: what it lacks was deleted
-                    for key in [key for key in raw if key not in docs]:
-                        del raw[key]
+                    for key in [key for key in seen if key not in docs]:
+                        del seen[key]
                         objects.pop(key, None)
                         moved = True
                 for key, doc in docs.items():
                     if doc is None:
-                        if raw.pop(key, None) is not None:
+                        if seen.pop(key, None) is not None:
                             objects.pop(key, None)
                             moved = True
                         continue
-                    if raw.get(key) == doc:
+                    mark = fingerprint(doc)
+                    if seen.get(key) == mark:
                         continue  # came back unchanged (an engine may send a superset)
                     try:
                         objects[key] = from_record(model, doc) if model is not None else doc
                     except (ValueError, KeyError, TypeError):
                         continue  # not ours to show (a line cut short, a hand edit): skipped
-                    raw[key] = doc
+                    seen[key] = mark
                     moved = True
                 if moved:
                     self.versions[table] += 1
