@@ -32,7 +32,7 @@ from socialtui.model import (
     Shift,
     from_record,
 )
-from socialtui.store.engine import Engine, Everything
+from socialtui.store.engine import Engine
 
 MODELS: dict[str, type] = {
     "items": Item,
@@ -78,22 +78,20 @@ class Follower:
     def refresh(self) -> set[str]:
         """Apply what changed since the last call; returns the tables whose content changed."""
         with self._lock:
-            token, changes = self.engine.changes(self._token, self.tables)
-            changed = set()
-            for table, docs in changes.items():
+            changed: set[str] = set()
+            whole: dict[str, set[str]] = {}
+            """The tables that came whole (`Everything`), with the keys they hold."""
+
+            def take(table: str, docs: Mapping[str, Any], everything: bool) -> None:
                 seen, objects = self._seen[table], self._objects[table]
                 model = MODELS.get(table)
-                moved = False
-                if isinstance(changes, Everything):  # the whole table: what it lacks was deleted
-                    for key in [key for key in seen if key not in docs]:
-                        del seen[key]
-                        objects.pop(key, None)
-                        moved = True
+                if everything:
+                    whole.setdefault(table, set()).update(docs)
                 for key, doc in docs.items():
                     if doc is None:
                         if seen.pop(key, None) is not None:
                             objects.pop(key, None)
-                            moved = True
+                            changed.add(table)
                         continue
                     mark = fingerprint(doc)
                     if seen.get(key) == mark:
@@ -103,10 +101,19 @@ class Follower:
                     except (ValueError, KeyError, TypeError):
                         continue  # not ours to show (a line cut short, a hand edit): skipped
                     seen[key] = mark
-                    moved = True
-                if moved:
-                    self.versions[table] += 1
                     changed.add(table)
+
+            # A part at a time (`Engine.follow`): the documents of one part are decoded and let go
+            # before the next is read.
+            token = self.engine.follow(self._token, self.tables, take)
+            for table, keys in whole.items():  # the whole table: what it lacks was deleted
+                seen, objects = self._seen[table], self._objects[table]
+                for key in [key for key in seen if key not in keys]:
+                    del seen[key]
+                    objects.pop(key, None)
+                    changed.add(table)
+            for table in changed:
+                self.versions[table] += 1
             self._token = token
             return changed
 
