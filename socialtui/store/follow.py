@@ -61,6 +61,25 @@ def fingerprint(doc: Any) -> int:
         return hash(repr(doc))
 
 
+SHARED_MAX = 100_000
+
+
+def share(decoded: Item | Post, shared: dict[Any, Any]) -> None:
+    """Make a decoded item or post use the one object of its author, account id, kind and
+    visibility held in `shared` (filled as they come): thousands of posts by a few hundred people,
+    through twenty accounts, each decoded with its own copies, were a good part of a dashboard's
+    memory. The objects are frozen for their users; this is their decoding, before anyone saw them."""
+    if len(shared) > SHARED_MAX:  # people and accounts come and go: start again, now and then
+        shared.clear()
+    post = decoded.post if isinstance(decoded, Item) else decoded
+    if isinstance(decoded, Item):
+        object.__setattr__(decoded, "account", shared.setdefault(decoded.account, decoded.account))
+        object.__setattr__(decoded, "kind", shared.setdefault(decoded.kind, decoded.kind))
+    object.__setattr__(post, "account", shared.setdefault(post.account, post.account))
+    object.__setattr__(post, "visibility", shared.setdefault(post.visibility, post.visibility))
+    object.__setattr__(post, "author", shared.setdefault(post.author, post.author))
+
+
 class Follower:
     """The decoded content of `tables`, brought up to date by `refresh()`. Thread-safe."""
 
@@ -74,6 +93,8 @@ class Follower:
         self.versions: dict[str, int] = {t: 0 for t in self.tables}
         """Bumped whenever a table's content changed: tells readers when to rebuild what derives from it."""
         self._lock = threading.Lock()
+        self._shared: dict[Any, Any] = {}
+        """One object for each author and each account id, kind and visibility (`share`)."""
 
     def refresh(self) -> set[str]:
         """Apply what changed since the last call; returns the tables whose content changed."""
@@ -100,6 +121,8 @@ class Follower:
                         objects[key] = from_record(model, doc) if model is not None else doc
                     except (ValueError, KeyError, TypeError):
                         continue  # not ours to show (a line cut short, a hand edit): skipped
+                    if model is Item or model is Post:
+                        share(objects[key], self._shared)
                     seen[key] = mark
                     changed.add(table)
 
