@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from tuikit import ALICE, BOB, NOW, World, make_item, mastodon_author
 
-from socialtui.model import Draft
+from socialtui.model import Author, Draft
 from socialtui.store import Store
 from socialtui.tui.data import AuditQuery, StoreFollower, TimelineQuery, item_for_post, read_audit, timeline
 
@@ -111,3 +111,23 @@ def test_the_first_look_reads_the_head_of_the_queue_and_counts_the_rest(world: W
     everything = follower.first_look(NOW, oldest=len(whole.queue) + 5)
     assert not everything.partial, "a queue read to its end is whole"
     assert [entry.item.id for entry in everything.queue] == [entry.item.id for entry in whole.queue]
+
+
+def test_the_first_look_counts_what_the_full_reading_shows(world: World) -> None:
+    """The first look counts the open items without decoding them (the store's tally): an item
+    one of our own accounts wrote, one answered, and one of an account not in the config are no
+    work there as in the full reading."""
+    ours = Author("mastodon", "acme@mastodon.example", "us", "Acme")
+    written_by_us = make_item("acme-bluesky", "by-us", ours, "cross-post from our other account", 50)
+    answered = make_item("acme-mastodon", "answered", mastodon_author("sam"), "thanks!", 40)
+    elsewhere = make_item("gone-account", "elsewhere", mastodon_author("kim"), "hello?", 30)
+    world.store.put_items([written_by_us, answered, elsewhere])
+    world.store.mark_done(answered, "thanked", ALICE, NOW)
+    follower = StoreFollower(world.config, world.store, ALICE.operator)
+    whole = follower.read(NOW)
+    assert written_by_us.id not in {entry.item.id for entry in whole.queue}
+    first = follower.first_look(NOW, oldest=1)
+    assert first.partial and first.unanswered == len(whole.queue)
+    assert {a.account.id: a.unanswered for a in first.overview.accounts} == {
+        a.account.id: a.unanswered for a in whole.overview.accounts
+    }
