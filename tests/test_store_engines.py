@@ -349,3 +349,18 @@ def test_newest_each_is_each_accounts_newest_scan(tmp_path: Path, engine_url: st
 
     inside, scanned = store.engine.transact(["own"], body)
     assert inside == scanned and inside["b"]["created_at"] == (NOW + timedelta(minutes=1)).isoformat()  # type: ignore[index]
+
+
+def test_a_dossier_finds_an_item_written_where_the_last_read_found_none(
+    tmp_path: Path, engine_url: str
+) -> None:
+    """The files engine skips the partitions a read found without the person's items (the dossier
+    reads a few, not the store): one written since is found all the same, by this process or another."""
+    store = open_store(tmp_path, engine_url)
+    today, yesterday = NOW, NOW - timedelta(days=1)
+    store.put_items([make_item(0, at=today), make_item(1, at=yesterday)])  # user0 today, user1 yesterday
+    key = make_item(0).post.author.contact_key
+    assert [item.id for item in store.dossier(key).items] == [make_item(0).id]
+    for n, writer in ((7, store), (14, open_store(tmp_path, engine_url))):  # user0 again, yesterday
+        writer.put_items([make_item(n, at=yesterday)])
+        assert make_item(n).id in {item.id for item in store.dossier(key).items}

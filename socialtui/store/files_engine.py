@@ -168,7 +168,10 @@ class _FilesView(Reader):
         elif not spec.per_day and q is not None and q.account is not None:
             yield files.load(q.account)  # its one file: no need to list the others
         else:
+            refs = q.refs if q is not None and files.ref is not None else None
             for part in _wanted(spec, files.parts(), q):
+                if refs is not None and not files.may_hold(part, refs):
+                    continue
                 yield files.load(part)
 
     def get(self, table: str, key: str) -> Doc | None:
@@ -433,6 +436,8 @@ class FilesEngine(Engine):
         # process that read them once would hold them decoded for good (a dashboard keeps what it
         # needs of them, decoded its own way). Read again when asked; the small tables are kept.
         files = TableFiles(self.tables_dir, table, keep=not schema.TABLES[table].per_day)
+        if schema.TABLES[table].per_day:  # a dossier's reads (by ref) skip what holds none of it
+            files.ref = schema.TABLES[table].ref
         if table == "items":
             files.summarize = _item_rows
         ensure_dir(files.directory)  # and refuse a symbolic link planted in its place
