@@ -419,6 +419,8 @@ def drive(args: argparse.Namespace, url: str | None) -> int:
             print(done.stderr, file=sys.stderr)
             return 1
         result = json.loads(done.stdout.strip().splitlines()[-1])
+        if os.environ.get("BENCH_RAW"):
+            print(json.dumps({k: v for k, v in result.items() if isinstance(v, list)}))
     cold = result["first_paint"] - spawned
     print(
         f"# every open item read and shown after {result['full_paint'] - spawned:.2f} s, RSS then {result['rss_full']:.0f} MB"

@@ -203,6 +203,39 @@ def test_a_follower_sees_only_what_changed(tmp_path: Path, engine_url: str) -> N
     assert os.environ.get("SOCIALTUI_STORE") is None or engine_url
 
 
+def test_follow_hands_over_what_changes_gives_a_part_at_a_time(tmp_path: Path, engine_url: str) -> None:
+    """`Engine.follow` (what the dashboard reads with, so that it never holds every document at
+    once) hands over, in parts with each key once, what `changes` gives; deletions included."""
+    store = open_store(tmp_path, engine_url)
+    days = [NOW - timedelta(days=d) for d in range(3)]  # several partitions on the files engine
+    store.put_items([make_item(n, "acme" if n % 2 else "beta", days[n % 3]) for n in range(12)])
+    engine = store.engine
+
+    def followed(token: object) -> tuple[object, dict[str, dict[str, object]]]:
+        got: dict[str, dict[str, object]] = {}
+
+        def take(table: str, docs: object, _whole: bool) -> None:
+            assert isinstance(docs, dict) or hasattr(docs, "items")
+            part = got.setdefault(table, {})
+            assert not set(part) & set(docs)  # type: ignore[arg-type]
+            part.update(docs)  # type: ignore[arg-type]
+
+        return engine.follow(token, ["items", "states"], take), got
+
+    first, everything = followed(None)
+    _, changes = engine.changes(None, ["items", "states"])
+    ids = {make_item(n, "acme" if n % 2 else "beta").id for n in range(12)}
+    assert set(everything["items"]) == set(changes["items"]) == ids
+    assert everything["items"] == changes["items"]
+    store.mark_done(make_item(1, "acme", days[1]), "spam", ALICE, NOW)
+    store.reopen(make_item(1, "acme", days[1]), ALICE, NOW)
+    store.mark_done(make_item(2, "beta", days[2]), "spam", ALICE, NOW)
+    _, later = followed(first)
+    state_id = make_item(2, "beta", days[2]).id
+    assert later.get("states", {}).get(state_id) is not None
+    assert all(doc is None for key, doc in later.get("states", {}).items() if key != state_id)
+
+
 def test_documents_that_change_account_move_in_one_bulk_write(tmp_path: Path, engine_url: str) -> None:
     """A write of many documents, some of whose account changed (the files engine moves them to
     another partition), leaves each document once, where its account says."""
@@ -316,3 +349,18 @@ def test_newest_each_is_each_accounts_newest_scan(tmp_path: Path, engine_url: st
 
     inside, scanned = store.engine.transact(["own"], body)
     assert inside == scanned and inside["b"]["created_at"] == (NOW + timedelta(minutes=1)).isoformat()  # type: ignore[index]
+
+
+def test_a_dossier_finds_an_item_written_where_the_last_read_found_none(
+    tmp_path: Path, engine_url: str
+) -> None:
+    """The files engine skips the partitions a read found without the person's items (the dossier
+    reads a few, not the store): one written since is found all the same, by this process or another."""
+    store = open_store(tmp_path, engine_url)
+    today, yesterday = NOW, NOW - timedelta(days=1)
+    store.put_items([make_item(0, at=today), make_item(1, at=yesterday)])  # user0 today, user1 yesterday
+    key = make_item(0).post.author.contact_key
+    assert [item.id for item in store.dossier(key).items] == [make_item(0).id]
+    for n, writer in ((7, store), (14, open_store(tmp_path, engine_url))):  # user0 again, yesterday
+        writer.put_items([make_item(n, at=yesterday)])
+        assert make_item(n).id in {item.id for item in store.dossier(key).items}

@@ -255,6 +255,11 @@ class Everything(dict[str, dict[str, Doc | None]]):
     follower holds and this leaves out was deleted meanwhile."""
 
 
+Take = Callable[[str, Mapping[str, Doc | None], bool], None]
+"""`Engine.follow`'s receiver: (table, some of its changed documents, whether they are part of the
+table's whole content, as `Everything` is)."""
+
+
 @dataclass
 class Lease(ABC):
     """The right to do something alone (poll one account) across every process that shares the store.
@@ -316,6 +321,18 @@ class Engine(ABC):
     def changes(self, token: Any, tables: Collection[str]) -> tuple[Any, Changes]:
         """(a new token, what changed in `tables` since `token`; everything when `token` is None)."""
 
+    def follow(self, token: Any, tables: Collection[str], take: Take) -> Any:
+        """`changes`, handed to `take` a part at a time (a table may come in several parts, each
+        key once), so that a reader decoding them needs never hold all the documents at once;
+        returns the new token. The parts of `Everything` come with `whole`: the keys of all the
+        parts of a table are its whole content. Here: `changes` in one part per table; the files
+        engine hands over a partition at a time."""
+        token, changes = self.changes(token, tables)
+        whole = isinstance(changes, Everything)
+        for table, docs in changes.items():
+            take(table, docs, whole)
+        return token
+
     @abstractmethod
     def wait(self, token: Any, tables: Collection[str], timeout: float) -> bool:
         """Block until `tables` may have changed since `token` (True) or `timeout` seconds (False)."""
@@ -355,6 +372,7 @@ __all__ = [
     "Lease",
     "Changes",
     "Everything",
+    "Take",
     "Doc",
     "EngineInfo",
     "TableCount",

@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -395,17 +395,25 @@ def _signature(st: os.stat_result) -> Signature:
 class TableFiles:
     """One table of the store: `tables/NAME/PART.json` files, locked together by `tables/NAME.lock`.
 
-    `load` reads a partition without any lock and keeps what it decoded, by the file's signature;
-    `save` (under the exclusive lock) replaces one partition file atomically. Thread-safe.
+    `load` reads a partition without any lock and keeps what it decoded, by the file's signature
+    (unless `keep` is off: the bulky tables, whose decoded documents would hold several times their
+    files' size in every process that read them once); `save` (under the exclusive lock) replaces
+    one partition file atomically. Thread-safe.
     """
 
-    def __init__(self, root: Path, name: str) -> None:
+    def __init__(self, root: Path, name: str, keep: bool = True) -> None:
         self.name = name
+        self.keep = keep
+        """Keep the decoded partitions (by signature) for the next `load`."""
         self.directory = root / name
         self.lock = FileLock(root / f"{name}.lock")
         self._cache: dict[str, tuple[Signature, dict[str, Any]]] = {}
         self._cache_lock = threading.Lock()
         self._names: dict[str, str | None] = {}
+        self.ref: Callable[[dict[str, Any]], str] | None = None
+        """The table's `ref` (schema), if its partitions are indexed by it: `may_hold`."""
+        self._refs: dict[str, tuple[Signature, frozenset[int]]] = {}
+        """Per partition read: the signature of the file, and the hashes of its documents' refs."""
         self.summarize: Callable[[Mapping[str, Any]], list[Any]] | None = None
         """What a partition's summary holds (JSON rows made from its documents), if the table keeps
         summaries: `summary` reads them instead of the partition (the items' tally, `status`)."""
@@ -456,6 +464,31 @@ class TableFiles:
             if part is not None:
                 out.append((name, part))
         return out
+
+    def may_hold(self, part: str, refs: Collection[str]) -> bool:
+        """Whether the partition, as its file is now, may hold a document whose ref is one of
+        `refs`: False only when a read of this very file found none (a contact's dossier reads the
+        few partitions that hold their items, not every item of the store)."""
+        known = self._refs.get(part)
+        if known is None:
+            return True
+        try:
+            if _signature(os.lstat(self.path(part))) != known[0]:
+                return True
+        except FileNotFoundError:
+            return False
+        return any(hash(ref) in known[1] for ref in refs)
+
+    def _index(self, part: str, signature: Signature, docs: Mapping[str, Any]) -> None:
+        if self.ref is None:
+            return
+        ref = self.ref
+        try:
+            hashes = frozenset(hash(ref(doc)) for doc in docs.values())
+        except (KeyError, TypeError, AttributeError):  # a document not as written: no index
+            self._refs.pop(part, None)
+            return
+        self._refs[part] = (signature, hashes)
 
     def load(self, part: str) -> dict[str, Any]:
         """The partition's documents (read-only for the caller), decoded again only if its file
@@ -538,8 +571,10 @@ class TableFiles:
         finally:
             os.close(fd)
         docs = self._decode(path, b"".join(chunks))
-        with self._cache_lock:
-            self._cache[part] = (signature, docs)
+        self._index(part, signature, docs)
+        if self.keep:
+            with self._cache_lock:
+                self._cache[part] = (signature, docs)
         return signature, docs
 
     def _decode(self, path: Path, raw: bytes) -> dict[str, Any]:
@@ -587,8 +622,10 @@ class TableFiles:
         except OSError:
             self.forget(part)
             return
-        with self._cache_lock:
-            self._cache[part] = (signature, docs)
+        self._index(part, signature, docs)
+        if self.keep:
+            with self._cache_lock:
+                self._cache[part] = (signature, docs)
         if self.summarize is not None:
             self._write_summary(part, signature, self.summarize(docs))
 
@@ -596,8 +633,10 @@ class TableFiles:
         with self._cache_lock:
             if part is None:
                 self._cache.clear()
+                self._refs.clear()
             else:
                 self._cache.pop(part, None)
+                self._refs.pop(part, None)
 
 
 def save_together(

@@ -49,6 +49,7 @@ from socialtui.store.engine import (
     StoreError,
     StoreWriteFailed,
     TableCount,
+    Take,
     Tally,
     Writer,
     author_key,
@@ -167,7 +168,10 @@ class _FilesView(Reader):
         elif not spec.per_day and q is not None and q.account is not None:
             yield files.load(q.account)  # its one file: no need to list the others
         else:
+            refs = q.refs if q is not None and files.ref is not None else None
             for part in _wanted(spec, files.parts(), q):
+                if refs is not None and not files.may_hold(part, refs):
+                    continue
                 yield files.load(part)
 
     def get(self, table: str, key: str) -> Doc | None:
@@ -428,7 +432,12 @@ class FilesEngine(Engine):
             return files
         if not self._open(write):
             return TableFiles(self.tables_dir, table)  # nothing there: every read is empty
-        files = TableFiles(self.tables_dir, table)
+        # The day-partitioned tables (items, own posts, home timelines) are most of the store: a
+        # process that read them once would hold them decoded for good (a dashboard keeps what it
+        # needs of them, decoded its own way). Read again when asked; the small tables are kept.
+        files = TableFiles(self.tables_dir, table, keep=not schema.TABLES[table].per_day)
+        if schema.TABLES[table].per_day:  # a dossier's reads (by ref) skip what holds none of it
+            files.ref = schema.TABLES[table].ref
         if table == "items":
             files.summarize = _item_rows
         ensure_dir(files.directory)  # and refuse a symbolic link planted in its place
@@ -510,16 +519,27 @@ class FilesEngine(Engine):
         """The token: per table, its directory's signature and, per partition, the file's signature
         and the keys it held (so that a key gone from a changed partition, or a partition gone, is
         reported deleted)."""
+        changed: Changes = {}
+
+        def take(table: str, docs: Mapping[str, Doc | None], _whole: bool) -> None:
+            changed.setdefault(table, {}).update(docs)
+
+        return self.follow(token, tables, take), changed
+
+    def follow(self, token: Any, tables: Collection[str], take: Take) -> Any:
+        """`changes` a partition at a time: each changed partition's documents are handed over as
+        soon as it is read, then let go (a dashboard's first reading decodes every item and post;
+        had they all been parsed first, the peak would stay as the process's size). A document
+        that moved partitions is handed over present, never gone."""
         old = token or {}
         new: dict[str, Any] = {}
-        changed: Changes = {}
         for table in sorted(set(tables)):
             if schema.TABLES[table].log:
                 offset = self._audit_offset(old.get(table))
                 events, end = self._read_log_from(offset)
                 st = self._audit_signature()
                 new[table] = (st[0] if st else None, end)
-                changed[table] = {f"{offset}+{i}": doc for i, doc in enumerate(events)}
+                take(table, {f"{offset}+{i}": doc for i, doc in enumerate(events)}, False)
                 continue
             files = self.table_files(table)
             previous_token: tuple[Any, dict[str, tuple[Any, frozenset[str]]]] = old.get(table) or (None, {})
@@ -535,11 +555,11 @@ class FilesEngine(Engine):
                 continue
             now = files.signatures()
             parts: dict[str, tuple[Any, frozenset[str]]] = {}
-            gone: dict[str, Doc | None] = {}
-            present: dict[str, Doc | None] = {}
+            gone: set[str] = set()
+            present: set[str] = set()
             for part, (_, keys) in before.items():
                 if part not in now:
-                    gone.update(dict.fromkeys(keys))
+                    gone.update(keys)
             for part, signature in now.items():
                 previous = before.get(part)
                 if previous is not None and previous[0] == signature:
@@ -548,14 +568,17 @@ class FilesEngine(Engine):
                 docs = files.load(part)
                 keys = frozenset(docs)
                 parts[part] = (signature, keys)
-                present.update(docs)
+                present.update(keys)
                 if previous is not None:
-                    gone.update(dict.fromkeys(previous[1] - keys))
+                    gone.update(previous[1] - keys)
+                if docs:
+                    take(table, docs, False)
             new[table] = (directory, parts)
-            if token is None or gone or present:
-                gone.update(present)  # a document that moved partitions is present, not gone
-                changed[table] = gone
-        return new, changed
+            if token is None and not present and not gone:
+                take(table, {}, False)  # the first look at an empty table: it is there, empty
+            elif gone - present:
+                take(table, dict.fromkeys(gone - present), False)
+        return new
 
     def _audit_offset(self, previous: Any) -> int:
         if previous is None:

@@ -3,6 +3,10 @@
 A `Follower` keeps the model objects of some tables and asks the engine what changed since its last
 token (`Engine.changes`), so that a dashboard pays for what changed, never for the whole store: a
 document that came back unchanged is not decoded again, and a table nobody wrote is not read.
+
+What came back unchanged is told by a fingerprint of each document (a hash of its JSON), not by the
+document kept beside its object: tens of thousands of items and posts, held twice, were most of a
+dashboard's memory.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Mapping
 from typing import Any
+
+import orjson
 
 from socialtui.model import (
     AccountHealth,
@@ -26,7 +32,7 @@ from socialtui.model import (
     Shift,
     from_record,
 )
-from socialtui.store.engine import Engine, Everything
+from socialtui.store.engine import Engine
 
 MODELS: dict[str, type] = {
     "items": Item,
@@ -45,6 +51,35 @@ MODELS: dict[str, type] = {
 }
 
 
+def fingerprint(doc: Any) -> int:
+    """What tells a document that came back unchanged from one that changed: a hash of its JSON
+    (64 bits: two versions of one document collide once in 2**64; the same document with its keys
+    in another order is decoded once more, which is harmless)."""
+    try:
+        return hash(orjson.dumps(doc))
+    except TypeError:  # not JSON (a hand-made document): its text stands for it
+        return hash(repr(doc))
+
+
+SHARED_MAX = 100_000
+
+
+def share(decoded: Item | Post, shared: dict[Any, Any]) -> None:
+    """Make a decoded item or post use the one object of its author, account id, kind and
+    visibility held in `shared` (filled as they come): thousands of posts by a few hundred people,
+    through twenty accounts, each decoded with its own copies, were a good part of a dashboard's
+    memory. The objects are frozen for their users; this is their decoding, before anyone saw them."""
+    if len(shared) > SHARED_MAX:  # people and accounts come and go: start again, now and then
+        shared.clear()
+    post = decoded.post if isinstance(decoded, Item) else decoded
+    if isinstance(decoded, Item):
+        object.__setattr__(decoded, "account", shared.setdefault(decoded.account, decoded.account))
+        object.__setattr__(decoded, "kind", shared.setdefault(decoded.kind, decoded.kind))
+    object.__setattr__(post, "account", shared.setdefault(post.account, post.account))
+    object.__setattr__(post, "visibility", shared.setdefault(post.visibility, post.visibility))
+    object.__setattr__(post, "author", shared.setdefault(post.author, post.author))
+
+
 class Follower:
     """The decoded content of `tables`, brought up to date by `refresh()`. Thread-safe."""
 
@@ -52,43 +87,56 @@ class Follower:
         self.engine = engine
         self.tables = tuple(tables)
         self._token: Any = None
-        self._raw: dict[str, dict[str, Any]] = {t: {} for t in self.tables}
+        self._seen: dict[str, dict[str, int]] = {t: {} for t in self.tables}
+        """Per table, the fingerprint (`fingerprint`) of each document decoded."""
         self._objects: dict[str, dict[str, Any]] = {t: {} for t in self.tables}
         self.versions: dict[str, int] = {t: 0 for t in self.tables}
         """Bumped whenever a table's content changed: tells readers when to rebuild what derives from it."""
         self._lock = threading.Lock()
+        self._shared: dict[Any, Any] = {}
+        """One object for each author and each account id, kind and visibility (`share`)."""
 
     def refresh(self) -> set[str]:
         """Apply what changed since the last call; returns the tables whose content changed."""
         with self._lock:
-            token, changes = self.engine.changes(self._token, self.tables)
-            changed = set()
-            for table, docs in changes.items():
-                raw, objects = self._raw[table], self._objects[table]
+            changed: set[str] = set()
+            whole: dict[str, set[str]] = {}
+            """The tables that came whole (`Everything`), with the keys they hold."""
+
+            def take(table: str, docs: Mapping[str, Any], everything: bool) -> None:
+                seen, objects = self._seen[table], self._objects[table]
                 model = MODELS.get(table)
-                moved = False
-                if isinstance(changes, Everything):  # the whole table: what it lacks was deleted
-                    for key in [key for key in raw if key not in docs]:
-                        del raw[key]
-                        objects.pop(key, None)
-                        moved = True
+                if everything:
+                    whole.setdefault(table, set()).update(docs)
                 for key, doc in docs.items():
                     if doc is None:
-                        if raw.pop(key, None) is not None:
+                        if seen.pop(key, None) is not None:
                             objects.pop(key, None)
-                            moved = True
+                            changed.add(table)
                         continue
-                    if raw.get(key) == doc:
+                    mark = fingerprint(doc)
+                    if seen.get(key) == mark:
                         continue  # came back unchanged (an engine may send a superset)
                     try:
                         objects[key] = from_record(model, doc) if model is not None else doc
                     except (ValueError, KeyError, TypeError):
                         continue  # not ours to show (a line cut short, a hand edit): skipped
-                    raw[key] = doc
-                    moved = True
-                if moved:
-                    self.versions[table] += 1
+                    if model is Item or model is Post:
+                        share(objects[key], self._shared)
+                    seen[key] = mark
                     changed.add(table)
+
+            # A part at a time (`Engine.follow`): the documents of one part are decoded and let go
+            # before the next is read.
+            token = self.engine.follow(self._token, self.tables, take)
+            for table, keys in whole.items():  # the whole table: what it lacks was deleted
+                seen, objects = self._seen[table], self._objects[table]
+                for key in [key for key in seen if key not in keys]:
+                    del seen[key]
+                    objects.pop(key, None)
+                    changed.add(table)
+            for table in changed:
+                self.versions[table] += 1
             self._token = token
             return changed
 

@@ -8,7 +8,6 @@ queue reads the open items without decoding the answered ones.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +29,7 @@ from socialtui.model import (
 )
 from socialtui.store.base import NotFoundInStore, StoreBase, iso
 from socialtui.store.engine import Group, Query, Reader, Tally, Writer
-from socialtui.store.schema import TABLES, contact_key, post_key
+from socialtui.store.schema import contact_key, post_key
 
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -101,10 +100,6 @@ class Dossier:
     replies: list[Post]
 
 
-ITEM_AT = TABLES["items"].at or (lambda doc: "")
-"""An item document's time received (UTC ISO-8601, so the text sorts as the time does)."""
-
-
 def answered_doc(account: str, at: datetime, by: str) -> dict[str, Any]:
     return {"account": account, "at": at.isoformat(), "by": by}
 
@@ -155,24 +150,30 @@ class ItemsMixin(StoreBase):
         raise NotFoundInStore(f"no item {ref!r} in the store (see `socialtui status` for item ids)")
 
     def first_look(
-        self, now: datetime, oldest: int, posts_since: datetime
+        self,
+        now: datetime,
+        oldest: int,
+        posts_since: datetime,
+        groups: Collection[Group],
+        others: Collection[tuple[str, str]] = (),
     ) -> tuple[Snapshot, dict[str, int]]:
         """The dashboard's first screen, read in a fraction of a full `snapshot`: (a snapshot holding
         the oldest `oldest` open items only, how many items are open per account).
 
         Only what the care rules need for those items is decoded: their states, the live claims,
         the outbox entries not sent (a sent reply has answered its item already), own posts since
-        `posts_since` and each account's latest; the other open items are counted, not decoded.
+        `posts_since` and each account's latest; the other open items are counted, not decoded
+        (`Reader.tally_open`: the files engine's partition summaries, a database's count queries).
+        `groups`: the (account, kind) the queue shows; `others`: (network, normalized handle) of our
+        own accounts, whose posts are no work (as `queue_counts` takes them).
         """
 
         def body(r: Reader) -> tuple[Snapshot, dict[str, int]]:
+            tally, head = r.tally_open({group: () for group in groups}, others, oldest)
             counts: dict[str, int] = {}
-            docs = []
-            for _, doc in r.scan("items", Query(unless_in="answered")):
-                account = doc.get("account", "")
-                counts[account] = counts.get(account, 0) + 1
-                docs.append(doc)
-            items = [from_record(Item, doc) for doc in heapq.nsmallest(oldest, docs, key=ITEM_AT)]
+            for (account, _), group in tally.items():
+                counts[account] = counts.get(account, 0) + sum(group.counts)
+            items = [from_record(Item, doc) for _, doc in head]
             picked = [item.id for item in items]
             states = {key: from_record(ItemState, doc) for key, doc in r.get_many("states", picked).items()}
             claims = [from_record(Claim, doc) for _, doc in r.scan("claims", Query(since=iso(now)))]

@@ -82,6 +82,7 @@ from socialtui.store.engine import (
     StoreUnavailable,
     StoreWriteFailed,
     TableCount,
+    Take,
     Tally,
     Writer,
 )
@@ -827,23 +828,47 @@ class PgEngine(Engine):
             self._pool.putconn(conn)
 
     def changes(self, token: Any, tables: Collection[str]) -> tuple[str, Changes]:
+        found: Changes = {}
+        wholes: list[bool] = []
+
+        def take(table: str, docs: Mapping[str, Doc | None], whole: bool) -> None:
+            if whole and not wholes:
+                wholes.append(True)
+            found.setdefault(table, {}).update(docs)
+
+        snapshot = self.follow(token, tables, take)
+        return snapshot, Everything(found) if wholes else found
+
+    FOLLOW_PART = 2000
+    """Rows decoded and handed over at a time by `follow`."""
+
+    def follow(self, token: Any, tables: Collection[str], take: Take) -> str:
+        """`changes` read in one snapshot, each table handed over `FOLLOW_PART` rows at a time (the
+        rows are decoded as they are fetched). Read again whole after a lost connection: a reader
+        that decodes parts as they come gets some twice (harmless: the same documents)."""
         names = sorted({_table(name).name for name in tables})
         self._check_token(token)
 
-        def work(conn: psycopg.Connection) -> tuple[str, Changes]:
+        def work(conn: psycopg.Connection) -> str:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             # The first statement: the transaction's snapshot, the one the rows below are read in.
             (snapshot,) = conn.execute("SELECT pg_current_snapshot()::text").fetchone()  # type: ignore[misc]  # these statements always return one row
             since = None if token is None or _forgotten_since(conn, token) else token
-            found: Changes = {} if since is not None else Everything()
+            whole = since is None
+            handed: dict[str, set[str]] = {}
             for name in names:
                 key = sql.SQL("id::text") if TABLES[name].log else sql.SQL("key")
                 statement = sql.SQL("SELECT {key}, doc FROM {t}").format(key=key, t=_ident(name))
                 if since is None:
-                    rows = conn.execute(statement).fetchall()
+                    cursor = conn.execute(statement)
                 else:
-                    rows = conn.execute(statement + sql.SQL(" WHERE ") + _SINCE, {"token": since}).fetchall()
-                found[name] = dict(rows)
+                    cursor = conn.execute(statement + sql.SQL(" WHERE ") + _SINCE, {"token": since})
+                keys = handed[name] = set()
+                take(name, {}, whole)  # every table asked for is answered, changed or not
+                while rows := cursor.fetchmany(self.FOLLOW_PART):
+                    part: dict[str, Doc | None] = dict(rows)
+                    keys.update(part)
+                    take(name, part, whole)
             if since is not None and names:
                 buried = conn.execute(
                     sql.SQL("SELECT tbl, key FROM {t} WHERE tbl = ANY(%(tables)s) AND ").format(
@@ -852,10 +877,14 @@ class PgEngine(Engine):
                     + _SINCE,
                     {"token": token, "tables": names},
                 ).fetchall()
+                gone: dict[str, dict[str, Doc | None]] = {}
                 for name, key in buried:
-                    found[name].setdefault(key, None)
+                    if key not in handed[name]:  # a key deleted and written again is present
+                        gone.setdefault(name, {})[key] = None
+                for name, docs in gone.items():
+                    take(name, docs, False)
             conn.execute("COMMIT")
-            return snapshot, found
+            return str(snapshot)
 
         return self._run(work)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from tuikit import ALICE, BOB, NOW, World, make_item, mastodon_author
 
-from socialtui.model import AccountHealth, Draft
+from socialtui.model import AccountHealth, Author, Draft
 from socialtui.overview import AccountOverview
 from socialtui.store import Store
 from socialtui.tui import data
@@ -206,3 +206,23 @@ def test_a_live_confirmation_that_lapses_reads_as_polling_after_health_only_read
     lapsed = follower.read(NOW + hold + data.CLOCK_SLACK_MAX)
     assert _row(lapsed, "acme-mastodon").health.mode == "polling"
     assert _row(lapsed, "acme-mastodon").health_summary == "ok"
+
+
+def test_the_first_look_counts_what_the_full_reading_shows(world: World) -> None:
+    """The first look counts the open items without decoding them (the store's tally): an item
+    one of our own accounts wrote, one answered, and one of an account not in the config are no
+    work there as in the full reading."""
+    ours = Author("mastodon", "acme@mastodon.example", "us", "Acme")
+    written_by_us = make_item("acme-bluesky", "by-us", ours, "cross-post from our other account", 50)
+    answered = make_item("acme-mastodon", "answered", mastodon_author("sam"), "thanks!", 40)
+    elsewhere = make_item("gone-account", "elsewhere", mastodon_author("kim"), "hello?", 30)
+    world.store.put_items([written_by_us, answered, elsewhere])
+    world.store.mark_done(answered, "thanked", ALICE, NOW)
+    follower = StoreFollower(world.config, world.store, ALICE.operator)
+    whole = follower.read(NOW)
+    assert written_by_us.id not in {entry.item.id for entry in whole.queue}
+    first = follower.first_look(NOW, oldest=1)
+    assert first.partial and first.unanswered == len(whole.queue)
+    assert {a.account.id: a.unanswered for a in first.overview.accounts} == {
+        a.account.id: a.unanswered for a in whole.overview.accounts
+    }

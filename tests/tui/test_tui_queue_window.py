@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from textual import events
 from textual.app import App, ComposeResult
 from tuikit import wait_for
 
@@ -78,3 +79,52 @@ async def test_a_long_queue_is_a_window_of_rows_that_moves_with_the_cursor() -> 
 
         queue.entries = shown[5:]  # a reading: five answered
         await wait_for(lambda: queue.shown_ids == ids[5:], pilot, what="the reading")
+
+
+def screen_rows(queue: QueueTable) -> str:
+    return "\n".join(strip.text for strip in queue.render_lines(queue.region.reset_offset))
+
+
+async def wheel(pilot, queue: QueueTable, down: bool) -> None:  # type: ignore[no-untyped-def]
+    """One turn of the mouse wheel over the queue (as the terminal reports it)."""
+    kind = events.MouseScrollDown if down else events.MouseScrollUp
+    x, y = queue.region.x + 10, queue.region.y + 5
+    queue.post_message(kind(queue, 10, 5, 0, 1 if down else -1, 0, False, False, False, x, y))
+    await pilot.pause()
+
+
+async def test_the_mouse_wheel_reaches_every_item_of_a_long_queue() -> None:
+    """The table holds a window of rows: the wheel slides it as the view nears its edge, the rows on
+    screen staying put, down to the newest item and back up to the oldest."""
+    app = QueueApp()
+    count = 300  # several windows (of 78 rows at 80x24)
+    shown = entries(count)
+    ids = [entry.item.id for entry in shown]
+    async with app.run_test(size=(80, 24)) as pilot:
+        queue = app.query_one(QueueTable)
+        queue.now = NOW
+        queue.entries = shown
+        await wait_for(lambda: queue.selected_id == ids[0], pilot, what="the oldest selected")
+        tops: list[int] = []
+        for _ in range(count):  # at least a line a turn: more turns than rows never run out
+            if f"Question #{count - 1:04d}" in screen_rows(queue):
+                break
+            await wheel(pilot, queue, down=True)
+            top = queue._base + round(queue.scroll_y)  # the item at the top of the screen
+            assert not tops or top >= tops[-1], "the view never jumps back"
+            tops.append(top)
+        else:
+            raise AssertionError("the wheel never reached the newest item")
+        assert queue.row_count < 200, "still a window"
+        assert len(set(tops)) > 50, "the view moved a few lines at a time, not by jumps"
+        assert queue.selected_id in queue.shown_ids  # the selection followed onto the screen
+        assert queue.selected_id in [ids[queue._base + n] for n in range(queue.row_count)]
+
+        for _ in range(count):
+            if "Question #0000" in screen_rows(queue):
+                break
+            await wheel(pilot, queue, down=False)
+        else:
+            raise AssertionError("the wheel never came back to the oldest item")
+        await pilot.press("down")  # the keys go on from the selection the wheel left
+        assert queue.selected_id is not None

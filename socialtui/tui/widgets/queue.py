@@ -363,6 +363,8 @@ class QueueTable(DataTable[Text]):
         if not self._near_edge(row):
             return
         on_screen = row - round(self.scroll_y)
+        if not 0 <= on_screen < self.scrollable_content_region.height:
+            return  # the wheel left the selection off screen: the window follows the view instead
         self._move_window(index)
         self._sliding = True
         try:
@@ -371,6 +373,50 @@ class QueueTable(DataTable[Text]):
             self.scroll_to(y=max(index - self._base - max(on_screen, 0), 0), animate=False, immediate=True)
         finally:
             self._sliding = False
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._follow_view()
+
+    def _follow_view(self) -> None:
+        """The view moved (the mouse wheel, the scrollbar). The selection stays on screen, as in a
+        pager: left above or below, it comes to the nearest row shown (a reading, which keeps the
+        selected row in view, never snaps the view back). Near the window's edge with more rows
+        beyond, the window slides under the view, the rows on screen where they were: the wheel
+        reaches every item, as the keys do."""
+        if self._sliding or not self._window or not self.is_valid_row_index(self.cursor_row):
+            return
+        window, margin = self._sizes()
+        top = round(self.scroll_y)
+        page = max(self.scrollable_content_region.height - 1, 1)  # the header row takes one line
+        size = len(self._window)
+        first = self._base + top  # the item at the top of the screen
+        index = self._base + self.cursor_row  # the selected item
+        base = min(max(first + page // 2 - window // 2, 0), max(len(self._order) - window, 0))
+        if base != self._base and (
+            (top < margin and self._base > 0)
+            or (top + page > size - margin and self._base + size < len(self._order))
+        ):
+            self._sliding = True
+            try:
+                self._rebuild(self._rows_for(base), restore=False)
+                # Measured before the cursor moves: DataTable scrolls a moved cursor into view,
+                # after the next refresh (over the wheel's next turns) if the rows are not measured.
+                self._settle()
+                top = first - base
+                self.scroll_to(y=top, animate=False, immediate=True)
+            finally:
+                self._sliding = False
+        row = index - self._base
+        bottom = min(top + page, len(self._window)) - 1
+        wanted = min(max(row, top), bottom)
+        if wanted != self.cursor_row or row != wanted:
+            self._sliding = True
+            try:
+                self.move_cursor(row=wanted, scroll=False)
+            finally:
+                self._sliding = False
+        self._announce()
 
     def _settle(self) -> None:
         """Measure the new rows now (DataTable does it when idle), so that a scroll made right away
