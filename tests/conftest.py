@@ -16,6 +16,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run (a run that passes passes again: a draw that
+# finds a flaw finds it every time, not one CI run in twenty) and have no time limit per example (a
+# busy machine is not a failure). `HYPOTHESIS_PROFILE=explore` draws new examples, for hunting.
+settings.register_profile("suite", derandomize=True, deadline=None, database=None)
+settings.register_profile("explore", deadline=None, max_examples=2000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 # Test helpers (sandbox_env, pgcluster) import as plain modules.
 sys.path.insert(0, str(Path(__file__).parent))
