@@ -23,12 +23,14 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import lru_cache
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from socialtui.config import AccountConfig
 from socialtui.model import (
     ITEM_KINDS,
     AccountHealth,
+    Author,
     Claim,
     HandoffNote,
     Item,
@@ -262,30 +264,55 @@ def unanswered_queue(
     any managed account, are left out.
     """
     rater = rater_for(lexicon) if lexicon is not None else None
-    by_id = {account.id: account for account in accounts}
     owners = _Owners(accounts)
     replied = _replied(own_posts, owners)
     sent = _first_sent(outbox)
     live = _live_claims(claims, now)
-    entries = []
-    for item in _care_items(items, by_id, owners):
-        if (item.account, item.post.remote_id) in replied or item.id in sent:
+    # The hot loop of every refresh (an item each): each account's ages at `now` from one running
+    # sum (`seconds_until`), the order's key built as the entry is, no lookup done twice.
+    age_at = {account.id: account.active_hours.seconds_until(now) for account in accounts}
+    targets = {
+        (account.id, kind): reply_target_s(account, Item("", account.id, kind, _NO_POST))
+        for account in accounts
+        for kind in ITEM_KINDS
+    }
+    account_of = owners.account_of
+    keyed: list[tuple[tuple[datetime, str], QueueEntry]] = []
+    seen: set[str] = set()
+    for item in items:  # `_care_items`, inline
+        key, account_id, post = item.id, item.account, item.post
+        if key in seen or (account_id, item.kind) not in targets or account_of(post) is not None:
             continue
-        state = states.get(item.id)
+        seen.add(key)
+        if (account_id, post.remote_id) in replied or key in sent:
+            continue
+        state = states.get(key)
         if state is not None and state.done:
             continue
-        account = by_id[item.account]
-        age = account.active_hours.active_seconds(item.received_at, now)
-        target = reply_target_s(account, item)
-        waited = max((now - item.received_at).total_seconds(), 0.0)
-        tone = rater.rate(item.post.text, item.post.langs) if rater is not None else NEUTRAL
-        entries.append(
-            QueueEntry(item, age, target, target_state(age, target), live.get(item.id), waited, tone)
+        received = post.created_at
+        age = age_at[account_id](received)
+        target = targets[(account_id, item.kind)]
+        waited = (now - received).total_seconds()
+        tone = rater.rate(post.text, post.langs) if rater is not None else NEUTRAL
+        entry = QueueEntry(
+            item,
+            age,
+            target,
+            target_state(age, target),
+            live.get(item.id),
+            waited if waited > 0.0 else 0.0,
+            tone,
         )
-    return queue_order(entries, negative_first=negative_first)
+        keyed.append(((received, key), entry))
+    if negative_first:
+        return queue_order([entry for _, entry in keyed], negative_first=True)
+    keyed.sort(key=itemgetter(0))  # oldest first, ties by id: `queue_order`
+    return [entry for _, entry in keyed]
 
 
 _STATE_RANK = {"late": 0, "due": 1, "ok": 2}
+_NO_POST = Post("", "", Author("", ""), "", datetime(1970, 1, 1, tzinfo=UTC))
+"""A stand-in post: `reply_target_s` reads only the item's kind."""
 
 
 def queue_order(entries: Iterable[QueueEntry], *, negative_first: bool = False) -> list[QueueEntry]:

@@ -735,10 +735,48 @@ class _Parser(argparse.ArgumentParser):
         raise ArgumentError(f"{self.prog}: {message}")
 
 
+class _Skipped:
+    """A command's parser not built (`build_parser(only=...)`): whatever is added to it is dropped."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Skipped]:
+        return lambda *args, **kwargs: self
+
+
+class _Commands(argparse._SubParsersAction):
+    """The commands; with `only`, the parser of that one command alone is built: each parser costs
+    a look for translations (gettext) and at the terminal, and a one-shot command such as `status`
+    paid for all 75."""
+
+    only: str | None = None
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if self.only is not None and name != self.only:
+            return _Skipped()
+        return super().add_parser(name, **kwargs)
+
+
 Command = Callable[[Context], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The first word of `argv` that is not an option or an option's value: the command, if any."""
+    value_of = False
+    for token in argv:
+        if value_of:
+            value_of = False
+        elif token in ("--config", "--operator"):
+            value_of = True
+        elif token == "--":
+            return None
+        elif not token.startswith("-"):
+            return token
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; with `only` (a command's name), that command's alone (see
+    `_Commands`)."""
+
     def shared_options(default: Any) -> _Parser:
         options = _Parser(add_help=False)
         options.add_argument(
@@ -763,7 +801,9 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[shared_options(None)],
     )
     parser.add_argument("--version", action="version", version=f"socialtui {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser, action=_Commands)
+    assert isinstance(sub, _Commands)
+    sub.only = only
 
     p = sub.add_parser("status", parents=[common], help="accounts, gaps and the unanswered queue")
     p.add_argument("--json", action="store_true", help="machine-readable output (every item)")
@@ -908,7 +948,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, clock: Clock | None = None) -> int:
-    parser = build_parser()
+    command = _command_in(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=command)
+    built = [a._name_parser_map for a in parser._actions if isinstance(a, _Commands)]
+    if command is not None and not any(command in names for names in built):
+        parser = build_parser()  # not a command: the full parser says so, listing them
     try:
         args = parser.parse_args(argv)
     except ArgumentError as exc:

@@ -8,7 +8,6 @@ holds its secret, and `read_secret` reads it when it is needed.
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import os
 import re
@@ -468,6 +467,8 @@ class _Table:
         zone = _zone(value)
         if zone is None:
             # A high cutoff: 'BST' is not a near miss of 'MST'.
+            import difflib
+
             close = difflib.get_close_matches(value, _zone_names(), n=1, cutoff=0.8)
             raise self.bad(name, value, "an IANA time zone name like 'Europe/London' or 'UTC'", tuple(close))
         return value, zone
@@ -892,6 +893,8 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _suggest(value: Any, choices: tuple[str, ...] | frozenset[str]) -> str:
+    import difflib  # only when a value is wrong
+
     close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) and choices else []
     return f"did you mean {close[0]!r}? " if close else ""
 
@@ -901,7 +904,8 @@ def _quote_key(name: str) -> str:
 
 
 def _has_control(text: str) -> bool:
-    return any(unicodedata.category(char) == "Cc" for char in text)
+    # isprintable() is false for every control character (and for some others, checked one by one)
+    return not text.isprintable() and any(unicodedata.category(char) == "Cc" for char in text)
 
 
 def _one_line(text: str) -> str:

@@ -150,6 +150,16 @@ def _outbox_by_account(
     return scheduled, failed
 
 
+def _overdue_handoffs(config: Config, store: Store, now: datetime) -> list[care.OverdueHandoff]:
+    """`care.overdue_handoffs`, reading the handoff notes only when a shift could have one overdue
+    (an open shift older than `handoff_ack_within`): `status` need not decode every note."""
+    shifts = store.shifts()
+    within = config.team.handoff_ack_within
+    if not any(s.ended_at is None and now - s.started_at > within for s in shifts):
+        return []
+    return care.overdue_handoffs(store.handoffs(), shifts, now, within)
+
+
 def build_overview(
     config: Config, store: Store, now: datetime, snapshot: Snapshot | None = None, *, tones: bool = True
 ) -> Overview:
@@ -202,7 +212,7 @@ def build_overview(
                 failed=tuple(failed_by_account.get(account.id, ())),
             )
         )
-    overdue = care.overdue_handoffs(store.handoffs(), store.shifts(), now, config.team.handoff_ack_within)
+    overdue = _overdue_handoffs(config, store, now)
     return Overview(
         generated_at=now,
         accounts=accounts,
@@ -328,7 +338,7 @@ def build_status_overview(config: Config, store: Store, now: datetime, *, head: 
                 failed=tuple(failed_by_account.get(account.id, ())),
             )
         )
-    overdue = care.overdue_handoffs(store.handoffs(), store.shifts(), now, config.team.handoff_ack_within)
+    overdue = _overdue_handoffs(config, store, now)
     return Overview(
         generated_at=now,
         accounts=accounts,

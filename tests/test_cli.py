@@ -457,3 +457,19 @@ def test_status_and_check_load_nothing_they_do_not_need(config_path: Path) -> No
         )
         assert "LOADED" in result.stdout, result.stderr
         assert result.stdout.strip().splitlines()[-1] == "LOADED []", (command, result.stdout[-300:])
+
+
+def test_only_the_named_commands_parser_is_built_and_an_unknown_one_lists_them_all(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from socialtui.cli import _command_in, build_parser
+
+    assert _command_in(["--config", "status", "check", "--json"]) == "check"  # a value, then the command
+    assert _command_in(["--operator=Al", "-h"]) is None
+    status_only = build_parser(only="status")
+    assert status_only.parse_args(["status", "--all"]).all is True
+    with pytest.raises(Exception, match="invalid choice"):
+        status_only.parse_args(["check"])  # not built: main never asks this parser for it
+    assert main(["sttaus"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'sttaus'" in err and "'status', 'check'" in err and "'store'" in err

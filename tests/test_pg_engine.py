@@ -30,7 +30,7 @@ from socialtui.store.engine import (
     Writer,
 )
 from socialtui.store.follow import Follower
-from socialtui.store.postgres import SCHEMA_VERSION, PgEngine
+from socialtui.store.postgres import OPEN_LOCK_SPACE, SCHEMA_VERSION, PgEngine
 from socialtui.store.schema import TABLES
 
 
@@ -274,21 +274,26 @@ def test_a_bulk_write_takes_one_table_lock_not_a_lock_per_key(engine: PgEngine) 
     # lock each for a first sync's thousands of posts ran it out of shared memory
     docs = {f"k{n}": item("acme", f"2026-11-18T{n % 24:02}:00:00Z") for n in range(5_000)}
 
-    def locks(w: Any) -> int:
+    def locks(w: Any) -> tuple[int, int]:
+        """(the engine's advisory locks, the `items.open` trigger's: one per account)."""
         row = w.conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            "SELECT count(*) FILTER (WHERE classid <> %s), count(*) FILTER (WHERE classid = %s)"
+            " FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()",
+            (OPEN_LOCK_SPACE, OPEN_LOCK_SPACE),
         ).fetchone()
-        return int(row[0])
+        return int(row[0]), int(row[1])
 
     def write(some: dict[str, Any]) -> Any:
         return lambda w: (w.put_many("items", some), locks(w))[1]
 
-    held = engine.transact(["items"], write(docs))
+    held, per_account = engine.transact(["items"], write(docs))
     assert 1 <= held <= 2, f"{held} advisory locks held for one bulk write"
+    assert per_account == 1, "the items of one account take one lock for their `open` flag"
     with engine.read() as reader:
         assert reader.count("items") == 5_000
-    few = engine.transact(["items"], write({"k1": docs["k1"], "k2": docs["k2"]}))
+    few, per_account = engine.transact(["items"], write({"k1": docs["k1"], "k2": docs["k2"]}))
     assert few == 4, "a small write shares the table and locks its two keys and their one ref"
+    assert per_account == 1
 
 
 def test_a_newer_schema_is_refused_and_left_alone(engine: PgEngine, pg_url: str) -> None:
@@ -641,12 +646,17 @@ def test_a_version_2_store_gains_the_tally_columns_from_the_items_it_holds(pg_ur
         for key, handle, kind in (
             ("a", " @Ann@Example.social", "mention"),
             ("b", "@acme@example.social", "reply"),
+            ("c", "@cy@example.social", "mention"),  # answered: not open after migration 4
         ):
             doc = {**item("acme", "2026-11-18T14:00:00+00:00", handle), "kind": kind}
             conn.execute(
                 "INSERT INTO socialtui.items (key, doc, account, at) VALUES (%s, %s, 'acme', %s::timestamptz)",
                 (key, psycopg.types.json.Jsonb(doc), doc["post"]["created_at"]),
             )
+        conn.execute(
+            "INSERT INTO socialtui.answered (key, doc, account) VALUES ('c', %s, 'acme')",
+            (psycopg.types.json.Jsonb({"account": "acme", "at": "2026-11-18T14:30:00Z", "by": "done"}),),
+        )
     engine = PgEngine(pg_url)
     try:
         assert engine.info().schema_version == SCHEMA_VERSION >= 3
@@ -660,3 +670,63 @@ def test_a_version_2_store_gains_the_tally_columns_from_the_items_it_holds(pg_ur
         assert {group: t.counts for group, t in tally.items()} == {("acme", "reply"): (1,)}
     finally:
         engine.close()
+
+
+def _open_flags(pg_url: str) -> dict[str, bool]:
+    with psycopg.connect(pg_url) as conn:
+        return dict(conn.execute("SELECT key, open FROM socialtui.items ORDER BY key").fetchall())
+
+
+def test_items_open_follows_answered_whichever_comes_first(engine: PgEngine, pg_url: str) -> None:
+    """`items.open` (migration 4) is what the counts and the open-items scan read: it must say
+    "not answered" after every order of writes, and a bulk write (COPY) too."""
+    answered = {"account": "acme", "at": "2026-11-18T15:00:00Z", "by": "done"}
+    put(engine, "items", {"a": item("acme", "2026-11-18T10:00:00Z")})
+    put(engine, "answered", {"a": answered, "b": answered})  # b: answered before it arrives
+    put(
+        engine,
+        "items",
+        {"b": item("acme", "2026-11-18T11:00:00Z"), "c": item("acme", "2026-11-18T12:00:00Z")},
+    )
+    assert _open_flags(pg_url) == {"a": False, "b": False, "c": True}
+    put(engine, "items", {"a": item("acme", "2026-11-18T10:00:00Z", "@bo@example.social")})  # an upsert
+    engine.transact(["answered"], lambda w: w.delete("answered", ["b"]))  # reopened
+    assert _open_flags(pg_url) == {"a": False, "b": True, "c": True}
+    bulk = {f"m{n:04}": item("acme", "2026-11-18T13:00:00Z") for n in range(600)}  # through COPY
+    put(engine, "answered", {"m0001": answered})
+    put(engine, "items", bulk)
+    flags = _open_flags(pg_url)
+    assert [key for key, is_open in flags.items() if not is_open] == ["a", "m0001"]
+    with engine.read() as reader:
+        assert reader.keys("items", Query(unless_in="answered")) == {
+            key for key, is_open in flags.items() if is_open
+        }
+
+
+def test_a_new_item_and_its_answer_in_concurrent_transactions_leave_it_answered(
+    engine: PgEngine, pg_url: str
+) -> None:
+    """Neither transaction sees the other's uncommitted row; the per-account lock of the triggers
+    makes the second wait for the first, then see it."""
+    answered = {"account": "acme", "at": "2026-11-18T15:00:00Z", "by": "done"}
+    with psycopg.connect(pg_url) as first, psycopg.connect(pg_url, autocommit=True) as second:
+        first.execute(
+            "INSERT INTO socialtui.items (key, doc, account, at) VALUES ('x', %s, 'acme', now())",
+            (psycopg.types.json.Jsonb(item("acme", "2026-11-18T10:00:00Z")),),
+        )
+        done = threading.Event()
+
+        def answer() -> None:
+            second.execute(
+                "INSERT INTO socialtui.answered (key, doc, account) VALUES ('x', %s, 'acme')",
+                (psycopg.types.json.Jsonb(answered),),
+            )
+            done.set()
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        assert not done.wait(0.3), "the answer waits for the item's transaction"
+        first.commit()
+        thread.join(10)
+        assert done.is_set()
+    assert _open_flags(pg_url) == {"x": False}

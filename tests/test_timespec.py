@@ -513,3 +513,24 @@ def test_times_shown_together_are_labelled_once_and_a_clock_change_among_them_is
     assert local_span(*week, berlin, "%d %b %H:%M") == "11 Nov 15:00 → 18 Nov 15:00 CET"
     across = autumn - timedelta(days=1), autumn + timedelta(days=1)
     assert local_span(*across, berlin, "%d %b %H:%M") == "24 Oct 03:00 CEST → 26 Oct 02:00 CET"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spec=st.sampled_from(
+        ["always", "Mon-Fri 08:00-20:00, Sat-Sun 10:00-16:00", "Fri 22:00-02:00", "00:30-04:00"]
+    ),
+    end_offset_h=st.integers(min_value=0, max_value=24 * 60),
+    starts_h=st.lists(st.floats(min_value=-24 * 40, max_value=2), min_size=1, max_size=30),
+)
+def test_seconds_until_is_active_seconds_to_one_end(
+    spec: str, end_offset_h: int, starts_h: list[float]
+) -> None:
+    """The queue's ages at `now` (`seconds_until`, a running sum per week) are exactly what
+    `active_seconds` says, across DST changes and weeks, in any order of starts."""
+    hours = ActiveHours.parse(spec, LONDON)
+    end = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=end_offset_h)
+    seconds = hours.seconds_until(end)
+    for offset in starts_h:
+        start = end + timedelta(hours=offset)
+        assert seconds(start) == hours.active_seconds(start, end)

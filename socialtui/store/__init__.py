@@ -26,7 +26,6 @@ from socialtui.store.engine import (
     StoreUnavailable,
     StoreWriteFailed,
 )
-from socialtui.store.files import SCHEMA_VERSION
 from socialtui.store.items import Dossier, ItemsMixin, QueueCounts, Snapshot
 from socialtui.store.journal import JournalMixin
 from socialtui.store.outbox import AlreadyQueued, AnsweredMeanwhile, NotChangeable, OutboxMixin
@@ -40,6 +39,17 @@ if TYPE_CHECKING:
 STORE_ENV = "SOCIALTUI_STORE"
 """If set, the store every socialtui process of this environment uses, whatever the config says
 (a PostgreSQL URL; the test suite runs itself on PostgreSQL this way)."""
+
+
+def __getattr__(name: str) -> object:
+    # The files engine's schema version, imported when asked for: a process on PostgreSQL never
+    # loads the files engine (TinyDB and the file locks).
+    if name == "SCHEMA_VERSION":
+        from socialtui.store.files import SCHEMA_VERSION
+
+        return SCHEMA_VERSION
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _shared: dict[tuple[str, str | None], Engine] = {}
 _shared_lock = threading.Lock()

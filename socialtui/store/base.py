@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from socialtui.model import Actor, AuditEvent, from_record, to_record
 from socialtui.store.engine import Engine, Reader, StoreError, Writer
-from socialtui.store.files import ensure_dir
+from socialtui.store.safefile import ensure_dir
 
 T = TypeVar("T")
 

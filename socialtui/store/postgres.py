@@ -47,6 +47,7 @@ import os
 import random
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -54,7 +55,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import orjson
@@ -63,7 +64,6 @@ from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from socialtui.store.engine import (
     Changes,
@@ -88,6 +88,9 @@ from socialtui.store.engine import (
 )
 from socialtui.store.schema import TABLES, Table
 
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
 T = TypeVar("T")
 
 SCHEMA = "socialtui"
@@ -96,6 +99,8 @@ OPERATORS_ROLE = "socialtui_operators"
 MIGRATION_LOCK = 0x50C1A1  # pg_advisory_xact_lock(key): one migrating process at a time
 TABLE_LOCK_SPACE = 0x50C1  # pg_advisory_xact_lock(space, hashtext(table)): a table (shared: its keys)
 KEY_LOCK_SPACE = 0x50C2
+OPEN_LOCK_SPACE = 0x50C3
+"""pg_advisory_xact_lock(space, hashtext(account)): the `items.open` triggers (migration 4)."""
 MAX_KEY_LOCKS = 128
 """Past this many key locks in one transaction, a writer takes the whole table instead: the server's
 lock table holds max_locks_per_transaction (64 by default) times max_connections in all."""  # pg_advisory_xact_lock(space, hashtext("table|k|key" or "table|r|ref")): a key or a ref of a table
@@ -105,6 +110,8 @@ BULK_ROWS = 500
 """From this many documents in one `put_many`, rows go in through COPY."""
 CHANGES_FORGOTTEN = "changes_forgotten_upto"
 """The `meta` key holding the newest xid whose tombstones were pruned (text, an xid8)."""
+FIRST_CHECK_AFTER = 1.0
+"""Seconds idle after which the engine's first connection is checked before use (`PgEngine._sound`)."""
 ENGINE_TABLES = ("meta", "migrations", "tombstones", "commits", "leases")
 
 
@@ -180,6 +187,48 @@ ALTER TABLE {SCHEMA}.items
     ADD COLUMN author_handle text GENERATED ALWAYS AS
         (lower(ltrim(btrim(coalesce(doc->'post'->'author'->>'handle', '')), '@'))) STORED;
 CREATE INDEX items_tally ON {SCHEMA}.items (account, kind, at) INCLUDE (key, author_network, author_handle);
+""",
+    # 4: what `status`, `check` and the dashboard read stays bounded as the store grows.
+    # - `items.open`: not answered, kept by the server (triggers on both tables), so that counting
+    #   the open items reads the open items only, from one partial index, without an anti-join
+    #   against `answered` (35 ms at 10,000 items; linear in the whole store). A new item and a
+    #   change of its `answered` row in two concurrent transactions would each miss the other's
+    #   row: a lock per account (shared for the items, exclusive for `answered`) orders them, and
+    #   a lock per account (not per key) keeps a bulk write to a handful of locks.
+    # - each account's newest own post from an index (`status`'s quiet gaps: a sort of every
+    #   account's posts before).
+    # - the outbox entries not sent from a partial index (the sent ones, one per reply ever sent
+    #   within the retention, are most of the table).
+    f"""
+ALTER TABLE {SCHEMA}.items ADD COLUMN open boolean NOT NULL DEFAULT true;
+UPDATE {SCHEMA}.items t SET open = false FROM {SCHEMA}.answered a WHERE a.key = t.key;
+CREATE FUNCTION {SCHEMA}.item_arrives() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared({OPEN_LOCK_SPACE}, hashtext(coalesce(NEW.account, '')));
+    NEW.open := NOT EXISTS (SELECT 1 FROM {SCHEMA}.answered a WHERE a.key = NEW.key);
+    RETURN NEW;
+END $$;
+CREATE TRIGGER items_open BEFORE INSERT ON {SCHEMA}.items
+    FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.item_arrives();
+CREATE FUNCTION {SCHEMA}.answered_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM pg_advisory_xact_lock({OPEN_LOCK_SPACE}, hashtext(coalesce(NEW.account, '')));
+        UPDATE {SCHEMA}.items SET open = false WHERE key = NEW.key AND open;
+    ELSE
+        PERFORM pg_advisory_xact_lock({OPEN_LOCK_SPACE}, hashtext(coalesce(OLD.account, '')));
+        UPDATE {SCHEMA}.items SET open = true WHERE key = OLD.key AND NOT open;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER answered_open AFTER INSERT OR DELETE ON {SCHEMA}.answered
+    FOR EACH ROW EXECUTE FUNCTION {SCHEMA}.answered_changes();
+DROP INDEX {SCHEMA}.items_tally;
+CREATE INDEX items_open ON {SCHEMA}.items (account, kind, at) INCLUDE (key, author_network, author_handle)
+    WHERE open;
+CREATE INDEX own_newest ON {SCHEMA}.own (account, at DESC NULLS LAST, key DESC);
+ALTER TABLE {SCHEMA}.outbox ADD COLUMN state text GENERATED ALWAYS AS (doc->>'state') STORED;
+CREATE INDEX outbox_unsent ON {SCHEMA}.outbox (key) WHERE state IS DISTINCT FROM 'sent';
 """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -266,8 +315,12 @@ _NOT_OURS = (
     # The author's (network, normalized handle): generated columns (migration 3).
     " AND (t.author_network, t.author_handle) NOT IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
 )
-_OPEN_WHERE = " WHERE NOT EXISTS (SELECT 1 FROM {answered} a WHERE a.key = t.key)" + _NOT_OURS
-"""Open items (not answered), not written by our own accounts (the `others` given)."""
+_OPEN_WHERE = " WHERE t.open" + _NOT_OURS
+"""Open items (not answered: `items.open`, migration 4), not written by our own accounts (the
+`others` given)."""
+_COLUMNS = {("items", "answered"): "open", ("outbox", "state"): "state"}
+"""What the server keeps in a column of its own (migration 4): (items, answered) for `Query.unless_in`
+(the items not answered are `items.open`); (outbox, state) for `Query.unless_field`."""
 
 
 class PgReader(Reader):
@@ -358,15 +411,31 @@ class PgReader(Reader):
             params.append(_like_prefix(q.prefix))
         if q.unless_in is not None:
             needs("key", not spec.log and not _table(q.unless_in).log)
-            where.append(
-                sql.SQL("NOT EXISTS (SELECT 1 FROM {other} o WHERE o.key = t.key)").format(
-                    other=_ident(q.unless_in)
+            if (table, q.unless_in) in _COLUMNS:
+                where.append(sql.SQL("t.{}").format(sql.Identifier(_COLUMNS[(table, q.unless_in)])))
+            else:
+                where.append(
+                    sql.SQL("NOT EXISTS (SELECT 1 FROM {other} o WHERE o.key = t.key)").format(
+                        other=_ident(q.unless_in)
+                    )
                 )
-            )
         if q.unless_field is not None:
             field_name, values = q.unless_field
-            where.append(sql.SQL("(t.doc->>%s IS NULL OR NOT t.doc->>%s = ANY(%s))"))
-            params += [field_name, field_name, list(values)]
+            column = _COLUMNS.get((table, field_name))
+            if column is not None and values:
+                # Literals, in the form of the partial index's predicate (`outbox_unsent`): the
+                # planner uses the index only for a condition it can match with it.
+                where.append(
+                    sql.SQL(" AND ").join(
+                        sql.SQL("t.{} IS DISTINCT FROM {}").format(
+                            sql.Identifier(column), sql.Literal(str(v))
+                        )
+                        for v in sorted(values)
+                    )
+                )
+            else:
+                where.append(sql.SQL("(t.doc->>%s IS NULL OR NOT t.doc->>%s = ANY(%s))"))
+                params += [field_name, field_name, list(values)]
         key = sql.SQL("t.id::text") if spec.log else sql.SQL("t.key")
         value = sql.SQL("t.doc" if with_docs else "NULL")
         statement = sql.SQL("SELECT {key}, {value} FROM {t} t").format(key=key, value=value, t=_ident(table))
@@ -381,15 +450,16 @@ class PgReader(Reader):
     # -- the counts `status` and `check` need: count queries, no item leaves the server ----------------
 
     _OPEN_ITEMS = (
-        # Each group's instants cast once (not once per item); the open items found first, in one
-        # pass with the answered keys hashed (the planner, misled by the join on a document's
-        # field, probed the answered index once per item instead: three times slower).
+        # Each group's instants cast once (not once per item); then, per group, its open items
+        # from the partial index `items_open` (an index-only scan in time order, no item's JSON
+        # read, no answered item visited) counted per bucket.
         "WITH e AS MATERIALIZED (SELECT account, kind, edges::timestamptz[] AS edges"
-        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(account, kind, edges)),"
-        " o AS MATERIALIZED (SELECT t.account, t.kind, t.at FROM {items} t"
-        " WHERE t.key NOT IN (SELECT key FROM {answered})" + _NOT_OURS + ")"
-        " SELECT o.account, e.kind, width_bucket(o.at, e.edges) AS b, count(*), min(o.at)"
-        " FROM o JOIN e ON e.account = o.account AND e.kind = o.kind GROUP BY o.account, e.kind, b"
+        " FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(account, kind, edges))"
+        " SELECT e.account, e.kind, c.b, c.n, c.first FROM e CROSS JOIN LATERAL"
+        " (SELECT o.b, count(*) AS n, min(o.at) AS first FROM"
+        " (SELECT width_bucket(t.at, e.edges) AS b, t.at FROM {items} t"
+        + _OPEN_WHERE
+        + " AND t.account = e.account AND t.kind = e.kind ORDER BY t.at) AS o GROUP BY o.b) AS c"
     )
     _FIRST_KEYS = (
         # The smallest key among the open items of a group received at its bucket's first instant.
@@ -717,8 +787,14 @@ class _Lost(Exception):
         self.result = result
 
 
+def _is_pool_timeout(exc: BaseException) -> bool:
+    """A `psycopg_pool.PoolTimeout` (the pool is imported only once a second connection is needed)."""
+    pool = sys.modules.get("psycopg_pool")
+    return pool is not None and isinstance(exc, pool.PoolTimeout)
+
+
 def _is_lost(exc: psycopg.Error, conn: psycopg.Connection | None) -> bool:
-    if isinstance(exc, PoolTimeout):
+    if _is_pool_timeout(exc):
         return True
     if conn is not None and (conn.closed or conn.broken):
         return True
@@ -752,30 +828,94 @@ class PgEngine(Engine):
             self._kwargs["password"] = self._password
         self._listen_lock = threading.Lock()
         self._listener: psycopg.Connection | None = None
+        self._max_connections = max_connections
+        # The connection that migrated is kept and used first: a one-shot command (`status`,
+        # `check`) opens one connection and no pool (a second connection, the pool's threads and
+        # its import were a fifth of `status` on PostgreSQL). The pool comes when two threads
+        # want a connection at once, or the first one broke.
+        self._first: psycopg.Connection | None = None
+        self._first_lock = threading.Lock()
+        self._first_used = time.monotonic()
+        self._pool_lock = threading.Lock()
+        self._pool: ConnectionPool | None = None
         try:
-            with psycopg.connect(self.url, **self._kwargs) as conn:
-                migrate(conn)
-                prune_commits(conn)
+            conn = psycopg.connect(self.url, **self._kwargs)
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(self._unreachable(exc, "")) from exc
-        except psycopg.Error as exc:
-            raise StoreError(f"the store's database at {self.host}: {self._scrub(exc)}") from exc
-        self._pool = ConnectionPool(
-            self.url,
-            kwargs=self._kwargs,
-            min_size=1,
-            max_size=max_connections,
-            open=False,
-            configure=_configure,
-            check=ConnectionPool.check_connection,
-            name="socialtui",
-            timeout=retry_for,
-        )
         try:
-            self._pool.open(wait=True, timeout=retry_for)
-        except PoolTimeout as exc:
-            self._pool.close()
-            raise StoreUnavailable(self._unreachable(exc, "")) from exc
+            migrate(conn)
+            prune_commits(conn)
+            _configure(conn)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, psycopg.OperationalError):
+                raise StoreUnavailable(self._unreachable(exc, "")) from exc
+            if isinstance(exc, psycopg.Error):
+                raise StoreError(f"the store's database at {self.host}: {self._scrub(exc)}") from exc
+            raise
+        self._first = conn
+
+    def _pooled(self) -> ConnectionPool:
+        """The pool, opened on first use (`_connection`); `PoolTimeout` if no connection could be made."""
+        with self._pool_lock:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool, PoolTimeout
+
+                pool = ConnectionPool(
+                    self.url,
+                    kwargs=self._kwargs,
+                    min_size=1,
+                    max_size=self._max_connections,
+                    open=False,
+                    configure=_configure,
+                    check=ConnectionPool.check_connection,
+                    name="socialtui",
+                    timeout=self.retry_for,
+                )
+                try:
+                    pool.open(wait=True, timeout=self.retry_for)
+                except PoolTimeout:
+                    pool.close()
+                    raise  # a lost connection to the caller: retried, or reported unreachable
+                self._pool = pool
+            return self._pool
+
+    def _sound(self, conn: psycopg.Connection) -> bool:
+        """Is the first connection usable? After a pause, asked of the server (as the pool checks
+        its connections): a server restarted meanwhile is found here, not by the work."""
+        if conn.closed or conn.broken:
+            return False
+        if time.monotonic() - self._first_used < FIRST_CHECK_AFTER:
+            return True
+        try:
+            conn.execute("")
+        except psycopg.Error:
+            return False
+        return True
+
+    @contextmanager
+    def _connection(self, timeout: float) -> Iterator[psycopg.Connection]:
+        """A connection for one piece of work: the first one if it is free and sound, else one of
+        the pool's. Left idle (rolled back) when given back; a broken first one is dropped."""
+        first = self._first
+        if first is not None and self._first_lock.acquire(blocking=False):
+            try:
+                if first is self._first and self._sound(first):
+                    try:
+                        yield first
+                    finally:
+                        _rollback(first)
+                        self._first_used = time.monotonic()
+                        if first.closed or first.broken:
+                            self._first = None
+                            first.close()
+                    return
+                self._first = None
+                first.close()
+            finally:
+                self._first_lock.release()
+        with self._pooled().connection(timeout=timeout) as conn:
+            yield conn
 
     # -- the contract ---------------------------------------------------------------------------------
 
@@ -813,19 +953,13 @@ class PgEngine(Engine):
     def read(self) -> Iterator[Reader]:
         """A consistent view (REPEATABLE READ, READ ONLY) of the latest committed data."""
         try:
-            conn = self._pool.getconn(timeout=self.retry_for)
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailable(self._unreachable(exc, "")) from exc
-        try:
-            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            yield PgReader(conn)
+            with self._connection(self.retry_for) as conn:
+                conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield PgReader(conn)
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(self._unreachable(exc, "")) from exc
         except psycopg.Error as exc:
             raise StoreError(f"reading the store: {self._scrub(exc)}") from exc
-        finally:
-            _rollback(conn)
-            self._pool.putconn(conn)
 
     def changes(self, token: Any, tables: Collection[str]) -> tuple[str, Changes]:
         found: Changes = {}
@@ -997,7 +1131,20 @@ class PgEngine(Engine):
     def close(self) -> None:
         with self._listen_lock:
             self._close_listener()
-        self._pool.close()
+        with self._first_lock:
+            first, self._first = self._first, None
+            if first is not None:
+                first.close()
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.close()
+
+    def __del__(self) -> None:
+        # An engine dropped without `close()` lets its first connection go quietly, as the pool
+        # did with its own (psycopg warns of a connection deleted while open).
+        first = getattr(self, "_first", None)
+        if first is not None and not first.closed:
+            first.close()
 
     # -- beyond the contract --------------------------------------------------------------------------
 
@@ -1012,7 +1159,7 @@ class PgEngine(Engine):
     ) -> T:
         conn: psycopg.Connection | None = None
         try:
-            with self._pool.connection(timeout=max(0.1, deadline - time.monotonic())) as conn:
+            with self._connection(max(0.1, deadline - time.monotonic())) as conn:
                 try:
                     conn.execute("BEGIN")
                     writer = PgWriter(conn, names)
@@ -1054,7 +1201,7 @@ class PgEngine(Engine):
         while True:
             conn: psycopg.Connection | None = None
             try:
-                with self._pool.connection(timeout=max(0.1, deadline - time.monotonic())) as conn:
+                with self._connection(max(0.1, deadline - time.monotonic())) as conn:
                     conn.execute("BEGIN")
                     # Our insert of the lost transaction's id waits while that transaction is still
                     # running (it inserted the same key), then finds it taken only if it committed.
@@ -1079,7 +1226,7 @@ class PgEngine(Engine):
         while True:
             conn: psycopg.Connection | None = None
             try:
-                with self._pool.connection(timeout=max(0.1, deadline - time.monotonic())) as conn:
+                with self._connection(max(0.1, deadline - time.monotonic())) as conn:
                     try:
                         return work(conn)
                     finally:
