@@ -28,7 +28,7 @@ from socialtui.model import (
     to_record,
 )
 from socialtui.store.base import NotFoundInStore, StoreBase, iso
-from socialtui.store.engine import Group, Query, Reader, Tally, Writer
+from socialtui.store.engine import Doc, Group, Query, Reader, Tally, Writer
 from socialtui.store.schema import contact_key, post_key
 
 EPOCH = "1970-01-01T00:00:00Z"
@@ -177,16 +177,12 @@ class ItemsMixin(StoreBase):
             picked = [item.id for item in items]
             states = {key: from_record(ItemState, doc) for key, doc in r.get_many("states", picked).items()}
             claims = [from_record(Claim, doc) for _, doc in r.scan("claims", Query(since=iso(now)))]
-            outbox = [
-                from_record(OutboxEntry, doc) for _, doc in r.scan("outbox") if doc.get("state") != "sent"
-            ]
+            unsent = Query(unless_field=("state", ("sent",)))
+            outbox = [from_record(OutboxEntry, doc) for _, doc in r.scan("outbox", unsent)]
             drafts = {key: from_record(Draft, doc) for key, doc in r.scan("drafts")}
             raw_health = dict(r.scan("health"))
             health = {key: from_record(AccountHealth, doc) for key, doc in raw_health.items()}
-            raw_own = [doc for _, doc in r.scan("own", Query(since=iso(posts_since)))]
-            recent = {doc["account"] for doc in raw_own}
-            for account in sorted((set(raw_health) | set(counts)) - recent):
-                raw_own.extend(doc for _, doc in r.scan("own", Query(account=account, newest=1)))
+            raw_own = _own_since(r, posts_since, set(raw_health) | set(counts))
             snapshot = Snapshot.of(
                 now,
                 items=items,
@@ -235,10 +231,7 @@ class ItemsMixin(StoreBase):
                 # The recent posts, and each account's latest (its gap is measured from it) asked
                 # for by account: the whole post cache is never read. An account with posts has
                 # been polled, so it has a health row.
-                raw_own = [doc for _, doc in r.scan("own", Query(since=iso(posts_since)))]
-                recent = {doc["account"] for doc in raw_own}
-                for account in sorted((set(raw_health) | {i.account for i in items}) - recent):
-                    raw_own.extend(doc for _, doc in r.scan("own", Query(account=account, newest=1)))
+                raw_own = _own_since(r, posts_since, set(raw_health) | {i.account for i in items})
             return Snapshot.of(
                 now,
                 items=items,
@@ -508,3 +501,13 @@ class ItemsMixin(StoreBase):
 
 
 __all__ = ["ItemsMixin", "Snapshot", "QueueCounts", "Dossier", "answered_doc", "still_answered"]
+
+
+def _own_since(r: Reader, since: datetime, accounts: Collection[str]) -> list[Doc]:
+    """Own posts since `since`, and the latest of each of `accounts` with none since (its gap is
+    measured from it): the whole post cache is never read (`Reader.newest_each`: one statement on a
+    database)."""
+    raw = [doc for _, doc in r.scan("own", Query(since=iso(since)))]
+    recent = {doc["account"] for doc in raw}
+    raw.extend(r.newest_each("own", sorted(set(accounts) - recent)).values())
+    return raw
