@@ -117,3 +117,17 @@ def test_one_cleaning_function() -> None:
         if r"\x1b" in source or r"\x00-\x1f" in source:
             found.append(f"{rel}: a control-character pattern")
     assert found == []
+
+
+def test_the_dashboard_imports_the_http_client_only_to_reach_a_network() -> None:
+    """httpx takes a fifth of a second to import: the dashboard's first screen (and a dashboard whose
+    polling is left to `socialtui sync`) never waits for it. It comes with the first adapter."""
+    code = (
+        "import sys\n"
+        "import socialtui.tui.app, socialtui.tui.screens.main, socialtui.networks.base\n"
+        "print('before', 'httpx' in sys.modules)\n"
+        "from socialtui.networks import RateLimit\n"
+        "print('after', 'httpx' in sys.modules, RateLimit.__name__)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.split() == ["before", "False", "after", "True", "RateLimit"]

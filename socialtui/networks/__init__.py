@@ -1,4 +1,9 @@
-"""Network adapters: one per network, behind the contract in `base.py`; one HTTP wrapper in `http.py`."""
+"""Network adapters: one per network, behind the contract in `base.py`; one HTTP wrapper in `http.py`.
+
+`http.py` (and httpx with it, a fifth of a second to import) is loaded when first used: by an adapter
+being made, or by a name taken from it here. The dashboard's first screen needs neither."""
+
+from typing import TYPE_CHECKING, Any
 
 from socialtui.networks.base import (
     AccountInfo,
@@ -20,7 +25,18 @@ from socialtui.networks.errors import (
     Rejected,
     ServerError,
 )
-from socialtui.networks.http import RateLimit
+
+if TYPE_CHECKING:
+    from socialtui.networks.http import RateLimit
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RateLimit":
+        from socialtui.networks.http import RateLimit
+
+        return RateLimit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AccountInfo",
