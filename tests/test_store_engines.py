@@ -351,6 +351,24 @@ def test_newest_each_is_each_accounts_newest_scan(tmp_path: Path, engine_url: st
     assert inside == scanned and inside["b"]["created_at"] == (NOW + timedelta(minutes=1)).isoformat()  # type: ignore[index]
 
 
+def test_holds_any_says_whether_a_table_holds_a_document(tmp_path: Path, engine_url: str) -> None:
+    """`Reader.holds_any` (asked at every open, whether the answered index must be made): an empty
+    table, a table whose only document is in its last partition, a table emptied again."""
+    store = open_store(tmp_path / "data", engine_url)
+    with store.engine.read() as reader:
+        assert not reader.holds_any("answered")
+    done = {"account": "zz", "at": NOW.isoformat(), "by": "done"}
+    store.engine.transact(["answered"], lambda w: w.put_many("answered", {"a": {**done, "account": "a"}}))
+    store.engine.transact(["answered"], lambda w: w.put("answered", "z", done))
+    store.engine.transact(["answered"], lambda w: w.delete("answered", ["a"]))
+    with store.engine.read() as reader:
+        assert reader.holds_any("answered") and not reader.holds_any("claims")
+    store.engine.transact(["answered"], lambda w: w.delete("answered", ["z"]))
+    with store.engine.read() as reader:
+        assert not reader.holds_any("answered")
+        assert reader.holds_any("answered") == any(True for _ in reader.scan("answered"))
+
+
 def test_a_dossier_finds_an_item_written_where_the_last_read_found_none(
     tmp_path: Path, engine_url: str
 ) -> None:

@@ -33,6 +33,8 @@ The contract, in short:
   with count queries.
 - `Reader.newest_each(table, accounts)`: each account's newest document (one statement on a
   database; a scan per account otherwise).
+- `Reader.holds_any(table)`: whether the table holds a document at all (one row asked of a
+  database; the files engine stops at the first partition that holds one).
 """
 
 from __future__ import annotations
@@ -146,6 +148,10 @@ class Reader(ABC):
 
     @abstractmethod
     def count(self, table: str) -> int: ...
+
+    def holds_any(self, table: str) -> bool:
+        """Whether the table holds any document (asked at every open of a store: never a count)."""
+        return any(True for _ in self.scan(table, Query(newest=1)))
 
     def newest_each(self, table: str, accounts: Iterable[str]) -> dict[str, Doc]:
         """Each account's newest document of `table` (accounts without any left out): what

@@ -244,6 +244,11 @@ class _FilesView(Reader):
             found.append((key, doc))
         return tally, found
 
+    def holds_any(self, table: str) -> bool:
+        """The partitions read in turn, up to the first that holds a document (the files of a big
+        table, sorted by time to find its newest document, took a tenth of a second of every open)."""
+        return any(docs for docs in self._parts(table))
+
     def count(self, table: str) -> int:
         if schema.TABLES[table].log:
             return sum(1 for _ in self.engine.log(table))
