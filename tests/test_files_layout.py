@@ -176,6 +176,59 @@ def test_a_follower_rereads_only_the_changed_partition_and_sees_deletions(
     assert len(objects) == 30
 
 
+def test_the_outbox_entries_not_sent_are_read_without_parsing_the_outbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox keeps every reply sent within retention; what a first look and `status` read of it
+    (the entries not sent) comes from the summary beside it, made by each writer. A summary left
+    behind by a writer killed after its outbox file, or cut short, is found out: the outbox is read
+    and the summary made again."""
+    from socialtui.store.engine import Query
+    from socialtui.store.files import _signature
+
+    store = Store(tmp_path)
+    items = [make_item(n) for n in range(6)]
+    store.put_items(items)
+
+    def entry(n: int, state: str) -> OutboxEntry:
+        return OutboxEntry(
+            f"key{n}", items[n].id, "acme", f"reply {n}", "alice", "Alice", NOW, NOW, state, str(n)
+        )
+
+    for n, state in enumerate(["sent", "sent", "queued", "sent", "failed"]):
+        store.outbox_add(entry(n, state), ALICE, NOW)
+    Store(tmp_path)  # (entries written sent: the next open makes their items answered, once)
+    unsent = Query(unless_field=("state", ("sent",)))
+    outbox = tables(tmp_path) / "outbox" / "_.json"
+    summary = tables(tmp_path) / "outbox" / "._.json.tally"
+    parsed: list[Path] = []
+    real_decode = TableFiles._decode
+
+    def decoding(self: TableFiles, path: Path, raw: bytes):  # type: ignore[no-untyped-def]
+        parsed.append(path)
+        return real_decode(self, path, raw)
+
+    monkeypatch.setattr(TableFiles, "_decode", decoding)
+
+    def fresh_unsent() -> list[str]:
+        with Store(tmp_path).engine.read() as reader:  # another process: nothing decoded yet
+            return sorted(key for key, _ in reader.scan("outbox", unsent))
+
+    assert fresh_unsent() == ["key2", "key4"] and outbox not in parsed
+    with Store(tmp_path).engine.read() as reader:
+        assert len(list(reader.scan("outbox"))) == 5  # any other question reads the outbox itself
+    assert outbox in parsed
+    old = summary.read_bytes()
+    store.outbox_add(entry(5, "queued"), ALICE, NOW)
+    summary.write_bytes(old)  # as if the writer had died between the outbox and its summary
+    parsed.clear()
+    assert fresh_unsent() == ["key2", "key4", "key5"] and outbox in parsed
+    made = json.loads(summary.read_bytes())
+    assert made["signature"] == list(_signature(os.lstat(outbox)))
+    summary.write_bytes(old[: len(old) // 2])
+    assert fresh_unsent() == ["key2", "key4", "key5"]
+
+
 # -- corrupt and newer files ---------------------------------------------------------------------------
 
 

@@ -14,8 +14,9 @@ The audit lines are appended once the data is saved, still under the locks: a fa
 reported as what it is, a change saved without its audit line. Readers take no lock at all.
 
 Beside each items partition, `.PART.json.tally`: its summary (what `status` counts of each item),
-made from a known version of the partition file (see `files.TableFiles.summary`): derived data,
-never trusted for another version of the file, made again by any reader that finds it stale.
+and beside the outbox its entries not sent, each made from a known version of the file (see
+`files.TableFiles.summary`): derived data, never trusted for another version of the file, made again
+by any reader that finds it stale.
 
 A data dir written by an older socialtui (schema 1: one file per table group) is upgraded on first
 use (`upgrade.py`)."""
@@ -139,6 +140,27 @@ def _item_rows(docs: Mapping[str, Doc]) -> list[Any]:
     ]
 
 
+UNSENT = ("state", ("sent",))
+"""`Query.unless_field` of the outbox's entries not sent: what a first look and `queue_counts` read of
+the outbox (a sent reply has answered its item already)."""
+
+
+def _unsent_rows(docs: Mapping[str, Doc]) -> list[Any]:
+    """The outbox's summary: its entries not sent, [key, document] (the outbox keeps every reply
+    sent within retention: at 50,000 replies a 9 MB file, parsed for a few entries in flight)."""
+    field, values = UNSENT
+    return [[key, doc] for key, doc in docs.items() if doc.get(field) not in values]
+
+
+def _unsent_only(q: Query) -> bool:
+    return (
+        q.unless_field is not None
+        and q.unless_field[0] == UNSENT[0]
+        and tuple(q.unless_field[1]) == UNSENT[1]
+        and replace(q, unless_field=None) == Query()
+    )
+
+
 def _wanted(spec: schema.Table, parts: Iterable[str], q: Query | None) -> list[str]:
     if q is None:
         return upgrade.parts_for(spec, parts)
@@ -189,6 +211,10 @@ class _FilesView(Reader):
 
     def scan(self, table: str, query: Query | None = None) -> Iterator[tuple[str, Doc]]:
         q = query or Query()
+        if table == "outbox" and table not in self._tx and _unsent_only(q):
+            files = self.engine.table_files(table)
+            if files.summarize is not None:
+                return iter([(key, doc) for key, doc in files.summary(SINGLE)])
         excluded = self.keys(q.unless_in) if q.unless_in else None
         spec = schema.TABLES[table]
         rows: list[tuple[str, Doc]] = []
@@ -445,6 +471,8 @@ class FilesEngine(Engine):
             files.ref = schema.TABLES[table].ref
         if table == "items":
             files.summarize = _item_rows
+        elif table == "outbox":
+            files.summarize = _unsent_rows
         ensure_dir(files.directory)  # and refuse a symbolic link planted in its place
         return self._tables.setdefault(table, files)
 
