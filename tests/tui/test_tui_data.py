@@ -140,7 +140,7 @@ def test_a_health_only_change_reads_the_accounts_again_and_not_the_queue(
     monkeypatch.setattr(data, "CLOCK_SLACK_SHARE", 10**6)  # a big store's slack: CLOCK_SLACK_MAX
     follower = StoreFollower(world.config, world.store, ALICE.operator)
     first = follower.read(NOW)
-    assert follower.full_readings == 1 and _row(first, "acme-mastodon").health.mode == ""
+    assert follower.queue_readings == 1 and _row(first, "acme-mastodon").health.mode == ""
     poller = Store(world.config.team.data_dir)  # the sync service's process
     try:
         at = NOW + timedelta(seconds=2)
@@ -154,7 +154,7 @@ def test_a_health_only_change_reads_the_accounts_again_and_not_the_queue(
         )
         poller.set_health(live)
         confirmed = follower.read(at)
-        assert follower.full_readings == 1, "no care rules applied over the queue for a health write"
+        assert follower.queue_readings == 1, "no care rules applied over the queue for a health write"
         assert confirmed.queue is first.queue and confirmed.items is first.items
         row = _row(confirmed, "acme-mastodon")
         assert (row.health.mode, row.health.live_until, confirmed.now) == ("live", live.live_until, at)
@@ -166,17 +166,18 @@ def test_a_health_only_change_reads_the_accounts_again_and_not_the_queue(
 
         poller.set_health(replace(live, live_until=at + timedelta(seconds=90)))  # the next confirmation
         again = follower.read(at + timedelta(seconds=1))
-        assert follower.full_readings == 1 and again.queue is first.queue
+        assert follower.queue_readings == 1 and again.queue is first.queue
         assert _row(again, "acme-mastodon").health.live_until == at + timedelta(seconds=90)
 
         poller.set_health(replace(live, mode="polling", live_until=None))  # the stream failed
         assert _row(follower.read(at + timedelta(seconds=2)), "acme-mastodon").health.mode == "polling"
-        assert follower.full_readings == 1
+        assert follower.queue_readings == 1
 
         poller.set_health(live)
-        poller.mark_done(world.items[0], "spam", BOB, NOW)  # the health and the queue: all of it again
+        poller.mark_done(world.items[0], "spam", BOB, NOW)  # the health and the queue: both again
         mixed = follower.read(at + timedelta(seconds=3))
-        assert follower.full_readings == 2 and world.items[0].id not in {e.item.id for e in mixed.queue}
+        assert follower.queue_readings == 2 and follower.full_readings == 1, "the queue, by what changed"
+        assert world.items[0].id not in {e.item.id for e in mixed.queue}
         assert _row(mixed, "acme-mastodon").health.mode == "live"
     finally:
         poller.close()
@@ -202,7 +203,7 @@ def test_a_live_confirmation_that_lapses_reads_as_polling_after_health_only_read
     finally:
         poller.close()  # the poller dies: nothing confirms the stream again
     assert _row(follower.read(NOW + timedelta(seconds=1)), "acme-mastodon").health.mode == "live"
-    assert follower.full_readings == 1
+    assert follower.queue_readings == 1
     lapsed = follower.read(NOW + hold + data.CLOCK_SLACK_MAX)
     assert _row(lapsed, "acme-mastodon").health.mode == "polling"
     assert _row(lapsed, "acme-mastodon").health_summary == "ok"
