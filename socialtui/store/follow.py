@@ -119,6 +119,7 @@ class Follower:
                         if seen.pop(key, None) is not None:
                             objects.pop(key, None)
                             changed.add(table)
+                            keys.add(key)
                         continue
                     mark = fingerprint(doc)
                     if seen.get(key) == mark:
