@@ -6,14 +6,14 @@ It reads the store once and applies the care rules; it holds no logic of its own
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from socialtui import care, schedule
 from socialtui.config import AccountConfig, Config
-from socialtui.model import AccountHealth, Actor, OutboxEntry, Post
+from socialtui.model import AccountHealth, Actor, HandoffNote, OutboxEntry, Post, Shift
 from socialtui.store import Snapshot, Store
 from socialtui.text import clean
 from socialtui.timespec import format_duration
@@ -184,6 +184,31 @@ def build_overview(
     own_by_account: dict[str, list[Post]] = defaultdict(list)
     for post in snap.own_posts:
         own_by_account[post.account].append(post)
+
+    def gap_of(account: AccountConfig, synced: bool) -> care.QuietGap:
+        return care.quiet_gap(account, own_by_account.get(account.id, []), now, synced=synced)
+
+    return Overview(
+        generated_at=now,
+        accounts=_account_rows(config, now, queue, snap, gap_of),
+        queue=queue,
+        snapshot=snap,
+        overdue_handoffs=_overdue_handoffs(config, store, now),
+        schedule_grace=config.team.schedule_grace,
+        poll_interval=config.team.poll_interval,
+        tz=config.team.tz,
+    )
+
+
+def _account_rows(
+    config: Config,
+    now: datetime,
+    queue: list[care.QueueEntry],
+    snap: Snapshot,
+    gap_of: Callable[[AccountConfig, bool], care.QuietGap],
+) -> list[AccountOverview]:
+    """Each configured account's row of the overview: its part of the queue counted, its gap
+    (`gap_of(account, synced)`), health, forecast and failed replies."""
     queue_by_account: dict[str, list[care.QueueEntry]] = defaultdict(list)
     for entry in queue:
         queue_by_account[entry.item.account].append(entry)
@@ -195,7 +220,7 @@ def build_overview(
         entries = queue_by_account.get(account.id, [])
         # Only a successful sync tells what the account posted: before one, its gap is unknown.
         synced = health.state == "ok" or health.last_ok_at is not None
-        gap = care.quiet_gap(account, own_by_account.get(account.id, []), now, synced=synced)
+        gap = gap_of(account, synced)
         forecast = care.gap_forecast(account, gap, scheduled_by_account.get(account.id, []), now)
         accounts.append(
             AccountOverview(
@@ -212,17 +237,72 @@ def build_overview(
                 failed=tuple(failed_by_account.get(account.id, ())),
             )
         )
-    overdue = _overdue_handoffs(config, store, now)
-    return Overview(
-        generated_at=now,
-        accounts=accounts,
-        queue=queue,
-        snapshot=snap,
-        overdue_handoffs=overdue,
-        schedule_grace=config.team.schedule_grace,
-        poll_interval=poll_interval,
-        tz=config.team.tz,
-    )
+    return accounts
+
+
+FOLLOWED_CARE = ("items", "own", "states", "outbox")
+"""The tables whose changes `OverviewKeeper.update` is told of, key by key."""
+
+
+class OverviewKeeper:
+    """`build_overview` kept from one reading to the next, for a reader that follows the store (the
+    dashboard): told which keys of the items, own posts, states and outbox changed, it redoes the
+    work of those only (`care.QueueKeeper`, `care.GapKeeper`); `overview(now, ...)` is then what
+    `build_overview` gives for the same records at `now`, ages and states included."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._queue = care.QueueKeeper(
+            config.accounts, lexicon=config.tone, negative_first=config.team.negative_first
+        )
+        self._gaps = care.GapKeeper(config.accounts)
+        self._before: dict[str, Mapping[str, Any]] = {}
+
+    def update(
+        self, now: datetime, changed: Mapping[str, Collection[str]], **tables: Mapping[str, Any]
+    ) -> None:
+        """`changed`: per table of `FOLLOWED_CARE`, the keys that changed since the last update
+        (every key, on the first); `tables`: each of those tables now, by key (not modified after)."""
+        before = self._before
+        self._queue.update(
+            changed, tables["items"], tables["own"], tables["states"], tables["outbox"], before
+        )
+        if changed.get("own"):
+            self._gaps.update(changed["own"], tables["own"], before.get("own", {}), now)
+        self._before = dict(tables)
+
+    def overview(
+        self,
+        now: datetime,
+        snapshot: Snapshot,
+        handoffs: Sequence[HandoffNote],
+        shifts: Sequence[Shift],
+    ) -> Overview:
+        """The overview at `now` of the records as of the last update (`snapshot` holds the same)."""
+        config = self.config
+        queue = self._queue.entries(now, snapshot.claims)
+        within = config.team.handoff_ack_within
+        overdue = (
+            care.overdue_handoffs(list(handoffs), list(shifts), now, within)
+            if any(s.ended_at is None and now - s.started_at > within for s in shifts)
+            else []
+        )
+        return Overview(
+            generated_at=now,
+            accounts=_account_rows(
+                config,
+                now,
+                queue,
+                snapshot,
+                lambda account, synced: self._gaps.gap(account, now, synced=synced),
+            ),
+            queue=queue,
+            snapshot=snapshot,
+            overdue_handoffs=overdue,
+            schedule_grace=config.team.schedule_grace,
+            poll_interval=config.team.poll_interval,
+            tz=config.team.tz,
+        )
 
 
 def with_health(overview: Overview, health: Mapping[str, AccountHealth], now: datetime) -> Overview:

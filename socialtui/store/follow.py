@@ -83,7 +83,7 @@ def share(decoded: Item | Post, shared: dict[Any, Any]) -> None:
 class Follower:
     """The decoded content of `tables`, brought up to date by `refresh()`. Thread-safe."""
 
-    def __init__(self, engine: Engine, tables: Collection[str]) -> None:
+    def __init__(self, engine: Engine, tables: Collection[str], *, track: Collection[str] = ()) -> None:
         self.engine = engine
         self.tables = tuple(tables)
         self._token: Any = None
@@ -92,6 +92,9 @@ class Follower:
         self._objects: dict[str, dict[str, Any]] = {t: {} for t in self.tables}
         self.versions: dict[str, int] = {t: 0 for t in self.tables}
         """Bumped whenever a table's content changed: tells readers when to rebuild what derives from it."""
+        self._track = frozenset(track)
+        self._changed: dict[str, set[str]] = {t: set() for t in self._track}
+        """Per table of `track`, the keys whose object changed (or went) since the last `changed_keys()`."""
         self._lock = threading.Lock()
         self._shared: dict[Any, Any] = {}
         """One object for each author and each account id, kind and visibility (`share`)."""
@@ -103,8 +106,11 @@ class Follower:
             whole: dict[str, set[str]] = {}
             """The tables that came whole (`Everything`), with the keys they hold."""
 
+            untracked: set[str] = set()  # the changes of a table nobody asked to track: let go
+
             def take(table: str, docs: Mapping[str, Any], everything: bool) -> None:
                 seen, objects = self._seen[table], self._objects[table]
+                keys = self._changed.get(table, untracked)
                 model = MODELS.get(table)
                 if everything:
                     whole.setdefault(table, set()).update(docs)
@@ -113,6 +119,7 @@ class Follower:
                         if seen.pop(key, None) is not None:
                             objects.pop(key, None)
                             changed.add(table)
+                            keys.add(key)
                         continue
                     mark = fingerprint(doc)
                     if seen.get(key) == mark:
@@ -125,16 +132,19 @@ class Follower:
                         share(objects[key], self._shared)
                     seen[key] = mark
                     changed.add(table)
+                    keys.add(key)
 
             # A part at a time (`Engine.follow`): the documents of one part are decoded and let go
             # before the next is read.
             token = self.engine.follow(self._token, self.tables, take)
             for table, keys in whole.items():  # the whole table: what it lacks was deleted
                 seen, objects = self._seen[table], self._objects[table]
+                gone = self._changed.get(table, untracked)
                 for key in [key for key in seen if key not in keys]:
                     del seen[key]
                     objects.pop(key, None)
                     changed.add(table)
+                    gone.add(key)
             for table in changed:
                 self.versions[table] += 1
             self._token = token
@@ -144,6 +154,15 @@ class Follower:
         """The table's documents as model objects, by key, as of the last refresh (do not modify)."""
         with self._lock:
             return dict(self._objects[table])
+
+    def changed_keys(self) -> dict[str, set[str]]:
+        """Per table of `track`, the keys whose object changed, came or went since the last call
+        (since the follower was made, on the first): what a reader that keeps work per key must
+        redo, and no more."""
+        with self._lock:
+            changed = self._changed
+            self._changed = {t: set() for t in self._track}
+            return changed
 
     def wait(self, timeout: float) -> bool:
         """Block until one of the tables may have changed since the last refresh, or `timeout`."""

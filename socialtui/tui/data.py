@@ -20,11 +20,12 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from socialtui.care import QueueEntry, handoffs_waiting, normalize_handle
 from socialtui.config import Config
 from socialtui.model import ITEM_KINDS, AuditEvent, Contact, HandoffNote, Item, Post, Shift, item_id
-from socialtui.overview import Overview, build_overview, with_health
+from socialtui.overview import FOLLOWED_CARE, Overview, OverviewKeeper, build_overview, with_health
 from socialtui.store import Snapshot, Store
 from socialtui.store.follow import Follower
 
@@ -134,26 +135,42 @@ class StoreFollower:
         self.store = store
         self.operator = operator
         """Whose handoff notes `Dashboard.waiting` lists."""
-        self._follow = Follower(store.engine, FOLLOWED)
+        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE)
         self._home: Follower | None = None
         """The followed timelines, read once the timeline first asks for them: they are most of the
         store (tens of thousands of posts per account) and the queue never needs them."""
         self._home_list: tuple[int, list[Post]] = (-1, [])
         self._lists: dict[str, tuple[int, list]] = {}
+        self._dicts: dict[str, tuple[int, Mapping[str, Any]]] = {}
+        self._keeper: OverviewKeeper | None = None
+        """The care rules' work of the last reading, by key: a reading redoes what changed since."""
         self._last: tuple[dict[str, int], Dashboard, timedelta] | None = None
         """The last full reading: (the table versions it read, it, how long it stands if nothing is
         written)."""
         self._lock = threading.Lock()
+        self.queue_readings = 0
+        """How many readings made the queue again (the first over the whole store, the others by
+        what changed since, or for the clock); the others stood on the last one's queue (nothing
+        written, or only the accounts' health)."""
         self.full_readings = 0
-        """How many readings applied the care rules to the whole store (the others stood on the
-        last one: nothing written, or only the accounts' health)."""
+        """How many readings applied the care rules to the whole store (the first: the others redo
+        what changed since the last one, or stand on it: nothing written, or only the accounts'
+        health)."""
+
+    def _dict(self, table: str) -> Mapping[str, Any]:
+        """The table's objects by key, copied again only when the table changed (do not modify)."""
+        version = self._follow.versions[table]
+        cached = self._dicts.get(table)
+        if cached is None or cached[0] != version:
+            cached = self._dicts[table] = (version, self._follow.objects(table))
+        return cached[1]
 
     def _list(self, table: str) -> list:
         """The table's objects as a list, made again only when the table changed."""
         version = self._follow.versions[table]
         cached = self._lists.get(table)
         if cached is None or cached[0] != version:
-            cached = self._lists[table] = (version, list(self._follow.objects(table).values()))
+            cached = self._lists[table] = (version, list(self._dict(table).values()))
         return cached[1]
 
     # -- readings ---------------------------------------------------------------------------------
@@ -179,7 +196,6 @@ class StoreFollower:
 
     def read(self, now: datetime, shift_start: datetime | None = None) -> Dashboard:
         """The store as of now, with the care rules applied."""
-        store = self.store
         follow = self._follow
         with self._lock:
             follow.refresh()
@@ -205,39 +221,44 @@ class StoreFollower:
                     reading = replace(last[1], now=now, overview=overview)
                     self._last = (versions, reading, last[2])
                     return reading
-            self.full_readings += 1
             started = time.perf_counter()
+            tables = {table: self._dict(table) for table in FOLLOWED_CARE}
+            changed = follow.changed_keys()
+            self.queue_readings += 1
+            keeper = self._keeper
+            if keeper is None:  # the first reading: the care rules over the whole store, once
+                self.full_readings += 1
+                keeper = self._keeper = OverviewKeeper(self.config)
+            keeper.update(now, changed, **tables)
             items: list[Item] = self._list("items")
-            own: list[Post] = self._list("own")
             snapshot = Snapshot.of(
                 now,
                 items=items,
-                own_posts=own,
-                states=follow.objects("states"),
+                own_posts=self._list("own"),
+                states=tables["states"],
                 claims=follow.objects("claims").values(),
-                outbox=follow.objects("outbox").values(),
+                outbox=self._list("outbox"),
                 health=follow.objects("health"),
                 drafts=follow.objects("drafts"),
             )
             handoffs = tuple(sorted(follow.objects("handoffs").values(), key=lambda note: (note.at, note.id)))
             shifts = tuple(sorted(follow.objects("shifts").values(), key=lambda shift: shift.started_at))
             tags = {key: contact.tags for key, contact in follow.objects("contacts").items() if contact.tags}
-        overview = build_overview(self.config, store, now, snapshot)
-        waiting = tuple(handoffs_waiting(handoffs, shifts, self.operator, now)) if self.operator else ()
-        reading = Dashboard(
-            now=now,
-            overview=overview,
-            items={item.id: item for item in items},
-            shift_start=shift_start,
-            items_version=versions["items"],
-            own_version=versions["own"],
-            handoffs=handoffs,
-            shifts=shifts,
-            waiting=waiting,
-            tags=tags,
-        )
-        took = time.perf_counter() - started
-        with self._lock:
+            overview = keeper.overview(now, snapshot, handoffs, shifts)
+            waiting = tuple(handoffs_waiting(handoffs, shifts, self.operator, now)) if self.operator else ()
+            reading = Dashboard(
+                now=now,
+                overview=overview,
+                items=tables["items"],
+                shift_start=shift_start,
+                items_version=versions["items"],
+                own_version=versions["own"],
+                handoffs=handoffs,
+                shifts=shifts,
+                waiting=waiting,
+                tags=tags,
+            )
+            took = time.perf_counter() - started
             self._last = (
                 versions,
                 reading,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from tuikit import ALICE, BOB, NOW, World, make_item, mastodon_author
+from tuikit import ALICE, BOB, NOW, World, bluesky_author, make_item, mastodon_author, own_post
 
-from socialtui.model import AccountHealth, Author, Draft
-from socialtui.overview import AccountOverview
+from socialtui.model import AccountHealth, Author, Draft, OutboxEntry, Post
+from socialtui.overview import AccountOverview, build_overview
 from socialtui.store import Store
+from socialtui.store.schema import post_key
 from socialtui.tui import data
 from socialtui.tui.data import (
     AuditQuery,
@@ -140,7 +142,7 @@ def test_a_health_only_change_reads_the_accounts_again_and_not_the_queue(
     monkeypatch.setattr(data, "CLOCK_SLACK_SHARE", 10**6)  # a big store's slack: CLOCK_SLACK_MAX
     follower = StoreFollower(world.config, world.store, ALICE.operator)
     first = follower.read(NOW)
-    assert follower.full_readings == 1 and _row(first, "acme-mastodon").health.mode == ""
+    assert follower.queue_readings == 1 and _row(first, "acme-mastodon").health.mode == ""
     poller = Store(world.config.team.data_dir)  # the sync service's process
     try:
         at = NOW + timedelta(seconds=2)
@@ -154,7 +156,7 @@ def test_a_health_only_change_reads_the_accounts_again_and_not_the_queue(
         )
         poller.set_health(live)
         confirmed = follower.read(at)
-        assert follower.full_readings == 1, "no care rules applied over the queue for a health write"
+        assert follower.queue_readings == 1, "no care rules applied over the queue for a health write"
         assert confirmed.queue is first.queue and confirmed.items is first.items
         row = _row(confirmed, "acme-mastodon")
         assert (row.health.mode, row.health.live_until, confirmed.now) == ("live", live.live_until, at)
@@ -166,17 +168,18 @@ def test_a_health_only_change_reads_the_accounts_again_and_not_the_queue(
 
         poller.set_health(replace(live, live_until=at + timedelta(seconds=90)))  # the next confirmation
         again = follower.read(at + timedelta(seconds=1))
-        assert follower.full_readings == 1 and again.queue is first.queue
+        assert follower.queue_readings == 1 and again.queue is first.queue
         assert _row(again, "acme-mastodon").health.live_until == at + timedelta(seconds=90)
 
         poller.set_health(replace(live, mode="polling", live_until=None))  # the stream failed
         assert _row(follower.read(at + timedelta(seconds=2)), "acme-mastodon").health.mode == "polling"
-        assert follower.full_readings == 1
+        assert follower.queue_readings == 1
 
         poller.set_health(live)
-        poller.mark_done(world.items[0], "spam", BOB, NOW)  # the health and the queue: all of it again
+        poller.mark_done(world.items[0], "spam", BOB, NOW)  # the health and the queue: both again
         mixed = follower.read(at + timedelta(seconds=3))
-        assert follower.full_readings == 2 and world.items[0].id not in {e.item.id for e in mixed.queue}
+        assert follower.queue_readings == 2 and follower.full_readings == 1, "the queue, by what changed"
+        assert world.items[0].id not in {e.item.id for e in mixed.queue}
         assert _row(mixed, "acme-mastodon").health.mode == "live"
     finally:
         poller.close()
@@ -202,7 +205,7 @@ def test_a_live_confirmation_that_lapses_reads_as_polling_after_health_only_read
     finally:
         poller.close()  # the poller dies: nothing confirms the stream again
     assert _row(follower.read(NOW + timedelta(seconds=1)), "acme-mastodon").health.mode == "live"
-    assert follower.full_readings == 1
+    assert follower.queue_readings == 1
     lapsed = follower.read(NOW + hold + data.CLOCK_SLACK_MAX)
     assert _row(lapsed, "acme-mastodon").health.mode == "polling"
     assert _row(lapsed, "acme-mastodon").health_summary == "ok"
@@ -226,3 +229,115 @@ def test_the_first_look_counts_what_the_full_reading_shows(world: World) -> None
     assert {a.account.id: a.unanswered for a in first.overview.accounts} == {
         a.account.id: a.unanswered for a in whole.overview.accounts
     }
+
+
+def vars_of(row: AccountOverview) -> dict[str, object]:
+    return {name: getattr(row, name) for name in row.__dataclass_fields__}
+
+
+def _same_as_a_full_reading(world: World, reading: Dashboard) -> None:
+    """`reading` (made by what changed since the last) is what a fresh full reading gives at its time,
+    and what `build_overview` (the care rules over every record) gives."""
+    fresh = StoreFollower(world.config, world.store).read(reading.now)
+    whole = build_overview(world.config, world.store, reading.now, fresh.snapshot)
+    for made in (fresh.overview, whole):
+        assert reading.queue == made.queue
+        for mine, theirs in zip(reading.overview.accounts, made.accounts, strict=True):
+            assert vars_of(mine) == vars_of(theirs)
+        assert (reading.unanswered, reading.overview.late) == (len(made.queue), made.late)
+    assert reading.items == fresh.items and reading.snapshot.states == fresh.snapshot.states
+    assert reading.snapshot.claims == fresh.snapshot.claims
+
+
+def test_a_reading_made_by_what_changed_is_the_full_reading(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's reading after a change redoes the care rules for what changed only (items,
+    own posts, states, claims, drafts, the outbox, health, handoffs) and moves the ages and states
+    with the clock: after each of a seeded random run of changes by another process, its queue,
+    counts and accounts' rows are those of a fresh full reading at the same time."""
+    monkeypatch.setattr(data, "CLOCK_SLACK_SHARE", 0)  # every reading reads: none stands for the clock
+    rng = random.Random(14)
+    follower = StoreFollower(world.config, world.store, ALICE.operator)
+    now = NOW
+    follower.read(now)
+    other = Store(world.config.team.data_dir)  # another operator's process, and a poller's
+    items = list(world.items)
+    own: list[Post] = []
+    accounts = ("acme-mastodon", "acme-bluesky")
+    authors = [mastodon_author("ana"), mastodon_author("sam"), bluesky_author("kim"), bluesky_author("jo")]
+    try:
+        for step in range(60):
+            action = rng.choice(
+                ["item", "item", "done", "reopen", "reply", "unreply", "claim", "outbox", "draft", "health"]
+            )
+            item = rng.choice(items)
+            if action == "item":  # a poller's page: new items, and now and then one edited
+                new = [
+                    make_item(
+                        rng.choice(accounts),
+                        f"{step}-{n}",
+                        rng.choice(authors),
+                        rng.choice(["Thanks!", "This is broken and awful", "Where is my order?"]),
+                        rng.uniform(-30, 600),
+                        kind=rng.choice(["mention", "reply", "talk"]),
+                    )
+                    for n in range(rng.randint(1, 3))
+                ]
+                if rng.random() < 0.3:
+                    new.append(replace(item, post=replace(item.post, text=item.post.text + " (edited)")))
+                other.put_items(new)
+                items = [i for i in items if i.id not in {n.id for n in new}] + new
+            elif action == "done":
+                other.mark_done(item, "no reply needed", BOB, now)
+            elif action == "reopen":
+                other.reopen(item, BOB, now)
+            elif action == "reply":  # an own post: a reply to an item (from any app), or news
+                post = own_post(
+                    item.account,
+                    f"own-{step}",
+                    rng.uniform(0, 900),
+                    reply_to=item.post.remote_id if rng.random() < 0.7 else "",
+                )
+                other.put_own_posts([post])
+                own.append(post)
+            elif action == "unreply" and own:  # retention lets an own post go
+                gone = own.pop(rng.randrange(len(own)))
+                other._write(
+                    ["own"], lambda w, gone=gone: w.delete("own", [post_key(gone.account, gone.remote_id)])
+                )
+            elif action == "claim":
+                other.claim(item, BOB, now, timedelta(minutes=rng.choice([1, 10])))
+            elif action == "outbox":  # a reply through the outbox: sent, or failed for good
+                state = rng.choice(["sent", "failed", "queued"])
+                other.outbox_update(
+                    OutboxEntry(
+                        f"out-{item.id}",  # one entry per item: its state moves
+                        item.id,
+                        item.account,
+                        "Thank you!",
+                        BOB.login,
+                        BOB.operator,
+                        now,
+                        now,
+                        state=state,
+                        in_reply_to=item.post.remote_id,
+                        sent_at=now if state == "sent" else None,
+                    )
+                )
+            elif action == "draft":
+                other.save_draft(
+                    Draft(item.id, item.account, "Hello", BOB.login, BOB.operator, now, f"k{step}")
+                )
+            else:
+                other.set_health(
+                    AccountHealth(
+                        rng.choice(accounts), rng.choice(["ok", "auth"]), last_sync_at=now, last_ok_at=now
+                    )
+                )
+            # The clock moves too: seconds (the next reading of a busy minute) or past a deadline.
+            now += timedelta(seconds=rng.choice([0, 1, 7, 600, 1900]))
+            _same_as_a_full_reading(world, follower.read(now))
+    finally:
+        other.close()
+    assert follower.full_readings == 1, "one full reading: the others redid what changed"

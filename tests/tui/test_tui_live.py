@@ -78,7 +78,7 @@ async def test_a_live_confirmation_repaints_the_accounts_row_and_leaves_the_queu
         await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
         await wait_for(lambda: app._store_watcher is not None, pilot, what="the watching thread")
         table = app.screen.query_one(QueueTable)
-        entries, readings = table.entries, app.follower.full_readings
+        entries, readings = table.entries, app.follower.queue_readings
 
         def row(handle: str) -> str:
             return next((line for line in screen_text(app).splitlines() if handle in line), "")
@@ -100,6 +100,6 @@ async def test_a_live_confirmation_repaints_the_accounts_row_and_leaves_the_queu
             await wait_for(lambda: row("@acme@").rstrip().endswith(" poll"), pilot, what="the row poll")
         finally:
             poller.close()
-        assert app.follower.full_readings == readings, "the care rules were applied to the queue again"
+        assert app.follower.queue_readings == readings, "the care rules were applied to the queue again"
         assert table.entries is entries, "the queue table was handed a new queue"
         assert len(queue_ids(app)) == 4
