@@ -410,3 +410,30 @@ def test_a_follower_misses_no_change_however_quickly_they_follow_each_other(tmp_
         follower.refresh()
         assert make_item(n, ("acme", "brand")[n % 2]).id in follower.objects("items")
     assert len(follower.objects("items")) == 25
+
+
+def test_a_writer_skips_the_partitions_it_knows_hold_none_of_its_keys_but_sees_what_others_wrote(
+    tmp_path: Path,
+) -> None:
+    """The poller's check for the items it has reads only the partitions it has not read as they
+    are now (`TableFiles.holding`); a partition another process replaced since is read again."""
+    poller, other = Store(tmp_path), Store(tmp_path)
+    poller.put_items([make_item(n, account, n % 4) for n in range(40) for account in ("acme", "brand")])
+    assert poller.put_items([make_item(100, "acme")]) == 1  # every partition read (and indexed) once
+    loads: list[str] = []
+    items = poller.engine.table_files("items")  # type: ignore[attr-defined]
+    real_load = items.load
+    items.load = lambda part: loads.append(part) or real_load(part)
+    assert poller.put_items([make_item(101, "acme")]) == 1
+    assert loads == ["acme.2026-11-21"], "only the partition written to"
+    # Another process adds a key to a partition the poller indexed without it: read again.
+    added = make_item(200, "brand", 3)
+    assert other.put_items([added]) == 1
+    loads.clear()
+    post = Post("brand", "200", added.post.author, "edited", added.post.created_at)
+    assert poller.put_items([Item(added.id, "brand", "mention", post)]) == 0, "an item it has"
+    assert loads == ["brand.2026-11-18"]
+    found = [doc for part in items.parts() for key, doc in real_load(part).items() if key == added.id]
+    assert [doc["post"]["text"] for doc in found] == ["edited"], "once, changed"
+    with Store(tmp_path).engine.read() as reader:
+        assert reader.get("items", added.id)["post"]["text"] == "edited"

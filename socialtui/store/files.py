@@ -414,6 +414,12 @@ class TableFiles:
         """The table's `ref` (schema), if its partitions are indexed by it: `may_hold`."""
         self._refs: dict[str, tuple[Signature, frozenset[int]]] = {}
         """Per partition read: the signature of the file, and the hashes of its documents' refs."""
+        self.index_keys = False
+        """Keep, per partition read, the hashes of its keys (`may_hold_keys`): turned on by the first
+        lookup by key of a table whose partitions are not kept (a writer's, such as the poller's
+        check for the items it already has), so that processes that never look up keys do not pay
+        for the index."""
+        self._keys: dict[str, tuple[Signature, frozenset[int]]] = {}
         self.summarize: Callable[[Mapping[str, Any]], list[Any]] | None = None
         """What a partition's summary holds (JSON rows made from its documents), if the table keeps
         summaries: `summary` reads them instead of the partition (the items' tally, `status`)."""
@@ -479,7 +485,48 @@ class TableFiles:
             return False
         return any(hash(ref) in known[1] for ref in refs)
 
+    def holding(
+        self, parts: Collection[str], keys: Collection[str], current: set[str] | None = None
+    ) -> list[str]:
+        """Those of `parts` that may hold one of `keys`, as their files are now: a partition is left
+        out only when a read of this very file (or what this process saved as it) found none of
+        them. Turns the index on (`index_keys`) for the partitions read from now on.
+
+        `current`: partitions whose index is known to be of their file as it is now (a writer holding
+        the lock, that checked them already): not stat-ed again; those found so are added to it."""
+        if not self.keep:
+            self.index_keys = True
+        hashes = frozenset(hash(key) for key in keys)
+        wanted = frozenset(keys)
+        directory = str(self.directory)
+        out = []
+        for part in parts:
+            known: tuple[Signature, frozenset[Any]] | None
+            if self.keep:
+                with self._cache_lock:
+                    cached = self._cache.get(part)
+                known = (cached[0], wanted) if cached is not None else None
+                present = cached is not None and not wanted.isdisjoint(cached[1])
+            else:
+                known = self._keys.get(part)
+                present = known is not None and not hashes.isdisjoint(known[1])
+            if known is None or present:
+                out.append(part)
+                continue
+            if current is not None and part in current:
+                continue
+            try:
+                if _signature(os.lstat(os.path.join(directory, part_filename(part)))) != known[0]:
+                    out.append(part)
+                elif current is not None:
+                    current.add(part)
+            except FileNotFoundError:
+                continue
+        return out
+
     def _index(self, part: str, signature: Signature, docs: Mapping[str, Any]) -> None:
+        if self.index_keys and not self.keep:
+            self._keys[part] = (signature, frozenset(hash(key) for key in docs))
         if self.ref is None:
             return
         ref = self.ref
@@ -634,9 +681,11 @@ class TableFiles:
             if part is None:
                 self._cache.clear()
                 self._refs.clear()
+                self._keys.clear()
             else:
                 self._cache.pop(part, None)
                 self._refs.pop(part, None)
+                self._keys.pop(part, None)
 
 
 def save_together(
