@@ -316,14 +316,14 @@ class _TableTx:
             self.changed[part] = dict(self.docs(part))
         return self.changed[part]
 
-    def to_save(self) -> list[tuple[TableFiles, str, dict[str, Doc]]]:
-        """The partitions whose content changed (in one order), to save."""
-        out = []
+    def to_save(self) -> list[tuple[TableFiles, str, dict[str, Doc], Mapping[str, Doc] | None]]:
+        """The partitions whose content changed (in one order), to save, with what they replace."""
+        out: list[tuple[TableFiles, str, dict[str, Doc], Mapping[str, Doc] | None]] = []
         for part in sorted(self.changed):
             docs = self.changed[part]
             if part in self.read and docs == self.read[part]:
                 continue
-            out.append((self.files, part, docs))
+            out.append((self.files, part, docs, self.read.get(part)))
         return out
 
 
@@ -596,6 +596,15 @@ class FilesEngine(Engine):
                 previous = before.get(part)
                 if previous is not None and previous[0] == signature:
                     parts[part] = previous
+                    continue
+                delta = files.delta(part, previous[0], signature) if previous is not None else None
+                if previous is not None and delta is not None:
+                    put, removed = delta  # what changed since the version we read: no need to read it all
+                    parts[part] = (signature, (previous[1] - set(removed)) | frozenset(put))
+                    present.update(put)
+                    gone.update(removed)
+                    if put:
+                        take(table, put, False)
                     continue
                 docs = files.load(part)
                 keys = frozenset(docs)
