@@ -21,7 +21,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -414,6 +414,12 @@ class TableFiles:
         """The table's `ref` (schema), if its partitions are indexed by it: `may_hold`."""
         self._refs: dict[str, tuple[Signature, frozenset[int]]] = {}
         """Per partition read: the signature of the file, and the hashes of its documents' refs."""
+        self.index_keys = False
+        """Keep, per partition read, the hashes of its keys (`may_hold_keys`): turned on by the first
+        lookup by key of a table whose partitions are not kept (a writer's, such as the poller's
+        check for the items it already has), so that processes that never look up keys do not pay
+        for the index."""
+        self._keys: dict[str, tuple[Signature, frozenset[int]]] = {}
         self.summarize: Callable[[Mapping[str, Any]], list[Any]] | None = None
         """What a partition's summary holds (JSON rows made from its documents), if the table keeps
         summaries: `summary` reads them instead of the partition (the items' tally, `status`)."""
@@ -425,9 +431,10 @@ class TableFiles:
         """The partitions on disk and their signatures, without opening any (a change racing this
         call is seen at the next)."""
         out: dict[str, Signature] = {}
+        directory = str(self.directory)  # a Path per file was most of the cost of a look
         for name, part in self._listing():
             try:
-                out[part] = _signature(os.lstat(self.directory / name))
+                out[part] = _signature(os.lstat(os.path.join(directory, name)))
             except FileNotFoundError:
                 continue
         return out
@@ -479,7 +486,48 @@ class TableFiles:
             return False
         return any(hash(ref) in known[1] for ref in refs)
 
+    def holding(
+        self, parts: Collection[str], keys: Collection[str], current: set[str] | None = None
+    ) -> list[str]:
+        """Those of `parts` that may hold one of `keys`, as their files are now: a partition is left
+        out only when a read of this very file (or what this process saved as it) found none of
+        them. Turns the index on (`index_keys`) for the partitions read from now on.
+
+        `current`: partitions whose index is known to be of their file as it is now (a writer holding
+        the lock, that checked them already): not stat-ed again; those found so are added to it."""
+        if not self.keep:
+            self.index_keys = True
+        hashes = frozenset(hash(key) for key in keys)
+        wanted = frozenset(keys)
+        directory = str(self.directory)
+        out = []
+        for part in parts:
+            known: tuple[Signature, frozenset[Any]] | None
+            if self.keep:
+                with self._cache_lock:
+                    cached = self._cache.get(part)
+                known = (cached[0], wanted) if cached is not None else None
+                present = cached is not None and not wanted.isdisjoint(cached[1])
+            else:
+                known = self._keys.get(part)
+                present = known is not None and not hashes.isdisjoint(known[1])
+            if known is None or present:
+                out.append(part)
+                continue
+            if current is not None and part in current:
+                continue
+            try:
+                if _signature(os.lstat(os.path.join(directory, part_filename(part)))) != known[0]:
+                    out.append(part)
+                elif current is not None:
+                    current.add(part)
+            except FileNotFoundError:
+                continue
+        return out
+
     def _index(self, part: str, signature: Signature, docs: Mapping[str, Any]) -> None:
+        if self.index_keys and not self.keep:
+            self._keys[part] = (signature, frozenset(hash(key) for key in docs))
         if self.ref is None:
             return
         ref = self.ref
@@ -602,21 +650,84 @@ class TableFiles:
     def save(self, part: str, docs: dict[str, Any]) -> None:
         """Replace the partition's file with `docs` (the caller holds the lock exclusively and gives
         up `docs`: it becomes what readers of this process share)."""
-        save_together([(self, part, docs)])
+        save_together([(self, part, docs, None)])
 
-    def _prepared(self, part: str, docs: dict[str, Any]) -> tuple[Path, bytes, int]:
+    # -- deltas: `.PART.json.delta` beside a partition, what its latest version changed from the one
+    # before (the documents put, the keys gone) and the signatures of both. The writer puts one in
+    # place after the partition (under the table's lock) when the file is large and the change
+    # small: a follower that read the version before takes the change from it instead of decoding
+    # the whole partition again (the poller's page of 40 into a day file of thousands of items,
+    # read by every dashboard). Derived data, like a summary: used only when both signatures are
+    # those the follower knows, so a killed writer or a lost delta costs a parse, never a change.
+
+    DELTA_MIN_BYTES = 32_768
+    """A partition file smaller than this is read whole (a delta would save little)."""
+
+    def delta_path(self, part: str) -> Path:
+        return self.directory / f".{part_filename(part)}.delta"
+
+    def delta(
+        self, part: str, since: Signature, signature: Signature
+    ) -> tuple[dict[str, Any], list[str]] | None:
+        """(documents put, keys gone) from the version of the partition whose signature is `since`
+        to that whose signature is `signature`, if the writer of the latter left them; else None."""
+        try:
+            raw = read_bytes(self.delta_path(part))
+            if raw is None:
+                return None
+            data = orjson.loads(raw)
+            if tuple(data["since"]) != since or tuple(data["signature"]) != signature:
+                return None
+            docs, gone = data["docs"], data["gone"]
+        except (OSError, StoreError, ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(docs, dict) or not isinstance(gone, list):
+            return None
+        return docs, gone
+
+    def _write_delta(
+        self,
+        part: str,
+        since: Signature,
+        signature: Signature,
+        before: Mapping[str, Any],
+        docs: Mapping[str, Any],
+    ) -> None:
+        put = {key: doc for key, doc in docs.items() if before.get(key) is not doc and before.get(key) != doc}
+        gone = [key for key in before if key not in docs]
+        if (len(put) + len(gone)) * 4 > len(docs):
+            return  # most of it changed: the follower reads the file
+        try:
+            write_atomic(
+                self.delta_path(part),
+                orjson.dumps({"since": list(since), "signature": list(signature), "docs": put, "gone": gone}),
+                durable=False,
+            )
+        except StoreError:
+            pass  # as for a summary: every follower reads the partition
+
+    def _prepared(self, part: str, docs: dict[str, Any]) -> tuple[Path, bytes, int, Signature | None]:
+        """(path, payload, modification time, the signature of the version it replaces)."""
         path = self.path(part)
         payload = orjson.dumps({"schema": SCHEMA_VERSION, "table": self.name, "part": part, "docs": docs})
         try:
-            previous = os.lstat(path).st_mtime_ns
+            st = os.lstat(path)
+            previous, since = st.st_mtime_ns, _signature(st)
         except FileNotFoundError:
-            previous = 0
+            previous, since = 0, None
         except OSError as exc:
             raise StoreWriteFailed(f"could not save {path}: {exc.strerror}; nothing was changed") from exc
         # Strictly greater than the version it replaces, whatever the clock does: see `_signature`.
-        return path, payload, max(time.time_ns(), previous + 1)
+        return path, payload, max(time.time_ns(), previous + 1), since
 
-    def _saved(self, part: str, docs: dict[str, Any]) -> None:
+    def _saved(
+        self,
+        part: str,
+        docs: dict[str, Any],
+        since: Signature | None = None,
+        before: Mapping[str, Any] | None = None,
+        size: int = 0,
+    ) -> None:
         try:
             signature = _signature(os.lstat(self.path(part)))
         except OSError:
@@ -626,6 +737,8 @@ class TableFiles:
         if self.keep:
             with self._cache_lock:
                 self._cache[part] = (signature, docs)
+        if since is not None and before is not None and size >= self.DELTA_MIN_BYTES:
+            self._write_delta(part, since, signature, before, docs)
         if self.summarize is not None:
             self._write_summary(part, signature, self.summarize(docs))
 
@@ -634,28 +747,33 @@ class TableFiles:
             if part is None:
                 self._cache.clear()
                 self._refs.clear()
+                self._keys.clear()
             else:
                 self._cache.pop(part, None)
                 self._refs.pop(part, None)
+                self._keys.pop(part, None)
 
 
 def save_together(
-    changes: list[tuple[TableFiles, str, dict[str, Any]]],
+    changes: Sequence[tuple[TableFiles, str, dict[str, Any], Mapping[str, Any] | None]],
     then: Callable[[], Callable[[], None] | None] | None = None,
 ) -> None:
     """Save partitions of several tables (their locks held exclusively), in the order given, as one
-    `write_atomic_many` (see there for what a crash leaves, and `then`)."""
+    `write_atomic_many` (see there for what a crash leaves, and `then`). A change may name the
+    documents of the version it replaces (as read under the lock): a delta is left for followers
+    (`TableFiles.delta`)."""
     if not changes:
         if then is not None:
             finish = then()
             if finish is not None:
                 finish()
         return
+    prepared = [(change, change[0]._prepared(change[1], change[2])) for change in changes]
     try:
-        write_atomic_many([files._prepared(part, docs) for files, part, docs in changes], then=then)
+        write_atomic_many([(path, payload, mtime) for _, (path, payload, mtime, _) in prepared], then=then)
     except BaseException:
-        for files, part, _ in changes:
+        for files, part, *_ in changes:
             files.forget(part)
         raise
-    for files, part, docs in changes:
-        files._saved(part, docs)
+    for (files, part, docs, before), (_, payload, _, since) in prepared:
+        files._saved(part, docs, since, before, len(payload))

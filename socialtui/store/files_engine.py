@@ -196,8 +196,23 @@ class _FilesView(Reader):
                     continue
                 yield files.load(part)
 
+    def _holding(self, table: str, keys: Collection[str]) -> Iterator[Mapping[str, Doc]]:
+        """The partitions of `table` that may hold one of `keys` (`TableFiles.may_hold_keys`: a
+        partition read before, and not replaced since, is not read again to learn it holds none)."""
+        tx = self._tx.get(table)
+        if tx is not None:
+            yield from (tx.docs(part) for part in tx.holding(keys))
+            return
+        spec = schema.TABLES[table]
+        if spec.log or not spec.per_account:
+            yield from self._parts(table)
+            return
+        files = self.engine.table_files(table)
+        for part in files.holding(files.parts(), keys):
+            yield files.load(part)
+
     def get(self, table: str, key: str) -> Doc | None:
-        for docs in self._parts(table):
+        for docs in self._holding(table, (key,)):
             doc = docs.get(key)
             if doc is not None:
                 return doc
@@ -205,7 +220,9 @@ class _FilesView(Reader):
 
     def get_many(self, table: str, keys: Collection[str]) -> dict[str, Doc]:
         out: dict[str, Doc] = {}
-        for docs in self._parts(table):
+        if not keys:
+            return out
+        for docs in self._holding(table, keys):
             out.update((key, docs[key]) for key in keys if key in docs)
         return out
 
@@ -290,6 +307,9 @@ class _TableTx:
         self.spec = spec
         self.read: dict[str, dict[str, Doc]] = {}
         self.changed: dict[str, dict[str, Doc]] = {}
+        self.current: set[str] = set()
+        """Partitions whose file was found unchanged since this process indexed it (`holding`): the
+        lock is held, so they stay so until the save."""
 
     def docs(self, part: str) -> dict[str, Doc]:
         if part in self.changed:
@@ -303,6 +323,18 @@ class _TableTx:
             return [SINGLE]
         return sorted(set(self.files.parts()) | set(self.changed))
 
+    def holding(self, keys: Collection[str]) -> list[str]:
+        """The partitions that may hold one of `keys`: those this transaction read or changed that
+        do, and those on disk that may (`TableFiles.holding`)."""
+        out, unread = [], []
+        for part in self.all_parts():
+            docs = self.changed.get(part, self.read.get(part))
+            if docs is None:
+                unread.append(part)
+            elif any(key in docs for key in keys):
+                out.append(part)
+        return sorted(out + self.files.holding(unread, keys, self.current))
+
     def partitions(self, q: Query | None = None) -> Iterator[dict[str, Doc]]:
         for part in _wanted(self.spec, self.all_parts(), q):
             yield self.docs(part)
@@ -315,14 +347,14 @@ class _TableTx:
             self.changed[part] = dict(self.docs(part))
         return self.changed[part]
 
-    def to_save(self) -> list[tuple[TableFiles, str, dict[str, Doc]]]:
-        """The partitions whose content changed (in one order), to save."""
-        out = []
+    def to_save(self) -> list[tuple[TableFiles, str, dict[str, Doc], Mapping[str, Doc] | None]]:
+        """The partitions whose content changed (in one order), to save, with what they replace."""
+        out: list[tuple[TableFiles, str, dict[str, Doc], Mapping[str, Doc] | None]] = []
         for part in sorted(self.changed):
             docs = self.changed[part]
             if part in self.read and docs == self.read[part]:
                 continue
-            out.append((self.files, part, docs))
+            out.append((self.files, part, docs, self.read.get(part)))
         return out
 
 
@@ -357,7 +389,7 @@ class _FilesWriter(_FilesView, Writer):
             # partition's keys are matched once against all the keys written: a bulk write of many
             # partitions stays linear.)
             destination = {key: part for part, batch in by_part.items() for key in batch}
-            for part in tx.all_parts():
+            for part in tx.holding(destination.keys()):
                 current = tx.docs(part)
                 moved = [key for key in current.keys() & destination.keys() if destination[key] != part]
                 if moved:
@@ -389,7 +421,7 @@ class _FilesWriter(_FilesView, Writer):
         removed = 0
         if not wanted:
             return 0
-        for part in tx.all_parts():
+        for part in tx.holding(wanted):
             present = [key for key in wanted if key in tx.docs(part)]
             if present:
                 target = tx.mutable(part)
@@ -597,6 +629,15 @@ class FilesEngine(Engine):
                 previous = before.get(part)
                 if previous is not None and previous[0] == signature:
                     parts[part] = previous
+                    continue
+                delta = files.delta(part, previous[0], signature) if previous is not None else None
+                if previous is not None and delta is not None:
+                    put, removed = delta  # what changed since the version we read: no need to read it all
+                    parts[part] = (signature, (previous[1] - set(removed)) | frozenset(put))
+                    present.update(put)
+                    gone.update(removed)
+                    if put:
+                        take(table, put, False)
                     continue
                 docs = files.load(part)
                 keys = frozenset(docs)
