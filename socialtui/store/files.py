@@ -392,6 +392,14 @@ def _signature(st: os.stat_result) -> Signature:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+def file_signature(path: str | Path) -> Signature | None:
+    """The signature of the file at `path` as it is now (None: no file there)."""
+    try:
+        return _signature(os.lstat(path))
+    except FileNotFoundError:
+        return None
+
+
 class TableFiles:
     """One table of the store: `tables/NAME/PART.json` files, locked together by `tables/NAME.lock`.
 
