@@ -478,7 +478,7 @@ def actor_main(
     role: str, number: int, data_dir: str, url: str | None, work: Any, start: Any, stop: Any, out: Any
 ) -> None:
     """One actor of the contention scenario, in its own process: ready, wait for `start`, act until
-    `stop`, then put its timings on `out` as (role, number, result, errors)."""
+    `stop`, then put its timings on `out` as (role, number, result, errors, CPU seconds while acting)."""
     errors: list[str] = []
     result: Any = None
     try:
@@ -487,17 +487,27 @@ def actor_main(
             result = _follow(store, start, stop, out, number)
         elif role == "poller":
             out.put(("ready", role, number))
-            start.wait()
+            _started(start)
             result = _poll(store, stop, errors)
         else:
             out.put(("ready", role, number))
-            start.wait()
+            _started(start)
             result = _operate(store, number, work, stop, errors)
         store.close()
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, never lost
         errors.append(f"{role} {number}: {type(exc).__name__}: {exc}")
         out.put(("ready", role, number))
-    out.put(("done", role, number, result, errors))
+    out.put(("done", role, number, result, errors, time.process_time() - _ACTING_SINCE[0]))
+
+
+_ACTING_SINCE = [0.0]
+"""This actor's CPU time when the scenario started: what it spends acting is reported beside its
+timings (a figure the machine's load does not change, unlike the wall clock)."""
+
+
+def _started(start: Any) -> None:
+    start.wait()
+    _ACTING_SINCE[0] = time.process_time()
 
 
 def _follow(store: Store, start: Any, stop: Any, out: Any, number: int) -> dict[str, float]:
@@ -508,7 +518,7 @@ def _follow(store: Store, start: Any, stop: Any, out: Any, number: int) -> dict[
     known = {t: set(follower.objects(t)) for t in ("states", "claims")}
     seen: dict[str, float] = {}
     out.put(("ready", "follower", number))
-    start.wait()
+    _started(start)
     while not stop.is_set():
         if not follower.wait(1.0):
             continue
@@ -609,7 +619,7 @@ def contention_processes(url: str | None, data_dir: Path, seconds: float, follow
     ]
     for process in processes:
         process.start()
-    results: list[tuple[str, int, Any, list[str]]] = []
+    results: list[tuple[str, int, Any, list[str], float]] = []
     ready = 0
     while ready < len(processes):  # every dashboard loaded, every store open
         message = out.get(timeout=300)
@@ -637,10 +647,13 @@ def contention_processes(url: str | None, data_dir: Path, seconds: float, follow
         if process.is_alive():
             process.terminate()
 
-    errors = [e for *_, errs in results for e in errs]
-    page_ms = [ms for role, _, result, _ in results if role == "poller" and result for ms in result]
-    actions = [a for role, _, result, _ in results if role == "operator" and result for a in result]
-    sightings = [result for role, _, result, _ in results if role == "follower" and result is not None]
+    errors = [e for _, _, _, errs, _ in results for e in errs]
+    page_ms = [ms for role, _, result, _, _ in results if role == "poller" and result for ms in result]
+    actions = [a for role, _, result, _, _ in results if role == "operator" and result for a in result]
+    sightings = [result for role, _, result, _, _ in results if role == "follower" and result is not None]
+    cpu = {
+        role: sum(c for r, _, _, _, c in results if r == role) for role in ("follower", "poller", "operator")
+    }
     commit_ms = [ms for _, ms, _ in actions]
     followed = [(key, at) for key, _, at in actions if key]
     seen_ms = [max(0.0, (seen[key] - at) * 1000) for seen in sightings for key, at in followed if key in seen]
@@ -653,6 +666,13 @@ def contention_processes(url: str | None, data_dir: Path, seconds: float, follow
     )
     for line in errors[:5]:
         print(f"#   {line}")
+    print(
+        f"# CPU while acting: followers {cpu['follower']:.1f} s, poller {cpu['poller']:.1f} s "
+        f"({cpu['poller'] * 1000 / max(len(page_ms), 1):.0f} ms a page), operators {cpu['operator']:.1f} s "
+        f"({cpu['operator'] * 1000 / max(len(commit_ms), 1):.0f} ms an action), of {seconds * (os.cpu_count() or 1):.0f} s "
+        "on all cores",
+        flush=True,
+    )
     if commit_ms:
         report("contention_action_commit_p50", statistics.median(commit_ms), "ms", 25)
         report("contention_action_commit_p95", percentile(commit_ms, 0.95), "ms", 25)

@@ -348,8 +348,12 @@ class QueueKeeper:
         """(account, parent remote id) -> how many own posts reply to it (`_replied`, counted)."""
         self._sent: dict[str, int] = {}
         """Item id -> how many of its outbox entries were sent."""
+        self._hours = {account.id: account.active_hours for account in accounts}
         self._queue: list[QueueEntry] = []
         """The open items' entries, oldest first (ties by id), as of the last `entries`."""
+        self._points: list[tuple[int, int, int]] = []
+        """Each entry's received time as its account's hours see it (`ActiveHours.point`): the
+        calendar work of its age, done once."""
         self._shared = True
         """`_queue` was handed out by `entries`: copy it before it is edited."""
 
@@ -428,25 +432,27 @@ class QueueKeeper:
                 )
         if not affected:
             return
-        old_entries: dict[str, QueueEntry] = {}
         if len(affected) * self.BULK_SHARE > len(self._queue):
-            kept = []
-            for entry in self._queue:
+            kept: list[tuple[QueueEntry, tuple[int, int, int]]] = []
+            old_entries: dict[str, QueueEntry] = {}
+            for entry, point in zip(self._queue, self._points, strict=True):
                 if entry.item.id in affected:
                     old_entries[entry.item.id] = entry
                 else:
-                    kept.append(entry)
+                    kept.append((entry, point))
             kept.extend(
                 made
                 for key in affected
                 if (made := self._entry(key, items, states, old_entries.get(key))) is not None
             )
-            kept.sort(key=_order_key)
-            self._queue, self._shared = kept, False
+            kept.sort(key=lambda pair: _order_key(pair[0]))
+            self._queue = [entry for entry, _ in kept]
+            self._points = [point for _, point in kept]
+            self._shared = False
             return
         if self._shared:
-            self._queue, self._shared = list(self._queue), False
-        queue = self._queue
+            self._queue, self._points, self._shared = list(self._queue), list(self._points), False
+        queue, points = self._queue, self._points
         for key in affected:
             was = old_items.get(key) or items.get(key)
             old = None
@@ -454,14 +460,17 @@ class QueueKeeper:
                 at = bisect_left(queue, (was.post.created_at, was.id), key=_order_key)
                 if at < len(queue) and queue[at].item.id == key:
                     old = queue.pop(at)
+                    del points[at]
             made = self._entry(key, items, states, old)
             if made is not None:
-                queue.insert(bisect_left(queue, _order_key(made), key=_order_key), made)
+                at = bisect_left(queue, _order_key(made[0]), key=_order_key)
+                queue.insert(at, made[0])
+                points.insert(at, made[1])
 
     def _entry(
         self, key: str, items: Mapping[str, Item], states: Mapping[str, ItemState], old: QueueEntry | None
-    ) -> QueueEntry | None:
-        """The entry of the item if it is open (its age yet to be made), else None."""
+    ) -> tuple[QueueEntry, tuple[int, int, int]] | None:
+        """The entry of the item if it is open (its age yet to be made) and its point, else None."""
         item = items.get(key)
         if item is None:
             return None
@@ -478,20 +487,21 @@ class QueueKeeper:
             tone = old.tone
         else:
             tone = self._rater.rate(post.text, post.langs) if self._rater is not None else NEUTRAL
-        return QueueEntry(item, 0.0, target, "ok", None, 0.0, tone)
+        point = self._hours[account_id].point(post.created_at)
+        return QueueEntry(item, 0.0, target, "ok", None, 0.0, tone), point
 
     def entries(
         self, now: datetime, claims: Iterable[Claim] | Mapping[str, Claim] | None = None
     ) -> list[QueueEntry]:
         """The queue at `now`: `unanswered_queue` of the records as of the last update."""
         live = _live_claims(claims, now)
-        age_at = {account.id: account.active_hours.seconds_until(now) for account in self.accounts}
+        age_at = {account.id: account.active_hours.seconds_from_point(now) for account in self.accounts}
         made: list[QueueEntry] = []
         append = made.append
-        for entry in self._queue:
+        for entry, point in zip(self._queue, self._points, strict=True):
             item = entry.item
             received = item.post.created_at
-            age = age_at[item.account](received)
+            age = age_at[item.account](point)
             target = entry.target_s
             waited = (now - received).total_seconds()
             append(

@@ -209,15 +209,27 @@ def _account_rows(
 ) -> list[AccountOverview]:
     """Each configured account's row of the overview: its part of the queue counted, its gap
     (`gap_of(account, synced)`), health, forecast and failed replies."""
-    queue_by_account: dict[str, list[care.QueueEntry]] = defaultdict(list)
+    # Per account, in one pass over the queue: [unanswered, due, late, the largest age, the largest wait].
+    tallies: dict[str, list[Any]] = {}
     for entry in queue:
-        queue_by_account[entry.item.account].append(entry)
+        tally = tallies.get(entry.item.account)
+        if tally is None:
+            tally = tallies[entry.item.account] = [0, 0, 0, entry.age_s, entry.waited_s]
+        tally[0] += 1
+        if entry.state == "due":
+            tally[1] += 1
+        elif entry.state == "late":
+            tally[2] += 1
+        if entry.age_s > tally[3]:
+            tally[3] = entry.age_s
+        if entry.waited_s > tally[4]:
+            tally[4] = entry.waited_s
     scheduled_by_account, failed_by_account = _outbox_by_account(snap.outbox)
     poll_interval = config.team.poll_interval
     accounts = []
     for account in config.accounts:
         health = (snap.health.get(account.id) or AccountHealth(account=account.id)).seen_at(now)
-        entries = queue_by_account.get(account.id, [])
+        unanswered, due, late, oldest, waited = tallies.get(account.id, (0, 0, 0, None, None))
         # Only a successful sync tells what the account posted: before one, its gap is unknown.
         synced = health.state == "ok" or health.last_ok_at is not None
         gap = gap_of(account, synced)
@@ -225,11 +237,11 @@ def _account_rows(
         accounts.append(
             AccountOverview(
                 account=account,
-                unanswered=len(entries),
-                due=sum(1 for e in entries if e.state == "due"),
-                late=sum(1 for e in entries if e.state == "late"),
-                oldest_unanswered_s=max((e.age_s for e in entries), default=None),
-                oldest_waited_s=max((e.waited_s for e in entries), default=None),
+                unanswered=unanswered,
+                due=due,
+                late=late,
+                oldest_unanswered_s=oldest,
+                oldest_waited_s=waited,
                 gap=gap,
                 health=health,
                 forecast=forecast,

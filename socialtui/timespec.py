@@ -566,6 +566,44 @@ class ActiveHours:
 
         return seconds
 
+    def point(self, start: datetime) -> tuple[int, int, int]:
+        """What `seconds_from_point` needs of a start, made once for many ends (a queue's item, aged
+        at every reading): its microseconds since the epoch, its week, and the active microseconds
+        from it to the end of its week."""
+        a = _to_us(start)
+        if self._by_weekday is None:
+            return (a, 0, 0)
+        ka = a // _BLOCK
+        block = self._block(ka)
+        return (a, ka, block.total - block.active_until(a))
+
+    def seconds_from_point(self, end: datetime) -> Callable[[tuple[int, int, int]], float]:
+        """`seconds_until(end)` of starts given as `point(start)`: the same figures, exactly (the same
+        integer sums, divided once), without the start's calendar work."""
+        b = _to_us(end)
+        if self._by_weekday is None:
+            return lambda point: (b - point[0]) / _SECOND if b > point[0] else 0.0
+        kb = b // _BLOCK
+        last = self._block(kb)
+        tail = last.active_until(b)
+        head = tail - last.total  # a start in the last week: its rest of the week plus this
+        after = {kb: tail}  # block k -> active microseconds from the start of block k to `end`
+        lowest = kb
+
+        def seconds(point: tuple[int, int, int]) -> float:
+            nonlocal lowest
+            a, ka, rest = point
+            if b <= a:
+                return 0.0
+            if ka == kb:
+                return (rest + head) / _SECOND
+            while lowest > ka + 1:
+                after[lowest - 1] = after[lowest] + self._block(lowest - 1).total
+                lowest -= 1
+            return (rest + after[ka + 1]) / _SECOND
+
+        return seconds
+
     def advance(self, start: datetime, seconds: float) -> datetime:
         """The instant at which `seconds` of active time will have passed after `start`.
 

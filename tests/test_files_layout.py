@@ -529,3 +529,40 @@ def test_a_follower_takes_a_small_change_to_a_large_partition_from_its_delta_and
     delta = items.delta_path("acme.2026-11-21")
     delta.write_bytes(delta.read_bytes()[:-5])  # cut short: not trusted
     expect(keys | {make_item(304).id}, read_whole=True)
+
+
+def test_a_waiting_follower_is_not_woken_by_the_files_beside_the_partitions(tmp_path: Path) -> None:
+    """Temporary files, summaries and deltas come and go beside the partitions with every write: the
+    kernel's word for them costs a waiting follower nothing (no look at every partition); a
+    partition replaced wakes it."""
+    pytest.importorskip("watchfiles")
+    import threading
+
+    writer = Store(tmp_path)
+    writer.put_items([make_item(n) for n in range(3)])
+    follower = Follower(Store(tmp_path).engine, ["items", "states"])
+    follower.refresh()
+    items = follower.engine.table_files("items")  # type: ignore[attr-defined]
+    looks: list[int] = []
+    real_signatures = items.signatures
+    items.signatures = lambda: looks.append(1) or real_signatures()
+    stop = threading.Event()
+
+    def churn() -> None:
+        n = 0
+        while not stop.wait(0.02):
+            (items.directory / f".churn{n % 3}.tmp").write_bytes(b"x" * n)
+            n += 1
+
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        assert not follower.wait(0.6)
+        assert len(looks) <= 1, "looked at the partitions for files that are none"
+        writer.put_items([make_item(9)])
+        assert follower.wait(30.0)
+    finally:
+        stop.set()
+        thread.join()
+    assert follower.refresh() == {"items"}
+    assert make_item(9).id in follower.objects("items")

@@ -531,6 +531,12 @@ def test_seconds_until_is_active_seconds_to_one_end(
     hours = ActiveHours.parse(spec, LONDON)
     end = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=end_offset_h)
     seconds = hours.seconds_until(end)
+    from_point = hours.seconds_from_point(end)
+    later = hours.seconds_from_point(end + timedelta(hours=end_offset_h / 7))
     for offset in starts_h:
         start = end + timedelta(hours=offset)
         assert seconds(start) == hours.active_seconds(start, end)
+        # The dashboard's queue keeps each item's point and ages it at every reading's now.
+        point = hours.point(start)
+        assert from_point(point) == hours.active_seconds(start, end)
+        assert later(point) == hours.active_seconds(start, end + timedelta(hours=end_offset_h / 7))

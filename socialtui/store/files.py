@@ -53,6 +53,7 @@ from socialtui.store.safefile import (  # noqa: E402, F401  (ensure_dir, open_sh
     open_read,
     open_shared,
     read_bytes,
+    read_file,
     write_atomic,
     write_atomic_many,
 )
@@ -392,6 +393,14 @@ def _signature(st: os.stat_result) -> Signature:
     return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
+def file_signature(path: str | Path) -> Signature | None:
+    """The signature of the file at `path` as it is now (None: no file there)."""
+    try:
+        return _signature(os.lstat(path))
+    except FileNotFoundError:
+        return None
+
+
 class TableFiles:
     """One table of the store: `tables/NAME/PART.json` files, locked together by `tables/NAME.lock`.
 
@@ -600,25 +609,19 @@ class TableFiles:
             except FileNotFoundError:
                 pass
         try:
-            fd = open_read(path)
+            found = read_file(path)
         except PermissionError as exc:
             raise StoreError(
                 f"cannot read {path}: permission denied (is your login in the operators' group?)"
             ) from exc
-        if fd is None:
+        if found is None:
             with self._cache_lock:
                 self._cache.pop(part, None)
             return None, {}
-        try:
-            signature = _signature(os.fstat(fd))
-            if cached is not None and cached[0] == signature:
-                return cached
-            chunks = []
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-        finally:
-            os.close(fd)
-        docs = self._decode(path, b"".join(chunks))
+        signature = _signature(found[0])
+        if cached is not None and cached[0] == signature:
+            return cached
+        docs = self._decode(path, found[1])
         self._index(part, signature, docs)
         if self.keep:
             with self._cache_lock:

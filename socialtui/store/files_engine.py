@@ -56,7 +56,15 @@ from socialtui.store.engine import (
     author_key,
     tally_rows,
 )
-from socialtui.store.files import SCHEMA_VERSION, SINGLE, FileLock, TableFiles, save_together
+from socialtui.store.files import (
+    SCHEMA_VERSION,
+    SINGLE,
+    FileLock,
+    TableFiles,
+    file_signature,
+    part_of_filename,
+    save_together,
+)
 from socialtui.store.safefile import ensure_dir, open_read, open_shared, read_bytes, write_atomic
 from socialtui.store.upgrade import LAYOUT_FILE, TABLES_DIR
 
@@ -690,26 +698,70 @@ class FilesEngine(Engine):
                     return True
             return False
 
+        directories = {str(self.tables_dir / t): t for t in names if not schema.TABLES[t].log}
+        audit = str(self.audit_path)
+
+        def replaced(events: Any) -> bool | None:
+            """What the kernel named: True if a file of `tables` is not as the token has it, False
+            if none is (a writer's temporary file, a summary, a delta, a version already seen),
+            None if it cannot tell (a directory made or gone, a stranger): then every file is
+            looked at. A wake-up for each of the files a transaction writes beside its partitions,
+            each followed by a look at every partition of the table, was most of a dashboard's
+            work while a poller wrote."""
+            if not isinstance(events, set):
+                return None  # a timeout (the safety look) or a signal
+            for _, path in events:
+                if not isinstance(path, str):
+                    return None
+                head, name = os.path.split(path)
+                if path == audit:
+                    before = old.get(next((t for t in names if schema.TABLES[t].log), ""))
+                    if before is None or self._audit_signature() != before:
+                        return True
+                    continue
+                table = directories.get(head)
+                if table is None:
+                    if name.startswith(".") and head == str(self.data_dir):
+                        continue  # the audit's lock, a writer's temporary file
+                    return None
+                if name.startswith("."):
+                    continue  # a temporary file, a summary or a delta: derived, or not in place yet
+                part = part_of_filename(name)
+                if part is None:
+                    return None
+                known = old[table][1].get(part)
+                if file_signature(path) != (known[0] if known is not None else None):
+                    return True
+            return False
+
         deadline = time.monotonic() + timeout
         # Watching starts before the first look, so a change between the two is never missed.
         watch = _watch(self._watched_dirs(names))
         try:
+            if moved():
+                return True
             while True:
-                if moved():
-                    return True
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
                 if watch is None:
                     time.sleep(min(WAIT_STEP, remaining))
+                    if moved():
+                        return True
                     continue
                 try:
-                    watch.watch(
+                    events = watch.watch(
                         WATCH_DEBOUNCE_MS, WATCH_STEP_MS, int(min(remaining, WATCH_SAFETY) * 1000) + 1, None
                     )
                 except Exception:  # the watcher broke (the directory went): the signatures still work
                     watch.close()
                     watch = None
+                    events = None
+                if events == "timeout" and time.monotonic() >= deadline:
+                    return False  # the kernel said nothing until the end: no need for a look
+                decided = replaced(events)
+                if decided or (decided is None and moved()):
+                    return True
         finally:
             if watch is not None:
                 watch.close()

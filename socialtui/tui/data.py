@@ -17,7 +17,7 @@ import heapq
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -145,8 +145,8 @@ class StoreFollower:
         self._keeper: OverviewKeeper | None = None
         """The care rules' work of the last reading, by key: a reading redoes what changed since."""
         self._last: tuple[dict[str, int], Dashboard, timedelta] | None = None
-        """The last full reading: (the table versions it read, it, how long it stands if nothing is
-        written)."""
+        """The last reading that made the queue: (the table versions it read, it, how long it stands
+        if nothing is written)."""
         self._lock = threading.Lock()
         self.queue_readings = 0
         """How many readings made the queue again (the first over the whole store, the others by
@@ -223,13 +223,18 @@ class StoreFollower:
                     return reading
             started = time.perf_counter()
             tables = {table: self._dict(table) for table in FOLLOWED_CARE}
-            changed = follow.changed_keys()
+            changed: Mapping[str, Collection[str]] = follow.changed_keys()
             self.queue_readings += 1
             keeper = self._keeper
             if keeper is None:  # the first reading: the care rules over the whole store, once
                 self.full_readings += 1
                 keeper = self._keeper = OverviewKeeper(self.config)
-            keeper.update(now, changed, **tables)
+                changed = {table: records.keys() for table, records in tables.items()}
+            try:
+                keeper.update(now, changed, **tables)
+            except BaseException:
+                self._keeper = None  # what changed is spent: the next reading starts again from all
+                raise
             items: list[Item] = self._list("items")
             snapshot = Snapshot.of(
                 now,

@@ -5,14 +5,17 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from tuikit import ALICE, BOB, NOW, World, bluesky_author, make_item, mastodon_author, own_post
 
+from socialtui.config import Config
 from socialtui.model import AccountHealth, Author, Draft, OutboxEntry, Post
 from socialtui.overview import AccountOverview, build_overview
 from socialtui.store import Store
 from socialtui.store.schema import post_key
+from socialtui.timespec import ActiveHours
 from socialtui.tui import data
 from socialtui.tui.data import (
     AuditQuery,
@@ -235,11 +238,11 @@ def vars_of(row: AccountOverview) -> dict[str, object]:
     return {name: getattr(row, name) for name in row.__dataclass_fields__}
 
 
-def _same_as_a_full_reading(world: World, reading: Dashboard) -> None:
+def _same_as_a_full_reading(world: World, config: Config, reading: Dashboard) -> None:
     """`reading` (made by what changed since the last) is what a fresh full reading gives at its time,
     and what `build_overview` (the care rules over every record) gives."""
-    fresh = StoreFollower(world.config, world.store).read(reading.now)
-    whole = build_overview(world.config, world.store, reading.now, fresh.snapshot)
+    fresh = StoreFollower(config, world.store).read(reading.now)
+    whole = build_overview(config, world.store, reading.now, fresh.snapshot)
     for made in (fresh.overview, whole):
         assert reading.queue == made.queue
         for mine, theirs in zip(reading.overview.accounts, made.accounts, strict=True):
@@ -258,7 +261,18 @@ def test_a_reading_made_by_what_changed_is_the_full_reading(
     counts and accounts' rows are those of a fresh full reading at the same time."""
     monkeypatch.setattr(data, "CLOCK_SLACK_SHARE", 0)  # every reading reads: none stands for the clock
     rng = random.Random(14)
-    follower = StoreFollower(world.config, world.store, ALICE.operator)
+    # One account on office hours in Berlin (ages count active hours only), talk with a target.
+    office, talk = ActiveHours.parse("Mon-Fri 08:00-18:00", ZoneInfo("Europe/Berlin")), timedelta(hours=2)
+    config = replace(
+        world.config,
+        accounts=[
+            replace(account, active_hours=office, reply_within_talk=talk)
+            if account.id == "acme-bluesky"
+            else account
+            for account in world.config.accounts
+        ],
+    )
+    follower = StoreFollower(config, world.store, ALICE.operator)
     now = NOW
     follower.read(now)
     other = Store(world.config.team.data_dir)  # another operator's process, and a poller's
@@ -336,8 +350,8 @@ def test_a_reading_made_by_what_changed_is_the_full_reading(
                     )
                 )
             # The clock moves too: seconds (the next reading of a busy minute) or past a deadline.
-            now += timedelta(seconds=rng.choice([0, 1, 7, 600, 1900]))
-            _same_as_a_full_reading(world, follower.read(now))
+            now += timedelta(seconds=rng.choice([0, 1, 7, 600, 1900, 6 * 3600]))
+            _same_as_a_full_reading(world, config, follower.read(now))
     finally:
         other.close()
     assert follower.full_readings == 1, "one full reading: the others redid what changed"
