@@ -6,8 +6,6 @@ Every timestamp is an aware datetime in UTC. Records go to and from the store as
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING as MISSING_FIELD
@@ -102,6 +100,9 @@ class Item:
 
 def item_id(account: str, remote_id: str) -> str:
     """The short key of the item that `remote_id` makes for `account`: stable across processes."""
+    import base64
+    import hashlib  # here: OpenSSL is loaded only by a process that makes item ids (not `status`)
+
     digest = hashlib.sha1(f"{account}\0{remote_id}".encode()).digest()
     return base64.b32encode(digest).decode("ascii").lower()[:8]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -70,6 +69,8 @@ class ShiftsMixin(StoreBase):
         """Write the note, end the writer's shift and release their claims, in one transaction.
         `work` (`handoff.open_work`) is the open work it carries as data; the claims it names are
         those actually released here, so the note never promises a claim that was not the writer's."""
+        import secrets  # here: a command that reads the store never needs it
+
         text = text.strip()
         if not text:
             raise StoreError("a handoff note needs some text")
