@@ -488,7 +488,7 @@ class ItemsMixin(StoreBase):
 
         def missing(r: Reader) -> bool:
             # Only when something is answered: a store with nothing answered is not rebuilt each open.
-            if any(True for _ in r.scan("answered", Query(newest=1))):  # one row, not a count of all
+            if r.has_any("answered"):
                 return False
             return (
                 any(doc.get("done") for _, doc in r.scan("states"))
