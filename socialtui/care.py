@@ -32,9 +32,7 @@ from socialtui.model import (
     AccountHealth,
     Author,
     Claim,
-    HandoffNote,
     Item,
-    ItemState,
     OutboxEntry,
     Post,
     Shift,
@@ -44,6 +42,7 @@ from socialtui.timespec import ActiveHours, format_duration, local_time, wall_to
 from socialtui.tone import NEUTRAL, Tone, ToneLexicon, rater_for
 
 if TYPE_CHECKING:
+    from socialtui.model_work import HandoffNote, ItemState
     from socialtui.schedule import PostFigures
 
 DUE_SHARE = 0.75

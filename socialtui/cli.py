@@ -20,13 +20,13 @@ from socialtui import __version__, care
 from socialtui.clock import Clock
 from socialtui.config import ConfigError
 from socialtui.context import Context, unix_login
-from socialtui.model import HandoffNote
 from socialtui.store import StoreError
 from socialtui.store.safefile import write_atomic
 from socialtui.text import clean, fit, one_line
 from socialtui.timespec import format_duration, local_time, local_times_in, parse_since
 
 if TYPE_CHECKING:
+    from socialtui.model_work import HandoffNote
     from socialtui.overview import Overview
 
 

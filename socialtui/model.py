@@ -6,17 +6,31 @@ Every timestamp is an aware datetime in UTC. Records go to and from the store as
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import typing
 from collections.abc import Callable
 from dataclasses import MISSING as MISSING_FIELD
 from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from socialtui.timespec import local_time
+
+if TYPE_CHECKING:
+    from socialtui.model_work import (
+        AuditEvent,
+        Contact,
+        ContactNote,
+        Draft,
+        HandedAccount,
+        HandedDraft,
+        HandedItem,
+        HandoffAck,
+        HandoffDraft,
+        HandoffNote,
+        ItemState,
+        OpenWork,
+    )
 
 NETWORKS = ("mastodon", "bluesky")
 ITEM_KINDS = ("mention", "reply", "quote", "talk")
@@ -102,6 +116,9 @@ class Item:
 
 def item_id(account: str, remote_id: str) -> str:
     """The short key of the item that `remote_id` makes for `account`: stable across processes."""
+    import base64
+    import hashlib  # here: OpenSSL is loaded only by a process that makes item ids (not `status`)
+
     digest = hashlib.sha1(f"{account}\0{remote_id}".encode()).digest()
     return base64.b32encode(digest).decode("ascii").lower()[:8]
 
@@ -121,19 +138,6 @@ class Actor:
 
 
 @dataclass(frozen=True, slots=True)
-class ItemState:
-    """What operators decided about an item: done without a reply, and why."""
-
-    item: str
-    account: str
-    done: bool
-    reason: str = ""
-    login: str = ""
-    operator: str = ""
-    at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class Claim:
     """ "I am answering this": visible to every operator until it expires or is released."""
 
@@ -142,157 +146,6 @@ class Claim:
     operator: str
     at: datetime
     expires_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ContactNote:
-    text: str
-    login: str
-    operator: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """A person who talks to our accounts, keyed by network and handle or DID."""
-
-    key: str
-    network: str
-    handle: str
-    display_name: str = ""
-    tags: tuple[str, ...] = ()
-    notes: tuple[ContactNote, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffAck:
-    login: str
-    operator: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class HandedItem:
-    """An unanswered item as a handoff note carries it: enough to act on without the queue."""
-
-    id: str
-    account: str
-    author: str
-    """How an operator reads the author (`Author.label`), cleaned."""
-    received_at: datetime
-    waited_s: float
-    """Wall-clock seconds the person had waited when the note was written."""
-    state: str
-    """`ok`, `due` or `late` against the account's reply target, when the note was written."""
-    claimed_by: str = ""
-    text: str = ""
-    """The first words of the post, on one line."""
-
-
-@dataclass(frozen=True, slots=True)
-class HandedDraft:
-    """A reply the writer left unfinished."""
-
-    item: str
-    account: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class HandedAccount:
-    """A managed account's state when the note was written: queue, quiet gap, health."""
-
-    account: str
-    unanswered: int
-    late: int
-    gap_state: str
-    """`ok`, `warn`, `breach` or `unknown` (`care.QuietGap.state`)."""
-    quiet_s: float
-    max_quiet_s: float
-    health: str
-    health_detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffNote:
-    """A note written at the end of a shift, that later operators acknowledge.
-
-    Besides the writer's text and pins it carries, as data, the open work when it was written
-    (`has_work`): every unanswered item, the writer's claims (released with the shift, taken over
-    by whoever acknowledges first) and unfinished drafts, each account's state. Notes written
-    before this existed have none of it and read as they did."""
-
-    id: str
-    login: str
-    operator: str
-    at: datetime
-    text: str
-    pinned_items: tuple[str, ...] = ()
-    pinned_accounts: tuple[str, ...] = ()
-    acks: tuple[HandoffAck, ...] = ()
-    has_work: bool = False
-    open_items: tuple[HandedItem, ...] = ()
-    claims: tuple[str, ...] = ()
-    """The items the writer had claimed; the claims were released when the note was written."""
-    drafts: tuple[HandedDraft, ...] = ()
-    accounts: tuple[HandedAccount, ...] = ()
-    taken_over_by: str = ""
-    """The operator who took over the writer's claims by acknowledging first."""
-
-    def acked_by(self, operator: str) -> HandoffAck | None:
-        return next((ack for ack in self.acks if ack.operator == operator), None)
-
-    @property
-    def named_items(self) -> frozenset[str]:
-        """Every item the note names: its open items, the writer's claims and drafts, its pins."""
-        return frozenset(
-            [i.id for i in self.open_items]
-            + list(self.claims)
-            + [d.item for d in self.drafts]
-            + list(self.pinned_items)
-        )
-
-    @property
-    def failing(self) -> tuple[HandedAccount, ...]:
-        return tuple(a for a in self.accounts if a.health not in ("ok", "never"))
-
-
-@dataclass(frozen=True, slots=True)
-class OpenWork:
-    """The open work at one moment, as a handoff note carries it (`handoff.open_work`)."""
-
-    open_items: tuple[HandedItem, ...] = ()
-    claims: tuple[str, ...] = ()
-    drafts: tuple[HandedDraft, ...] = ()
-    accounts: tuple[HandedAccount, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """A reply being written, saved as it is typed, so a dropped SSH session loses nothing."""
-
-    item: str
-    account: str
-    text: str
-    login: str
-    operator: str
-    updated_at: datetime
-    idempotency_key: str
-    """Fixed when the draft is made: Mastodon `Idempotency-Key`, Bluesky record key (a TID)."""
-    visibility: str = "public"
-    spoiler_text: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class HandoffDraft:
-    """The end-of-shift note being written, with its pins: kept as typed, one per operator."""
-
-    operator: str
-    login: str
-    text: str
-    updated_at: datetime
-    pinned_items: tuple[str, ...] = ()
-    pinned_accounts: tuple[str, ...] = ()
 
 
 OUTBOX_STATES = ("queued", "sending", "sent", "failed", "discarded")
@@ -337,6 +190,9 @@ class OutboxEntry:
     """Sent again once already after an authentication failure (never a second time)."""
 
 
+HEALTH_STATES = ("ok", "auth", "rate_limited", "unreachable", "never")
+
+
 @dataclass(frozen=True, slots=True)
 class Shift:
     """An operator's working session, from start to handoff."""
@@ -345,22 +201,6 @@ class Shift:
     operator: str
     started_at: datetime
     ended_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """One operator action, as the append-only audit trail keeps it. Never holds a secret."""
-
-    at: datetime
-    login: str
-    operator: str
-    action: str
-    account: str = ""
-    item: str = ""
-    detail: str = ""
-
-
-HEALTH_STATES = ("ok", "auth", "rate_limited", "unreachable", "never")
 
 
 @dataclass(frozen=True, slots=True)
@@ -540,6 +380,33 @@ def from_record(cls: type[T], data: dict[str, Any]) -> T:
             value = data[name]
             kwargs[name] = value if convert is None or value is None else convert(value)
     return cls(**kwargs)
+
+
+_WORK_RECORDS = frozenset(
+    {
+        "ItemState",
+        "ContactNote",
+        "Contact",
+        "HandoffAck",
+        "HandedItem",
+        "HandedDraft",
+        "HandedAccount",
+        "HandoffNote",
+        "OpenWork",
+        "Draft",
+        "HandoffDraft",
+        "AuditEvent",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    # The operators' work records are defined in `model_work`, imported on first use (see there).
+    if name in _WORK_RECORDS:
+        from socialtui import model_work
+
+        return getattr(model_work, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

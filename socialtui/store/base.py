@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from socialtui.model import Actor, AuditEvent, from_record, to_record
+from socialtui.model import Actor, from_record, to_record
 from socialtui.store.engine import Engine, Reader, StoreError, Writer
 from socialtui.store.safefile import ensure_dir
 
@@ -26,6 +26,8 @@ def iso(moment: datetime) -> str:
 def audit_doc(
     actor: Actor, now: datetime, action: str, account: str = "", item: str = "", detail: str = ""
 ) -> dict[str, Any]:
+    from socialtui.model_work import AuditEvent
+
     event = AuditEvent(
         at=now,
         login=actor.login,

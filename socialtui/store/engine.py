@@ -198,38 +198,41 @@ def tally_rows(
     """`Reader.tally_open` over open items given as rows: the tally, and the `head` earliest as
     (key, payload). The author is a document (its `author_key` taken) or an `author_key` already."""
     cuts = {group: [_utc_iso(e) for e in instants] for group, instants in edges.items()}
-    counts: dict[Group, list[int]] = {}
-    first: dict[Group, list[tuple[str, str] | None]] = {}
+    # Per group: its cuts, its counts and each bucket's first (received at, key), found at once.
+    groups: dict[Group, tuple[list[str], list[int], list[tuple[str, str] | None]]] = {}
     kept: list[tuple[str, str, Any]] = []
     others = set(others)
     # The hot loop over every open item: `schema.utc` of the items' `at` is written out inline.
     for key, account, kind, author, at, payload in rows:
         group = (account, kind)
-        cut = cuts.get(group)
-        if cut is None:
-            continue
+        found = groups.get(group)
+        if found is None:
+            cut = cuts.get(group)
+            if cut is None:
+                continue
+            found = groups[group] = (cut, [0] * (len(cut) + 1), [None] * (len(cut) + 1))
         if others and (author if isinstance(author, tuple) else author_key(author)) in others:
             continue
         if at.endswith("Z"):
             at = at[:-1] + "+00:00"
+        cut, counts, first = found
         bucket = bisect_right(cut, at)
-        if group not in counts:
-            counts[group] = [0] * (len(cut) + 1)
-            first[group] = [None] * (len(cut) + 1)
-        counts[group][bucket] += 1
-        seen = first[group][bucket]
+        counts[bucket] += 1
+        seen = first[bucket]
         if seen is None or (at, key) < seen:
-            first[group][bucket] = (at, key)
+            first[bucket] = (at, key)
         if head:
             kept.append((at, key, payload))
     tally = {
         group: Tally(
-            tuple(counts[group]),
-            tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first[group]),
+            tuple(counts),
+            tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first),
         )
-        for group in counts
+        for group, (_, counts, first) in groups.items()
+        if any(counts)
     }
-    earliest = heapq.nsmallest(head, kept, key=lambda row: (row[0], row[1])) if head else []
+    # (received at, key) is unique: the payload is never compared.
+    earliest = heapq.nsmallest(head, kept) if head else []
     return tally, [(key, payload) for _, key, payload in earliest]
 
 

@@ -288,12 +288,41 @@ class _FilesView(Reader):
         )
         tally, earliest = tally_rows(rows, edges, others, head)
         found: list[tuple[str, Doc]] = []
+        loaded: dict[str, Mapping[str, Doc]] = {}  # the head's items share partitions (the oldest days)
         for key, part in earliest:
-            doc = files.load(part).get(key)
+            docs = loaded.get(part)
+            if docs is None:
+                docs = loaded[part] = files.load(part)
+            doc = docs.get(key)
             if doc is None:  # its partition changed since its summary was read: read it all again
                 return super().tally_open(edges, others, head)
             found.append((key, doc))
         return tally, found
+
+    def newest_each(self, table: str, accounts: Iterable[str]) -> dict[str, Doc]:
+        """As `Reader.newest_each`, with one listing of the table's files for all the accounts (a
+        look per account listed the whole directory each time)."""
+        spec = schema.TABLES[table]
+        if not spec.per_day or spec.at is None or table in self._tx:
+            return super().newest_each(table, accounts)
+        files = self.engine.table_files(table)
+        accounts = list(accounts)
+        days: dict[str, list[str]] = {account: [] for account in accounts}
+        for part in upgrade.parts_for(spec, files.parts()):
+            owner = part.rsplit(".", 1)[0]
+            if owner in days:
+                days[owner].append(part)
+        at = spec.at
+        out: dict[str, Doc] = {}
+        for account in accounts:
+            # Its day files newest first, as far as needed (a day's documents are all newer than the
+            # days before it); the newest of the first day that has any, as `scan(newest=1)` finds it.
+            for part in sorted(days[account], reverse=True):
+                rows = _select(spec, files.load(part), Query(account=account), None)
+                if rows:
+                    out[account] = max(rows, key=lambda row: at(row[1]))[1]
+                    break
+        return out
 
     def holds_any(self, table: str) -> bool:
         """The partitions read in turn, up to the first that holds a document (the files of a big

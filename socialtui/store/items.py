@@ -11,16 +11,13 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from socialtui.model import (
     AccountHealth,
     Author,
     Claim,
-    Contact,
-    Draft,
     Item,
-    ItemState,
     OutboxEntry,
     Post,
     from_record,
@@ -30,6 +27,10 @@ from socialtui.model import (
 from socialtui.store.base import NotFoundInStore, StoreBase, iso
 from socialtui.store.engine import Doc, Group, Query, Reader, Tally, Writer
 from socialtui.store.schema import contact_key, post_key
+
+if TYPE_CHECKING:
+    # Imported where they are made, not here: `status` reads none of them (see `model_work`).
+    from socialtui.model_work import Contact, Draft, ItemState
 
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -168,6 +169,8 @@ class ItemsMixin(StoreBase):
         own accounts, whose posts are no work (as `queue_counts` takes them).
         """
 
+        from socialtui.model_work import Draft, ItemState
+
         def body(r: Reader) -> tuple[Snapshot, dict[str, int]]:
             tally, head = r.tally_open({group: () for group in groups}, others, oldest)
             counts: dict[str, int] = {}
@@ -215,6 +218,8 @@ class ItemsMixin(StoreBase):
         account's latest (its gap is measured from it). The queue, gaps and `check` need no more than
         that; the report needs everything.
         """
+
+        from socialtui.model_work import Draft, ItemState
 
         def body(r: Reader) -> Snapshot:
             states = {key: from_record(ItemState, doc) for key, doc in r.scan("states")}
@@ -368,6 +373,8 @@ class ItemsMixin(StoreBase):
 
         found = self._read(known)
         if found is not None:
+            from socialtui.model_work import Contact
+
             contact = from_record(Contact, found)
             return contact.key, contact.network, contact.handle, contact.display_name
         author = self._read(lambda r: self._author_of(r, candidates))

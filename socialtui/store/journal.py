@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from socialtui.model import AccountHealth, Actor, AuditEvent, from_record, to_record
+from socialtui.model import AccountHealth, Actor, from_record, to_record
 from socialtui.store.base import StoreBase, audit_doc
 from socialtui.store.engine import Writer
+
+if TYPE_CHECKING:
+    from socialtui.model_work import AuditEvent
 
 REACTIONS = ("favourite", "boost")
 """Audited reactions to a post; the event's `detail` holds the post's remote id."""
@@ -26,6 +30,8 @@ class JournalMixin(StoreBase):
 
     def audit_events(self, since: datetime | None = None) -> list[AuditEvent]:
         """The audit trail, oldest first. A line cut short by a killed writer is skipped."""
+        from socialtui.model_work import AuditEvent
+
         events = []
         for doc in self.engine.log("audit", since):
             try:

@@ -12,7 +12,6 @@ import errno
 import fcntl
 import os
 import stat
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -163,6 +162,8 @@ def write_atomic_many(
     line's) runs together with the directories' and its error is raised.
 
     Raises StoreWriteFailed (nothing was changed) if a file cannot be written."""
+    import tempfile  # only a writer needs it (with shutil, random...): a reading command never does
+
     for path, _, _ in files:
         _refuse_odd_target(path)
     pending: list[tuple[Path, str]] = []

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from socialtui.model import (
     Actor,
     Claim,
-    HandoffAck,
-    HandoffDraft,
-    HandoffNote,
-    OpenWork,
     Shift,
     from_record,
     to_record,
 )
 from socialtui.store.base import NotFoundInStore, StoreBase, audit_doc
 from socialtui.store.engine import StoreError, Writer
+
+if TYPE_CHECKING:
+    # Imported where they are made, not here: `status` reads the handoff notes only when a shift
+    # could have one overdue (see `model_work`).
+    from socialtui.model_work import HandoffDraft, HandoffNote, OpenWork
 
 
 def shift_key(shift: Shift) -> str:
@@ -48,6 +49,8 @@ def _end_shift(w: Writer, actor: Actor, now: datetime) -> list[str]:
 class ShiftsMixin(StoreBase):
     def handoffs(self) -> list[HandoffNote]:
         """Every handoff note, oldest first."""
+        from socialtui.model_work import HandoffNote
+
         notes = list(self._all("handoffs", HandoffNote).values())
         return sorted(notes, key=lambda note: (note.at, note.id))
 
@@ -70,6 +73,10 @@ class ShiftsMixin(StoreBase):
         """Write the note, end the writer's shift and release their claims, in one transaction.
         `work` (`handoff.open_work`) is the open work it carries as data; the claims it names are
         those actually released here, so the note never promises a claim that was not the writer's."""
+        import secrets  # here: a command that reads the store never needs it
+
+        from socialtui.model_work import HandoffNote
+
         text = text.strip()
         if not text:
             raise StoreError("a handoff note needs some text")
@@ -109,6 +116,7 @@ class ShiftsMixin(StoreBase):
         With `take_over` (the claim time-to-live), the first to acknowledge a note takes over the
         work its writer released: each claimed item still unanswered and not claimed by someone
         else is claimed for the acknowledger (audited), and the note says who took it over."""
+        from socialtui.model_work import HandoffAck, HandoffNote
 
         def body(w: Writer) -> list[HandoffNote]:
             docs = dict(w.scan("handoffs"))
@@ -186,6 +194,8 @@ class ShiftsMixin(StoreBase):
         self._write(["handoff_drafts"], lambda w: w.put("handoff_drafts", draft.operator, to_record(draft)))
 
     def handoff_draft(self, operator: str) -> HandoffDraft | None:
+        from socialtui.model_work import HandoffDraft
+
         doc = self._read(lambda r: r.get("handoff_drafts", operator))
         return from_record(HandoffDraft, doc) if doc else None
 

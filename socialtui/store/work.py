@@ -8,16 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from socialtui.model import (
     Actor,
     Author,
     Claim,
-    Contact,
-    ContactNote,
-    Draft,
     Item,
-    ItemState,
     from_record,
     to_record,
 )
@@ -25,11 +22,18 @@ from socialtui.store.base import StoreBase, audit_doc, iso
 from socialtui.store.engine import Query, StoreError, Writer
 from socialtui.store.items import answered_doc, still_answered
 
+if TYPE_CHECKING:
+    # Imported where they are made, not here: a command that reads none of them (`status`) does not
+    # build their classes (see `model_work`).
+    from socialtui.model_work import Contact, Draft, ItemState
+
 
 class WorkMixin(StoreBase):
     # -- reading ------------------------------------------------------------------------------------
 
     def states(self) -> dict[str, ItemState]:
+        from socialtui.model_work import ItemState
+
         return self._all("states", ItemState)
 
     def claims(self, now: datetime) -> dict[str, Claim]:
@@ -40,22 +44,32 @@ class WorkMixin(StoreBase):
         return {claim.item: claim for claim in claims if claim.expires_at > now}
 
     def contacts(self) -> dict[str, Contact]:
+        from socialtui.model_work import Contact
+
         return self._all("contacts", Contact)
 
     def contact(self, key: str) -> Contact | None:
+        from socialtui.model_work import Contact
+
         doc = self._read(lambda r: r.get("contacts", key))
         return from_record(Contact, doc) if doc else None
 
     def drafts(self) -> dict[str, Draft]:
+        from socialtui.model_work import Draft
+
         return self._all("drafts", Draft)
 
     def draft(self, item_id: str) -> Draft | None:
+        from socialtui.model_work import Draft
+
         doc = self._read(lambda r: r.get("drafts", item_id))
         return from_record(Draft, doc) if doc else None
 
     def people(self) -> dict[str, Contact]:
         """Everyone who has talked to our accounts (every item's author) and every contact with
         notes or tags, by contact key. A Bluesky contact keyed by DID is headed by its handle."""
+        from socialtui.model_work import Contact
+
         people = dict(self.contacts())
         for _, doc in self._read(lambda r: list(r.scan("items"))):
             author = from_record(Author, doc["post"]["author"])
@@ -94,6 +108,8 @@ class WorkMixin(StoreBase):
 
     def mark_done(self, item: Item, reason: str, actor: Actor, now: datetime) -> ItemState:
         """Mark an item answered without a reply, with the reason; releases any claim on it."""
+        from socialtui.model_work import ItemState
+
         state = ItemState(
             item=item.id,
             account=item.account,
@@ -187,6 +203,8 @@ class WorkMixin(StoreBase):
         actor: Actor,
         now: datetime,
     ) -> Contact:
+        from socialtui.model_work import Contact
+
         key, network, handle, display_name = self.resolve_contact(ref)  # type: ignore[attr-defined]  # a mixin of the Store, which has it
 
         def body(w: Writer) -> Contact:
@@ -205,6 +223,8 @@ class WorkMixin(StoreBase):
 
     def add_note(self, ref: str, text: str, actor: Actor, now: datetime) -> Contact:
         """Add a note to a contact's dossier (creating the dossier)."""
+        from socialtui.model_work import ContactNote
+
         text = text.strip()
         if not text:
             raise StoreError("a note needs some text")
