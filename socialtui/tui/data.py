@@ -204,10 +204,10 @@ class StoreFollower:
             if (
                 last is not None
                 and last[1].shift_start == shift_start
-                and timedelta(0) <= now - last[1].overview.generated_at < last[2]
+                and timedelta(0) <= now - last[1].overview.generated_at < CLOCK_SLACK_MAX
             ):
                 moved = {table for table, version in versions.items() if version != last[0][table]}
-                if not moved:
+                if not moved and now - last[1].overview.generated_at < last[2]:
                     # Nothing was written and the clock moved less than the slack: the last reading
                     # stands (its ages lag by under the slack). On a big store the care rules take
                     # seconds; applied every second for the clock alone, they would keep a core busy.
@@ -216,7 +216,8 @@ class StoreFollower:
                 if moved == {"health"}:
                     # Only the accounts' health: a live poller confirms its stream this way, about
                     # once per poll interval and account. The accounts' rows are read again at
-                    # `now`; the queue (the costly part) stands as for the clock alone.
+                    # `now`; the queue stands as for the clock alone, within the largest slack
+                    # (the timed reading moves its ages on: nothing moved, past its own slack).
                     overview = with_health(last[1].overview, follow.objects("health"), now)
                     reading = replace(last[1], now=now, overview=overview)
                     self._last = (versions, reading, last[2])

@@ -259,7 +259,9 @@ def test_a_reading_made_by_what_changed_is_the_full_reading(
     own posts, states, claims, drafts, the outbox, health, handoffs) and moves the ages and states
     with the clock: after each of a seeded random run of changes by another process, its queue,
     counts and accounts' rows are those of a fresh full reading at the same time."""
-    monkeypatch.setattr(data, "CLOCK_SLACK_SHARE", 0)  # every reading reads: none stands for the clock
+    # Every reading reads: none stands on the last for the clock (nor for a health write alone).
+    monkeypatch.setattr(data, "CLOCK_SLACK_SHARE", 0)
+    monkeypatch.setattr(data, "CLOCK_SLACK_MAX", timedelta(0))
     rng = random.Random(14)
     # One account on office hours in Berlin (ages count active hours only), talk with a target.
     office, talk = ActiveHours.parse("Mon-Fri 08:00-18:00", ZoneInfo("Europe/Berlin")), timedelta(hours=2)
@@ -355,3 +357,31 @@ def test_a_reading_made_by_what_changed_is_the_full_reading(
     finally:
         other.close()
     assert follower.full_readings == 1, "one full reading: the others redid what changed"
+
+
+def test_a_health_write_stands_on_the_last_queue_even_past_a_cheap_readings_slack(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue is made again by what changed, so a reading's slack is short (4 times its cost); a
+    live poller's health write that lands after it still reads the accounts' rows only (the timed
+    reading moves the ages on), within `CLOCK_SLACK_MAX`."""
+    monkeypatch.setattr(data, "CLOCK_SLACK_SHARE", 0)
+    follower = StoreFollower(world.config, world.store)
+    first = follower.read(NOW)
+    poller = Store(world.config.team.data_dir)
+    try:
+        at = NOW + timedelta(seconds=3)
+        poller.set_health(AccountHealth("acme-mastodon", "ok", last_sync_at=at, last_ok_at=at, mode="live"))
+        confirmed = follower.read(at)
+        assert confirmed.queue is first.queue and follower.queue_readings == 1
+        assert _row(confirmed, "acme-mastodon").health.last_sync_at == at
+        moved = follower.read(at + timedelta(seconds=2))  # the timed reading: nothing written
+        assert follower.queue_readings == 2 and moved.overview.generated_at == at + timedelta(seconds=2)
+        assert moved.queue[0].waited_s == first.queue[0].waited_s + 5
+        late = follower.read(NOW + data.CLOCK_SLACK_MAX + timedelta(seconds=10))
+        poller.set_health(
+            AccountHealth("acme-mastodon", "ok", last_sync_at=at, last_ok_at=at, mode="polling")
+        )
+        assert follower.read(late.now + data.CLOCK_SLACK_MAX).queue is not late.queue, "ages lag no more"
+    finally:
+        poller.close()
