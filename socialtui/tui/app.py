@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -57,6 +58,12 @@ REFRESH_EVERY = 5.0
 read at once, without waiting for this (`WATCH_STEP`)."""
 WATCH_STEP = 1.0
 """The longest the watching thread blocks in one wait: how soon it notices the app is closing."""
+SWITCH_INTERVAL = 0.001
+"""Seconds a thread holds the interpreter before another that waits for it may take it (Python's
+default is 5 ms). The store is read in a thread while the UI thread builds and paints the screen;
+the reading makes a system call for every file it opens, and after each one it waited up to the
+whole interval for the interpreter: the first look took three times its work while the screen was
+being built, and a key pressed during a reading waited in 5 ms steps."""
 
 
 class SocialApp(App[int]):
@@ -127,6 +134,7 @@ class SocialApp(App[int]):
         self.demo = demo
         """Running on the sandbox network (`socialtui demo`): the header says so."""
         self._signals_caught = False
+        self._switch_interval = sys.getswitchinterval()
         self.alerts = 0
         """Alerts given (an item turned late, a direct message arrived): what tests read."""
         self.leaving = False
@@ -140,6 +148,8 @@ class SocialApp(App[int]):
         return MainScreen()
 
     def on_mount(self) -> None:
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(SWITCH_INTERVAL, self._switch_interval))
         self._catch_hangups()
         self._choose_theme()
         self._apply_keymap()
@@ -220,6 +230,7 @@ class SocialApp(App[int]):
         self.set_keymap(keymap)
 
     async def on_unmount(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
         if self._signals_caught:
             loop = asyncio.get_running_loop()
             for signum in HANG_UPS:

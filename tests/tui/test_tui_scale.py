@@ -3,16 +3,17 @@ oldest item with the right count, and scrolls to its newest once the rest is rea
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
-from tuikit import screen_text, wait_for
+from tuikit import World, screen_text, wait_for
 
 from bench.store import NOW, build_store
 from socialtui.clock import FixedClock
 from socialtui.config import load_config
 from socialtui.model import Actor, item_id
-from socialtui.tui.app import SocialApp
+from socialtui.tui.app import SWITCH_INTERVAL, SocialApp
 from socialtui.tui.widgets.queue import QueueTable
 
 ACCOUNTS = 20
@@ -66,3 +67,18 @@ async def test_a_busy_weeks_queue_opens_on_its_oldest_item_and_scrolls_to_its_ne
             assert f"{OPEN} unanswered" in last
     finally:
         store.close()
+
+
+async def test_while_the_dashboard_runs_a_reading_thread_gives_the_interpreter_up_each_millisecond(
+    world: World,
+) -> None:
+    """The store is read in a thread while the screen is built and keys are handled: the thread that
+    waits for the interpreter gets it within a millisecond, not Python's 5 ms (the first look's
+    hundreds of file reads waited up to that long each). Put back as it was when the app ends."""
+    before = sys.getswitchinterval()
+    assert before > SWITCH_INTERVAL
+    app = world.app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: app.dashboard is not None, pilot, what="the first reading")
+        assert sys.getswitchinterval() == SWITCH_INTERVAL
+    assert sys.getswitchinterval() == before
