@@ -847,13 +847,16 @@ class PgEngine(Engine):
         self._first_used = time.monotonic()
         self._pool_lock = threading.Lock()
         self._pool: ConnectionPool | None = None
+        self._pruned = False
+        """The old commit markers are pruned by the process's first write (a reading command, such as
+        `status`, writes nothing)."""
         try:
             conn = psycopg.connect(self.url, **self._kwargs)
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(self._unreachable(exc, "")) from exc
         try:
-            migrate(conn)
-            prune_commits(conn)
+            if not _current(conn):
+                migrate(conn)
             _configure(conn)
         except BaseException as exc:
             conn.close()
@@ -930,6 +933,9 @@ class PgEngine(Engine):
 
     def transact(self, tables: Sequence[str], body: Callable[[Writer], T]) -> T:
         names = sorted({_table(name).name for name in tables})
+        if not self._pruned:
+            self._pruned = True
+            self._run(prune_commits)
         deadline = time.monotonic() + self.retry_for
         delay = 0.1
         while True:
@@ -1398,6 +1404,24 @@ def migrate(conn: psycopg.Connection) -> int:
         )
     grant_operators(conn)
     return found
+
+
+def _current(conn: psycopg.Connection) -> bool:
+    """In one round trip, what `migrate` would find at its first look: is the schema this socialtui's
+    version and, if the operators' role exists, does it hold its rights? False (let `migrate` look
+    and act) for anything else, a database without our schema included."""
+    tables = [*TABLES, *ENGINE_TABLES]
+    try:
+        row = conn.execute(
+            "SELECT m.value, (SELECT bool_and(has_table_privilege(r.oid, format('socialtui.%%I', t), 'SELECT'))"
+            " FROM pg_roles r, unnest(%s::text[]) t WHERE r.rolname = %s)"
+            " FROM socialtui.meta m WHERE m.key = 'schema_version'",
+            (tables, OPERATORS_ROLE),
+        ).fetchone()
+    except (errors.UndefinedTable, errors.InvalidSchemaName, errors.InsufficientPrivilege):
+        return False
+    # No role: nothing to grant (NULL); a role without its rights: `grant_operators` gives them.
+    return row is not None and row[0] == SCHEMA_VERSION and row[1] is not False
 
 
 def _too_new(found: int) -> StoreTooNew:
