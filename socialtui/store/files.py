@@ -516,7 +516,7 @@ class TableFiles:
                 with self._cache_lock:
                     cached = self._cache.get(part)
                 known = (cached[0], wanted) if cached is not None else None
-                present = cached is not None and not wanted.isdisjoint(cached[1])
+                present = cached is not None and any(key in cached[1] for key in wanted)
             else:
                 known = self._keys.get(part)
                 present = known is not None and not hashes.isdisjoint(known[1])

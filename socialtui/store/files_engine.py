@@ -17,6 +17,9 @@ Beside each items partition, `.PART.json.tally`: its summary (what `status` coun
 and beside the outbox its entries not sent, each made from a known version of the file (see
 `files.TableFiles.summary`): derived data, never trusted for another version of the file, made again
 by any reader that finds it stale.
+Beside a large partition, `.PART.json.delta`: what its latest version changed from the one before
+(`files.TableFiles.delta`), so that a dashboard that read the version before takes the change
+without decoding the whole file; trusted only between the two versions it names.
 
 A data dir written by an older socialtui (schema 1: one file per table group) is upgraded on first
 use (`upgrade.py`)."""
