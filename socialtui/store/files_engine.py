@@ -262,9 +262,15 @@ class _FilesView(Reader):
             if key not in answered
         )
         tally, earliest = tally_rows(rows, edges, others, head)
+        # Each partition of the head read once (the items' partitions are not kept decoded: asked
+        # for each of its items, a day's file was parsed again for each).
+        loaded: dict[str, Mapping[str, Doc]] = {}
         found: list[tuple[str, Doc]] = []
         for key, part in earliest:
-            doc = files.load(part).get(key)
+            docs = loaded.get(part)
+            if docs is None:
+                docs = loaded[part] = files.load(part)
+            doc = docs.get(key)
             if doc is None:  # its partition changed since its summary was read: read it all again
                 return super().tally_open(edges, others, head)
             found.append((key, doc))
