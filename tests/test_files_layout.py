@@ -229,6 +229,30 @@ def test_the_outbox_entries_not_sent_are_read_without_parsing_the_outbox(
     assert fresh_unsent() == ["key2", "key4", "key5"]
 
 
+def test_the_head_of_the_queue_reads_each_of_its_partitions_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first look counts the open items from the summaries and decodes only the head of the
+    queue: each partition holding some of it is parsed once, not once per item of the head (the
+    items' partitions are not kept decoded)."""
+    store = Store(tmp_path)
+    store.put_items([make_item(n, account) for n in range(12) for account in ("acme", "brand")])
+    parsed: list[str] = []
+    real_decode = TableFiles._decode
+
+    def decoding(self: TableFiles, path: Path, raw: bytes):  # type: ignore[no-untyped-def]
+        parsed.append(path.name)
+        return real_decode(self, path, raw)
+
+    monkeypatch.setattr(TableFiles, "_decode", decoding)
+    fresh = Store(tmp_path)  # another process: nothing decoded yet
+    groups = [(account, "mention") for account in ("acme", "brand")]
+    snapshot, counts = fresh.first_look(NOW, 20, NOW - timedelta(hours=1), groups)
+    assert counts == {"acme": 12, "brand": 12} and len(snapshot.items) == 20
+    items_parsed = sorted(name for name in parsed if name.startswith(("acme.", "brand.")))
+    assert items_parsed == ["acme.2026-11-21.json", "brand.2026-11-21.json"]
+
+
 # -- corrupt and newer files ---------------------------------------------------------------------------
 
 

@@ -290,6 +290,9 @@ class _FilesView(Reader):
             if key not in answered
         )
         tally, earliest = tally_rows(rows, edges, others, head)
+        # Each partition of the head read once (the items' partitions are not kept decoded: asked
+        # for each of its items, a day's file was parsed again for each).
+        loaded: dict[str, Mapping[str, Doc]] = {}
         found: list[tuple[str, Doc]] = []
         loaded: dict[str, Mapping[str, Doc]] = {}  # the head's items share partitions (the oldest days)
         for key, part in earliest:
