@@ -294,7 +294,6 @@ class _FilesView(Reader):
         # for each of its items, a day's file was parsed again for each).
         loaded: dict[str, Mapping[str, Doc]] = {}
         found: list[tuple[str, Doc]] = []
-        loaded: dict[str, Mapping[str, Doc]] = {}  # the head's items share partitions (the oldest days)
         for key, part in earliest:
             docs = loaded.get(part)
             if docs is None:
