@@ -147,18 +147,19 @@ def _select(
     return rows
 
 
-ITEM_SUMMARY_FORMAT = 2
+ITEM_SUMMARY_FORMAT = 3
 """The shape of an items partition's summary (`_item_rows`); 1 (unmarked): a row per item."""
 
 
 def _item_rows(docs: Mapping[str, Doc]) -> dict[str, Any]:
     """An items partition's summary: what `tally_open` reads of each item, by column and by group.
 
-    {"authors": [[network, handle], ...] (`author_key`, each once), "groups": [[account, kind, keys,
-    received at, authors], ...]}: per (account, kind), its items' keys, received times (as
-    `tally_rows` compares them: `+00:00`) and authors (indexes into "authors"), sorted by (received
-    at, key). Parsed at a first look for every open item: the account, kind and author are not
-    repeated per item, and a group's counts and earliest are read off its sorted columns."""
+    {"networks": [...], "handles": [...] (the authors' `author_key`, each once), "groups": [[account,
+    kind, keys, received at, authors], ...]}: per (account, kind), its items' keys, received times
+    (as `tally_rows` compares them: `+00:00`) and authors (indexes into the two author columns),
+    sorted by (received at, key). Parsed at a first look for every open item: the account, kind and
+    author are not repeated per item, and a group's counts and earliest are read off its sorted
+    columns."""
     authors: dict[tuple[str, str], int] = {}
     groups: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
     for key, doc in docs.items():
@@ -171,7 +172,7 @@ def _item_rows(docs: Mapping[str, Doc]) -> dict[str, Any]:
     for (account, kind), rows in groups.items():
         rows.sort()
         out.append([account, kind, [r[1] for r in rows], [r[0] for r in rows], [r[2] for r in rows]])
-    return {"authors": [list(author) for author in authors], "groups": out}
+    return {"networks": [a[0] for a in authors], "handles": [a[1] for a in authors], "groups": out}
 
 
 def _tally_summaries(
@@ -188,12 +189,15 @@ def _tally_summaries(
     cuts = {group: [_utc_iso(e) for e in instants] for group, instants in edges.items()}
     found: dict[Group, tuple[list[str], list[int], list[tuple[str, str] | None]]] = {}
     others = set(others)
+    ours = {handle for _, handle in others}
     done = answered if isinstance(answered, (set, frozenset)) else set(answered)
     kept: list[tuple[str, str, str]] = []
     for part, summary in summaries:
-        mine = (
-            {n for n, author in enumerate(summary["authors"]) if tuple(author) in others} if others else None
-        )
+        handles = summary["handles"]
+        mine = None  # the indexes of our own accounts among its authors (looked for in C first)
+        if others and not ours.isdisjoint(handles):
+            pairs = zip(summary["networks"], handles, strict=True)
+            mine = {n for n, author in enumerate(pairs) if author in others}
         for account, kind, keys, ats, who in summary["groups"]:
             group = (account, kind)
             entry = found.get(group)
