@@ -36,7 +36,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, S
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime
-from itertools import compress, repeat
+from itertools import compress, islice, repeat
 from operator import not_
 from pathlib import Path
 from typing import Any, TypeVar
@@ -191,7 +191,7 @@ def _tally_summaries(
     others = set(others)
     ours = {handle for _, handle in others}
     done = answered if isinstance(answered, (set, frozenset)) else set(answered)
-    kept: list[tuple[str, str, str]] = []
+    kept: list[Iterator[tuple[str, str, str]]] = []
     for part, summary in summaries:
         handles = summary["handles"]
         mine = None  # the indexes of our own accounts among its authors (looked for in C first)
@@ -206,31 +206,32 @@ def _tally_summaries(
                 if cut is None:
                     continue
                 entry = found[group] = (cut, [0] * (len(cut) + 1), [None] * (len(cut) + 1))
-            if mine:
-                keep: Iterable[bool] | None = [
-                    key not in done and author not in mine for key, author in zip(keys, who, strict=True)
-                ]
-            elif done.isdisjoint(keys):
-                keep = None
-            else:
-                keep = list(map(not_, map(done.__contains__, keys)))
-            if keep is not None:
+            gone: set[str] | frozenset[str] = done
+            if mine:  # our own accounts' posts among them (rare): those left, picked one by one
+                keep = [key not in done and author not in mine for key, author in zip(keys, who, strict=True)]
                 keys = list(compress(keys, keep))
                 ats = list(compress(ats, keep))
-            if not keys:
-                continue
+                gone = frozenset()
+            elif gone.isdisjoint(keys):
+                gone = frozenset()
             cut, counts, first = entry
             start = 0
             for bucket, edge in enumerate([*cut, None]):
                 end = len(ats) if edge is None else bisect_left(ats, edge, start)
                 if end > start:
-                    counts[bucket] += end - start
-                    seen = first[bucket]
-                    if seen is None or (ats[start], keys[start]) < seen:
-                        first[bucket] = (ats[start], keys[start])
+                    # Its answered ones found in C: counted off, and the first open one is the
+                    # first of them not answered (sorted).
+                    some = keys if start == 0 and end == len(keys) else keys[start:end]
+                    counts[bucket] += end - start - (len(gone.intersection(some)) if gone else 0)
+                    at = next(compress(range(start, end), map(not_, map(gone.__contains__, some))), None)
+                    if at is not None:
+                        seen = first[bucket]
+                        if seen is None or (ats[at], keys[at]) < seen:
+                            first[bucket] = (ats[at], keys[at])
                 start = end
-            if head:
-                kept.extend(zip(ats[:head], keys[:head], repeat(part)))
+            if head:  # each sorted: the head is merged from their fronts, its open ones picked lazily
+                rows = zip(ats, keys, repeat(part))
+                kept.append(compress(rows, map(not_, map(gone.__contains__, keys))) if gone else rows)
     tally = {
         group: Tally(
             tuple(counts),
@@ -239,7 +240,7 @@ def _tally_summaries(
         for group, (_, counts, first) in found.items()
         if any(counts)
     }
-    earliest = heapq.nsmallest(head, kept) if head else []
+    earliest = list(islice(heapq.merge(*kept), head))
     return tally, [(key, part) for _, key, part in earliest]
 
 
