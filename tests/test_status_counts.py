@@ -276,5 +276,5 @@ def test_files_tally_from_summaries_is_the_tally_over_every_item(tmp_path: Path)
                 assert len(fast[1]) == min(head, sum(sum(t.counts) for t in fast[0].values()))
         fresh.close()
     made = orjson.loads((items_dir / f".{partition.name}.tally").read_bytes())
-    assert made["signature"] == old["signature"] and made["rows"] != old["rows"]
+    assert made["signature"] == old["signature"] and "rows" not in made and made["format"] >= 2
     store.close()

@@ -434,7 +434,10 @@ class TableFiles:
         summaries: `summary` reads them instead of the partition (the items' tally, `status`)."""
         self.summary_format: int | None = None
         """The shape of what `summarize` makes, written in each summary: one of another shape (an
-        older socialtui's, without one) is stale, made again as for another version of the file."""
+        older socialtui's, without one) is stale, made again as for another version of the file.
+        A summary with a format holds it under "summary", not "rows": a socialtui from before
+        formats, still running beside a newer one, finds no rows there and makes its own again
+        (rather than reading the newer shape as its rows)."""
 
     def path(self, part: str) -> Path:
         return self.directory / part_filename(part)
@@ -577,8 +580,10 @@ class TableFiles:
             raw = read_bytes(self.summary_path(part))
             if raw is not None:
                 data = orjson.loads(raw)
-                if tuple(data["signature"]) == signature and data.get("format") == self.summary_format:
+                if self.summary_format is None and tuple(data["signature"]) == signature:
                     return data["rows"]
+                if data.get("format") == self.summary_format and tuple(data["signature"]) == signature:
+                    return data["summary"]
         except (OSError, StoreError, ValueError, KeyError, TypeError):
             pass  # unreadable or odd: made again below
         read, docs = self._load(part)
@@ -597,7 +602,7 @@ class TableFiles:
                 orjson.dumps(
                     {"signature": list(signature), "rows": rows}
                     if self.summary_format is None
-                    else {"signature": list(signature), "format": self.summary_format, "rows": rows}
+                    else {"signature": list(signature), "format": self.summary_format, "summary": rows}
                 ),
                 durable=False,
             )
