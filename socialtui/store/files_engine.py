@@ -799,7 +799,7 @@ class FilesEngine(Engine):
         """Woken by the kernel (inotify, through `watchfiles`) when a file in the tables' directories
         or the audit is replaced or appended to; without it (not installed, no watches left), looks
         at the files' signatures every `WAIT_STEP` seconds. Either way the answer comes from the
-        signatures (no file is done): a wake-up for a lock file or a temporary file is no change."""
+        signatures (no file is opened): a wake-up for a lock file or a temporary file is no change."""
         old = token or {}
         names = sorted(set(tables))
 
