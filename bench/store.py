@@ -405,9 +405,13 @@ def contention_threads(engine: EngineFactory, data_dir: Path, seconds: float, fo
                 elif kind == "claim":
                     store.claim(item, actor, NOW, timedelta(minutes=10))
                 else:
-                    store.add_note(
-                        item.post.author.contact_key, "Follow up tomorrow", actor, NOW
-                    )  # as the dashboard does
+                    store.add_note(  # as the dashboard does
+                        item.post.author.contact_key,
+                        "Follow up tomorrow",
+                        actor,
+                        NOW,
+                        author=item.post.author,
+                    )
             except StoreError as exc:
                 errors.append(f"operator {number}: {exc}")
                 continue
@@ -647,9 +651,8 @@ def _operate(
                 claim = store.claim(item, actor, NOW, timedelta(minutes=10))
                 visible = claim.operator == actor.operator  # else the claim in force: nothing changed
             else:
-                store.add_note(
-                    item.post.author.contact_key, "Follow up tomorrow", actor, NOW
-                )  # as the dashboard does
+                author = item.post.author  # as the dashboard does
+                store.add_note(author.contact_key, "Follow up tomorrow", actor, NOW, author=author)
         except StoreError as exc:
             errors.append(f"operator {number}: {exc}")
             continue
@@ -669,6 +672,8 @@ def _breakdown(actions: list[tuple[str, float, float, tuple[Any, ...]]]) -> None
         groups.setdefault(parts[0], []).append((ms, parts))
     slow = sorted(actions, key=lambda a: a[1])[-max(1, len(actions) // 20) :]
     groups["slowest 5%"] = [(ms, parts) for _, ms, _, parts in slow]
+    kinds = ", ".join(f"{k} {sum(1 for a in slow if a[3][0] == k)}" for k in sorted({a[3][0] for a in slow}))
+    print(f"#   the slowest 5%: {kinds}; {', '.join(f'{a[1]:.0f}' for a in slow)} ms", flush=True)
     for name, rows in groups.items():
         wall = statistics.median(ms for ms, _ in rows)
         lock, sync, write, cpu = (statistics.median(p[i] for _, p in rows) for i in range(1, 5))
@@ -911,9 +916,13 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
             elif n % 3 == 1:
                 store.claim(item, actor, NOW, timedelta(minutes=10))
             else:
-                store.add_note(
-                    item.post.author.contact_key, "Follow up tomorrow", actor, NOW
-                )  # as the dashboard does
+                store.add_note(  # as the dashboard does
+                    item.post.author.contact_key,
+                    "Follow up tomorrow",
+                    actor,
+                    NOW,
+                    author=item.post.author,
+                )
             timings.append((time.perf_counter() - t) * 1000)
         report("action_commit_p50", statistics.median(timings), "ms", 25)
         report("action_commit_p95", percentile(timings, 0.95), "ms", 25)
