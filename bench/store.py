@@ -587,6 +587,9 @@ class _Parts:
 
     def __init__(self) -> None:
         self.lock = self.sync = self.write = 0.0
+        self.fsync_longest = 0.0
+        """The longest single fsync call (in any thread) since the last `now()`: against `sync`, tells
+        the disk's wait from the wait for the fsync threads to get a core."""
         try:
             from socialtui.store import files, safefile
         except ImportError:
@@ -619,20 +622,31 @@ class _Parts:
             finally:
                 parts.write += time.perf_counter() - t
 
+        real_fsync = os.fsync
+
+        def fsync(fd: int) -> None:
+            t = time.perf_counter()
+            try:
+                real_fsync(fd)
+            finally:
+                parts.fsync_longest = max(parts.fsync_longest, time.perf_counter() - t)
+
+        os.fsync = fsync
         files.FileLock._acquire = acquire  # type: ignore[method-assign]
         safefile._together = together
         safefile.write_atomic_many = many
         files.write_atomic_many = many  # type: ignore[attr-defined]
 
-    def now(self) -> tuple[float, float, float, float]:
-        return (self.lock, self.sync, self.write, time.process_time())
+    def now(self) -> tuple[float, float, float, float, float]:
+        longest, self.fsync_longest = self.fsync_longest, 0.0
+        return (self.lock, self.sync, self.write, time.process_time(), longest)
 
 
 def _operate(
     store: Store, number: int, mine: list[Item], stop: Any, errors: list[str]
 ) -> list[tuple[str, float, float, tuple[float, ...]]]:
     """An operator: every 1-3 s, done, claim or note on one of `mine`. Returns (table|key or "",
-    commit ms, committed at wall clock, (kind, lock wait ms, fsync ms, other write ms, CPU ms)) per
+    commit ms, committed at wall clock, (kind, lock wait ms, fsync ms, other write ms, CPU ms, longest fsync call ms)) per
     action."""
     actor = Actor(f"op{number}", f"Operator {number}")
     rng = random.Random(number)
@@ -658,9 +672,9 @@ def _operate(
             continue
         ms = (time.perf_counter() - started) * 1000
         after = parts.now()
-        lock, sync, write, cpu = (1000 * (a - b) for a, b in zip(after, before, strict=True))
+        lock, sync, write, cpu, longest = (1000 * (a - b) for a, b in zip(after, before, strict=True))
         key = f"{'states' if kind == 'done' else 'claims'}|{item.id}" if visible else ""
-        done.append((key, ms, time.time(), (kind, lock, sync, write - sync, cpu)))
+        done.append((key, ms, time.time(), (kind, lock, sync, write - sync, cpu, longest)))
     return done
 
 
@@ -676,11 +690,12 @@ def _breakdown(actions: list[tuple[str, float, float, tuple[Any, ...]]]) -> None
     print(f"#   the slowest 5%: {kinds}; {', '.join(f'{a[1]:.0f}' for a in slow)} ms", flush=True)
     for name, rows in groups.items():
         wall = statistics.median(ms for ms, _ in rows)
-        lock, sync, write, cpu = (statistics.median(p[i] for _, p in rows) for i in range(1, 5))
+        lock, sync, write, cpu, longest = (statistics.median(p[i] for _, p in rows) for i in range(1, 6))
         other = statistics.median(ms - p[1] - p[2] - p[3] for ms, p in rows)
         print(
             f"#   {name:<10} n={len(rows):<4} wall {wall:6.1f} ms = lock wait {lock:5.1f} + fsync {sync:5.1f} "
-            f"+ rest of the write {write:5.1f} + the rest {other:5.1f} (medians); CPU {cpu:5.1f} ms",
+            f"+ rest of the write {write:5.1f} + the rest {other:5.1f} (medians); CPU {cpu:5.1f} ms; "
+            f"longest fsync call {longest:5.1f} ms",
             flush=True,
         )
 
