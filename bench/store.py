@@ -595,11 +595,8 @@ class _Parts:
         except ImportError:
             return
         parts = self
-        real_acquire, real_together, real_many = (
-            files.FileLock._acquire,
-            safefile._together,
-            safefile.write_atomic_many,
-        )
+        real_acquire, real_many = files.FileLock._acquire, safefile.write_atomic_many
+        real_together = getattr(safefile, "_together", None)  # fsyncs in a pool of threads (before fops)
 
         def acquire(lock: Any, fd: int, exclusive: bool) -> None:
             t = time.perf_counter()
@@ -611,7 +608,7 @@ class _Parts:
         def together(call: Any, fds: Any) -> None:
             t = time.perf_counter()
             try:
-                real_together(call, fds)
+                real_together(call, fds)  # type: ignore[misc]
             finally:
                 parts.sync += time.perf_counter() - t
 
@@ -629,11 +626,15 @@ class _Parts:
             try:
                 real_fsync(fd)
             finally:
-                parts.fsync_longest = max(parts.fsync_longest, time.perf_counter() - t)
+                took = time.perf_counter() - t
+                parts.fsync_longest = max(parts.fsync_longest, took)
+                if real_together is None:  # every fsync in the writer's thread: their sum
+                    parts.sync += took
 
         os.fsync = fsync
         files.FileLock._acquire = acquire  # type: ignore[method-assign]
-        safefile._together = together
+        if real_together is not None:
+            safefile._together = together
         safefile.write_atomic_many = many
         files.write_atomic_many = many  # type: ignore[attr-defined]
 
