@@ -24,8 +24,8 @@ Prints `name  figure  budget  ok|OVER` lines:
     queue_computation                        the unanswered queue from a loaded snapshot, median of 20
                                              (5 above 20,000 items)
 
-and with `--contention` (10 dashboards following the store, a poller writing a page of 40 items every
-0.5 s, 10 operators each acting once every 1-3 s at random (a human pace: read the item, press a
+and with `--contention` (10 dashboards following the store (`--followers`), a poller writing a page of
+40 items every 0.5 s, 10 operators (`--operators`) each acting once every 1-3 s at random (a human pace: read the item, press a
 key), for `--seconds`). Each actor is a process of its own (multiprocessing, spawn), as each
 operator's dashboard is on the shared server: it opens its own store, times its own operations with
 the wall clock and sends them back when stopped. A dashboard follows as the TUI does: `Follower`
@@ -35,6 +35,9 @@ s), which mostly measures the GIL. The machine's load average is printed at star
     contention_action_commit_p95             an operator's action committed, under that load
     contention_seen_by_follower_p95          from an action's commit to a follower's refresh showing it
     contention_poller_page_p50 / _p95        a page of 40 new items written
+and, per kind of action and for the slowest twentieth, where an operator's action went: waiting for
+the tables' locks, in fsyncs, in the rest of the write, and the rest (reading, deciding, encoding:
+mostly the process's own CPU, or waiting for a core), beside its CPU time.
 """
 
 from __future__ import annotations
@@ -402,9 +405,13 @@ def contention_threads(engine: EngineFactory, data_dir: Path, seconds: float, fo
                 elif kind == "claim":
                     store.claim(item, actor, NOW, timedelta(minutes=10))
                 else:
-                    store.add_note(
-                        item.post.author.contact_key, "Follow up tomorrow", actor, NOW
-                    )  # as the dashboard does
+                    store.add_note(  # as the dashboard does
+                        item.post.author.contact_key,
+                        "Follow up tomorrow",
+                        actor,
+                        NOW,
+                        author=item.post.author,
+                    )
             except StoreError as exc:
                 errors.append(f"operator {number}: {exc}")
                 continue
@@ -573,17 +580,83 @@ def _poll(store: Store, stop: Any, errors: list[str]) -> list[float]:
     return page_ms
 
 
+class _Parts:
+    """Where an operator's action goes, in this process (files engine): the wall time spent waiting
+    for the tables' locks, in the fsyncs (the files', the directories' and the audit's), in the rest
+    of the write (temporary files, renames, summaries, deltas), and the process's CPU time."""
+
+    def __init__(self) -> None:
+        self.lock = self.sync = self.write = 0.0
+        self.fsync_longest = 0.0
+        """The longest single fsync call (in any thread) since the last `now()`: against `sync`, tells
+        the disk's wait from the wait for the fsync threads to get a core."""
+        try:
+            from socialtui.store import files, safefile
+        except ImportError:
+            return
+        parts = self
+        real_acquire, real_many = files.FileLock._acquire, safefile.write_atomic_many
+        real_together = getattr(safefile, "_together", None)  # fsyncs in a pool of threads (before fops)
+
+        def acquire(lock: Any, fd: int, exclusive: bool) -> None:
+            t = time.perf_counter()
+            try:
+                real_acquire(lock, fd, exclusive)
+            finally:
+                parts.lock += time.perf_counter() - t
+
+        def together(call: Any, fds: Any) -> None:
+            t = time.perf_counter()
+            try:
+                real_together(call, fds)  # type: ignore[misc]
+            finally:
+                parts.sync += time.perf_counter() - t
+
+        def many(*args: Any, **kwargs: Any) -> None:
+            t = time.perf_counter()
+            try:
+                real_many(*args, **kwargs)
+            finally:
+                parts.write += time.perf_counter() - t
+
+        real_fsync = os.fsync
+
+        def fsync(fd: int) -> None:
+            t = time.perf_counter()
+            try:
+                real_fsync(fd)
+            finally:
+                took = time.perf_counter() - t
+                parts.fsync_longest = max(parts.fsync_longest, took)
+                if real_together is None:  # every fsync in the writer's thread: their sum
+                    parts.sync += took
+
+        os.fsync = fsync
+        files.FileLock._acquire = acquire  # type: ignore[method-assign]
+        if real_together is not None:
+            safefile._together = together
+        safefile.write_atomic_many = many
+        files.write_atomic_many = many  # type: ignore[attr-defined]
+
+    def now(self) -> tuple[float, float, float, float, float]:
+        longest, self.fsync_longest = self.fsync_longest, 0.0
+        return (self.lock, self.sync, self.write, time.process_time(), longest)
+
+
 def _operate(
     store: Store, number: int, mine: list[Item], stop: Any, errors: list[str]
-) -> list[tuple[str, float, float]]:
+) -> list[tuple[str, float, float, tuple[float, ...]]]:
     """An operator: every 1-3 s, done, claim or note on one of `mine`. Returns (table|key or "",
-    commit ms, committed at wall clock) per action."""
+    commit ms, committed at wall clock, (kind, lock wait ms, fsync ms, other write ms, CPU ms, longest fsync call ms)) per
+    action."""
     actor = Actor(f"op{number}", f"Operator {number}")
     rng = random.Random(number)
+    parts = _Parts()
     done = []
     while mine and not stop.wait(rng.uniform(*ACT_EVERY)):
         item = mine.pop()
         kind = rng.choice(("done", "claim", "note"))
+        before = parts.now()
         started = time.perf_counter()
         visible = kind != "note"  # notes are in the contacts table, which the followers do not follow
         try:
@@ -593,21 +666,45 @@ def _operate(
                 claim = store.claim(item, actor, NOW, timedelta(minutes=10))
                 visible = claim.operator == actor.operator  # else the claim in force: nothing changed
             else:
-                store.add_note(
-                    item.post.author.contact_key, "Follow up tomorrow", actor, NOW
-                )  # as the dashboard does
+                author = item.post.author  # as the dashboard does
+                store.add_note(author.contact_key, "Follow up tomorrow", actor, NOW, author=author)
         except StoreError as exc:
             errors.append(f"operator {number}: {exc}")
             continue
         ms = (time.perf_counter() - started) * 1000
+        after = parts.now()
+        lock, sync, write, cpu, longest = (1000 * (a - b) for a, b in zip(after, before, strict=True))
         key = f"{'states' if kind == 'done' else 'claims'}|{item.id}" if visible else ""
-        done.append((key, ms, time.time()))
+        done.append((key, ms, time.time(), (kind, lock, sync, write - sync, cpu, longest)))
     return done
 
 
-def contention_processes(url: str | None, data_dir: Path, seconds: float, followers_n: int = 10) -> None:
-    """10 followers, one poller and 10 operators, each a process with its own store (see the docstring)."""
-    operators_n = 10
+def _breakdown(actions: list[tuple[str, float, float, tuple[Any, ...]]]) -> None:
+    """Where the operators' actions went: per kind, and for the slowest twentieth, the medians of
+    the wall time and of its parts (see `_Parts`)."""
+    groups: dict[str, list[tuple[float, tuple[Any, ...]]]] = {}
+    for _, ms, _, parts in actions:
+        groups.setdefault(parts[0], []).append((ms, parts))
+    slow = sorted(actions, key=lambda a: a[1])[-max(1, len(actions) // 20) :]
+    groups["slowest 5%"] = [(ms, parts) for _, ms, _, parts in slow]
+    kinds = ", ".join(f"{k} {sum(1 for a in slow if a[3][0] == k)}" for k in sorted({a[3][0] for a in slow}))
+    print(f"#   the slowest 5%: {kinds}; {', '.join(f'{a[1]:.0f}' for a in slow)} ms", flush=True)
+    for name, rows in groups.items():
+        wall = statistics.median(ms for ms, _ in rows)
+        lock, sync, write, cpu, longest = (statistics.median(p[i] for _, p in rows) for i in range(1, 6))
+        other = statistics.median(ms - p[1] - p[2] - p[3] for ms, p in rows)
+        print(
+            f"#   {name:<10} n={len(rows):<4} wall {wall:6.1f} ms = lock wait {lock:5.1f} + fsync {sync:5.1f} "
+            f"+ rest of the write {write:5.1f} + the rest {other:5.1f} (medians); CPU {cpu:5.1f} ms; "
+            f"longest fsync call {longest:5.1f} ms",
+            flush=True,
+        )
+
+
+def contention_processes(
+    url: str | None, data_dir: Path, seconds: float, followers_n: int = 10, operators_n: int = 10
+) -> None:
+    """Followers, one poller and operators, each a process with its own store (see the docstring)."""
     setup = Store(data_dir, engine=open_engine(url))
     # Neither done nor claimed: the action phase before claimed some, and a claim of an item
     # claimed already changes nothing (the claim in force is returned), so no follower could see it.
@@ -675,8 +772,8 @@ def contention_processes(url: str | None, data_dir: Path, seconds: float, follow
     cpu = {
         role: sum(c for r, _, _, _, c in results if r == role) for role in ("follower", "poller", "operator")
     }
-    commit_ms = [ms for _, ms, _ in actions]
-    followed = [(key, at) for key, _, at in actions if key]
+    commit_ms = [ms for _, ms, _, _ in actions]
+    followed = [(key, at) for key, _, at, _ in actions if key]
     seen_ms = [max(0.0, (seen[key] - at) * 1000) for seen in sightings for key, at in followed if key in seen]
     expected = len(followed) * followers_n
     print(
@@ -694,6 +791,9 @@ def contention_processes(url: str | None, data_dir: Path, seconds: float, follow
         "on all cores",
         flush=True,
     )
+    if actions:
+        print(f"# operator actions ({followers_n} followers, {operators_n} operators):", flush=True)
+        _breakdown(actions)
     if commit_ms:
         report("contention_action_commit_p50", statistics.median(commit_ms), "ms", 25)
         report("contention_action_commit_p95", percentile(commit_ms, 0.95), "ms", 25)
@@ -739,6 +839,12 @@ def main() -> int:
         type=int,
         default=10,
         help="followers in the contention scenario (0: none, to tell their load apart)",
+    )
+    parser.add_argument(
+        "--operators",
+        type=int,
+        default=10,
+        help="operators in the contention scenario (processes; the --threads variant keeps 10)",
     )
     args = parser.parse_args()
     contacts, handoffs = 300, 60
@@ -826,9 +932,13 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
             elif n % 3 == 1:
                 store.claim(item, actor, NOW, timedelta(minutes=10))
             else:
-                store.add_note(
-                    item.post.author.contact_key, "Follow up tomorrow", actor, NOW
-                )  # as the dashboard does
+                store.add_note(  # as the dashboard does
+                    item.post.author.contact_key,
+                    "Follow up tomorrow",
+                    actor,
+                    NOW,
+                    author=item.post.author,
+                )
             timings.append((time.perf_counter() - t) * 1000)
         report("action_commit_p50", statistics.median(timings), "ms", 25)
         report("action_commit_p95", percentile(timings, 0.95), "ms", 25)
@@ -886,7 +996,7 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
             if args.threads:
                 contention_threads(engine, directory / "data", args.seconds, args.followers)
             else:
-                contention_processes(url, directory / "data", args.seconds, args.followers)
+                contention_processes(url, directory / "data", args.seconds, args.followers, args.operators)
     return 0
 
 

@@ -382,3 +382,28 @@ def test_a_dossier_finds_an_item_written_where_the_last_read_found_none(
     for n, writer in ((7, store), (14, open_store(tmp_path, engine_url))):  # user0 again, yesterday
         writer.put_items([make_item(n, at=yesterday)])
         assert make_item(n).id in {item.id for item in store.dossier(key).items}
+
+
+def test_a_first_note_about_an_author_the_caller_names_reads_no_item(
+    tmp_path: Path, engine_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_store(tmp_path / "data", engine_url)
+    kim = Author("bluesky", "kim.example.com", "did:plc:kim", "Kim")
+    post = Post("acme", "at://did:plc:kim/app.bsky.feed.post/1", kim, "hi", NOW)
+    store.put_items([Item(item_id("acme", post.remote_id), "acme", "mention", post)])
+    # The dashboard names the item's author: nobody looks for them through the items.
+    monkeypatch.setattr(Store, "_author_of", lambda *_: pytest.fail("looked through the items"))
+    contact = store.add_note(kim.contact_key, "prefers DMs", ALICE, NOW, author=kim)
+    assert (contact.key, contact.handle, contact.display_name) == (
+        "bluesky:did:plc:kim",
+        "kim.example.com",
+        "Kim",
+    )
+    again = store.add_note(kim.contact_key, "still", ALICE, NOW, author=kim)
+    assert [n.text for n in again.notes] == ["prefers DMs", "still"]
+    monkeypatch.undo()
+    # Without the author, the first note finds them through the items, as before.
+    sam = make_item(3)
+    store.put_items([sam])
+    found = store.add_note(sam.post.author.contact_key, "hello", ALICE, NOW)
+    assert (found.handle, found.display_name) == ("user3@example.org", "User 3")

@@ -336,11 +336,17 @@ class ItemsMixin(StoreBase):
                 found.append(label)
         return [f"{label} ({people[label]})" if people[label] else label for label in found[:limit]]
 
-    def resolve_contact(self, ref: str, *, known_only: bool = False) -> tuple[str, str, str, str]:
+    def resolve_contact(
+        self, ref: str, *, known_only: bool = False, author: Author | None = None
+    ) -> tuple[str, str, str, str]:
         """(key, network, handle, display name) for what an operator typed: `@sam@example.org`,
         `kim.example.com`, `did:plc:...`, or a full key `mastodon:sam@example.org`.
         `known_only`: refuse a contact the store has never seen (no dossier, no item), saying
-        whom the operator may have meant."""
+        whom the operator may have meant.
+        `author`: the person `ref` names, as the caller has them (the author of an item it shows):
+        a contact without a dossier yet is taken from them, not looked for through every item
+        (an operator's first note about someone read every items partition: 25 ms of CPU at
+        10,000 items, and most of the slowest actions under contention)."""
         ref = ref.strip()
         if not ref:
             raise NotFoundInStore("a contact is needed: a handle such as @sam@example.org or kim.bsky.social")
@@ -377,7 +383,8 @@ class ItemsMixin(StoreBase):
 
             contact = from_record(Contact, found)
             return contact.key, contact.network, contact.handle, contact.display_name
-        author = self._read(lambda r: self._author_of(r, candidates))
+        if author is None:
+            author = self._read(lambda r: self._author_of(r, candidates))
         if author is not None:
             return author.contact_key, author.network, author.handle, author.display_name
         if known_only:

@@ -202,10 +202,11 @@ class WorkMixin(StoreBase):
         detail: str,
         actor: Actor,
         now: datetime,
+        author: Author | None = None,
     ) -> Contact:
         from socialtui.model_work import Contact
 
-        key, network, handle, display_name = self.resolve_contact(ref)  # type: ignore[attr-defined]  # a mixin of the Store, which has it
+        key, network, handle, display_name = self.resolve_contact(ref, author=author)  # type: ignore[attr-defined]  # a mixin of the Store, which has it
 
         def body(w: Writer) -> Contact:
             doc = w.get("contacts", key)
@@ -221,8 +222,11 @@ class WorkMixin(StoreBase):
 
         return self._write(["contacts", "audit"], body)
 
-    def add_note(self, ref: str, text: str, actor: Actor, now: datetime) -> Contact:
-        """Add a note to a contact's dossier (creating the dossier)."""
+    def add_note(
+        self, ref: str, text: str, actor: Actor, now: datetime, *, author: Author | None = None
+    ) -> Contact:
+        """Add a note to a contact's dossier (creating the dossier). `author`: the person, as the
+        caller shows them (see `resolve_contact`)."""
         from socialtui.model_work import ContactNote
 
         text = text.strip()
@@ -230,7 +234,7 @@ class WorkMixin(StoreBase):
             raise StoreError("a note needs some text")
         note = ContactNote(text=text, login=actor.login, operator=actor.operator, at=now)
         return self._change_contact(
-            ref, lambda c: replace(c, notes=c.notes + (note,)), "note", text[:200], actor, now
+            ref, lambda c: replace(c, notes=c.notes + (note,)), "note", text[:200], actor, now, author
         )
 
     def set_tags(self, ref: str, tags: Iterable[str], actor: Actor, now: datetime) -> Contact:

@@ -531,7 +531,10 @@ class MainScreen(Screen[None]):
         if not text:
             return
         try:
-            await app.in_thread(app.store.add_note, author.contact_key, text, app.actor, app.now())
+            now = app.now()  # the author given: a first note does not look for them through every item
+            await app.in_thread(
+                lambda: app.store.add_note(author.contact_key, text, app.actor, now, author=author)
+            )
         except StoreError as exc:
             app.tell(f"Note not saved: {exc}", "error")
             return
