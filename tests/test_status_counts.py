@@ -240,3 +240,41 @@ def test_files_summaries_stale_missing_or_odd_are_never_counted(tmp_path: Path) 
         st = os.lstat(partition)
         made = orjson.loads((items_dir / f".{partition.name}.tally").read_bytes())
         assert made["signature"] == [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size]
+
+
+@pytest.mark.files_only("the files engine's partition summaries")
+def test_files_tally_from_summaries_is_the_tally_over_every_item(tmp_path: Path) -> None:
+    """The files engine's `tally_open` (partition summaries, counted by column) is `Reader.tally_open`
+    over every item read (each edge, our own accounts left out, ties, the head), and a summary of
+    the format before (one row per item, unmarked) with the partition's signature is stale: made
+    again, never read as if it were of this format."""
+    import os
+
+    import orjson
+
+    from socialtui.store.engine import Reader
+
+    store, path = _filled(tmp_path)
+    config = load_config(path)
+    items_dir = tmp_path / "data" / "tables" / "items"
+    partition = sorted(items_dir.glob("*.json"))[0]
+    st = os.lstat(partition)
+    old = {"signature": [st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size], "rows": [["k", "a", "mention"]]}
+    (items_dir / f".{partition.name}.tally").write_bytes(orjson.dumps(old))
+    others = [("mastodon", "acme@mastodon.example")]
+    for at in (NOW, NOW + timedelta(days=3, hours=7)):
+        edges = {
+            (account.id, kind): instants
+            for account in config.accounts
+            for kind, instants in care.queue_edges(account, at).items()
+        }
+        fresh = Store(tmp_path / "data")  # another process: nothing decoded yet
+        with fresh.engine.read() as reader:
+            for head in (0, 7, 500):
+                fast = reader.tally_open(edges, others, head)
+                assert fast == Reader.tally_open(reader, edges, others, head)
+                assert len(fast[1]) == min(head, sum(sum(t.counts) for t in fast[0].values()))
+        fresh.close()
+    made = orjson.loads((items_dir / f".{partition.name}.tally").read_bytes())
+    assert made["signature"] == old["signature"] and "rows" not in made and made["format"] >= 2
+    store.close()

@@ -429,9 +429,15 @@ class TableFiles:
         check for the items it already has), so that processes that never look up keys do not pay
         for the index."""
         self._keys: dict[str, tuple[Signature, frozenset[int]]] = {}
-        self.summarize: Callable[[Mapping[str, Any]], list[Any]] | None = None
-        """What a partition's summary holds (JSON rows made from its documents), if the table keeps
+        self.summarize: Callable[[Mapping[str, Any]], Any] | None = None
+        """What a partition's summary holds (JSON made from its documents), if the table keeps
         summaries: `summary` reads them instead of the partition (the items' tally, `status`)."""
+        self.summary_format: int | None = None
+        """The shape of what `summarize` makes, written in each summary: one of another shape (an
+        older socialtui's, without one) is stale, made again as for another version of the file.
+        A summary with a format holds it under "summary", not "rows": a socialtui from before
+        formats, still running beside a newer one, finds no rows there and makes its own again
+        (rather than reading the newer shape as its rows)."""
 
     def path(self, part: str) -> Path:
         return self.directory / part_filename(part)
@@ -563,7 +569,7 @@ class TableFiles:
     def summary_path(self, part: str) -> Path:
         return self.directory / f".{part_filename(part)}.tally"
 
-    def summary(self, part: str) -> list[Any]:
+    def summary(self, part: str) -> Any:
         """The summary rows of the partition as its file is now (see above)."""
         assert self.summarize is not None
         try:
@@ -574,8 +580,10 @@ class TableFiles:
             raw = read_bytes(self.summary_path(part))
             if raw is not None:
                 data = orjson.loads(raw)
-                if tuple(data["signature"]) == signature:
-                    return cast(list[Any], data["rows"])
+                if self.summary_format is None and tuple(data["signature"]) == signature:
+                    return data["rows"]
+                if data.get("format") == self.summary_format and tuple(data["signature"]) == signature:
+                    return data["summary"]
         except (OSError, StoreError, ValueError, KeyError, TypeError):
             pass  # unreadable or odd: made again below
         read, docs = self._load(part)
@@ -584,14 +592,18 @@ class TableFiles:
             self._write_summary(part, read, rows)
         return rows
 
-    def _write_summary(self, part: str, signature: Signature, rows: list[Any]) -> None:
+    def _write_summary(self, part: str, signature: Signature, rows: Any) -> None:
         """Put the summary in place (the one atomic writer: a reader sees a whole one; no fsync, it is
         a cache its signature checks); errors are let go (a read-only data dir, a planted link: every
         reader parses the partition)."""
         try:
             write_atomic(
                 self.summary_path(part),
-                orjson.dumps({"signature": list(signature), "rows": rows}),
+                orjson.dumps(
+                    {"signature": list(signature), "rows": rows}
+                    if self.summary_format is None
+                    else {"signature": list(signature), "format": self.summary_format, "summary": rows}
+                ),
                 durable=False,
             )
         except StoreError:

@@ -27,13 +27,17 @@ use (`upgrade.py`)."""
 from __future__ import annotations
 
 import fcntl
+import heapq
 import os
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import datetime
+from itertools import compress, islice, repeat
+from operator import not_
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -56,8 +60,8 @@ from socialtui.store.engine import (
     Take,
     Tally,
     Writer,
+    _utc_iso,
     author_key,
-    tally_rows,
 )
 from socialtui.store.files import (
     SCHEMA_VERSION,
@@ -143,12 +147,101 @@ def _select(
     return rows
 
 
-def _item_rows(docs: Mapping[str, Doc]) -> list[Any]:
-    """An items partition's summary: what `tally_open` reads of each item."""
-    return [
-        [key, doc.get("account", ""), doc.get("kind", ""), *author_key(doc), doc["post"]["created_at"]]
-        for key, doc in docs.items()
-    ]
+ITEM_SUMMARY_FORMAT = 3
+"""The shape of an items partition's summary (`_item_rows`); 1 (unmarked): a row per item."""
+
+
+def _item_rows(docs: Mapping[str, Doc]) -> dict[str, Any]:
+    """An items partition's summary: what `tally_open` reads of each item, by column and by group.
+
+    {"networks": [...], "handles": [...] (the authors' `author_key`, each once), "groups": [[account,
+    kind, keys, received at, authors], ...]}: per (account, kind), its items' keys, received times
+    (as `tally_rows` compares them: `+00:00`) and authors (indexes into the two author columns),
+    sorted by (received at, key). Parsed at a first look for every open item: the account, kind and
+    author are not repeated per item, and a group's counts and earliest are read off its sorted
+    columns."""
+    authors: dict[tuple[str, str], int] = {}
+    groups: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+    for key, doc in docs.items():
+        at = doc["post"]["created_at"]
+        if at.endswith("Z"):
+            at = at[:-1] + "+00:00"
+        author = authors.setdefault(author_key(doc), len(authors))
+        groups.setdefault((doc.get("account", ""), doc.get("kind", "")), []).append((at, key, author))
+    out: list[list[Any]] = []
+    for (account, kind), rows in groups.items():
+        rows.sort()
+        out.append([account, kind, [r[1] for r in rows], [r[0] for r in rows], [r[2] for r in rows]])
+    return {"networks": [a[0] for a in authors], "handles": [a[1] for a in authors], "groups": out}
+
+
+def _tally_summaries(
+    summaries: Iterable[tuple[str, Mapping[str, Any]]],
+    answered: Collection[str],
+    edges: Mapping[Group, Sequence[datetime]],
+    others: Collection[tuple[str, str]],
+    head: int,
+) -> tuple[dict[Group, Tally], list[tuple[str, str]]]:
+    """`tally_rows` over the items partitions' summaries ((partition, `_item_rows`)), the items in
+    `answered` left out: the tally, and the `head` earliest as (key, partition). Per group of a
+    partition, its open items are picked in C (`compress`) and counted by bisection of its sorted
+    times, not one by one in Python."""
+    cuts = {group: [_utc_iso(e) for e in instants] for group, instants in edges.items()}
+    found: dict[Group, tuple[list[str], list[int], list[tuple[str, str] | None]]] = {}
+    others = set(others)
+    ours = {handle for _, handle in others}
+    done = answered if isinstance(answered, (set, frozenset)) else set(answered)
+    kept: list[Iterator[tuple[str, str, str]]] = []
+    for part, summary in summaries:
+        handles = summary["handles"]
+        mine = None  # the indexes of our own accounts among its authors (looked for in C first)
+        if others and not ours.isdisjoint(handles):
+            pairs = zip(summary["networks"], handles, strict=True)
+            mine = {n for n, author in enumerate(pairs) if author in others}
+        for account, kind, keys, ats, who in summary["groups"]:
+            group = (account, kind)
+            entry = found.get(group)
+            if entry is None:
+                cut = cuts.get(group)
+                if cut is None:
+                    continue
+                entry = found[group] = (cut, [0] * (len(cut) + 1), [None] * (len(cut) + 1))
+            gone: set[str] | frozenset[str] = done
+            if mine:  # our own accounts' posts among them (rare): those left, picked one by one
+                keep = [key not in done and author not in mine for key, author in zip(keys, who, strict=True)]
+                keys = list(compress(keys, keep))
+                ats = list(compress(ats, keep))
+                gone = frozenset()
+            elif gone.isdisjoint(keys):
+                gone = frozenset()
+            cut, counts, first = entry
+            start = 0
+            for bucket, edge in enumerate([*cut, None]):
+                end = len(ats) if edge is None else bisect_left(ats, edge, start)
+                if end > start:
+                    # Its answered ones found in C: counted off, and the first open one is the
+                    # first of them not answered (sorted).
+                    some = keys if start == 0 and end == len(keys) else keys[start:end]
+                    counts[bucket] += end - start - (len(gone.intersection(some)) if gone else 0)
+                    at = next(compress(range(start, end), map(not_, map(gone.__contains__, some))), None)
+                    if at is not None:
+                        seen = first[bucket]
+                        if seen is None or (ats[at], keys[at]) < seen:
+                            first[bucket] = (ats[at], keys[at])
+                start = end
+            if head:  # each sorted: the head is merged from their fronts, its open ones picked lazily
+                rows = zip(ats, keys, repeat(part))
+                kept.append(compress(rows, map(not_, map(gone.__contains__, keys))) if gone else rows)
+    tally = {
+        group: Tally(
+            tuple(counts),
+            tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first),
+        )
+        for group, (_, counts, first) in found.items()
+        if any(counts)
+    }
+    earliest = list(islice(heapq.merge(*kept), head))
+    return tally, [(key, part) for _, key, part in earliest]
 
 
 UNSENT = ("state", ("sent",))
@@ -283,13 +376,9 @@ class _FilesView(Reader):
         if not edges or files.summarize is None or "items" in self._tx or "answered" in self._tx:
             return super().tally_open(edges, others, head)
         answered = self.keys("answered")
-        rows = (
-            (key, account, kind, (network, handle), at, part)
-            for part in files.parts()
-            for key, account, kind, network, handle, at in files.summary(part)
-            if key not in answered
+        tally, earliest = _tally_summaries(
+            ((part, files.summary(part)) for part in files.parts()), answered, edges, others, head
         )
-        tally, earliest = tally_rows(rows, edges, others, head)
         # Each partition of the head read once (the items' partitions are not kept decoded: asked
         # for each of its items, a day's file was parsed again for each).
         loaded: dict[str, Mapping[str, Doc]] = {}
@@ -545,6 +634,7 @@ class FilesEngine(Engine):
             files.ref = schema.TABLES[table].ref
         if table == "items":
             files.summarize = _item_rows
+            files.summary_format = ITEM_SUMMARY_FORMAT
         elif table == "outbox":
             files.summarize = _unsent_rows
         ensure_dir(files.directory)  # and refuse a symbolic link planted in its place

@@ -43,6 +43,7 @@ How the contract maps onto PostgreSQL:
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -1000,42 +1001,56 @@ class PgEngine(Engine):
 
         def work(conn: psycopg.Connection) -> str:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            # The first statement: the transaction's snapshot, the one the rows below are read in.
-            (snapshot,) = conn.execute("SELECT pg_current_snapshot()::text").fetchone()  # type: ignore[misc]  # these statements always return one row
-            since = None if token is None or _forgotten_since(conn, token) else token
-            whole = since is None
-            handed: dict[str, set[str]] = {}
-            for name in names:
-                key = sql.SQL("id::text") if TABLES[name].log else sql.SQL("key")
-                statement = sql.SQL("SELECT {key}, doc FROM {t}").format(key=key, t=_ident(name))
-                if since is None:
-                    cursor = conn.execute(statement)
-                else:
-                    cursor = conn.execute(statement + sql.SQL(" WHERE ") + _SINCE, {"token": since})
-                keys = handed[name] = set()
-                take(name, {}, whole)  # every table asked for is answered, changed or not
-                while rows := cursor.fetchmany(self.FOLLOW_PART):
-                    part: dict[str, Doc | None] = dict(rows)
-                    keys.update(part)
-                    take(name, part, whole)
-            if since is not None and names:
-                buried = conn.execute(
-                    sql.SQL("SELECT tbl, key FROM {t} WHERE tbl = ANY(%(tables)s) AND ").format(
-                        t=_ident("tombstones")
-                    )
-                    + _SINCE,
-                    {"token": token, "tables": names},
-                ).fetchall()
-                gone: dict[str, dict[str, Doc | None]] = {}
-                for name, key in buried:
-                    if key not in handed[name]:  # a key deleted and written again is present
-                        gone.setdefault(name, {})[key] = None
-                for name, docs in gone.items():
-                    take(name, docs, False)
+            # The first statement: the transaction's snapshot, the one the rows below are read in,
+            # and whether the token is too old to say what changed (`_FORGOTTEN`).
+            snapshot, forgotten = conn.execute(  # type: ignore[misc]  # this statement always returns one row
+                sql.SQL("SELECT pg_current_snapshot()::text, ") + (_FORGOTTEN if token else sql.SQL("true")),
+                {"token": token} if token else None,
+            ).fetchone()
+            if forgotten or not names:
+                self._follow_whole(conn, names, take)
+            else:
+                self._follow_since(conn, token, names, take)
             conn.execute("COMMIT")
             return str(snapshot)
 
         return self._run(work)
+
+    def _follow_whole(self, conn: psycopg.Connection, names: list[str], take: Take) -> None:
+        """Every row of each table, a table at a time."""
+        for name in names:
+            key = sql.SQL("id::text") if TABLES[name].log else sql.SQL("key")
+            cursor = conn.execute(sql.SQL("SELECT {key}, doc FROM {t}").format(key=key, t=_ident(name)))
+            take(name, {}, True)  # every table asked for is answered, changed or not
+            while rows := cursor.fetchmany(self.FOLLOW_PART):
+                take(name, dict(rows), True)
+
+    def _follow_since(self, conn: psycopg.Connection, token: str, names: list[str], take: Take) -> None:
+        """What the token's snapshot could not see, of every table and its tombstones, in one
+        statement (a statement per table and one for the tombstones were most of a follower's
+        round trips, each paid on every change, by every dashboard)."""
+        handed: dict[str, set[str]] = {}
+        for name in names:
+            handed[name] = set()
+            take(name, {}, False)  # every table asked for is answered, changed or not
+        buried: list[tuple[str, str]] = []
+        cursor = conn.execute(_since_statement(tuple(names)), {"token": token, "tables": names})
+        while rows := cursor.fetchmany(self.FOLLOW_PART):
+            parts: dict[str, dict[str, Doc | None]] = {}
+            for name, key, doc, tombstone in rows:
+                if tombstone:
+                    buried.append((name, key))
+                else:
+                    parts.setdefault(name, {})[key] = doc
+            for name, part in parts.items():
+                handed[name].update(part)
+                take(name, part, False)
+        gone: dict[str, dict[str, Doc | None]] = {}
+        for name, key in buried:
+            if key not in handed[name]:  # a key deleted and written again is present
+                gone.setdefault(name, {})[key] = None
+        for name, docs in gone.items():
+            take(name, docs, False)
 
     def wait(self, token: Any, tables: Collection[str], timeout: float) -> bool:
         names = {_table(name).name for name in tables}
@@ -1323,16 +1338,33 @@ _SINCE = sql.SQL(
 )
 
 
+@functools.lru_cache(maxsize=64)
+def _since_statement(names: tuple[str, ...]) -> sql.Composed:
+    """The rows of `names` and their tombstones that a token's snapshot could not see, as (table,
+    key, doc, tombstone) (`%(token)s`, `%(tables)s`: the names as a list)."""
+    parts = [
+        sql.SQL("SELECT {name}::text, {key}, doc, false FROM {t} WHERE ").format(
+            name=sql.Literal(name),
+            key=sql.SQL("id::text") if TABLES[name].log else sql.SQL("key"),
+            t=_ident(name),
+        )
+        + _SINCE
+        for name in names
+    ]
+    parts.append(
+        sql.SQL("SELECT tbl, key, NULL::jsonb, true FROM {t} WHERE tbl = ANY(%(tables)s) AND ").format(
+            t=_ident("tombstones")
+        )
+        + _SINCE
+    )
+    return sql.SQL(" UNION ALL ").join(parts)
+
+
 # The token's snapshot may have missed a deletion whose tombstone was pruned since.
 _FORGOTTEN = sql.SQL(
     "EXISTS (SELECT 1 FROM socialtui.meta WHERE key = {key}"
     " AND pg_snapshot_xmin(%(token)s::pg_snapshot) <= (value #>> '{{}}')::xid8)"
 ).format(key=sql.Literal(CHANGES_FORGOTTEN))
-
-
-def _forgotten_since(conn: psycopg.Connection, token: str) -> bool:
-    row = conn.execute(sql.SQL("SELECT ") + _FORGOTTEN, {"token": token}).fetchone()
-    return bool(row and row[0])
 
 
 def _rollback(conn: psycopg.Connection) -> None:
