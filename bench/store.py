@@ -518,6 +518,9 @@ def actor_main(
             _started(start)
             result = _poll(store, stop, errors)
         else:
+            # The operator acts from a dashboard that has loaded the store already (its tables read
+            # once, as each dashboard's follower has them): the first action is not a cold start.
+            Follower(store.engine, FOLLOWED).refresh()
             out.put(("ready", role, number))
             _started(start)
             result = _operate(store, number, work, stop, errors)

@@ -12,10 +12,15 @@ import errno
 import fcntl
 import os
 import stat
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from socialtui.store.engine import StoreError, StoreWriteFailed
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 FILE_MODE = 0o660
 # setgid: every file stays with the operators' group. Not sticky: every operator replaces the store
@@ -149,12 +154,12 @@ def write_atomic_many(
     durable: bool = True,
 ) -> None:
     """Replace several files, each at once as `write_atomic` does, in the order given: every new
-    file is written and made durable first (`_sync_all`: their writeback started together, so that
-    the file system commits them in one go), then each replaces its old file in turn, then the directories are
+    file is written and made durable first (their fsyncs run together, so that the file system
+    commits them in one go), then each replaces its old file in turn, then the directories are
     made durable. A crash leaves each file old or new, and the new ones a prefix of the order.
 
     `then`: called once the files are in place; what it returns (a sync of its own, the audit
-    line's) runs after the directories' and its error is raised.
+    line's) runs together with the directories' and its error is raised.
 
     Raises StoreWriteFailed (nothing was changed) if a file cannot be written."""
     import tempfile  # only a writer needs it (with shutil, random...): a reading command never does
@@ -177,7 +182,7 @@ def write_atomic_many(
                 if mtime_ns is not None:
                     os.utime(fd, ns=(mtime_ns, mtime_ns))
             if durable:
-                _sync_all(fds)
+                _together(os.fsync, fds)
         finally:
             for fd in fds:
                 os.close(fd)
@@ -212,8 +217,7 @@ def write_atomic_many(
         try:
             for directory in directories:
                 dir_fds.append(os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
-            for fd in dir_fds:  # the first commits the renames of all: the others find little to do
-                os.fsync(fd)
+            _together(os.fsync, dir_fds)
         except OSError:
             pass  # the files are in place; only their durability across a power cut is less sure
         finally:
@@ -226,28 +230,46 @@ def write_atomic_many(
     elif finish is None:
         sync_dirs()
     else:
-        sync_dirs()
-        finish()
+        _together(lambda call: call(), [sync_dirs, finish])
 
 
-def _sync_all(fds: Sequence[int]) -> None:
-    """fsync each descriptor, in this thread, the writeback of all of them started first (so that
-    the file system may allocate and commit them together rather than in one journal commit per
-    file; not measured apart from the change below, on a shared disk too noisy to tell).
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
-    Not in a pool of threads, as it once was: on a busy machine (ten dashboards and a poller on two
-    cores) each hand-over to a pool thread and back waited for a core, which was most of an
-    operator's slowest actions (tens of ms waiting beside fsync calls of one or two)."""
-    if len(fds) > 1 and hasattr(os, "posix_fadvise"):
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's threads are not there, so the pool is not either."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _together(call: Callable[[Any], None], fds: Sequence[Any]) -> None:
+    """`call(fd)` for each descriptor, at the same time (fsyncs issued together share a commit, and
+    the device's flushes overlap: one after the other, an operator's action took three times as
+    long alone). The calling thread makes the first call itself: on a busy machine each hand-over
+    to a pool thread and back waited for a core (tens of ms of an operator's slowest actions
+    beside fsync calls of a few), so it hands over only the others."""
+    global _pool
+    if len(fds) <= 1:
         for fd in fds:
-            try:
-                # Linux starts writing a file's dirty pages back on DONTNEED (and drops none of them:
-                # they are dirty); elsewhere a harmless hint.
-                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            except OSError:
-                pass  # a hint only: the fsync below is what makes the file durable
-    for fd in fds:
-        os.fsync(fd)
+            call(fd)
+        return
+    with _pool_lock:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor  # writers only: readers never load it
+
+            _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="store-fsync")
+    futures = [_pool.submit(call, fd) for fd in fds[1:]]
+    try:
+        call(fds[0])
+    finally:
+        for future in futures:  # every call done before the caller may close a descriptor
+            future.exception()
+    for future in futures:
+        future.result()
 
 
 def check_own_dir(path: Path) -> None:
