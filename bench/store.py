@@ -317,6 +317,20 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(len(ordered) * share + 0.5) - 1))]
 
 
+def act(store: Store, kind: str, item: Item, actor: Actor, reason: str = "handled") -> bool:
+    """One operator action as the dashboard makes it: `done`, `claim` or `note` on the item. Whether
+    a follower of states and claims can see it (a note is in the contacts table; a claim that returns
+    someone else's claim in force changed nothing)."""
+    if kind == "done":
+        store.mark_done(item, reason, actor, NOW)
+        return True
+    if kind == "claim":
+        return store.claim(item, actor, NOW, timedelta(minutes=10)).operator == actor.operator
+    author = item.post.author  # the dashboard names the item's author
+    store.add_note(author.contact_key, "Follow up tomorrow", actor, NOW, author=author)
+    return False
+
+
 def contention_threads(engine: EngineFactory, data_dir: Path, seconds: float, followers_n: int = 10) -> None:
     """10 followers, one poller and 10 operators as threads of this process, each with its own store."""
     operators_n, page, page_every, act_every = 10, 40, 0.5, 0.3
@@ -400,18 +414,7 @@ def contention_threads(engine: EngineFactory, data_dir: Path, seconds: float, fo
             kind = rng.choice(("done", "claim", "note"))
             started = time.perf_counter()
             try:
-                if kind == "done":
-                    store.mark_done(item, "handled", actor, NOW)
-                elif kind == "claim":
-                    store.claim(item, actor, NOW, timedelta(minutes=10))
-                else:
-                    store.add_note(  # as the dashboard does
-                        item.post.author.contact_key,
-                        "Follow up tomorrow",
-                        actor,
-                        NOW,
-                        author=item.post.author,
-                    )
+                act(store, kind, item, actor)
             except StoreError as exc:
                 errors.append(f"operator {number}: {exc}")
                 continue
@@ -665,16 +668,8 @@ def _operate(
         kind = rng.choice(("done", "claim", "note"))
         before = parts.now()
         started = time.perf_counter()
-        visible = kind != "note"  # notes are in the contacts table, which the followers do not follow
         try:
-            if kind == "done":
-                store.mark_done(item, "handled", actor, NOW)
-            elif kind == "claim":
-                claim = store.claim(item, actor, NOW, timedelta(minutes=10))
-                visible = claim.operator == actor.operator  # else the claim in force: nothing changed
-            else:
-                author = item.post.author  # as the dashboard does
-                store.add_note(author.contact_key, "Follow up tomorrow", actor, NOW, author=author)
+            visible = act(store, kind, item, actor)
         except StoreError as exc:
             errors.append(f"operator {number}: {exc}")
             continue
@@ -934,18 +929,7 @@ def run(args: argparse.Namespace, url: str | None, contacts: int, handoffs: int)
         timings = []
         for n, item in enumerate(open_items):
             t = time.perf_counter()
-            if n % 3 == 0:
-                store.mark_done(item, "spam", actor, NOW)
-            elif n % 3 == 1:
-                store.claim(item, actor, NOW, timedelta(minutes=10))
-            else:
-                store.add_note(  # as the dashboard does
-                    item.post.author.contact_key,
-                    "Follow up tomorrow",
-                    actor,
-                    NOW,
-                    author=item.post.author,
-                )
+            act(store, ("done", "claim", "note")[n % 3], item, actor, "spam")
             timings.append((time.perf_counter() - t) * 1000)
         report("action_commit_p50", statistics.median(timings), "ms", 25)
         report("action_commit_p95", percentile(timings, 0.95), "ms", 25)

@@ -19,7 +19,7 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -752,6 +752,27 @@ def _quiet_gap(
     )
 
 
+def _own_times(
+    posts: Iterable[Post], counts_for: Callable[[Post], str | None], cutoff: datetime
+) -> tuple[dict[str, datetime], dict[str, dict[str, datetime]]]:
+    """Per account (`counts_for` of each post; None: it counts for none), its newest post's time, and
+    the times of its posts since `cutoff` by remote id (a post seen through two managed accounts
+    counts once). Older posts make no rhythm: only the newest counts. The hot loop of a reading."""
+    last: dict[str, datetime] = {}
+    recent: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for post in posts:
+        account = counts_for(post)
+        if account is None:
+            continue
+        at = post.created_at
+        seen = last.get(account)
+        if seen is None or at > seen:
+            last[account] = at
+        if at >= cutoff:
+            recent[account][post.remote_id] = at
+    return last, recent
+
+
 def quiet_gaps(
     accounts: Sequence[AccountConfig],
     own_posts: Iterable[Post],
@@ -767,26 +788,18 @@ def quiet_gaps(
     """
     wanted = {account.id for account in accounts}
     owners = _Owners(accounts)
-    last: dict[str, datetime] = {}
-    recent: dict[str, dict[str, datetime]] = defaultdict(dict)
-    cutoff = now - CARE_LOOKBACK
-    for post in own_posts:
-        # The hot loop of a refresh: `own` posts skip the handle lookup.
+
+    def counts_for(post: Post) -> str | None:
+        # `own` posts skip the handle lookup.
         account = post.account if post.own else owners.account_of(post)
-        if account is None or account not in wanted:
-            continue
-        at = post.created_at
-        seen = last.get(account)
-        if seen is None or at > seen:
-            last[account] = at
-        if at >= cutoff:
-            # Keyed by remote id: a post seen through two managed accounts counts once.
-            recent[account][post.remote_id] = at
+        return account if account in wanted else None
+
+    last, recent = _own_times(own_posts, counts_for, now - CARE_LOOKBACK)
     return {
         account.id: _quiet_gap(
             account,
             last.get(account.id),
-            list(recent[account.id].values()),
+            list(recent.get(account.id, {}).values()),
             now,
             synced=synced is None or account.id in synced,
             lookback=lookback,
@@ -823,21 +836,14 @@ class GapKeeper:
         touched.discard(None)
         if not touched:
             return
-        cutoff = now - CARE_LOOKBACK  # older posts make no rhythm: only the last post counts
-        last: dict[str, datetime] = {}
-        recent: dict[str, dict[str, datetime]] = {account: {} for account in touched if account}
-        for post in own.values():
-            account = post.account
-            if account not in recent or self._counts_for(post) is None:
-                continue
-            at = post.created_at
-            seen = last.get(account)
-            if seen is None or at > seen:
-                last[account] = at
-            if at >= cutoff:
-                recent[account][post.remote_id] = at
-        for account, times in recent.items():
-            self._times[account] = (last.get(account), sorted(times.values()))
+
+        def counts_for(post: Post) -> str | None:
+            return post.account if post.account in touched and self._counts_for(post) else None
+
+        last, recent = _own_times(own.values(), counts_for, now - CARE_LOOKBACK)
+        for account in touched:
+            if account is not None:
+                self._times[account] = (last.get(account), sorted(recent.get(account, {}).values()))
 
     def gap(self, account: AccountConfig, now: datetime, *, synced: bool) -> QuietGap:
         last, times = self._times.get(account.id, (None, []))

@@ -382,30 +382,13 @@ def from_record(cls: type[T], data: dict[str, Any]) -> T:
     return cls(**kwargs)
 
 
-_WORK_RECORDS = frozenset(
-    {
-        "ItemState",
-        "ContactNote",
-        "Contact",
-        "HandoffAck",
-        "HandedItem",
-        "HandedDraft",
-        "HandedAccount",
-        "HandoffNote",
-        "OpenWork",
-        "Draft",
-        "HandoffDraft",
-        "AuditEvent",
-    }
-)
-
-
 def __getattr__(name: str) -> Any:
-    # The operators' work records are defined in `model_work`, imported on first use (see there).
-    if name in _WORK_RECORDS:
+    # The operators' work records (`model_work.__all__`) are defined there, imported on first use.
+    if not name.startswith("_"):
         from socialtui import model_work
 
-        return getattr(model_work, name)
+        if name in model_work.__all__:
+            return getattr(model_work, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -189,6 +189,21 @@ TallyRow = tuple[str, str, str, Any, str, Any]
 handed back for the head): an open item as `tally_rows` counts it."""
 
 
+def tallies(
+    groups: Mapping[Group, tuple[Sequence[str], Sequence[int], Sequence[tuple[str, str] | None]]],
+) -> dict[Group, Tally]:
+    """The tally of each group that has an open item, from its (cuts, counts per bucket, each bucket's
+    first (received at as ISO text, key)) as the counting loops keep them."""
+    return {
+        group: Tally(
+            tuple(counts),
+            tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first),
+        )
+        for group, (_, counts, first) in groups.items()
+        if any(counts)
+    }
+
+
 def tally_rows(
     rows: Iterable[TallyRow],
     edges: Mapping[Group, Sequence[datetime]],
@@ -223,14 +238,7 @@ def tally_rows(
             first[bucket] = (at, key)
         if head:
             kept.append((at, key, payload))
-    tally = {
-        group: Tally(
-            tuple(counts),
-            tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first),
-        )
-        for group, (_, counts, first) in groups.items()
-        if any(counts)
-    }
+    tally = tallies(groups)
     # (received at, key) is unique: the payload is never compared.
     earliest = heapq.nsmallest(head, kept) if head else []
     return tally, [(key, payload) for _, key, payload in earliest]

@@ -62,6 +62,7 @@ from socialtui.store.engine import (
     Writer,
     _utc_iso,
     author_key,
+    tallies,
 )
 from socialtui.store.files import (
     SCHEMA_VERSION,
@@ -232,14 +233,7 @@ def _tally_summaries(
             if head:  # each sorted: the head is merged from their fronts, its open ones picked lazily
                 rows = zip(ats, keys, repeat(part))
                 kept.append(compress(rows, map(not_, map(gone.__contains__, keys))) if gone else rows)
-    tally = {
-        group: Tally(
-            tuple(counts),
-            tuple(None if f is None else (datetime.fromisoformat(f[0]), f[1]) for f in first),
-        )
-        for group, (_, counts, first) in found.items()
-        if any(counts)
-    }
+    tally = tallies(found)
     earliest = list(islice(heapq.merge(*kept), head))
     return tally, [(key, part) for _, key, part in earliest]
 
