@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from socialtui.care import QueueEntry
 from socialtui.config import AccountConfig
-from socialtui.model import Item, OutboxEntry, Post
+from socialtui.model import Author, Item, OutboxEntry, Post
 from socialtui.timespec import local_time, zone_label
 from socialtui.tui.data import ContactView
 from socialtui.tui.render import (
@@ -122,6 +122,23 @@ def thread_around(
     return above, below
 
 
+def contact_name(view: ContactView) -> Content:
+    """Who the dossier is about, as an operator reads people (`Riley (riley.bsky.social)`), and on
+    which network; the dossier's key (a DID, for Bluesky) only when no name is known."""
+    contact = view.contact
+    author: Author | None = None
+    if contact is not None and contact.handle and not contact.handle.startswith("did:"):
+        author = Author(contact.network, contact.handle, display_name=contact.display_name)
+    else:  # the person as they last wrote to us (a handle that changed shows as it is now)
+        authors = [
+            c.item.post.author for c in view.conversations if c.item.post.author.contact_key == view.key
+        ]
+        author = authors[0] if authors else None
+    if author is None:
+        return Content.styled(line_of(view.key, 80), "$text-muted")
+    return Content.assemble((author_label(author, 60), "bold"), (f"  on {author.network}", "$text-muted"))
+
+
 def contact_content(
     view: ContactView | None, accounts: Mapping[str, AccountConfig], tz: tzinfo, *, compact: bool = False
 ) -> Content:
@@ -130,8 +147,8 @@ def contact_content(
     title = Content.styled("── contact ", "bold $secondary")
     if view is None:
         return Content("\n").join([title, Content.styled("reading the contact…", "$text-muted")])
-    lines: list[Content] = [title, Content.styled(line_of(view.key, 80), "$text-muted")]
     contact = view.contact
+    lines: list[Content] = [title, contact_name(view)]
     if contact is not None and contact.tags:
         lines.append(Content.assemble("tags: ", (", ".join(line_of(t, 30) for t in contact.tags), "$accent")))
     if contact is None or not contact.notes:
