@@ -19,12 +19,25 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 SERVER_USER_WHEN_ROOT = "postgres"
+
+
+def _exit_on_sigterm() -> None:
+    """A SIGTERM (`kill`, `timeout`) ends the process by `SystemExit`, so that `atexit` stops the
+    cluster: by default it ends the process at once and leaves the server running. Only where nobody
+    set a handler, and from the main thread (the only one that may)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
 
 class PgClusterError(RuntimeError):
@@ -86,6 +99,7 @@ class PgCluster:
         base = os.environ.get("TMPDIR", "/tmp")
         self.dir = Path(tempfile.mkdtemp(prefix="socialtui-pg-", dir=base if len(base) < 60 else "/tmp"))
         atexit.register(self.stop)
+        _exit_on_sigterm()
         os.chmod(self.dir, 0o700)
         if self.as_root:
             server = pwd.getpwnam(SERVER_USER_WHEN_ROOT)

@@ -49,3 +49,40 @@ def test_pg_url_is_a_fresh_database(pg_url: str) -> None:
             "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
         ).fetchone()
     assert tables == (0,)
+
+
+def test_a_process_ended_by_sigterm_stops_its_cluster() -> None:
+    """`kill` or `timeout` on a bench that started a cluster: the server goes with it (it used to
+    stay, holding its memory and its socket, until someone found it)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    script = (
+        "import sys, time; sys.path.insert(0, sys.argv[1]); from pgcluster import PgCluster\n"
+        "c = PgCluster().start(); print(c.dir, flush=True)\n"
+        "while True: time.sleep(1)\n"
+    )
+    tests = str(Path(__file__).resolve().parent)
+    with subprocess.Popen([sys.executable, "-c", script, tests], stdout=subprocess.PIPE, text=True) as child:
+        try:
+            assert child.stdout is not None
+            directory = Path(child.stdout.readline().strip())
+            pid_file = directory / "data" / "postmaster.pid"
+            assert pid_file.is_file(), "the server runs"
+            server = int(pid_file.read_text().split()[0])
+            child.send_signal(signal.SIGTERM)
+            assert child.wait(timeout=60) == 128 + signal.SIGTERM
+        finally:
+            child.kill()
+    assert not directory.exists(), "its directory removed"
+    deadline = time.monotonic() + 30  # `pg_ctl stop -w` returned: the postmaster is on its way out
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the server (pid {server}) still runs")
