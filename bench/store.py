@@ -128,6 +128,7 @@ def build_store(
     accounts: int = 20,
     posts: int = 2000,
     open_items: int = 2000,
+    answered_per_open: int = 1,
     own_share: float = 0.25,
     contacts: int = 300,
     handoffs: int = 60,
@@ -160,9 +161,11 @@ def build_store(
         network, _, author_handle = account_handle(n)
         us = Author(network, author_handle, f"us{n}", f"Brand {n}")
         span = timedelta(days=13)
-        # Per account: `per_account_open` open items and as many answered (most by an own reply,
-        # every fourth marked done); own posts are those replies plus the account's own posts.
-        answered = per_account_open
+        # Per account: `per_account_open` open items and `answered_per_open` times as many answered
+        # (every other one by an own reply, the others marked done), interleaved over the period;
+        # own posts are those replies plus the account's own posts.
+        answered = per_account_open * answered_per_open
+        done_so_far = 0
         for k in range(per_account_open + answered):
             crowd = k % 400
             stranger = Author(
@@ -177,9 +180,10 @@ def build_store(
             post = Post(account, remote, stranger, text, at, url=f"https://x.example/{remote}")
             item = Item(item_id(account, remote), account, "mention" if k % 3 else "reply", post)
             items.append(item)
-            if k % 2 == 0:  # interleaved: open and answered items spread over the whole period
+            if k % (1 + answered_per_open) == 0:  # interleaved: open and answered items over the period
                 continue
-            if k % 4 == 1:
+            done_so_far += 1
+            if done_so_far % 2 == 1:
                 states[item.id] = {
                     "item": item.id,
                     "account": account,

@@ -5,7 +5,7 @@ handoffs (`bench.store.build_store`, bulk and linear). The dashboard runs headle
 process, with the store followed every second as in production (no network: the adapters are stubs).
 
     python bench/tui.py [--engine files|postgresql] [--accounts 20] [--posts 10000]
-                        [--open-items 2000|20000|50000] [--size 80x24]
+                        [--open-items 2000|20000|50000] [--answered-per-open 1] [--size 80x24]
 
 `--engine postgresql` starts a throw-away cluster (tests/pgcluster.py) and puts the store there.
 
@@ -322,7 +322,7 @@ def child(
 
 
 def build(
-    directory: Path, accounts: int, posts: int, open_items: int, url: str | None
+    directory: Path, accounts: int, posts: int, open_items: int, url: str | None, answered_per_open: int = 1
 ) -> tuple[Path, str, int]:
     """The store of bench/store.py; (config path, the fixed `now`, how many items are open)."""
     from bench.store import NOW, build_store, open_engine
@@ -332,6 +332,7 @@ def build(
         accounts=accounts,
         posts=posts,
         open_items=open_items,
+        answered_per_open=answered_per_open,
         engine=lambda: open_engine(url),
         store_url=url,
     )
@@ -341,7 +342,8 @@ def build(
 
 def open_ids(accounts: int, k: int) -> str:
     """Each account's open item number `k` of bench/store.py's set-up (items `k` of all accounts are
-    received at the same time: 0 the newest, 2 x open per account - 2 the oldest open)."""
+    received at the same time: 0 the newest, (1 + answered per open) x (open per account - 1) the
+    oldest open)."""
     from socialtui.model import item_id
 
     return ",".join(item_id(f"brand{n:02d}", f"brand{n:02d}-in-{k:06d}") for n in range(accounts))
@@ -355,6 +357,12 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=20)
     parser.add_argument("--posts", type=int, default=10_000, help="cached posts per account")
     parser.add_argument("--open-items", type=int, default=2000)
+    parser.add_argument(
+        "--answered-per-open",
+        type=int,
+        default=1,
+        help="answered items per open item (the store grows, the working set does not)",
+    )
     parser.add_argument("--size", default="80x24")
     parser.add_argument("--child", nargs=3, metavar=("CONFIG", "SIZE", "EXPECTED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -388,12 +396,15 @@ def drive(args: argparse.Namespace, url: str | None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         started = time.perf_counter()
-        config_path, now, expected = build(directory, args.accounts, args.posts, args.open_items, url)
+        config_path, now, expected = build(
+            directory, args.accounts, args.posts, args.open_items, url, args.answered_per_open
+        )
         sizes: dict[str, int] = {}
         for part in (directory / "data" / "tables").glob("*/*.json"):  # per table, all its files
             sizes[part.parent.name] = sizes.get(part.parent.name, 0) + part.stat().st_size
         print(
-            f"# {args.engine}: {args.open_items} open items, {args.accounts} accounts x {args.posts} posts;"
+            f"# {args.engine}: {args.open_items} open items ({args.answered_per_open} answered per open item),"
+            f" {args.accounts} accounts x {args.posts} posts;"
             f" store built in {time.perf_counter() - started:.1f}s: "
             + ", ".join(f"{k} {v / 1e6:.1f} MB" for k, v in sorted(sizes.items())),
             flush=True,
@@ -403,7 +414,9 @@ def drive(args: argparse.Namespace, url: str | None) -> int:
             "SOCIALTUI_NOW": now,
             "PYTHONDONTWRITEBYTECODE": "1",
             "BENCH_NEWEST": open_ids(args.accounts, 0),
-            "BENCH_OLDEST": open_ids(args.accounts, 2 * (args.open_items // args.accounts) - 2),
+            "BENCH_OLDEST": open_ids(
+                args.accounts, (1 + args.answered_per_open) * (args.open_items // args.accounts - 1)
+            ),
         }
         # As installed (a wheel's modules are byte-compiled at install): the child does not compile
         # the package's sources on its clock, as a run from a fresh checkout would.
