@@ -721,7 +721,11 @@ class FilesEngine(Engine):
         """`changes` a partition at a time: each changed partition's documents are handed over as
         soon as it is read, then let go (a dashboard's first reading decodes every item and post;
         had they all been parsed first, the peak would stay as the process's size). A document
-        that moved partitions is handed over present, never gone."""
+        that moved partitions is handed over present, never gone.
+
+        Nothing read here is kept decoded (`TableFiles.load(keep=False)`: the follower has its own
+        objects); the keys of each partition, which the token holds to tell what went, serve this
+        process's lookups by key as well (`TableFiles.note_keys`)."""
         old = token or {}
         new: dict[str, Any] = {}
         for table in sorted(set(tables)):
@@ -751,23 +755,27 @@ class FilesEngine(Engine):
             for part, (_, keys) in before.items():
                 if part not in now:
                     gone.update(keys)
+                    files.forget(part)  # its file went (retention): nothing known of it is of use
             for part, signature in now.items():
                 previous = before.get(part)
                 if previous is not None and previous[0] == signature:
                     parts[part] = previous
+                    files.note_keys(part, previous)
                     continue
                 delta = files.delta(part, previous[0], signature) if previous is not None else None
                 if previous is not None and delta is not None:
                     put, removed = delta  # what changed since the version we read: no need to read it all
                     parts[part] = (signature, (previous[1] - set(removed)) | frozenset(put))
+                    files.note_keys(part, parts[part])
                     present.update(put)
                     gone.update(removed)
                     if put:
                         take(table, put, False)
                     continue
-                docs = files.load(part)
+                docs = files.load(part, keep=False)
                 keys = frozenset(docs)
                 parts[part] = (signature, keys)
+                files.note_keys(part, parts[part])
                 present.update(keys)
                 if previous is not None:
                     gone.update(previous[1] - keys)
