@@ -767,3 +767,37 @@ def test_a_writer_beside_a_follower_reads_what_it_writes_and_keeps_it_only_while
         store.outbox_add(_outbox_entry(items[8], 3), ALICE, NOW)
     store.mark_done(items[10], "handled", ALICE, NOW)
     assert set(Store(tmp_path).states()) == {items[n].id for n in (0, 4, 6, 10)}
+
+
+def test_a_replys_check_reads_the_entries_in_flight_and_no_stale_summary_lets_a_second_through(
+    tmp_path: Path,
+) -> None:
+    """The one-open-reply check reads the outbox's entries not sent from its summary (not every reply
+    sent within retention); a summary of another version (its writer died before it) is made again,
+    and a transaction that changed the outbox already checks its own copy."""
+    from socialtui.store.engine import Conflict
+    from socialtui.store.outbox import AlreadyQueued, outbox_doc
+
+    store = Store(tmp_path)
+    items = [make_item(n) for n in range(4)]
+    store.put_items(items)
+    store.outbox_add(_outbox_entry(items[0], 0, "sent"), ALICE, NOW)
+    summary = tables(tmp_path) / "outbox" / "._.json.tally"
+    old = summary.read_bytes()
+    store.outbox_add(_outbox_entry(items[1], 1), ALICE, NOW)
+    summary.write_bytes(old)  # as if the writer had died between the outbox and its summary
+    other = Store(tmp_path)
+    with pytest.raises(AlreadyQueued):
+        other.outbox_add(_outbox_entry(items[1], 2), ALICE, NOW)
+    engine = other.engine
+
+    def put(*entries: OutboxEntry) -> None:
+        engine.transact(["outbox"], lambda w: [w.put("outbox", e.id, outbox_doc(e)) for e in entries])
+
+    with pytest.raises(Conflict):
+        put(_outbox_entry(items[1], 3))
+    with pytest.raises(Conflict):
+        put(_outbox_entry(items[2], 4), _outbox_entry(items[2], 5))  # the second against the first
+    put(_outbox_entry(items[0], 6))  # the item's reply was sent: this one is the only one open
+    with Store(tmp_path).engine.read() as reader:
+        assert sorted(key for key, _ in reader.scan("outbox")) == ["key0", "key1", "key6"]
