@@ -2,11 +2,15 @@
 poller page of 40 items and one operator action cost in CPU, files and bytes written, fsyncs and
 time the write locks were held, and what a following dashboard's refresh costs after each.
 
-    python bench/store_ops.py --items 10000 [--pages 40] [--actions 30]
+    python bench/store_ops.py --items 10000 [--pages 40] [--actions 30] [--beside]
 
 One process, one operation at a time, on a store built as `bench/store.py` builds it (the contention
 scenario's poller and operators, without the contention): compare branches with it when the
 machine is too busy for the contention figures to mean much. Files engine only.
+
+The follower is another dashboard's (an engine of its own); with `--beside` it shares the writer's
+engine, as a dashboard's follower does with its operator's actions (what the follower read is
+what the actions find in the process).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.store import NOW, PAGE, POSTS_CAP, build_store  # noqa: E402
-from socialtui.model import Actor, Author, Item, Post, item_id  # noqa: E402
+from socialtui.model import Actor, Author, Item, OutboxEntry, Post, item_id  # noqa: E402
 from socialtui.store import Store, files, safefile  # noqa: E402
 from socialtui.store.files_engine import FilesEngine  # noqa: E402
 from socialtui.store.follow import Follower  # noqa: E402
@@ -107,6 +111,9 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--pages", type=int, default=40)
     parser.add_argument("--actions", type=int, default=30)
+    parser.add_argument(
+        "--beside", action="store_true", help="the follower shares the writer's engine (a dashboard's own)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -121,7 +128,8 @@ def main() -> int:
         store.close()
         meter = Meter()
         store = Store(directory / "data")
-        follower = Follower(FilesEngine(directory / "data"), FOLLOWED)  # another dashboard's engine
+        # Another dashboard's engine, or (--beside) the writer's own.
+        follower = Follower(store.engine if args.beside else FilesEngine(directory / "data"), FOLLOWED)
         follower.refresh()
         states = store.states()
         open_items = [item for item in store.items() if item.id not in states]
@@ -167,6 +175,24 @@ def main() -> int:
             meter,
             follower,
         )
+
+        def reply(k: int) -> None:
+            item = open_items[3 * actions + k]
+            entry = OutboxEntry(
+                id=f"bench-reply-{k}",
+                item=item.id,
+                account=item.account,
+                text="Thanks for asking!",
+                login=actor.operator,
+                operator=actor.operator,
+                created_at=NOW,
+                updated_at=NOW,
+                in_reply_to=item.post.remote_id,
+                target=item.post,
+            )
+            store.outbox_add(entry, actor, NOW)
+
+        run("reply", reply, actions, meter, follower)
         store.close()
     return 0
 

@@ -18,6 +18,7 @@ import pytest
 from socialtui.model import Actor, Author, Item, OutboxEntry, Post, item_id, to_record
 from socialtui.store import Store, StoreCorrupt, StoreTooNew
 from socialtui.store.files import SCHEMA_VERSION, FileLock, StoreFile, TableFiles
+from socialtui.store.files_engine import FilesEngine
 from socialtui.store.follow import Follower
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -160,10 +161,10 @@ def test_a_follower_rereads_only_the_changed_partition_and_sees_deletions(
 
     mine = follower.engine.table_files("items")  # type: ignore[attr-defined]
 
-    def counting(self: TableFiles, part: str):  # type: ignore[no-untyped-def]
+    def counting(self: TableFiles, part: str, **how):  # type: ignore[no-untyped-def]
         if self is mine:  # the follower's, not the writer's
             loaded.append(f"{self.name}/{part}")
-        return real_load(self, part)
+        return real_load(self, part, **how)
 
     monkeypatch.setattr(TableFiles, "load", counting)
     store.put_items([make_item(99, "brand")])
@@ -500,7 +501,7 @@ def test_a_writer_skips_the_partitions_it_knows_hold_none_of_its_keys_but_sees_w
     loads: list[str] = []
     items = poller.engine.table_files("items")  # type: ignore[attr-defined]
     real_load = items.load
-    items.load = lambda part: loads.append(part) or real_load(part)
+    items.load = lambda part, **how: loads.append(part) or real_load(part, **how)
     assert poller.put_items([make_item(101, "acme")]) == 1
     assert loads == ["acme.2026-11-21"], "only the partition written to"
     # Another process adds a key to a partition the poller indexed without it: read again.
@@ -529,7 +530,7 @@ def test_a_follower_takes_a_small_change_to_a_large_partition_from_its_delta_and
     items = follower.engine.table_files("items")  # type: ignore[attr-defined]
     loads: list[str] = []
     real_load = items.load
-    items.load = lambda part: loads.append(part) or real_load(part)
+    items.load = lambda part, **how: loads.append(part) or real_load(part, **how)
 
     def expect(keys: set[str], read_whole: bool) -> None:
         loads.clear()
@@ -590,3 +591,213 @@ def test_a_waiting_follower_is_not_woken_by_the_files_beside_the_partitions(tmp_
         thread.join()
     assert follower.refresh() == {"items"}
     assert make_item(9).id in follower.objects("items")
+
+
+# -- what a process holds of the files ---------------------------------------------------------------
+
+
+def _held(engine: object) -> dict[str, tuple[list[str], list[str]]]:
+    """Per table: the partitions it keeps decoded, and those it keeps the hashes of the keys of."""
+    out = {}
+    for name, files in engine._tables.items():  # type: ignore[attr-defined]
+        decoded, indexed = sorted(files._cache), sorted(files._keys)
+        if decoded or indexed:
+            out[name] = (decoded, indexed)
+    return out
+
+
+def _outbox_entry(item: Item, n: int, state: str = "queued") -> OutboxEntry:
+    return OutboxEntry(
+        f"key{n}", item.id, item.account, f"reply {n}", "alice", "Alice", NOW, NOW, state, item.post.remote_id
+    )
+
+
+def test_a_reader_that_only_follows_keeps_no_decoded_partition_nor_index_by_key(tmp_path: Path) -> None:
+    """A dashboard between actions: its follower decodes what it reads into its own objects, so the
+    engine keeps nothing decoded (the outbox, 9 MB of JSON at 50,000 replies, was held as 23 MB),
+    nor an index of the keys (the follower's own serve its lookups); of the refs, a sorted array
+    of their hashes (8 bytes a document)."""
+    from array import array
+
+    writer = Store(tmp_path)
+    items = [make_item(n, account, n % 3) for n in range(30) for account in ("acme", "brand")]
+    writer.put_items(items)
+    for item in items[:4]:
+        writer.mark_done(item, "handled", ALICE, NOW)
+    for n, item in enumerate(items[4:10]):
+        writer.outbox_add(_outbox_entry(item, n, "sent" if n % 2 else "queued"), ALICE, NOW)
+    writer.add_note(items[0].post.author.contact_key, "regular", ALICE, NOW)
+    Store(tmp_path)  # (entries written sent: the next open makes their items answered, once)
+    engine = FilesEngine(tmp_path)  # a dashboard's, that only follows
+    follower = Follower(engine, ["items", "states", "outbox", "contacts", "claims"])
+    follower.refresh()
+    assert len(follower.objects("outbox")) == 6 and len(follower.objects("states")) == 4
+    writer.mark_done(items[5], "handled", ALICE, NOW)
+    writer.outbox_add(_outbox_entry(items[12], 12), ALICE, NOW)
+    assert follower.refresh() == {"states", "outbox"}
+    assert _held(engine) == {}
+    refs = engine.table_files("items")._refs  # type: ignore[attr-defined]
+    assert len(refs) == 6 and all(isinstance(hashes, array) for _, hashes in refs.values())
+    assert sum(len(hashes) for _, hashes in refs.values()) == 5 * 6, "each author once a partition"
+
+
+def test_lookups_after_a_follow_only_read_see_what_other_processes_wrote_since(tmp_path: Path) -> None:
+    """The keys a follower saw serve lookups by key (a partition it saw without the key is not
+    read again), and only for the version of the file it saw: another process's write since, or a
+    writer killed before its delta (the one left is of the version before), is read."""
+    writer = Store(tmp_path)
+    writer.put_items([make_item(n, account) for n in range(300) for account in ("acme", "brand")])
+    engine = Store(tmp_path).engine
+    follower = Follower(engine, ["items", "states"])
+    follower.refresh()
+    items = engine.table_files("items")  # type: ignore[attr-defined]
+    loads: list[str] = []
+    real_load = items.load
+    items.load = lambda part, **how: loads.append(part) or real_load(part, **how)
+
+    def get(key: str) -> object:
+        with engine.read() as reader:
+            doc = reader.get("items", key)
+        return None if doc is None else doc["post"]["text"]
+
+    assert get(make_item(7, "brand").id) == "question 7"
+    assert loads == ["brand.2026-11-21"], "the acme partition is known not to hold it"
+    loads.clear()
+    # Another process adds, edits and removes; the follower has not looked since.
+    writer.put_items(
+        [
+            make_item(400, "acme"),
+            Item(make_item(8).id, "acme", "mention", replace_text(make_item(8), "edited")),
+        ]
+    )
+    engine_writer = writer.engine
+    engine_writer.transact(["items"], lambda w: w.delete("items", [make_item(9, "brand").id]))
+    assert get(make_item(400).id) == "question 400"
+    assert get(make_item(8).id) == "edited"
+    assert get(make_item(9, "brand").id) is None
+    assert get("acme nothing") is None
+    # The follower takes the change from the delta; a writer killed before its own delta leaves
+    # the one before, which is not trusted.
+    follower.refresh()
+    loads.clear()
+    assert get(make_item(9, "brand").id) is None and loads == []
+    delta = items.delta_path("acme.2026-11-21")
+    old_delta = delta.read_bytes()
+    writer.put_items([make_item(401, "acme")])
+    engine_writer.transact(["items"], lambda w: w.delete("items", [make_item(10).id]))
+    delta.write_bytes(old_delta)  # as if the writer of the last version had died before its delta
+    assert follower.refresh() == {"items"}
+    assert make_item(401).id in follower.objects("items")
+    assert make_item(10).id not in follower.objects("items")
+    loads.clear()
+    assert get(make_item(401).id) == "question 401" and get(make_item(10).id) is None
+    assert get(make_item(11, "brand").id) == "question 11"
+    assert loads == ["acme.2026-11-21", "brand.2026-11-21"]
+    assert _held(engine) == {}
+
+
+def replace_text(item: Item, text: str) -> Post:
+    post = item.post
+    return Post(post.account, post.remote_id, post.author, text, post.created_at)
+
+
+def test_a_lookup_by_ref_after_a_follow_only_read_finds_what_others_wrote_since(tmp_path: Path) -> None:
+    """A contact's dossier reads the partitions whose refs' hashes (kept from the follower's read)
+    may hold the contact, and any partition replaced since."""
+    writer = Store(tmp_path)
+    writer.put_items([make_item(n, account, n % 4) for n in range(40) for account in ("acme", "brand")])
+    store = Store(tmp_path)
+    follower = Follower(store.engine, ["items", "own"])
+    follower.refresh()
+    items = store.engine.table_files("items")  # type: ignore[attr-defined]
+    loads: list[str] = []
+    real_load = items.load
+    items.load = lambda part, **how: loads.append(part) or real_load(part, **how)
+    person1 = make_item(1).post.author.contact_key
+    # person1 wrote n = 1, 6, 11, ...: days 1, 2, 3, 0 in turn, to both accounts.
+    expected = {make_item(n, account, n % 4).id for n in range(1, 40, 5) for account in ("acme", "brand")}
+    assert {item.id for item in store.dossier(person1).items} == expected
+    assert len(loads) == 8, "the 8 partitions that hold them, of 8"
+    loads.clear()
+    stranger = Author("mastodon", "stranger@example.org", "99", "Stranger")
+    assert store.dossier(stranger.contact_key).items == [] and loads == []
+    # Another process adds their first item to a partition the index says holds none of theirs.
+    post = Post("brand", "900", stranger, "hello", NOW - timedelta(days=2))
+    writer.put_items([Item(item_id("brand", "900"), "brand", "mention", post)])
+    assert [item.id for item in store.dossier(stranger.contact_key).items] == [item_id("brand", "900")]
+    assert loads == ["brand.2026-11-19"]
+
+
+def test_a_writer_beside_a_follower_reads_what_it_writes_and_keeps_it_only_while_current(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dashboard's action reads (under the lock) the partitions it writes and keeps them for the
+    next; its follower lets a kept copy go once another process replaced the file (never of use
+    again). The reply's check against the open entries still holds."""
+    from socialtui.store.outbox import AlreadyQueued
+
+    other = Store(tmp_path)
+    items = [make_item(n, account) for n in range(10) for account in ("acme", "brand")]
+    other.put_items(items)
+    store = Store(tmp_path)
+    follower = Follower(store.engine, ["items", "states", "outbox"])
+    follower.refresh()
+    parsed: list[str] = []
+    real_decode = TableFiles._decode
+
+    def decoding(self: TableFiles, path: Path, raw: bytes):  # type: ignore[no-untyped-def]
+        parsed.append(f"{self.name}/{path.name}")
+        return real_decode(self, path, raw)
+
+    monkeypatch.setattr(TableFiles, "_decode", decoding)
+    store.mark_done(items[0], "handled", ALICE, NOW)
+    store.outbox_add(_outbox_entry(items[2], 1), ALICE, NOW)
+    held = _held(store.engine)
+    assert held["states"] == (["acme"], []) and held["outbox"] == ([""], [])
+    follower.refresh()
+    parsed.clear()
+    store.mark_done(items[4], "handled", ALICE, NOW)  # its partitions kept: not parsed again
+    assert parsed == []
+    other.mark_done(items[6], "handled", ALICE, NOW)
+    other.outbox_add(_outbox_entry(items[8], 2), ALICE, NOW)
+    follower.refresh()
+    held = _held(store.engine)
+    assert "outbox" not in held and "states" not in held, "older versions, let go"
+    with pytest.raises(AlreadyQueued):
+        store.outbox_add(_outbox_entry(items[8], 3), ALICE, NOW)
+    store.mark_done(items[10], "handled", ALICE, NOW)
+    assert set(Store(tmp_path).states()) == {items[n].id for n in (0, 4, 6, 10)}
+
+
+def test_a_replys_check_reads_the_entries_in_flight_and_no_stale_summary_lets_a_second_through(
+    tmp_path: Path,
+) -> None:
+    """The one-open-reply check reads the outbox's entries not sent from its summary (not every reply
+    sent within retention); a summary of another version (its writer died before it) is made again,
+    and a transaction that changed the outbox already checks its own copy."""
+    from socialtui.store.engine import Conflict
+    from socialtui.store.outbox import AlreadyQueued, outbox_doc
+
+    store = Store(tmp_path)
+    items = [make_item(n) for n in range(4)]
+    store.put_items(items)
+    store.outbox_add(_outbox_entry(items[0], 0, "sent"), ALICE, NOW)
+    summary = tables(tmp_path) / "outbox" / "._.json.tally"
+    old = summary.read_bytes()
+    store.outbox_add(_outbox_entry(items[1], 1), ALICE, NOW)
+    summary.write_bytes(old)  # as if the writer had died between the outbox and its summary
+    other = Store(tmp_path)
+    with pytest.raises(AlreadyQueued):
+        other.outbox_add(_outbox_entry(items[1], 2), ALICE, NOW)
+    engine = other.engine
+
+    def put(*entries: OutboxEntry) -> None:
+        engine.transact(["outbox"], lambda w: [w.put("outbox", e.id, outbox_doc(e)) for e in entries])
+
+    with pytest.raises(Conflict):
+        put(_outbox_entry(items[1], 3))
+    with pytest.raises(Conflict):
+        put(_outbox_entry(items[2], 4), _outbox_entry(items[2], 5))  # the second against the first
+    put(_outbox_entry(items[0], 6))  # the item's reply was sent: this one is the only one open
+    with Store(tmp_path).engine.read() as reader:
+        assert sorted(key for key, _ in reader.scan("outbox")) == ["key0", "key1", "key6"]

@@ -6,9 +6,10 @@ a single `_.json` for the others (`TableFiles`). A writer holds an OS lock on a 
 (`tables/TABLE.lock`: the data files are replaced on every write, so they cannot carry the lock)
 around its read-modify-write, and replaces only the partition files it changed, each atomically after
 fsync. A reader takes no lock: a file is only ever replaced whole, so whatever it opens is one
-committed version. A process keeps the partitions it decoded and decodes a file again only when its
-identity changed (`signature`: device, inode, size and a modification time every writer makes strictly
-greater than the previous version's, so a reused inode cannot pass for the old file).
+committed version. A process keeps the partitions it decoded (of the small tables, and not those a
+follower read: it keeps them its own way) and decodes a file again only when its identity changed
+(`signature`: device, inode, size and a modification time every writer makes strictly greater than
+the previous version's, so a reused inode cannot pass for the old file).
 
 `StoreFile` is the layout of schema 1 (one TinyDB file per table group, `ops.json`, `items.json`, ...):
 read once to upgrade a data dir written by an older socialtui.
@@ -21,6 +22,8 @@ import os
 import re
 import threading
 import time
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -406,8 +409,15 @@ class TableFiles:
 
     `load` reads a partition without any lock and keeps what it decoded, by the file's signature
     (unless `keep` is off: the bulky tables, whose decoded documents would hold several times their
-    files' size in every process that read them once); `save` (under the exclusive lock) replaces
-    one partition file atomically. Thread-safe.
+    files' size in every process that read them once; nor for a follower, which decodes them into
+    its own objects: `load(keep=False)`); `save` (under the exclusive lock) replaces one partition
+    file atomically. Thread-safe.
+
+    What a process holds besides, per partition, each valid only for the version of the file it was
+    made from: the hashes of its documents' refs (`may_hold`: a sorted array, 8 bytes a document),
+    and the keys it holds (`holding`): those a follower of this process saw (`note_keys`: its own
+    sets, not a copy) or, in a process that looks up keys without following (a poller), the hashes
+    of the keys of the partitions it read (`index_keys`).
     """
 
     def __init__(self, root: Path, name: str, keep: bool = True) -> None:
@@ -421,14 +431,18 @@ class TableFiles:
         self._names: dict[str, str | None] = {}
         self.ref: Callable[[dict[str, Any]], str] | None = None
         """The table's `ref` (schema), if its partitions are indexed by it: `may_hold`."""
-        self._refs: dict[str, tuple[Signature, frozenset[int]]] = {}
-        """Per partition read: the signature of the file, and the hashes of its documents' refs."""
+        self._refs: dict[str, tuple[Signature, array[int]]] = {}
+        """Per partition read: the signature of the file, and the hashes of its documents' refs,
+        sorted, each once (a frozenset of Python ints took six times the room: 12 MB for the
+        100,000 items of a dashboard that never looks one up by ref)."""
         self.index_keys = False
-        """Keep, per partition read, the hashes of its keys (`may_hold_keys`): turned on by the first
-        lookup by key of a table whose partitions are not kept (a writer's, such as the poller's
-        check for the items it already has), so that processes that never look up keys do not pay
-        for the index."""
+        """Keep, per partition read (not kept, and not by a follower), the hashes of its keys
+        (`holding`): turned on by the first lookup by key that met a partition of which nothing is
+        known (a writer's, such as the poller's check for the items it already has), so that
+        processes that never look up keys, or follow the table, do not pay for the index."""
         self._keys: dict[str, tuple[Signature, frozenset[int]]] = {}
+        self._followed: dict[str, tuple[Signature, frozenset[str]]] = {}
+        """Per partition, its keys as a follower of this process last saw them (`note_keys`)."""
         self.summarize: Callable[[Mapping[str, Any]], Any] | None = None
         """What a partition's summary holds (JSON made from its documents), if the table keeps
         summaries: `summary` reads them instead of the partition (the items' tally, `status`)."""
@@ -499,40 +513,59 @@ class TableFiles:
                 return True
         except FileNotFoundError:
             return False
-        return any(hash(ref) in known[1] for ref in refs)
+        hashes = known[1]
+        if len(refs) * 8 > len(hashes):  # many refs (a dossier's replies): the partition's in C
+            return not frozenset(hash(ref) for ref in refs).isdisjoint(hashes)
+        end = len(hashes)
+        for ref in refs:
+            wanted = hash(ref)
+            at = bisect_left(hashes, wanted)
+            if at < end and hashes[at] == wanted:
+                return True
+        return False
 
     def holding(
         self, parts: Collection[str], keys: Collection[str], current: set[str] | None = None
     ) -> list[str]:
         """Those of `parts` that may hold one of `keys`, as their files are now: a partition is left
         out only when a read of this very file (or what this process saved as it) found none of
-        them. Turns the index on (`index_keys`) for the partitions read from now on.
+        them: its documents kept, the keys a follower saw in it (`note_keys`), or the hashes of its
+        keys (`index_keys`, turned on here when a partition of which none is known was met).
 
         `current`: partitions whose index is known to be of their file as it is now (a writer holding
         the lock, that checked them already): not stat-ed again; those found so are added to it."""
-        if not self.keep:
-            self.index_keys = True
-        hashes = frozenset(hash(key) for key in keys)
         wanted = frozenset(keys)
+        hashes: frozenset[int] | None = None
         directory = str(self.directory)
         out = []
         for part in parts:
-            known: tuple[Signature, frozenset[Any]] | None
+            known: list[Signature] = []  # the versions of the file of which we know it holds none
+            present = False
             if self.keep:
                 with self._cache_lock:
                     cached = self._cache.get(part)
-                known = (cached[0], wanted) if cached is not None else None
-                present = cached is not None and any(key in cached[1] for key in wanted)
-            else:
-                known = self._keys.get(part)
-                present = known is not None and not hashes.isdisjoint(known[1])
-            if known is None or present:
+                if cached is not None:
+                    present = any(key in cached[1] for key in wanted)
+                    known.append(cached[0])
+            followed = self._followed.get(part)
+            if followed is not None and not present:
+                present = not wanted.isdisjoint(followed[1])
+                known.append(followed[0])
+            indexed = self._keys.get(part)
+            if indexed is not None and not present:
+                if hashes is None:
+                    hashes = frozenset(hash(key) for key in wanted)
+                present = not hashes.isdisjoint(indexed[1])
+                known.append(indexed[0])
+            if not known:
+                self.index_keys = True
+            if not known or present:
                 out.append(part)
                 continue
             if current is not None and part in current:
                 continue
             try:
-                if _signature(os.lstat(os.path.join(directory, part_filename(part)))) != known[0]:
+                if _signature(os.lstat(os.path.join(directory, part_filename(part)))) not in known:
                     out.append(part)
                 elif current is not None:
                     current.add(part)
@@ -540,23 +573,44 @@ class TableFiles:
                 continue
         return out
 
-    def _index(self, part: str, signature: Signature, docs: Mapping[str, Any]) -> None:
-        if self.index_keys and not self.keep:
+    def note_keys(self, part: str, seen: tuple[Signature, frozenset[str]]) -> None:
+        """A follower of this process saw the partition's file of that signature hold these keys
+        (`holding` trusts them for that version of the file, and needs no index of its own); a kept
+        copy of an older version is let go (a file is only ever replaced by a newer one, so it
+        would never be of use again)."""
+        self._followed[part] = seen
+        if self.keep:
+            with self._cache_lock:
+                cached = self._cache.get(part)
+                if cached is not None and cached[0][2] < seen[0][2]:
+                    del self._cache[part]
+
+    def _index(self, part: str, signature: Signature, docs: Mapping[str, Any], keys: bool) -> None:
+        # A partition a follower of this process follows needs no index of its keys: the follower
+        # notes those of each version it reads.
+        if keys and self.index_keys and part not in self._followed:
             self._keys[part] = (signature, frozenset(hash(key) for key in docs))
         if self.ref is None:
             return
         ref = self.ref
         try:
-            hashes = frozenset(hash(ref(doc)) for doc in docs.values())
+            hashes = array("q", sorted({hash(ref(doc)) for doc in docs.values()}))
         except (KeyError, TypeError, AttributeError):  # a document not as written: no index
             self._refs.pop(part, None)
             return
         self._refs[part] = (signature, hashes)
 
-    def load(self, part: str) -> dict[str, Any]:
+    def load(self, part: str, *, keep: bool = True) -> dict[str, Any]:
         """The partition's documents (read-only for the caller), decoded again only if its file
-        changed since we last did."""
-        return self._load(part)[1]
+        changed since we last did.
+
+        `keep=False`: a read for a caller that keeps what it needs of the documents itself (a
+        follower, which decodes them into its own objects and notes their keys: `note_keys`; a
+        summary): a copy kept of this very version is used, but what is decoded is not kept, nor
+        indexed by key, and a kept copy of an older version is let go. (A dashboard's follower kept
+        a decoded copy of every small table: the outbox alone, 9 MB of JSON at 50,000 replies,
+        held 23 MB.)"""
+        return self._load(part, keep)[1]
 
     # -- summaries: `.PART.json.tally` beside a partition, the rows `summarize` makes of it, with the
     # signature of the file they were made from. The writer puts one in place after the partition
@@ -586,7 +640,7 @@ class TableFiles:
                     return data["summary"]
         except (OSError, StoreError, ValueError, KeyError, TypeError):
             pass  # unreadable or odd: made again below
-        read, docs = self._load(part)
+        read, docs = self._load(part, keep=False)
         rows = self.summarize(docs)
         if read is not None:
             self._write_summary(part, read, rows)
@@ -609,7 +663,7 @@ class TableFiles:
         except StoreError:
             pass
 
-    def _load(self, part: str) -> tuple[Signature | None, dict[str, Any]]:
+    def _load(self, part: str, keep: bool = True) -> tuple[Signature | None, dict[str, Any]]:
         """(the signature of the file read, its documents): `load`; no file: (None, {})."""
         path = self.path(part)
         with self._cache_lock:
@@ -634,10 +688,13 @@ class TableFiles:
         if cached is not None and cached[0] == signature:
             return cached
         docs = self._decode(path, found[1])
-        self._index(part, signature, docs)
+        self._index(part, signature, docs, keys=keep and not self.keep)
         if self.keep:
             with self._cache_lock:
-                self._cache[part] = (signature, docs)
+                if keep:
+                    self._cache[part] = (signature, docs)
+                elif cached is not None and self._cache.get(part) is cached:
+                    del self._cache[part]  # of an older version: never of use again
         return signature, docs
 
     def _decode(self, path: Path, raw: bytes) -> dict[str, Any]:
@@ -748,7 +805,7 @@ class TableFiles:
         except OSError:
             self.forget(part)
             return
-        self._index(part, signature, docs)
+        self._index(part, signature, docs, keys=not self.keep)
         if self.keep:
             with self._cache_lock:
                 self._cache[part] = (signature, docs)
@@ -763,10 +820,12 @@ class TableFiles:
                 self._cache.clear()
                 self._refs.clear()
                 self._keys.clear()
+                self._followed.clear()
             else:
                 self._cache.pop(part, None)
                 self._refs.pop(part, None)
                 self._keys.pop(part, None)
+                self._followed.pop(part, None)
 
 
 def save_together(

@@ -251,11 +251,12 @@ def _unsent_rows(docs: Mapping[str, Doc]) -> list[Any]:
 
 
 def _unsent_only(q: Query) -> bool:
+    """Whether `q` asks for the outbox's entries not sent (of some items, `refs`, or all)."""
     return (
         q.unless_field is not None
         and q.unless_field[0] == UNSENT[0]
         and tuple(q.unless_field[1]) == UNSENT[1]
-        and replace(q, unless_field=None) == Query()
+        and replace(q, unless_field=None, refs=None) == Query()
     )
 
 
@@ -324,12 +325,27 @@ class _FilesView(Reader):
             out.update((key, docs[key]) for key in keys if key in docs)
         return out
 
+    def _unsent(self) -> list[tuple[str, Doc]] | None:
+        """The outbox's entries not sent, from its summary (`_unsent_rows`), or None when it cannot
+        tell (a transaction that changed the outbox already: its own copy is read)."""
+        files = self.engine.table_files("outbox")
+        tx = self._tx.get("outbox")
+        if files.summarize is None or (tx is not None and SINGLE in tx.changed):
+            return None
+        # Within a transaction the lock is held: the summary is of the version the transaction
+        # reads (or made from it, if the last writer died before leaving it).
+        return [(key, doc) for key, doc in files.summary(SINGLE)]
+
     def scan(self, table: str, query: Query | None = None) -> Iterator[tuple[str, Doc]]:
         q = query or Query()
-        if table == "outbox" and table not in self._tx and _unsent_only(q):
-            files = self.engine.table_files(table)
-            if files.summarize is not None:
-                return iter([(key, doc) for key, doc in files.summary(SINGLE)])
+        if table == "outbox" and _unsent_only(q):
+            unsent = self._unsent()
+            if unsent is not None:
+                if q.refs is not None:
+                    ref, refs = schema.TABLES[table].ref, set(q.refs)
+                    assert ref is not None
+                    unsent = [(key, doc) for key, doc in unsent if ref(doc) in refs]
+                return iter(unsent)
         excluded = self.keys(q.unless_in) if q.unless_in else None
         spec = schema.TABLES[table]
         rows: list[tuple[str, Doc]] = []
@@ -502,10 +518,7 @@ class _FilesWriter(_FilesView, Writer):
             return
         tx = self._table(table)
         if tx.spec.unique_open_ref is not None:
-            existing: dict[str, Doc] = {}
-            for part_docs in tx.partitions():
-                existing.update(part_docs)
-            self._check_unique(tx.spec, existing, docs)
+            self._check_unique(tx.spec, self._open_candidates(tx), docs)
         by_part: dict[str, dict[str, Doc]] = {}
         for key, doc in docs.items():
             by_part.setdefault(tx.part_of(doc), {})[key] = doc
@@ -523,6 +536,20 @@ class _FilesWriter(_FilesView, Writer):
                         del target[key]
         for part, batch in by_part.items():
             tx.mutable(part).update(batch)
+
+    def _open_candidates(self, tx: _TableTx) -> Mapping[str, Doc]:
+        """The documents among which the open ones of a `unique_open_ref` table are: the outbox's
+        entries not sent (its summary: a reply's check reads the few in flight, not every reply sent
+        within retention), else all of them."""
+        field, values = tx.spec.unique_open_ref or ("", ())
+        if tx.spec.name == "outbox" and field == UNSENT[0] and not set(values) & set(UNSENT[1]):
+            rows = self._unsent()
+            if rows is not None:
+                return dict(rows)
+        existing: dict[str, Doc] = {}
+        for part_docs in tx.partitions():
+            existing.update(part_docs)
+        return existing
 
     @staticmethod
     def _check_unique(spec: schema.Table, existing: Mapping[str, Doc], docs: Mapping[str, Doc]) -> None:
@@ -721,7 +748,11 @@ class FilesEngine(Engine):
         """`changes` a partition at a time: each changed partition's documents are handed over as
         soon as it is read, then let go (a dashboard's first reading decodes every item and post;
         had they all been parsed first, the peak would stay as the process's size). A document
-        that moved partitions is handed over present, never gone."""
+        that moved partitions is handed over present, never gone.
+
+        Nothing read here is kept decoded (`TableFiles.load(keep=False)`: the follower has its own
+        objects); the keys of each partition, which the token holds to tell what went, serve this
+        process's lookups by key as well (`TableFiles.note_keys`)."""
         old = token or {}
         new: dict[str, Any] = {}
         for table in sorted(set(tables)):
@@ -751,23 +782,27 @@ class FilesEngine(Engine):
             for part, (_, keys) in before.items():
                 if part not in now:
                     gone.update(keys)
+                    files.forget(part)  # its file went (retention): nothing known of it is of use
             for part, signature in now.items():
                 previous = before.get(part)
                 if previous is not None and previous[0] == signature:
                     parts[part] = previous
+                    files.note_keys(part, previous)
                     continue
                 delta = files.delta(part, previous[0], signature) if previous is not None else None
                 if previous is not None and delta is not None:
                     put, removed = delta  # what changed since the version we read: no need to read it all
                     parts[part] = (signature, (previous[1] - set(removed)) | frozenset(put))
+                    files.note_keys(part, parts[part])
                     present.update(put)
                     gone.update(removed)
                     if put:
                         take(table, put, False)
                     continue
-                docs = files.load(part)
+                docs = files.load(part, keep=False)
                 keys = frozenset(docs)
                 parts[part] = (signature, keys)
+                files.note_keys(part, parts[part])
                 present.update(keys)
                 if previous is not None:
                     gone.update(previous[1] - keys)

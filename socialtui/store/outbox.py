@@ -78,7 +78,9 @@ def outbox_doc(entry: OutboxEntry) -> dict[str, Any]:
 
 
 def _open_entry(r: Reader, item: str) -> OutboxEntry | None:
-    for _, doc in r.scan("outbox", Query(refs=[item])):
+    # Of the entries not sent (the open ones are among them): an engine may keep those apart from
+    # the replies sent, which the outbox keeps for the whole retention period.
+    for _, doc in r.scan("outbox", Query(refs=[item], unless_field=("state", ("sent",)))):
         if doc.get("state", "queued") in OPEN:
             return from_record(OutboxEntry, doc)
     return None
