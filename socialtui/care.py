@@ -484,6 +484,14 @@ class QueueKeeper:
                 queue.insert(at, made[0])
                 points.insert(at, made[1])
 
+    def unexplained(self, keys: Iterable[str], states: Mapping[str, ItemState]) -> list[str]:
+        """Of items left out of the updates unread (on a hint that they are answered: the store's
+        `answered`), those the records as of the last update do not show answered: no done state,
+        no sent reply, no own reply to the parent their id stands for (`item_id(account, parent)`).
+        What a reader must read and give to `update` after all."""
+        replied = {item_id(account, parent) for account, parent in self._replied}
+        return [key for key in keys if key not in replied and self._may_open(key, states)]
+
     def _may_open(self, key: str, states: Mapping[str, ItemState]) -> bool:
         """Whether the item of `key` may be open, as far as is told without the item itself."""
         if key in self._sent:

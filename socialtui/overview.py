@@ -288,6 +288,10 @@ class OverviewKeeper:
         if changed.get("own"):
             self._gaps.update(changed["own"], tables["own"], before.get("own", {}), now)
 
+    def unexplained(self, keys: Iterable[str], states: Mapping[str, Any]) -> list[str]:
+        """`care.QueueKeeper.unexplained`: of items left out unread, those to read after all."""
+        return self._queue.unexplained(keys, states)
+
     def entries(self, now: datetime, claims: Iterable[Claim]) -> list[care.QueueEntry]:
         """The queue at `now` of the records as of the last update (`care.QueueKeeper.entries`)."""
         return self._queue.entries(now, claims)

@@ -121,8 +121,11 @@ class Follower:
         self._shared: dict[Any, Any] = {}
         """One object for each author and each account id, kind and visibility (`share`)."""
 
-    def refresh(self) -> set[str]:
-        """Apply what changed since the last call; returns the tables whose content changed."""
+    def refresh(self, skip: Mapping[str, Collection[str]] | None = None) -> set[str]:
+        """Apply what changed since the last call; returns the tables whose content changed.
+        `skip`: per table, keys whose documents are not decoded (nor held) this time, only
+        fingerprinted: a reader told they are not needed (it may `fetch` them after all)."""
+        skipped = skip or {}
         with self._lock:
             changed: set[str] = set()
             whole: dict[str, set[str]] = {}
@@ -137,6 +140,7 @@ class Follower:
                 before = self._before.get(table, no_before)
                 model = MODELS.get(table)
                 slim = self._slim.get(table)
+                passed = skipped.get(table, ())
                 if everything:
                     whole.setdefault(table, set()).update(docs)
                 for key, doc in docs.items():
@@ -151,6 +155,14 @@ class Follower:
                     mark = fingerprint(doc)
                     if seen.get(key) == mark:
                         continue  # came back unchanged (an engine may send a superset)
+                    if key in passed:
+                        if key not in before:
+                            before[key] = objects.get(key)
+                        objects.pop(key, None)
+                        seen[key] = mark
+                        changed.add(table)
+                        keys.add(key)
+                        continue
                     kept = doc if slim is None else (slim(doc) or doc)
                     try:
                         decoded = from_record(model, kept) if model is not None else kept

@@ -292,7 +292,9 @@ class StoreFollower:
         """The store as of now, with the care rules applied."""
         follow = self._follow
         with self._lock:
-            follow.refresh()
+            # The first reading leaves the items the store calls answered undecoded (most of a busy
+            # store: decoded and let go of, they would stay as the process's size).
+            follow.refresh({"items": self.store.answered_ids()} if self._keeper is None else None)
             versions = dict(follow.versions)
             last = self._last
             if (
@@ -341,6 +343,8 @@ class StoreFollower:
             claims = follow.objects("claims").values()
             try:
                 keeper.update(now, changed, tables, before, fetch)
+                if fetch is None:
+                    held = self._unexplained(keeper, now, tables)
                 queue = keeper.entries(now, claims)
                 items = self._hold(queue, handoffs, held)
             except BaseException:
@@ -383,6 +387,21 @@ class StoreFollower:
                 min(CLOCK_SLACK_MAX, timedelta(seconds=CLOCK_SLACK_SHARE * took)),
             )
         return reading
+
+    def _unexplained(
+        self, keeper: OverviewKeeper, now: datetime, tables: Mapping[str, Mapping[str, Any]]
+    ) -> Mapping[str, Item]:
+        """After the first update: the items left undecoded as answered that the care rules do not
+        find answered (the store's `answered` is a hint: a reply deleted without it, a change
+        between the two readings) are read and given to the keeper after all; the items held."""
+        items = tables["items"]
+        left = [key for key in self._follow.keys("items") if key not in items]
+        again = self._fetch_items(keeper.unexplained(left, tables["states"]))
+        if not again:
+            return items
+        items = {**items, **again}
+        keeper.update(now, {"items": again.keys()}, {**tables, "items": items}, {}, None)
+        return items
 
     def _fetch_items(self, keys: Collection[str]) -> Mapping[str, Item]:
         """Items let go of that the care rules need again (one opens again), read from the store."""

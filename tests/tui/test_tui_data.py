@@ -11,9 +11,9 @@ import pytest
 from tuikit import ALICE, BOB, NOW, World, bluesky_author, make_item, mastodon_author, own_post
 
 from socialtui.config import Config
-from socialtui.model import AccountHealth, Author, Draft, OutboxEntry, Post
+from socialtui.model import AccountHealth, Author, Draft, Item, OutboxEntry, Post, from_record
 from socialtui.overview import AccountOverview, build_overview
-from socialtui.store import Store
+from socialtui.store import Store, follow
 from socialtui.store.schema import post_key
 from socialtui.timespec import ActiveHours
 from socialtui.tui import data
@@ -364,7 +364,7 @@ def test_a_reading_made_by_what_changed_is_the_full_reading(
 
 
 def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_it_reopens(
-    world: World,
+    world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The dashboard's reading holds the working set, not the store: the open items decoded (and
     those a handoff note pins), own posts and sent replies without their text; an item answered
@@ -412,6 +412,20 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
         assert own[post_key(reply.account, reply.remote_id)].reply_to == replied.post.remote_id
         posts = follower.timeline_posts()  # the timeline reads them whole
         assert posts.items[done.id] == done and reply in posts.own_posts
+        # Another dashboard's first reading does not even decode the answered items (but the pinned).
+        decoded: list[str] = []
+
+        def counting(cls: type, doc: dict) -> object:
+            made = from_record(cls, doc)
+            if isinstance(made, Item):
+                decoded.append(made.id)
+            return made
+
+        monkeypatch.setattr(follow, "from_record", counting)
+        fresh = StoreFollower(world.config, world.store).read(NOW + timedelta(seconds=1))
+        assert fresh.queue == answered.queue and decoded
+        assert not {done.id, replied.id, sent_to.id} & set(decoded)
+        monkeypatch.undo()
 
         other.reopen(done, BOB, NOW)
         other._write(["own"], lambda w: w.delete("own", [post_key(reply.account, reply.remote_id)]))
