@@ -16,6 +16,9 @@ Prints, each against its budget:
     end_to_last_row          `End`: key press to the paint showing the newest item selected (median of 3)
     filter_keystroke         one key typed in the `/` filter to the repainted queue (median)
     rss_after_start          resident memory once the first full paint is done
+    rss_after_full_reading   resident memory once every open item is read and shown: it may grow with
+                             the open items (the queue), never with the answered ones or the own posts
+                             (RSS_BASE_MB + RSS_PER_OPEN_KB per open item)
     another_operator_seen    another operator marks an item done: from the commit to the paint
                              without it (the slowest of SEEN_ROUNDS)
     health_write_reading     another process rewrites an account's health only (a live poller's
@@ -53,6 +56,16 @@ BUDGETS = {
     "another_operator_seen": 2.0,
     "health_write_reading": 50.0,
 }
+RSS_BASE_MB = 100.0
+"""rss_after_full_reading's budget without open items: the process and its UI (`rss_after_start`
+is 60-100 MB with the first look's head of the queue)."""
+RSS_PER_OPEN_KB = 4.0
+"""...and per open item: the item decoded (about 650 bytes), its queue entry and row (about 1 KB),
+and its share of what the bench's store ties to each open item, held slim or as a fingerprint (an
+answered item, an own post, half an outbox entry and half a state) and the store's caches of them.
+At 50,000 open items that is 295 MB: a dashboard that held the whole store decoded took 360 MB
+(files) and 310 MB (PostgreSQL); holding the working set, 322 MB and 266 MB (the files engine's own
+caches of the outbox, states, answered and item refs, about 75 MB there, are another matter)."""
 STEPS = 40
 SEEN_ROUNDS = 5
 HEALTH_ROUNDS = 5
@@ -464,6 +477,11 @@ def drive(args: argparse.Namespace, url: str | None) -> int:
     rss = result["rss"]
     print(
         f"rss_after_start: {rss:.0f} MB (budget {BUDGETS['rss_after_start']:.0f} MB) {verdict(rss, BUDGETS['rss_after_start'])}"
+    )
+    full_rss = result["rss_full"]
+    full_budget = RSS_BASE_MB + RSS_PER_OPEN_KB * result["rows"] / 1024
+    print(
+        f"rss_after_full_reading: {full_rss:.0f} MB (budget {full_budget:.0f} MB) {verdict(full_rss, full_budget)}"
     )
     seen = result["seen"]
     if seen:

@@ -370,11 +370,17 @@ class QueueKeeper:
         states: Mapping[str, ItemState],
         outbox: Mapping[str, OutboxEntry],
         before: Mapping[str, Mapping[str, Any]],
+        fetch: Callable[[Collection[str]], Mapping[str, Item]] | None = None,
     ) -> None:
         """Bring the queue up to date. `changed`: per table (`items`, `own`, `states`, `outbox`), the
         keys that changed since the last update; the four mappings: the tables now, by key (an
-        item's key is its id); `before`: the same mappings as given to the last update (none on the
-        first, when every key is changed)."""
+        item's key is its id); `before`: per table, the record each changed key had at the last
+        update (the whole mappings then will do; none on the first, when every key is changed).
+
+        `items` may leave out the items that were not open at the last update and did not change
+        since (a reader that holds the open items only): `fetch(keys)` gives those of `keys` the
+        store holds, asked only for an item that may open again (its state reopened, its reply
+        deleted, its sent reply gone). Such an item is found by its id, `item_id(account, parent)`."""
         old_items: Mapping[str, Item] = before.get("items", {})
         old_own: Mapping[str, Post] = before.get("own", {})
         old_outbox: Mapping[str, OutboxEntry] = before.get("outbox", {})
@@ -417,14 +423,26 @@ class QueueKeeper:
                 for entry in self._queue
                 if (entry.item.account, entry.item.post.remote_id) in answered
             )
+        wanted = {item_id(account, remote_id): (account, remote_id) for account, remote_id in reopened}
+        if fetch is not None:  # the items let go of that may open now: read again, in one go
+            decoded = changed.get("items", ())
+            absent = [
+                key
+                for key in (affected | wanted.keys())
+                if key not in items and key not in decoded and self._may_open(key, states)
+            ]
+            if absent:
+                fetched = fetch(absent)
+                if fetched:  # rare (an item opens again): a copy of the held items costs a millisecond
+                    items = {**items, **fetched}
         if reopened:  # an item (of any id) of each parent that no own post answers now
             missing = set()
-            for account, remote_id in reopened:
-                found = items.get(item_id(account, remote_id))
-                if found is not None and (found.account, found.post.remote_id) == (account, remote_id):
+            for key, parent in wanted.items():
+                found = items.get(key)
+                if found is not None and (found.account, found.post.remote_id) == parent:
                     affected.add(found.id)
                 else:
-                    missing.add((account, remote_id))
+                    missing.add(parent)
             if missing:
                 affected.update(
                     key for key, item in items.items() if (item.account, item.post.remote_id) in missing
@@ -465,6 +483,21 @@ class QueueKeeper:
                 at = bisect_left(queue, _order_key(made[0]), key=_order_key)
                 queue.insert(at, made[0])
                 points.insert(at, made[1])
+
+    def unexplained(self, keys: Iterable[str], states: Mapping[str, ItemState]) -> list[str]:
+        """Of items left out of the updates unread (on a hint that they are answered: the store's
+        `answered`), those the records as of the last update do not show answered: no done state,
+        no sent reply, no own reply to the parent their id stands for (`item_id(account, parent)`).
+        What a reader must read and give to `update` after all."""
+        replied = {item_id(account, parent) for account, parent in self._replied}
+        return [key for key in keys if key not in replied and self._may_open(key, states)]
+
+    def _may_open(self, key: str, states: Mapping[str, ItemState]) -> bool:
+        """Whether the item of `key` may be open, as far as is told without the item itself."""
+        if key in self._sent:
+            return False
+        state = states.get(key)
+        return state is None or not state.done
 
     def _entry(
         self, key: str, items: Mapping[str, Item], states: Mapping[str, ItemState], old: QueueEntry | None

@@ -6,14 +6,14 @@ It reads the store once and applies the care rules; it holds no logic of its own
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from socialtui import care, schedule
 from socialtui.config import AccountConfig, Config
-from socialtui.model import AccountHealth, Actor, HandoffNote, OutboxEntry, Post, Shift
+from socialtui.model import AccountHealth, Actor, Claim, HandoffNote, Item, OutboxEntry, Post, Shift
 from socialtui.store import Snapshot, Store
 from socialtui.text import clean
 from socialtui.timespec import format_duration
@@ -268,20 +268,33 @@ class OverviewKeeper:
             config.accounts, lexicon=config.tone, negative_first=config.team.negative_first
         )
         self._gaps = care.GapKeeper(config.accounts)
-        self._before: dict[str, Mapping[str, Any]] = {}
 
     def update(
-        self, now: datetime, changed: Mapping[str, Collection[str]], **tables: Mapping[str, Any]
+        self,
+        now: datetime,
+        changed: Mapping[str, Collection[str]],
+        tables: Mapping[str, Mapping[str, Any]],
+        before: Mapping[str, Mapping[str, Any]],
+        fetch: Callable[[Collection[str]], Mapping[str, Item]] | None = None,
     ) -> None:
         """`changed`: per table of `FOLLOWED_CARE`, the keys that changed since the last update
-        (every key, on the first); `tables`: each of those tables now, by key (not modified after)."""
-        before = self._before
+        (every key, on the first); `tables`: each of those tables now, by key (not modified after);
+        `before`: per table, the record each changed key had at the last update (`Follower.changes`).
+        `tables["items"]` may hold only the items open at the last update and those changed since,
+        with `fetch` to read the others again (`care.QueueKeeper.update`)."""
         self._queue.update(
-            changed, tables["items"], tables["own"], tables["states"], tables["outbox"], before
+            changed, tables["items"], tables["own"], tables["states"], tables["outbox"], before, fetch
         )
         if changed.get("own"):
             self._gaps.update(changed["own"], tables["own"], before.get("own", {}), now)
-        self._before = dict(tables)
+
+    def unexplained(self, keys: Iterable[str], states: Mapping[str, Any]) -> list[str]:
+        """`care.QueueKeeper.unexplained`: of items left out unread, those to read after all."""
+        return self._queue.unexplained(keys, states)
+
+    def entries(self, now: datetime, claims: Iterable[Claim]) -> list[care.QueueEntry]:
+        """The queue at `now` of the records as of the last update (`care.QueueKeeper.entries`)."""
+        return self._queue.entries(now, claims)
 
     def overview(
         self,
@@ -289,10 +302,13 @@ class OverviewKeeper:
         snapshot: Snapshot,
         handoffs: Sequence[HandoffNote],
         shifts: Sequence[Shift],
+        queue: list[care.QueueEntry] | None = None,
     ) -> Overview:
-        """The overview at `now` of the records as of the last update (`snapshot` holds the same)."""
+        """The overview at `now` of the records as of the last update (`snapshot` holds the same;
+        `queue`: what `entries(now, ...)` gave, if asked already)."""
         config = self.config
-        queue = self._queue.entries(now, snapshot.claims)
+        if queue is None:
+            queue = self.entries(now, snapshot.claims.values())
         within = config.team.handoff_ack_within
         overdue = (
             care.overdue_handoffs(list(handoffs), list(shifts), now, within)

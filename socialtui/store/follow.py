@@ -6,13 +6,16 @@ document that came back unchanged is not decoded again, and a table nobody wrote
 
 What came back unchanged is told by a fingerprint of each document (a hash of its JSON), not by the
 document kept beside its object: tens of thousands of items and posts, held twice, were most of a
-dashboard's memory.
+dashboard's memory. For the same reason a reader may hold only some objects of a table (`hold`: the
+dashboard keeps the open items, not the answered ones) and keep others slim (`slim`: an own post
+without its text); the fingerprints of all are kept, so what it let go of is not decoded again while
+it does not change.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import orjson
@@ -80,12 +83,28 @@ def share(decoded: Item | Post, shared: dict[Any, Any]) -> None:
     object.__setattr__(post, "author", shared.setdefault(post.author, post.author))
 
 
-class Follower:
-    """The decoded content of `tables`, brought up to date by `refresh()`. Thread-safe."""
+Slim = Callable[[dict[str, Any]], dict[str, Any] | None]
+"""What a reader keeps of a document: the document as it is decoded (fields left out take their
+defaults), or None to keep it whole."""
 
-    def __init__(self, engine: Engine, tables: Collection[str], *, track: Collection[str] = ()) -> None:
+
+class Follower:
+    """The decoded content of `tables`, brought up to date by `refresh()`. Thread-safe.
+
+    `track`: the tables whose changed keys (and the objects they had before) `changes()` tells.
+    `slim`: per table, what is decoded of each document (`Slim`)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        tables: Collection[str],
+        *,
+        track: Collection[str] = (),
+        slim: Mapping[str, Slim] | None = None,
+    ) -> None:
         self.engine = engine
         self.tables = tuple(tables)
+        self._slim = dict(slim or {})
         self._token: Any = None
         self._seen: dict[str, dict[str, int]] = {t: {} for t in self.tables}
         """Per table, the fingerprint (`fingerprint`) of each document decoded."""
@@ -94,29 +113,41 @@ class Follower:
         """Bumped whenever a table's content changed: tells readers when to rebuild what derives from it."""
         self._track = frozenset(track)
         self._changed: dict[str, set[str]] = {t: set() for t in self._track}
-        """Per table of `track`, the keys whose object changed (or went) since the last `changed_keys()`."""
+        """Per table of `track`, the keys whose object changed (or went) since the last `changes()`."""
+        self._before: dict[str, dict[str, Any]] = {t: {} for t in self._track}
+        """Per table of `track`, the object each changed key had at the last `changes()` (None: it
+        had none, or it was not held)."""
         self._lock = threading.Lock()
         self._shared: dict[Any, Any] = {}
         """One object for each author and each account id, kind and visibility (`share`)."""
 
-    def refresh(self) -> set[str]:
-        """Apply what changed since the last call; returns the tables whose content changed."""
+    def refresh(self, skip: Mapping[str, Collection[str]] | None = None) -> set[str]:
+        """Apply what changed since the last call; returns the tables whose content changed.
+        `skip`: per table, keys whose documents are not decoded (nor held) this time, only
+        fingerprinted: a reader told they are not needed (it may `fetch` them after all)."""
+        skipped = skip or {}
         with self._lock:
             changed: set[str] = set()
             whole: dict[str, set[str]] = {}
             """The tables that came whole (`Everything`), with the keys they hold."""
 
             untracked: set[str] = set()  # the changes of a table nobody asked to track: let go
+            no_before: dict[str, Any] = {}
 
             def take(table: str, docs: Mapping[str, Any], everything: bool) -> None:
                 seen, objects = self._seen[table], self._objects[table]
                 keys = self._changed.get(table, untracked)
+                before = self._before.get(table, no_before)
                 model = MODELS.get(table)
+                slim = self._slim.get(table)
+                passed = skipped.get(table, ())
                 if everything:
                     whole.setdefault(table, set()).update(docs)
                 for key, doc in docs.items():
                     if doc is None:
                         if seen.pop(key, None) is not None:
+                            if key not in before:
+                                before[key] = objects.get(key)
                             objects.pop(key, None)
                             changed.add(table)
                             keys.add(key)
@@ -124,10 +155,22 @@ class Follower:
                     mark = fingerprint(doc)
                     if seen.get(key) == mark:
                         continue  # came back unchanged (an engine may send a superset)
+                    if key in passed:
+                        if key not in before:
+                            before[key] = objects.get(key)
+                        objects.pop(key, None)
+                        seen[key] = mark
+                        changed.add(table)
+                        keys.add(key)
+                        continue
+                    kept = doc if slim is None else (slim(doc) or doc)
                     try:
-                        objects[key] = from_record(model, doc) if model is not None else doc
+                        decoded = from_record(model, kept) if model is not None else kept
                     except (ValueError, KeyError, TypeError):
                         continue  # not ours to show (a line cut short, a hand edit): skipped
+                    if key not in before:
+                        before[key] = objects.get(key)
+                    objects[key] = decoded
                     if model is Item or model is Post:
                         share(objects[key], self._shared)
                     seen[key] = mark
@@ -140,8 +183,11 @@ class Follower:
             for table, keys in whole.items():  # the whole table: what it lacks was deleted
                 seen, objects = self._seen[table], self._objects[table]
                 gone = self._changed.get(table, untracked)
+                before = self._before.get(table, no_before)
                 for key in [key for key in seen if key not in keys]:
                     del seen[key]
+                    if key not in before:
+                        before[key] = objects.get(key)
                     objects.pop(key, None)
                     changed.add(table)
                     gone.add(key)
@@ -155,14 +201,52 @@ class Follower:
         with self._lock:
             return dict(self._objects[table])
 
-    def changed_keys(self) -> dict[str, set[str]]:
-        """Per table of `track`, the keys whose object changed, came or went since the last call
-        (since the follower was made, on the first): what a reader that keeps work per key must
-        redo, and no more."""
+    def hold(self, table: str, objects: Mapping[str, Any]) -> None:
+        """Hold `objects` as the table's objects from now on (its documents decoded, or read since by
+        the reader): the others are let go. Their fingerprints stay, so a document let go of is
+        decoded again only once it changes (then held again until the next `hold`)."""
         with self._lock:
-            changed = self._changed
+            self._objects[table] = dict(objects)
+
+    def keys(self, table: str) -> frozenset[str]:
+        """The keys of the table's documents as of the last refresh, held or let go of."""
+        with self._lock:
+            return frozenset(self._seen[table])
+
+    def fetch(self, table: str, keys: Collection[str]) -> dict[str, Any]:
+        """The objects of `keys` that the table holds now, read from the store (as `refresh` would
+        decode them, slim or not): what a reader that let go of them (`hold`) needs back. Not held."""
+        if not keys:
+            return {}
+        model = MODELS.get(table)
+        slim = self._slim.get(table)
+        with self.engine.read() as reader:
+            docs = reader.get_many(table, keys)
+        out: dict[str, Any] = {}
+        for key, doc in docs.items():
+            kept = doc if slim is None else (slim(doc) or doc)
+            try:
+                out[key] = from_record(model, kept) if model is not None else kept
+            except (ValueError, KeyError, TypeError):
+                continue
+            if model is Item or model is Post:
+                with self._lock:
+                    share(out[key], self._shared)
+        return out
+
+    def changes(self) -> tuple[dict[str, set[str]], dict[str, dict[str, Any]]]:
+        """Per table of `track`: the keys whose object changed, came or went since the last call
+        (since the follower was made, on the first), and the object each of them had then (None if
+        it had none or was not held): what a reader that keeps work per key must redo, and no more."""
+        with self._lock:
+            changed, before = self._changed, self._before
             self._changed = {t: set() for t in self._track}
-            return changed
+            self._before = {t: {} for t in self._track}
+            return changed, before
+
+    def changed_keys(self) -> dict[str, set[str]]:
+        """The keys of `changes()`, without the objects they had."""
+        return self.changes()[0]
 
     def wait(self, timeout: float) -> bool:
         """Block until one of the tables may have changed since the last refresh, or `timeout`."""

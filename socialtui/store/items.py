@@ -293,6 +293,10 @@ class ItemsMixin(StoreBase):
         """Answered item ids, with why: "done", "reply" or "sent"."""
         return self._read(lambda r: {key: doc.get("by", "") for key, doc in r.scan("answered")})
 
+    def answered_ids(self) -> set[str]:
+        """Answered item ids, their documents unread (what a reader skips decoding)."""
+        return self._read(lambda r: r.keys("answered"))
+
     # -- people -------------------------------------------------------------------------------------
 
     def _author_of(self, r: Reader, candidates: list[tuple[str, str]]) -> Author | None:

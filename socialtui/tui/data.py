@@ -7,6 +7,12 @@ keep a core busy and make the UI stutter (the reading thread and the UI share on
 
 A `Dashboard` is one immutable reading, handed to the screens as it is.
 
+It holds the care rules' working set, not the store: the open items (and those a handoff note pins),
+the own posts and the sent replies slim (what the rules read of them), the rest of the outbox whole.
+An answered item is let go of once read and read again from the store if it opens again: at 50,000
+open and as many answered items, holding every item and post whole was most of a dashboard's memory.
+The timeline, which shows every item and own post whole, has its own reading (`timeline_posts`).
+
 The handoff notes and the shifts come with every reading, so the header can flag a note waiting for this operator, or one left unacknowledged by anyone, within a
 second of it being written.
 """
@@ -17,17 +23,20 @@ import heapq
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from socialtui.care import QueueEntry, handoffs_waiting, normalize_handle
 from socialtui.config import Config
 from socialtui.model import ITEM_KINDS, AuditEvent, Contact, HandoffNote, Item, Post, Shift, item_id
 from socialtui.overview import FOLLOWED_CARE, Overview, OverviewKeeper, build_overview, with_health
 from socialtui.store import Snapshot, Store
-from socialtui.store.follow import Follower
+from socialtui.store.follow import Follower, Slim
+
+if TYPE_CHECKING:
+    from socialtui.model_work import ItemState
 
 CLOCK_SLACK_SHARE = 4
 """A reading that took t seconds stands for 4 t while nothing is written (the clock alone moved): the
@@ -49,6 +58,50 @@ FOLLOWED = (
 )
 
 
+OWN_KEPT = ("account", "remote_id", "author", "created_at", "reply_to", "own")
+"""What the dashboard's reading keeps of an own post: what the care rules read (whose it is, when it
+was written, what it answers). Its text, links and the rest are left to the timeline's reading."""
+SENT_KEPT = (
+    "id",
+    "item",
+    "account",
+    "login",
+    "operator",
+    "created_at",
+    "updated_at",
+    "state",
+    "sent_at",
+    "kind",
+)
+"""What it keeps of a sent or discarded outbox entry: that it went, for which item, by whom and when
+(the queue, the handoff's count of replies sent). The text and the post replied to were most of it;
+an entry still to send (or failed) is kept whole: it is shown, edited and sent again."""
+DONE_OUTBOX = ("sent", "discarded")
+
+
+def slim_own_post(doc: dict[str, Any]) -> dict[str, Any]:
+    return {name: doc[name] for name in OWN_KEPT if name in doc} | {"text": ""}
+
+
+def slim_outbox_entry(doc: dict[str, Any]) -> dict[str, Any] | None:
+    if doc.get("state") not in DONE_OUTBOX:
+        return None
+    return {name: doc[name] for name in SENT_KEPT if name in doc} | {"text": ""}
+
+
+SLIM: dict[str, Slim] = {"own": slim_own_post, "outbox": slim_outbox_entry}
+
+
+@dataclass(frozen=True)
+class TimelinePosts:
+    """Every item and own post, whole: what the timeline merges (`StoreFollower.timeline_posts`)."""
+
+    version: tuple[int, int]
+    """Changes whenever the items or the own posts changed."""
+    items: Mapping[str, Item]
+    own_posts: list[Post]
+
+
 @dataclass(frozen=True)
 class Dashboard:
     """One reading of the store with the care rules applied: what every screen shows."""
@@ -56,7 +109,8 @@ class Dashboard:
     now: datetime
     overview: Overview
     items: Mapping[str, Item]
-    """Every item in the store, answered or not, by id."""
+    """The open items (the queue's) and the items pinned by a handoff note, by id: the others
+    (answered) are not held (`has_item` tells whether the store holds one)."""
     shift_start: datetime | None
     items_version: int = 0
     own_version: int = 0
@@ -71,6 +125,12 @@ class Dashboard:
     open_total: int | None = None
     """The first look (`StoreFollower.first_look`): the queue holds only its oldest part, and this
     many items are open in all. None: the queue is whole."""
+    item_ids: Collection[str] | None = None
+    """The id of every item in the store, answered or not (None: only those of `items` are known)."""
+
+    def has_item(self, item_id: str) -> bool:
+        """Whether the store holds this item (open or answered), as of this reading."""
+        return item_id in self.items or (self.item_ids is not None and item_id in self.item_ids)
 
     @property
     def unanswered(self) -> int:
@@ -135,7 +195,17 @@ class StoreFollower:
         self.store = store
         self.operator = operator
         """Whose handoff notes `Dashboard.waiting` lists."""
-        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE)
+        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM)
+        self._held: dict[str, Item] = {}
+        """The items the last reading held (`Follower.hold`): the open ones and the pinned ones."""
+        self._held_list: list[Item] = []
+        self._held_version = -1
+        """The items' version (`Follower.versions`) when they were held: not changed since, the
+        follower holds `_held` still."""
+        self._item_ids: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._posts: Follower | None = None
+        """Every item and own post whole, for the timeline: read once it first asks for them."""
+        self._posts_made: TimelinePosts | None = None
         self._home: Follower | None = None
         """The followed timelines, read once the timeline first asks for them: they are most of the
         store (tens of thousands of posts per account) and the queue never needs them."""
@@ -148,6 +218,9 @@ class StoreFollower:
         """The last reading that made the queue: (the table versions it read, it, how long it stands
         if nothing is written)."""
         self._lock = threading.Lock()
+        self._timeline_lock = threading.Lock()
+        """The timeline's readings' (`timeline_posts`, `home_posts`): their first reading takes
+        seconds on a big store, and the dashboard's readings do not wait on it."""
         self.queue_readings = 0
         """How many readings made the queue again (the first over the whole store, the others by
         what changed since, or for the clock); the others stood on the last one's queue (nothing
@@ -175,9 +248,25 @@ class StoreFollower:
 
     # -- readings ---------------------------------------------------------------------------------
 
+    def timeline_posts(self) -> TimelinePosts:
+        """Every item and own post, whole (read, and then followed, from the first call)."""
+        with self._timeline_lock:
+            if self._posts is None:
+                self._posts = Follower(self.store.engine, ("items", "own"))
+            self._posts.refresh()
+            versions = self._posts.versions
+            version = (versions["items"], versions["own"])
+            made = self._posts_made
+            if made is None or made.version != version:
+                items = self._posts.objects("items")
+                made = self._posts_made = TimelinePosts(
+                    version, items, list(self._posts.objects("own").values())
+                )
+            return made
+
     def home_posts(self) -> list[Post]:
         """The followed timelines of all accounts (read, and then followed, from the first call)."""
-        with self._lock:
+        with self._timeline_lock:
             if self._home is None:
                 self._home = Follower(self.store.engine, ("home",))
             self._home.refresh()
@@ -190,6 +279,11 @@ class StoreFollower:
     def home_version(self) -> int:
         return self._home.versions["home"] if self._home is not None else -1
 
+    def held(self, table: str) -> Mapping[str, Any]:
+        """What the reading holds decoded of one of its tables, by key (what its memory grows with:
+        of the items, the open ones and the pinned ones; own posts and sent replies slim)."""
+        return self._follow.objects(table)
+
     def wait(self, timeout: float) -> bool:
         """Block until the store may have changed since the last reading (or `timeout` seconds)."""
         return self._follow.wait(timeout)
@@ -198,7 +292,9 @@ class StoreFollower:
         """The store as of now, with the care rules applied."""
         follow = self._follow
         with self._lock:
-            follow.refresh()
+            # The first reading leaves the items the store calls answered undecoded (most of a busy
+            # store: decoded and let go of, they would stay as the process's size).
+            follow.refresh({"items": self.store.answered_ids()} if self._keeper is None else None)
             versions = dict(follow.versions)
             last = self._last
             if (
@@ -223,39 +319,58 @@ class StoreFollower:
                     self._last = (versions, reading, last[2])
                     return reading
             started = time.perf_counter()
-            tables = {table: self._dict(table) for table in FOLLOWED_CARE}
-            changed: Mapping[str, Collection[str]] = follow.changed_keys()
+            changed: Mapping[str, Collection[str]]
+            before: Mapping[str, Mapping[str, Any]]
+            changed, before = follow.changes()
+            # The items held: the last reading's (open or pinned) and those decoded since.
+            held = self._held if versions["items"] == self._held_version else follow.objects("items")
+            states: Mapping[str, ItemState] = self._dict("states")
+            tables = {
+                "items": held,
+                "own": self._dict("own"),
+                "states": states,
+                "outbox": self._dict("outbox"),
+            }
             self.queue_readings += 1
             keeper = self._keeper
+            fetch: Callable[[Collection[str]], Mapping[str, Item]] | None = self._fetch_items
             if keeper is None:  # the first reading: the care rules over the whole store, once
                 self.full_readings += 1
                 keeper = self._keeper = OverviewKeeper(self.config)
                 changed = {table: records.keys() for table, records in tables.items()}
+                before, fetch = {}, None  # every item is decoded
+            handoffs = tuple(sorted(follow.objects("handoffs").values(), key=lambda note: (note.at, note.id)))
+            claims = follow.objects("claims").values()
             try:
-                keeper.update(now, changed, **tables)
+                keeper.update(now, changed, tables, before, fetch)
+                if fetch is None:
+                    held = self._unexplained(keeper, now, tables)
+                queue = keeper.entries(now, claims)
+                items = self._hold(queue, handoffs, held)
             except BaseException:
-                self._keeper = None  # what changed is spent: the next reading starts again from all
+                # What changed is spent and the items let go of are gone (reading one again failed,
+                # say): the next reading starts again from the whole store, with a new follower.
+                self._keeper = None
+                self._restart()
                 raise
-            items: list[Item] = self._list("items")
             snapshot = Snapshot.of(
                 now,
-                items=items,
+                items=self._held_list,
                 own_posts=self._list("own"),
-                states=tables["states"],
-                claims=follow.objects("claims").values(),
+                states=states,
+                claims=claims,
                 outbox=self._list("outbox"),
                 health=follow.objects("health"),
                 drafts=follow.objects("drafts"),
             )
-            handoffs = tuple(sorted(follow.objects("handoffs").values(), key=lambda note: (note.at, note.id)))
             shifts = tuple(sorted(follow.objects("shifts").values(), key=lambda shift: shift.started_at))
             tags = {key: contact.tags for key, contact in follow.objects("contacts").items() if contact.tags}
-            overview = keeper.overview(now, snapshot, handoffs, shifts)
+            overview = keeper.overview(now, snapshot, handoffs, shifts, queue)
             waiting = tuple(handoffs_waiting(handoffs, shifts, self.operator, now)) if self.operator else ()
             reading = Dashboard(
                 now=now,
                 overview=overview,
-                items=tables["items"],
+                items=items,
                 shift_start=shift_start,
                 items_version=versions["items"],
                 own_version=versions["own"],
@@ -263,6 +378,7 @@ class StoreFollower:
                 shifts=shifts,
                 waiting=waiting,
                 tags=tags,
+                item_ids=self._ids(),
             )
             took = time.perf_counter() - started
             self._last = (
@@ -271,6 +387,61 @@ class StoreFollower:
                 min(CLOCK_SLACK_MAX, timedelta(seconds=CLOCK_SLACK_SHARE * took)),
             )
         return reading
+
+    def _unexplained(
+        self, keeper: OverviewKeeper, now: datetime, tables: Mapping[str, Mapping[str, Any]]
+    ) -> Mapping[str, Item]:
+        """After the first update: the items left undecoded as answered that the care rules do not
+        find answered (the store's `answered` is a hint: a reply deleted without it, a change
+        between the two readings) are read and given to the keeper after all; the items held."""
+        items = tables["items"]
+        left = [key for key in self._follow.keys("items") if key not in items]
+        again = self._fetch_items(keeper.unexplained(left, tables["states"]))
+        if not again:
+            return items
+        items = {**items, **again}
+        keeper.update(now, {"items": again.keys()}, {**tables, "items": items}, {}, None)
+        return items
+
+    def _fetch_items(self, keys: Collection[str]) -> Mapping[str, Item]:
+        """Items let go of that the care rules need again (one opens again), read from the store."""
+        return self._follow.fetch("items", keys)
+
+    def _hold(
+        self, queue: list[QueueEntry], handoffs: tuple[HandoffNote, ...], held: Mapping[str, Item]
+    ) -> Mapping[str, Item]:
+        """Hold the open items and the pinned ones, and let go of the others (answered): the
+        follower keeps their fingerprints, so they are not decoded again while they do not change."""
+        keep = {entry.item.id: entry.item for entry in queue}
+        pinned = [key for note in handoffs for key in note.pinned_items if key not in keep]
+        if pinned:
+            absent = [key for key in pinned if key not in held]
+            keep.update((key, held[key]) for key in pinned if key in held)
+            keep.update(self._fetch_items(absent) if absent else {})
+        version = self._follow.versions["items"]
+        if keep != self._held:  # the same objects, mostly: compared by identity first
+            self._held, self._held_list = keep, list(keep.values())
+        elif version == self._held_version:
+            return self._held  # the follower holds them already
+        self._follow.hold("items", self._held)
+        self._held_version = version
+        return self._held
+
+    def _ids(self) -> frozenset[str]:
+        """Every item's id, as of the last refresh (made again when the items changed)."""
+        version = self._follow.versions["items"]
+        if self._item_ids[0] != version:
+            self._item_ids = (version, self._follow.keys("items"))
+        return self._item_ids[1]
+
+    def _restart(self) -> None:
+        """Follow the store again from scratch (a reading that failed half-way)."""
+        self._follow = Follower(self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM)
+        self._dicts.clear()
+        self._lists.clear()
+        self._held, self._held_list, self._held_version = {}, [], -1
+        self._item_ids = (-1, frozenset())
+        self._last = None
 
     def first_look(self, now: datetime, shift_start: datetime | None = None, oldest: int = 200) -> Dashboard:
         """What the operator needs first, read in a fraction of the full reading: the accounts, the
@@ -425,22 +596,23 @@ class TimelineQuery:
 
 
 def timeline(
-    data: Dashboard, home: list[Post], query: TimelineQuery, config: Config, limit: int = 500
+    posts: TimelinePosts, home: list[Post], query: TimelineQuery, config: Config, limit: int = 500
 ) -> tuple[list[TimelinePost], int]:
-    """All accounts merged by time, newest first, filtered: (the newest `limit`, how many matched)."""
+    """All accounts merged by time, newest first, filtered: (the newest `limit`, how many matched).
+    `posts`: every item and own post (`StoreFollower.timeline_posts`); `home`: the followed timelines."""
     networks = {account.id: account.network for account in config.accounts}
     sources: list[tuple[str, list[Post]]] = []
     # Items first: a post that is both addressed to us and in a followed timeline (or written by one
     # of our accounts to another) is shown once, as what it is to the team.
     if query.kind in ("ours", "all"):
-        sources.append(("item", [item.post for item in data.items.values()]))
-        sources.append(("ours", data.snapshot.own_posts))
+        sources.append(("item", [item.post for item in posts.items.values()]))
+        sources.append(("ours", posts.own_posts))
     if query.kind in ("listening", "all"):
         sources.append(("home", home))
     rows: list[TimelinePost] = []
     seen: set[tuple[str, str]] = set()
-    for kind, posts in sources:
-        for post in posts:
+    for kind, source in sources:
+        for post in source:
             if query.account and post.account != query.account:
                 continue
             if query.network and networks.get(post.account) != query.network:
@@ -466,6 +638,7 @@ __all__ = [
     "ContactView",
     "Conversation",
     "TimelinePost",
+    "TimelinePosts",
     "TimelineQuery",
     "TIMELINE_KINDS",
     "AuditQuery",

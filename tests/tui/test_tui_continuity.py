@@ -536,7 +536,7 @@ def test_the_merged_timeline_shows_each_post_once_with_plain_kind_names(world: W
     from socialtui.tui.data import StoreFollower, TimelineQuery, timeline
     from socialtui.tui.screens.timeline import KIND_LABEL, QUERY_LABEL
 
-    data = StoreFollower(world.config, world.store).read(NOW)
+    data = StoreFollower(world.config, world.store).timeline_posts()
     item_post = world.items[0].post
     # The same post also in a followed timeline (someone we follow mentioned us).
     followed = replace(item_post, own=False)

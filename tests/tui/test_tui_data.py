@@ -11,9 +11,9 @@ import pytest
 from tuikit import ALICE, BOB, NOW, World, bluesky_author, make_item, mastodon_author, own_post
 
 from socialtui.config import Config
-from socialtui.model import AccountHealth, Author, Draft, OutboxEntry, Post
+from socialtui.model import AccountHealth, Author, Draft, Item, OutboxEntry, Post, from_record
 from socialtui.overview import AccountOverview, build_overview
-from socialtui.store import Store
+from socialtui.store import Store, follow
 from socialtui.store.schema import post_key
 from socialtui.timespec import ActiveHours
 from socialtui.tui import data
@@ -61,7 +61,7 @@ def test_the_contact_view_gathers_notes_and_past_conversations_across_accounts(w
 
 
 def test_timelines_merge_newest_first_and_filter(world: World) -> None:
-    data = StoreFollower(world.config, world.store).read(NOW)
+    data = StoreFollower(world.config, world.store).timeline_posts()
     rows, matched = timeline(data, [], TimelineQuery(kind="ours"), world.config, limit=3)
     assert matched == 8 and len(rows) == 3
     assert [row.post.created_at for row in rows] == sorted(
@@ -112,7 +112,11 @@ def test_the_dashboard_reading_is_the_same_snapshot_as_the_store_s(world: World)
     stored = world.store.snapshot(NOW)
     assert reading.drafts == stored.drafts and set(reading.drafts) == {item.id}
     assert reading.claims == stored.claims and reading.health == stored.health
-    assert {i.id for i in reading.items} == {i.id for i in stored.items}
+    # The items of the dashboard's reading are the open ones (the working set), as the store has them.
+    opened = build_overview(world.config, world.store, NOW)
+    assert {i.id for i in reading.items} == {entry.item.id for entry in opened.queue} != set()
+    by_id = {i.id: i for i in stored.items}
+    assert all(by_id[i.id] == i for i in reading.items), "whole, as stored"
 
 
 def test_the_first_look_reads_the_head_of_the_queue_and_counts_the_rest(world: World) -> None:
@@ -357,6 +361,85 @@ def test_a_reading_made_by_what_changed_is_the_full_reading(
     finally:
         other.close()
     assert follower.full_readings == 1, "one full reading: the others redid what changed"
+
+
+def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_it_reopens(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard's reading holds the working set, not the store: the open items decoded (and
+    those a handoff note pins), own posts and sent replies without their text; an item answered
+    (done, replied to by an own post, a reply sent through the outbox) is let go of, and comes back
+    whole, read from the store, when it opens again (reopened, the own reply deleted, the sent
+    reply gone)."""
+    follower = StoreFollower(world.config, world.store)
+    first = follower.read(NOW)
+    done, replied, sent_to, pinned = world.items[:4]
+    assert {done.id, replied.id, sent_to.id, pinned.id} <= {entry.item.id for entry in first.queue}
+    other = Store(world.config.team.data_dir)  # another operator's process, and a poller's
+    try:
+        other.mark_done(done, "spam", BOB, NOW)
+        other.mark_done(pinned, "handled", BOB, NOW)
+        reply = own_post(replied.account, "own-reply", 1, text="Sorry!", reply_to=replied.post.remote_id)
+        other.put_own_posts([reply])
+        sent = OutboxEntry(
+            f"out-{sent_to.id}",
+            sent_to.id,
+            sent_to.account,
+            "Thank you!",
+            BOB.login,
+            BOB.operator,
+            NOW,
+            NOW,
+            state="sent",
+            in_reply_to=sent_to.post.remote_id,
+            sent_at=NOW,
+            target=sent_to.post,
+        )
+        other.outbox_update(sent)
+        other.write_handoff("Watch this one", BOB, NOW, pinned_items=[pinned.id])
+        answered = follower.read(NOW + timedelta(seconds=1))
+        queued = {entry.item.id for entry in answered.queue}
+        assert not {done.id, replied.id, sent_to.id, pinned.id} & queued
+        assert set(follower.held("items")) == queued | {pinned.id}, "the open items and the pinned one"
+        assert answered.items[pinned.id] == pinned, "a pinned item is held whole, answered or not"
+        assert set(answered.items) == queued | {pinned.id}
+        assert all(answered.has_item(item.id) for item in world.items) and not answered.has_item("nope")
+        kept = follower.held("outbox")[sent.id]
+        assert (kept.state, kept.item, kept.operator, kept.sent_at) == ("sent", sent_to.id, BOB.operator, NOW)
+        assert (kept.text, kept.target) == ("", None), "a sent reply is held without its text and target"
+        own = follower.held("own")
+        assert own and all(post.text == "" and post.url == "" for post in own.values())
+        assert own[post_key(reply.account, reply.remote_id)].reply_to == replied.post.remote_id
+        posts = follower.timeline_posts()  # the timeline reads them whole
+        assert posts.items[done.id] == done and reply in posts.own_posts
+        # Another dashboard's first reading does not even decode the answered items (but the pinned).
+        decoded: list[str] = []
+
+        def counting(cls: type, doc: dict) -> object:
+            made = from_record(cls, doc)
+            if isinstance(made, Item):
+                decoded.append(made.id)
+            return made
+
+        monkeypatch.setattr(follow, "from_record", counting)
+        fresh = StoreFollower(world.config, world.store).read(NOW + timedelta(seconds=1))
+        assert fresh.queue == answered.queue and decoded
+        assert not {done.id, replied.id, sent_to.id} & set(decoded)
+        monkeypatch.undo()
+
+        other.reopen(done, BOB, NOW)
+        other._write(["own"], lambda w: w.delete("own", [post_key(reply.account, reply.remote_id)]))
+        other.outbox_update(replace(sent, state="failed", sent_at=None, error="refused"))
+        reopened = follower.read(NOW + timedelta(seconds=2))
+        entries = {entry.item.id: entry.item for entry in reopened.queue}
+        for item in (done, replied, sent_to):
+            assert entries[item.id] == item, "back in the queue, whole"
+            assert reopened.items[item.id] == item
+        assert reopened.overview.failed[0].text == "Thank you!", "a failed reply is held whole"
+        _same_as_a_full_reading(world, world.config, reopened)
+        assert follower.full_readings == 1
+    finally:
+        other.close()
 
 
 def test_a_health_write_stands_on_the_last_queue_even_past_a_cheap_readings_slack(

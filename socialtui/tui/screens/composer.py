@@ -304,7 +304,7 @@ class ComposerScreen(DraftWriting, Screen[None]):
             return
         item_id = self.item.id
         problem = ""
-        if item_id in data.items and data.entry(item_id) is None:
+        if data.has_item(item_id) and data.entry(item_id) is None:
             state = data.snapshot.states.get(item_id)
             if state is not None and state.done:
                 problem = f"{line_of(state.operator, 30)} marked this item done meanwhile ({line_of(state.reason, 40)})."
@@ -361,7 +361,7 @@ class ComposerScreen(DraftWriting, Screen[None]):
             return
         store, config, item = app.store, app.config, self.item
         # Only real items can be answered meanwhile; a post from the timelines is not in the queue.
-        is_item = app.dashboard is not None and item.id in app.dashboard.items
+        is_item = app.dashboard is not None and app.dashboard.has_item(item.id)
         try:
             answered = is_item and await app.in_thread(answered_meanwhile, store, config, item, app.now())
         except StoreError as exc:

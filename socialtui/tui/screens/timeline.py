@@ -21,7 +21,15 @@ from textual.widgets import DataTable, Footer, Input, Static
 from socialtui.model import AuditEvent, Post
 from socialtui.store import StoreError
 from socialtui.timespec import local_time, zone_label
-from socialtui.tui.data import TIMELINE_KINDS, Dashboard, TimelinePost, TimelineQuery, item_for_post, timeline
+from socialtui.tui.data import (
+    TIMELINE_KINDS,
+    Dashboard,
+    TimelinePost,
+    TimelinePosts,
+    TimelineQuery,
+    item_for_post,
+    timeline,
+)
 from socialtui.tui.render import (
     CellStyles,
     account_cell_style,
@@ -86,6 +94,8 @@ class TimelineScreen(Screen[None]):
         self._rows: list[TimelinePost] = []
         self._matched = 0
         self._loaded_for: tuple[object, ...] | None = None
+        self._posts: TimelinePosts | None = None
+        """The items and own posts the rows were made from (an answered item is replied to as itself)."""
         self._zone = ""
         """The team zone's label in the `when` column's header (`zone_label` of the rows shown)."""
         self._reactions: dict[tuple[str, str], dict[str, AuditEvent]] = {}
@@ -128,11 +138,13 @@ class TimelineScreen(Screen[None]):
         follower = self.app.follower
 
         def read() -> tuple[tuple[object, ...], list[TimelinePost], int] | None:
+            # The items and own posts whole: the dashboard's reading holds the open items only.
+            posts = self._posts = follower.timeline_posts()
             home = follower.home_posts() if query.kind != "ours" else []
-            stamp = (data.items_version, data.own_version, follower.home_version, query)
+            stamp = (posts.version, follower.home_version, query)
             if not force and stamp == self._loaded_for:
                 return None
-            rows, matched = timeline(data, home, query, self.app.config, SHOWN)
+            rows, matched = timeline(posts, home, query, self.app.config, SHOWN)
             self._reactions = self.app.store.reactions()
             return stamp, rows, matched
 
@@ -285,9 +297,9 @@ class TimelineScreen(Screen[None]):
 
     def action_reply(self) -> None:
         post = self._need_post()
-        data = self.app.dashboard
-        if post is not None and data is not None:
-            self.app.open_composer(item_for_post(post, data.items))
+        if post is not None:
+            items = self._posts.items if self._posts is not None else {}
+            self.app.open_composer(item_for_post(post, items))
 
     def action_favourite(self) -> None:
         post = self._need_post()
