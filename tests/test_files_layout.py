@@ -801,3 +801,31 @@ def test_a_replys_check_reads_the_entries_in_flight_and_no_stale_summary_lets_a_
     put(_outbox_entry(items[0], 6))  # the item's reply was sent: this one is the only one open
     with Store(tmp_path).engine.read() as reader:
         assert sorted(key for key, _ in reader.scan("outbox")) == ["key0", "key1", "key6"]
+
+
+def test_asking_which_items_are_answered_keeps_their_keys_not_their_documents(tmp_path: Path) -> None:
+    """The dashboard asks which items are answered (to leave them undecoded) and the head of the
+    queue is the items not answered: the answered table's documents, kept decoded, held 23 MB at
+    50,000 answered items. Only its keys are kept, of the version of each file read: another
+    process's change since is read."""
+    writer = Store(tmp_path)
+    items = [make_item(n, account) for n in range(20) for account in ("acme", "brand")]
+    writer.put_items(items)
+    for item in items[:6]:
+        writer.mark_done(item, "handled", ALICE, NOW)
+    reader = Store(tmp_path)
+    answered = reader.engine.table_files("answered")  # type: ignore[attr-defined]
+    loads: list[str] = []
+    real_load = answered._load
+    answered._load = lambda part, *a, **k: loads.append(part) or real_load(part, *a, **k)
+    assert reader.answered_ids() == {item.id for item in items[:6]}
+    assert _held(reader.engine).get("answered") is None, "no document kept decoded"
+    assert loads == ["brand"], "acme's keys were read by the open (does it hold any?)"
+    loads.clear()
+    assert reader.answered_ids() == {item.id for item in items[:6]}
+    assert loads == [], "the keys of the files as they are were read already"
+    writer.mark_done(items[6], "handled", ALICE, NOW)  # another process, since: acme's items 0, 3
+    writer.reopen(items[0], ALICE, NOW)
+    assert reader.answered_ids() == {item.id for item in items[1:7]}
+    assert loads == ["acme"], "the file another process changed, and only it"
+    assert _held(reader.engine).get("answered") is None

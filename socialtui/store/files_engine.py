@@ -369,8 +369,15 @@ class _FilesView(Reader):
     def keys(self, table: str, query: Query | None = None) -> set[str]:
         if query is None:
             out: set[str] = set()
-            for docs in self._parts(table):
-                out.update(docs)
+            spec = schema.TABLES[table]
+            if table in self._tx or spec.log:
+                for docs in self._parts(table):
+                    out.update(docs)
+                return out
+            # Only the keys: the documents are not kept (`TableFiles.keys_of`).
+            files = self.engine.table_files(table)
+            for part in _wanted(spec, files.parts(), None) if spec.per_account else [SINGLE]:
+                out.update(files.keys_of(part))
             return out
         return {key for key, _ in self.scan(table, query)}
 
@@ -431,7 +438,14 @@ class _FilesView(Reader):
     def holds_any(self, table: str) -> bool:
         """The partitions read in turn, up to the first that holds a document (the files of a big
         table, sorted by time to find its newest document, took a tenth of a second of every open)."""
-        return any(docs for docs in self._parts(table))
+        if table in self._tx or schema.TABLES[table].log:
+            return any(docs for docs in self._parts(table))
+        files = self.engine.table_files(table)
+        spec = schema.TABLES[table]
+        return any(
+            files.keys_of(part)
+            for part in (_wanted(spec, files.parts(), None) if spec.per_account else [SINGLE])
+        )
 
     def count(self, table: str) -> int:
         if schema.TABLES[table].log:
