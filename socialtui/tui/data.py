@@ -492,7 +492,10 @@ class StoreFollower:
         """A contact's dossier and their conversations with any of our accounts, newest first
         (`leave_out`: the item being looked at, which is not a *past* conversation)."""
         dossier = self.store.dossier(key)
-        states = self.store.states()
+        # The done reasons from the last reading's states (the follower holds them all, a second
+        # old at most); `store.states()` would have the engine keep every states file decoded.
+        last = self._last
+        states = last[1].snapshot.states if last is not None else self.store.states()
         replies: dict[tuple[str, str], list[Post]] = defaultdict(list)
         for post in dossier.replies:
             replies[(post.account, post.reply_to)].append(post)

@@ -13,7 +13,7 @@ from tuikit import ALICE, BOB, NOW, World, bluesky_author, make_item, mastodon_a
 from socialtui.config import Config
 from socialtui.model import AccountHealth, Author, Draft, Item, OutboxEntry, Post, from_record
 from socialtui.overview import AccountOverview, build_overview
-from socialtui.store import Store, follow
+from socialtui.store import Store, follow, open_store
 from socialtui.store.schema import post_key
 from socialtui.timespec import ActiveHours
 from socialtui.tui import data
@@ -58,6 +58,37 @@ def test_the_contact_view_gathers_notes_and_past_conversations_across_accounts(w
     [past] = view.conversations
     assert past.item.post.text == "Last week's order arrived broken."
     assert [reply.text for reply in past.replies] == ["Sorry to hear that, we'll send a new one."]
+
+
+def test_the_contact_view_says_why_a_past_item_was_done_before_and_after_the_first_reading(
+    world: World,
+) -> None:
+    """The done reasons come from the store before the dashboard's first reading, and from the
+    last reading after it (the follower holds every state: the store is not asked to decode them
+    all again, and its engine keeps none of them)."""
+    sam = world.items[0].post.author
+    spam = make_item("acme-mastodon", "0990", sam, "Buy cheap followers", 60 * 24)
+    thanks = make_item("acme-bluesky", "0991", sam, "Thanks, all good now!", 60 * 20)
+    other = Store(world.config.team.data_dir)  # another operator's process
+    other.put_items([spam, thanks])
+    other.mark_done(spam, "spam", BOB, NOW)
+
+    def reasons(follower: StoreFollower) -> tuple[str, str]:
+        view = {
+            past.item.id: past.done_reason for past in follower.contact_view(world.items[0]).conversations
+        }
+        return view[spam.id], view[thanks.id]
+
+    assert reasons(StoreFollower(world.config, open_store(world.config))) == ("spam", "")
+    store = open_store(world.config)  # a dashboard's own, fresh
+    follower = StoreFollower(world.config, store)
+    follower.read(NOW)
+    other.mark_done(thanks, "thanked", BOB, NOW)
+    follower.read(NOW + timedelta(seconds=1))
+    assert reasons(follower) == ("spam", "thanked")
+    tables = getattr(store.engine, "_tables", {})
+    if "states" in tables:  # the files engine: nothing of the states kept decoded
+        assert not tables["states"]._cache
 
 
 def test_timelines_merge_newest_first_and_filter(world: World) -> None:
