@@ -65,6 +65,12 @@ async def test_a_long_queue_is_a_window_of_rows_that_moves_with_the_cursor() -> 
         )
         await pilot.press("home")
         await wait_for(lambda: queue.selected_id == ids[0], pilot, what="Home: the oldest")
+        # What a row shows (the author cut to its column, the text's preview) is made for the rows
+        # the table holds, and let go of as the window moves on: only the filter's words are kept
+        # for every item.
+        assert len(queue._words) == COUNT
+        assert len(queue._shown) <= 4 * queue.row_count + 100
+        assert set(queue._shown) >= set(ids[: queue.row_count])
 
         assert queue.select(ids[600])
         assert queue.selected_id == ids[600]

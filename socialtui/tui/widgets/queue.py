@@ -243,8 +243,11 @@ class QueueTable(DataTable[Text]):
         self._sliding = False
         self._styles: CellStyles | None = None
         self._last_highlighted: str | None = ""
-        self._fixed: dict[str, tuple[str, str, str, str]] = {}
-        """Per item, what never changes: (author label, preview, the filter's words, flags but ✎)."""
+        self._words: dict[str, str] = {}
+        """Per open item, the filter's words (`item_words`): what every keystroke looks in."""
+        self._shown: dict[str, tuple[str, str, str]] = {}
+        """Per item of the window, what never changes: (author label, preview, flags but ✎). Made
+        for the rows the table holds only: at 50,000 open items these made for all held 12 MB."""
         self.tags: Mapping[str, tuple[str, ...]] = {}
         """Contact tags by contact key (set by the screen): what `tag:vip` filters on."""
         self.drafted: frozenset[str] = frozenset()
@@ -503,25 +506,19 @@ class QueueTable(DataTable[Text]):
             and self._prepared_for[1] == self.negative_first
         ):
             return self._prepared
-        fixed = self._fixed
+        known = self._words
         prepared: list[tuple[str, QueueEntry, str]] = []
         ordered = queue_order(entries, negative_first=True) if self.negative_first else entries
         for entry in ordered:
             item = entry.item
-            parts = fixed.get(item.id)
-            if parts is None:
-                # Items never change: their author, preview and words are cleaned once, not at every
-                # reading or keystroke.
-                parts = fixed[item.id] = (
-                    author_label(item.post.author, 40),
-                    preview(item.post.text, TEXT_PREVIEW),
-                    item_words(entry, self.accounts.get(item.account)),
-                    item_flags(item, False),
-                )
-            prepared.append((item.id, entry, parts[2]))
-        if len(fixed) > 2 * len(entries) + 1000:
+            words = known.get(item.id)
+            if words is None:
+                # Items never change: their words are made once, not at every reading or keystroke.
+                words = known[item.id] = item_words(entry, self.accounts.get(item.account))
+            prepared.append((item.id, entry, words))
+        if len(known) > 2 * len(entries) + 1000:
             keep = {entry.item.id for entry in entries}
-            self._fixed = {key: value for key, value in fixed.items() if key in keep}
+            self._words = {key: value for key, value in known.items() if key in keep}
         self._prepared_for = (entries, self.negative_first)
         self._prepared = prepared
         self._matched = {item_id: entry for item_id, entry, _ in prepared}
@@ -571,14 +568,20 @@ class QueueTable(DataTable[Text]):
     def _row(self, entry: QueueEntry) -> Row:
         item = entry.item
         now = self.now
-        parts = self._fixed[item.id]
+        parts = self._shown.get(item.id)
+        if parts is None:
+            parts = self._shown[item.id] = (
+                author_label(item.post.author, 40),
+                preview(item.post.text, TEXT_PREVIEW),
+                item_flags(item, False),
+            )
         claim = claim_text(entry.claim, now, self.operator) if now is not None and entry.claim else ""
         # How long the person has been waiting, by the wall clock: the queue is sorted by it. The
         # colour says the state against the reply target, which counts active hours only.
         waited = (now - item.received_at).total_seconds() if now is not None else entry.age_s
         flags = (
             (FAILED_MARK if item.id in self.failed else "")
-            + parts[3]
+            + parts[2]
             + ("✎" if item.id in self.drafted else "")
         )
         text = f"{flags} {parts[1]}" if flags else parts[1]
@@ -588,7 +591,12 @@ class QueueTable(DataTable[Text]):
     def _rows_for(self, base: int) -> list[tuple[str, Row]]:
         """The window starting at item number `base`: its ids and rows."""
         self._base = base
-        return [(key, self._row(self._matched[key])) for key in self._order[base : base + self._sizes()[0]]]
+        keys = self._order[base : base + self._sizes()[0]]
+        rows = [(key, self._row(self._matched[key])) for key in keys]
+        if len(self._shown) > 4 * len(keys) + 100:  # the window moved on: let go of the rows left
+            shown = self._shown
+            self._shown = {key: shown[key] for key in keys}
+        return rows
 
     def _cells(self, row: Row, key: str = "") -> list[Text]:
         styles = self._styles or CellStyles.from_theme(self.app.current_theme)
