@@ -8,9 +8,12 @@ keep a core busy and make the UI stutter (the reading thread and the UI share on
 A `Dashboard` is one immutable reading, handed to the screens as it is.
 
 It holds the care rules' working set, not the store: the open items (and those a handoff note pins),
-the own posts and the sent replies slim (what the rules read of them), the rest of the outbox whole.
-An answered item is let go of once read and read again from the store if it opens again: at 50,000
-open and as many answered items, holding every item and post whole was most of a dashboard's memory.
+the outbox entries still to send (or failed) whole, and the recent own posts slim (what the rules read
+of them). Older own posts and sent replies are decoded slim and let go of once the care rules'
+keepers indexed them (which parent a reply answers, which item a sent entry is for, each own post's
+time). An answered item is let go of once read and read again from the store if it opens again: at
+50,000 open and as many answered items, holding every item and post whole was most of a dashboard's
+memory.
 The timeline, which shows every item and own post whole, has its own reading (`timeline_posts`).
 
 The handoff notes and the shifts come with every reading, so the header can flag a note waiting for this operator, or one left unacknowledged by anyone, within a
@@ -28,9 +31,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from socialtui.care import QueueEntry, handoffs_waiting, normalize_handle
+from socialtui.care import CARE_LOOKBACK, QueueEntry, handoffs_waiting, normalize_handle
 from socialtui.config import Config
-from socialtui.model import ITEM_KINDS, AuditEvent, Contact, HandoffNote, Item, Post, Shift, item_id
+from socialtui.model import (
+    ITEM_KINDS,
+    AuditEvent,
+    Contact,
+    HandoffNote,
+    Item,
+    OutboxEntry,
+    Post,
+    Shift,
+    item_id,
+)
 from socialtui.overview import FOLLOWED_CARE, Overview, OverviewKeeper, build_overview, with_health
 from socialtui.store import Snapshot, Store
 from socialtui.store.follow import Follower, Slim
@@ -203,6 +216,8 @@ class StoreFollower:
         """The items' version (`Follower.versions`) when they were held: not changed since, the
         follower holds `_held` still."""
         self._item_ids: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._own_kept: Collection[str] = frozenset()
+        """The keys of the own posts held after the last reading (`_let_go`)."""
         self._posts: Follower | None = None
         """Every item and own post whole, for the timeline: read once it first asks for them."""
         self._posts_made: TimelinePosts | None = None
@@ -281,7 +296,8 @@ class StoreFollower:
 
     def held(self, table: str) -> Mapping[str, Any]:
         """What the reading holds decoded of one of its tables, by key (what its memory grows with:
-        of the items, the open ones and the pinned ones; own posts and sent replies slim)."""
+        of the items, the open ones and the pinned ones; of the outbox, the entries still to send or
+        failed; of the own posts, the recent ones and each account's newest, slim)."""
         return self._follow.objects(table)
 
     def wait(self, timeout: float) -> bool:
@@ -347,6 +363,7 @@ class StoreFollower:
                     held = self._unexplained(keeper, now, tables)
                 queue = keeper.entries(now, claims)
                 items = self._hold(queue, handoffs, held)
+                self._let_go(keeper, now)
             except BaseException:
                 # What changed is spent and the items let go of are gone (reading one again failed,
                 # say): the next reading starts again from the whole store, with a new follower.
@@ -427,6 +444,51 @@ class StoreFollower:
         self._held_version = version
         return self._held
 
+    def _let_go(self, keeper: OverviewKeeper, now: datetime) -> None:
+        """Let go of what the keeper indexed and no screen shows: the sent (or discarded) outbox
+        entries (but those of an item with one still to send or failed), and the own posts but the recent ones (since `CARE_LOOKBACK`) and each account's
+        newest (its gap is measured from it): what `Store.snapshot(posts_since=...)` holds, so the
+        reading's snapshot gives `build_overview` the same queue and gaps."""
+        own: Mapping[str, Post] = self._dict("own")
+        outbox: Mapping[str, OutboxEntry] = self._dict("outbox")
+        if own.keys() != self._own_kept:
+            since = now - CARE_LOOKBACK
+            lasts = {account.id: keeper.last_own(account.id) for account in self.config.accounts}
+            kept: dict[str, Post] = {}
+            newest: set[str] = set()
+            for key, post in own.items():
+                last = lasts.get(post.account)
+                if post.created_at >= since or (last is not None and post.created_at >= last):
+                    kept[key] = post
+                    if last is not None and post.created_at >= last:
+                        newest.add(post.account)
+            # An account's newest post let go of before (older than the lookback, it was not the
+            # newest then: the newest was deleted since): read again.
+            wanted = [
+                key
+                for account, last in lasts.items()
+                if last is not None and last < since and account not in newest
+                for key in [keeper.newest_own(account)]
+                if key is not None
+            ]
+            kept.update(self._follow.fetch("own", wanted) if wanted else {})
+            self._follow.hold("own", kept)
+            self._dicts["own"] = (self._follow.versions["own"], kept)
+            self._lists.pop("own", None)
+            self._own_kept = kept.keys()
+        # A reply sent for an item with one still to send or failed stays: it tells whether the
+        # failed one was dealt with (`care.failed_replies`: a later reply sent).
+        pending = {entry.item for entry in outbox.values() if entry.state not in DONE_OUTBOX}
+        unsent = {
+            key: entry
+            for key, entry in outbox.items()
+            if entry.state not in DONE_OUTBOX or (entry.state == "sent" and entry.item in pending)
+        }
+        if len(unsent) != len(outbox):
+            self._follow.hold("outbox", unsent)
+            self._dicts["outbox"] = (self._follow.versions["outbox"], unsent)
+            self._lists.pop("outbox", None)
+
     def _ids(self) -> frozenset[str]:
         """Every item's id, as of the last refresh (made again when the items changed)."""
         version = self._follow.versions["items"]
@@ -441,6 +503,7 @@ class StoreFollower:
         self._lists.clear()
         self._held, self._held_list, self._held_version = {}, [], -1
         self._item_ids = (-1, frozenset())
+        self._own_kept = frozenset()
         self._last = None
 
     def first_look(self, now: datetime, shift_start: datetime | None = None, oldest: int = 200) -> Dashboard:
