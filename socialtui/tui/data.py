@@ -46,7 +46,7 @@ from socialtui.model import (
 )
 from socialtui.overview import FOLLOWED_CARE, Overview, OverviewKeeper, build_overview, with_health
 from socialtui.store import Snapshot, Store
-from socialtui.store.follow import Follower, Slim
+from socialtui.store.follow import Follower, Mark, Slim
 
 if TYPE_CHECKING:
     from socialtui.model_work import ItemState
@@ -103,6 +103,27 @@ def slim_outbox_entry(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 
 SLIM: dict[str, Slim] = {"own": slim_own_post, "outbox": slim_outbox_entry}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMark:
+    """What the care rules read of a sent or discarded outbox entry (`care.QueueKeeper`: which item,
+    sent or not), in place of the entry while the reading indexes it: the reading does not hold it
+    after (`StoreFollower._let_go`), and tens of thousands of them decoded at once, on the first
+    reading, stayed as the process's size."""
+
+    item: str
+    state: str
+
+
+def mark_outbox_entry(doc: dict[str, Any]) -> OutboxMark | None:
+    state, item = doc.get("state"), doc.get("item")
+    if state not in DONE_OUTBOX or not isinstance(item, str) or not isinstance(state, str):
+        return None
+    return OutboxMark(item, state)
+
+
+MARK: dict[str, Mark] = {"outbox": mark_outbox_entry}
 
 
 @dataclass(frozen=True)
@@ -208,7 +229,7 @@ class StoreFollower:
         self.store = store
         self.operator = operator
         """Whose handoff notes `Dashboard.waiting` lists."""
-        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM)
+        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=MARK)
         self._held: dict[str, Item] = {}
         """The items the last reading held (`Follower.hold`): the open ones and the pinned ones."""
         self._held_list: list[Item] = []
@@ -484,7 +505,10 @@ class StoreFollower:
             for key, entry in outbox.items()
             if entry.state not in DONE_OUTBOX or (entry.state == "sent" and entry.item in pending)
         }
-        if len(unsent) != len(outbox):
+        marked = [key for key, entry in unsent.items() if isinstance(entry, OutboxMark)]
+        if marked:  # rare: a reply sent for an item with a failed one, say
+            unsent.update(self._follow.fetch("outbox", marked))
+        if len(unsent) != len(outbox) or marked:
             self._follow.hold("outbox", unsent)
             self._dicts["outbox"] = (self._follow.versions["outbox"], unsent)
             self._lists.pop("outbox", None)
@@ -498,7 +522,7 @@ class StoreFollower:
 
     def _restart(self) -> None:
         """Follow the store again from scratch (a reading that failed half-way)."""
-        self._follow = Follower(self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM)
+        self._follow = Follower(self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=MARK)
         self._dicts.clear()
         self._lists.clear()
         self._held, self._held_list, self._held_version = {}, [], -1
