@@ -180,8 +180,8 @@ class Follower:
                     if key not in before:
                         before[key] = objects.get(key)
                     objects[key] = decoded
-                    if model is Item or model is Post:
-                        share(objects[key], self._shared)
+                    if isinstance(decoded, Item | Post):  # not a stand-in (`mark`)
+                        share(decoded, self._shared)
                     seen[key] = mark
                     changed.add(table)
                     keys.add(key)

@@ -9,9 +9,9 @@ A `Dashboard` is one immutable reading, handed to the screens as it is.
 
 It holds the care rules' working set, not the store: the open items (and those a handoff note pins),
 the outbox entries still to send (or failed) whole, and the recent own posts slim (what the rules read
-of them). Older own posts and sent replies are decoded slim and let go of once the care rules'
-keepers indexed them (which parent a reply answers, which item a sent entry is for, each own post's
-time). An answered item is let go of once read and read again from the store if it opens again: at
+of them). Older own posts and sent replies are read as stand-ins (`OwnMark`, `OutboxMark`: not
+decoded) and let go of once the care rules' keepers indexed them (which parent a reply answers,
+which item a sent entry is for, each own post's time). An answered item is let go of once read and read again from the store if it opens again: at
 50,000 open and as many answered items, holding every item and post whole was most of a dashboard's
 memory.
 The timeline, which shows every item and own post whole, has its own reading (`timeline_posts`).
@@ -28,7 +28,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from socialtui.care import CARE_LOOKBACK, QueueEntry, handoffs_waiting, normalize_handle
@@ -43,6 +43,7 @@ from socialtui.model import (
     Post,
     Shift,
     item_id,
+    parse_time,
 )
 from socialtui.overview import FOLLOWED_CARE, Overview, OverviewKeeper, build_overview, with_health
 from socialtui.store import Snapshot, Store
@@ -124,6 +125,34 @@ def mark_outbox_entry(doc: dict[str, Any]) -> OutboxMark | None:
 
 
 MARK: dict[str, Mark] = {"outbox": mark_outbox_entry}
+
+
+@dataclass(frozen=True, slots=True)
+class OwnMark:
+    """What the care rules read of an own post (written by the account itself) older than their
+    lookback, in place of the post while the reading indexes it (`care.QueueKeeper`: what it
+    answers; `care.GapKeeper`: when): the reading lets go of it after (or reads the post whole if
+    it is the account's newest)."""
+
+    account: str
+    remote_id: str
+    reply_to: str
+    created_at: datetime
+    own: bool = True
+
+
+def mark_own_post(doc: dict[str, Any], since: datetime) -> OwnMark | None:
+    """The stand-in of an own post written before `since` by the account itself, else None."""
+    account, remote_id, reply_to = doc.get("account"), doc.get("remote_id"), doc.get("reply_to") or ""
+    if doc.get("own") is not True or not isinstance(account, str) or not isinstance(remote_id, str):
+        return None
+    try:
+        at = parse_time(doc["created_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if at >= since or not isinstance(reply_to, str):
+        return None
+    return OwnMark(account, remote_id, reply_to, at)
 
 
 @dataclass(frozen=True)
@@ -229,7 +258,7 @@ class StoreFollower:
         self.store = store
         self.operator = operator
         """Whose handoff notes `Dashboard.waiting` lists."""
-        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=MARK)
+        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=self._marks())
         self._held: dict[str, Item] = {}
         """The items the last reading held (`Follower.hold`): the open ones and the pinned ones."""
         self._held_list: list[Item] = []
@@ -237,8 +266,10 @@ class StoreFollower:
         """The items' version (`Follower.versions`) when they were held: not changed since, the
         follower holds `_held` still."""
         self._item_ids: tuple[int, frozenset[str]] = (-1, frozenset())
-        self._own_kept: Collection[str] = frozenset()
-        """The keys of the own posts held after the last reading (`_let_go`)."""
+        self._own_since = datetime.min.replace(tzinfo=UTC)
+        """The own posts written before this are read as stand-ins (`OwnMark`) by the next refresh."""
+        self._own_kept: Mapping[str, Post] = {}
+        """The own posts held after the last reading (`_let_go`)."""
         self._posts: Follower | None = None
         """Every item and own post whole, for the timeline: read once it first asks for them."""
         self._posts_made: TimelinePosts | None = None
@@ -331,6 +362,7 @@ class StoreFollower:
         with self._lock:
             # The first reading leaves the items the store calls answered undecoded (most of a busy
             # store: decoded and let go of, they would stay as the process's size).
+            self._own_since = now - CARE_LOOKBACK
             follow.refresh({"items": self.store.answered_ids()} if self._keeper is None else None)
             versions = dict(follow.versions)
             last = self._last
@@ -465,6 +497,9 @@ class StoreFollower:
         self._held_version = version
         return self._held
 
+    def _marks(self) -> dict[str, Mark]:
+        return {**MARK, "own": lambda doc: mark_own_post(doc, self._own_since)}
+
     def _let_go(self, keeper: OverviewKeeper, now: datetime) -> None:
         """Let go of what the keeper indexed and no screen shows: the sent (or discarded) outbox
         entries (but those of an item with one still to send or failed), and the own posts but the recent ones (since `CARE_LOOKBACK`) and each account's
@@ -472,7 +507,7 @@ class StoreFollower:
         reading's snapshot gives `build_overview` the same queue and gaps."""
         own: Mapping[str, Post] = self._dict("own")
         outbox: Mapping[str, OutboxEntry] = self._dict("outbox")
-        if own.keys() != self._own_kept:
+        if own is not self._own_kept:  # the own posts changed since
             since = now - CARE_LOOKBACK
             lasts = {account.id: keeper.last_own(account.id) for account in self.config.accounts}
             kept: dict[str, Post] = {}
@@ -492,11 +527,12 @@ class StoreFollower:
                 for key in [keeper.newest_own(account)]
                 if key is not None
             ]
-            kept.update(self._follow.fetch("own", wanted) if wanted else {})
+            wanted += [key for key, post in kept.items() if isinstance(post, OwnMark)]
+            kept.update(self._follow.fetch("own", set(wanted)) if wanted else {})
             self._follow.hold("own", kept)
             self._dicts["own"] = (self._follow.versions["own"], kept)
             self._lists.pop("own", None)
-            self._own_kept = kept.keys()
+            self._own_kept = kept
         # A reply sent for an item with one still to send or failed stays: it tells whether the
         # failed one was dealt with (`care.failed_replies`: a later reply sent).
         pending = {entry.item for entry in outbox.values() if entry.state not in DONE_OUTBOX}
@@ -522,12 +558,14 @@ class StoreFollower:
 
     def _restart(self) -> None:
         """Follow the store again from scratch (a reading that failed half-way)."""
-        self._follow = Follower(self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=MARK)
+        self._follow = Follower(
+            self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=self._marks()
+        )
         self._dicts.clear()
         self._lists.clear()
         self._held, self._held_list, self._held_version = {}, [], -1
         self._item_ids = (-1, frozenset())
-        self._own_kept = frozenset()
+        self._own_kept = {}
         self._last = None
 
     def first_look(self, now: datetime, shift_start: datetime | None = None, oldest: int = 200) -> Dashboard:
