@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -347,6 +347,11 @@ class QueueKeeper:
         """(account, parent remote id) -> how many own posts reply to it (`_replied`, counted)."""
         self._sent: dict[str, int] = {}
         """Item id -> how many of its outbox entries were sent."""
+        self._own: dict[str, tuple[str, str]] = {}
+        """Own post key -> the (account, parent remote id) it counts for in `_replied`: a post
+        deleted or changed is un-counted without the post it was (a reader may let go of them)."""
+        self._sent_of: dict[str, str] = {}
+        """Outbox key -> the item of a sent entry (counted in `_sent`): likewise."""
         self._hours = {account.id: account.active_hours for account in accounts}
         self._queue: list[QueueEntry] = []
         """The open items' entries, oldest first (ties by id), as of the last `entries`."""
@@ -380,27 +385,39 @@ class QueueKeeper:
         `items` may leave out the items that were not open at the last update and did not change
         since (a reader that holds the open items only): `fetch(keys)` gives those of `keys` the
         store holds, asked only for an item that may open again (its state reopened, its reply
-        deleted, its sent reply gone). Such an item is found by its id, `item_id(account, parent)`."""
+        deleted, its sent reply gone). Such an item is found by its id, `item_id(account, parent)`.
+        `own` and `outbox` need hold only the records of the keys changed: the keeper indexes what
+        it counts of them (which parent a reply answers, which item a sent entry is for), so a
+        reader may let go of the others (and `before` need not hold them)."""
         old_items: Mapping[str, Item] = before.get("items", {})
-        old_own: Mapping[str, Post] = before.get("own", {})
         old_outbox: Mapping[str, OutboxEntry] = before.get("outbox", {})
         affected: set[str] = set(changed.get("items", ()))
         affected.update(changed.get("states", ()))
+        sent_of, sent_count = self._sent_of, self._sent
         for key in changed.get("outbox", ()):
-            for record, step in ((old_outbox.get(key), -1), (outbox.get(key), 1)):
-                if record is None:
-                    continue
+            went = sent_of.pop(key, None)
+            if went is not None:
+                count = sent_count[went] - 1
+                if count:
+                    sent_count[went] = count
+                else:
+                    del sent_count[went]
+                affected.add(went)
+            old_entry = old_outbox.get(key)
+            if old_entry is not None:
+                affected.add(old_entry.item)
+            record = outbox.get(key)
+            if record is not None:
                 if record.state == "sent":
-                    count = self._sent.get(record.item, 0) + step
-                    if count:
-                        self._sent[record.item] = count
-                    else:
-                        self._sent.pop(record.item, None)
+                    sent_of[key] = record.item
+                    sent_count[record.item] = sent_count.get(record.item, 0) + 1
                 affected.add(record.item)
         answered: set[tuple[str, str]] = set()
         reopened: set[tuple[str, str]] = set()
         for key in changed.get("own", ()):
-            gone, new = self._reply_key(old_own.get(key)), self._reply_key(own.get(key))
+            gone, new = self._own.pop(key, None), self._reply_key(own.get(key))
+            if new is not None:
+                self._own[key] = new
             if gone == new:
                 continue
             if gone is not None:
@@ -844,12 +861,16 @@ def quiet_gaps(
 class GapKeeper:
     """Each account's own post times kept from one reading to the next (`update` with the own posts
     that changed), so that `gap(account, now)` is `quiet_gap` of the account's own posts without a
-    pass over them all: a poller's page of own posts redoes the accounts it touched."""
+    pass over them: a poller's page of own posts costs what it brought. It keeps its own index
+    (each counted post's time, by key), not the posts: a reader may let go of them once told."""
 
     def __init__(self, accounts: Sequence[AccountConfig]) -> None:
         self._accounts = {account.id: account for account in accounts}
         self._owners = {account.id: _Owners([account]) for account in accounts}
-        self._times: dict[str, tuple[datetime | None, list[datetime]]] = {}
+        self._at: dict[str, dict[str, datetime]] = {account.id: {} for account in accounts}
+        """Per account, the time of each own post (by key) that counts for its gap."""
+        self._times: dict[str, list[datetime]] = {account.id: [] for account in accounts}
+        """Per account, the times of `_at`, ascending."""
 
     def _counts_for(self, post: Post | None) -> str | None:
         """The account whose gap the post counts for (`quiet_gap` of the posts stored under it)."""
@@ -859,29 +880,40 @@ class GapKeeper:
             return post.account
         return None
 
-    def update(
-        self, changed: Collection[str], own: Mapping[str, Post], before: Mapping[str, Post], now: datetime
-    ) -> None:
-        """`changed`: the keys of the own posts that changed since the last update (all on the first);
-        `own` the posts now, `before` as given to the last update."""
-        touched = {self._counts_for(before.get(key)) for key in changed}
-        touched.update(self._counts_for(own.get(key)) for key in changed)
-        touched.discard(None)
-        if not touched:
-            return
+    def update(self, changed: Collection[str], own: Mapping[str, Post]) -> None:
+        """`changed`: the keys of the own posts that changed since the last update (all on the
+        first); `own`: the posts now, by key (those of `changed` at least: a key of `changed` it
+        lacks was deleted). A post's key stands for one post of one account (`post_key`)."""
+        for key in changed:
+            for account, at in self._at.items():  # a handful of accounts
+                was = at.pop(key, None)
+                if was is not None:
+                    times = self._times[account]
+                    del times[bisect_left(times, was)]
+                    break
+            post = own.get(key)
+            account_id = self._counts_for(post)
+            if post is not None and account_id is not None:
+                self._at[account_id][key] = post.created_at
+                insort(self._times[account_id], post.created_at)
 
-        def counts_for(post: Post) -> str | None:
-            return post.account if post.account in touched and self._counts_for(post) else None
+    def last(self, account: str) -> datetime | None:
+        """The time of the account's newest own post that counts for its gap."""
+        times = self._times.get(account)
+        return times[-1] if times else None
 
-        last, recent = _own_times(own.values(), counts_for, now - CARE_LOOKBACK)
-        for account in touched:
-            if account is not None:
-                self._times[account] = (last.get(account), sorted(recent.get(account, {}).values()))
+    def newest(self, account: str) -> str | None:
+        """The key of the account's newest own post that counts for its gap (a pass over its posts:
+        for a reader that let go of it)."""
+        last = self.last(account)
+        return next((key for key, at in self._at.get(account, {}).items() if at == last), None)
 
     def gap(self, account: AccountConfig, now: datetime, *, synced: bool) -> QuietGap:
-        last, times = self._times.get(account.id, (None, []))
+        times = self._times.get(account.id, [])
+        last = times[-1] if times else None
+        recent = times[bisect_left(times, now - CARE_LOOKBACK) :]
         return _quiet_gap(
-            account, last, times, now, synced=synced, lookback=timedelta(days=7), ascending=True
+            account, last, recent, now, synced=synced, lookback=timedelta(days=7), ascending=True
         )
 
 

@@ -281,12 +281,21 @@ class OverviewKeeper:
         (every key, on the first); `tables`: each of those tables now, by key (not modified after);
         `before`: per table, the record each changed key had at the last update (`Follower.changes`).
         `tables["items"]` may hold only the items open at the last update and those changed since,
-        with `fetch` to read the others again (`care.QueueKeeper.update`)."""
+        with `fetch` to read the others again (`care.QueueKeeper.update`); `tables["own"]` and
+        `tables["outbox"]` need hold only the changed keys' records (the keepers index the rest)."""
         self._queue.update(
             changed, tables["items"], tables["own"], tables["states"], tables["outbox"], before, fetch
         )
         if changed.get("own"):
-            self._gaps.update(changed["own"], tables["own"], before.get("own", {}), now)
+            self._gaps.update(changed["own"], tables["own"])
+
+    def last_own(self, account: str) -> datetime | None:
+        """The time of the account's newest own post as of the last update (`care.GapKeeper`)."""
+        return self._gaps.last(account)
+
+    def newest_own(self, account: str) -> str | None:
+        """The key of the account's newest own post as of the last update (`care.GapKeeper`)."""
+        return self._gaps.newest(account)
 
     def unexplained(self, keys: Iterable[str], states: Mapping[str, Any]) -> list[str]:
         """`care.QueueKeeper.unexplained`: of items left out unread, those to read after all."""

@@ -86,13 +86,17 @@ def share(decoded: Item | Post, shared: dict[Any, Any]) -> None:
 Slim = Callable[[dict[str, Any]], dict[str, Any] | None]
 """What a reader keeps of a document: the document as it is decoded (fields left out take their
 defaults), or None to keep it whole."""
+Mark = Callable[[dict[str, Any]], Any]
+"""A stand-in for a document a reader will not hold (a few fields of it, not decoded as its model:
+what a keeper indexes before the reader lets go of it), or None to decode it (`slim`)."""
 
 
 class Follower:
     """The decoded content of `tables`, brought up to date by `refresh()`. Thread-safe.
 
     `track`: the tables whose changed keys (and the objects they had before) `changes()` tells.
-    `slim`: per table, what is decoded of each document (`Slim`)."""
+    `slim`: per table, what is decoded of each document (`Slim`); `mark`: per table, the documents
+    given a stand-in instead (`Mark`; `fetch` decodes them all the same)."""
 
     def __init__(
         self,
@@ -101,10 +105,12 @@ class Follower:
         *,
         track: Collection[str] = (),
         slim: Mapping[str, Slim] | None = None,
+        mark: Mapping[str, Mark] | None = None,
     ) -> None:
         self.engine = engine
         self.tables = tuple(tables)
         self._slim = dict(slim or {})
+        self._mark = dict(mark or {})
         self._token: Any = None
         self._seen: dict[str, dict[str, int]] = {t: {} for t in self.tables}
         """Per table, the fingerprint (`fingerprint`) of each document decoded."""
@@ -140,6 +146,7 @@ class Follower:
                 before = self._before.get(table, no_before)
                 model = MODELS.get(table)
                 slim = self._slim.get(table)
+                stand_in = self._mark.get(table)
                 passed = skipped.get(table, ())
                 if everything:
                     whole.setdefault(table, set()).update(docs)
@@ -163,16 +170,18 @@ class Follower:
                         changed.add(table)
                         keys.add(key)
                         continue
-                    kept = doc if slim is None else (slim(doc) or doc)
-                    try:
-                        decoded = from_record(model, kept) if model is not None else kept
-                    except (ValueError, KeyError, TypeError):
-                        continue  # not ours to show (a line cut short, a hand edit): skipped
+                    decoded = stand_in(doc) if stand_in is not None else None
+                    if decoded is None:
+                        kept = doc if slim is None else (slim(doc) or doc)
+                        try:
+                            decoded = from_record(model, kept) if model is not None else kept
+                        except (ValueError, KeyError, TypeError):
+                            continue  # not ours to show (a line cut short, a hand edit): skipped
                     if key not in before:
                         before[key] = objects.get(key)
                     objects[key] = decoded
-                    if model is Item or model is Post:
-                        share(objects[key], self._shared)
+                    if isinstance(decoded, Item | Post):  # not a stand-in (`mark`)
+                        share(decoded, self._shared)
                     seen[key] = mark
                     changed.add(table)
                     keys.add(key)

@@ -8,9 +8,12 @@ keep a core busy and make the UI stutter (the reading thread and the UI share on
 A `Dashboard` is one immutable reading, handed to the screens as it is.
 
 It holds the care rules' working set, not the store: the open items (and those a handoff note pins),
-the own posts and the sent replies slim (what the rules read of them), the rest of the outbox whole.
-An answered item is let go of once read and read again from the store if it opens again: at 50,000
-open and as many answered items, holding every item and post whole was most of a dashboard's memory.
+the outbox entries still to send (or failed) whole, and the recent own posts slim (what the rules read
+of them). Older own posts and sent replies are read as stand-ins (`OwnMark`, `OutboxMark`: not
+decoded) and let go of once the care rules' keepers indexed them (which parent a reply answers,
+which item a sent entry is for, each own post's time). An answered item is let go of once read and read again from the store if it opens again: at
+50,000 open and as many answered items, holding every item and post whole was most of a dashboard's
+memory.
 The timeline, which shows every item and own post whole, has its own reading (`timeline_posts`).
 
 The handoff notes and the shifts come with every reading, so the header can flag a note waiting for this operator, or one left unacknowledged by anyone, within a
@@ -25,15 +28,26 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from socialtui.care import QueueEntry, handoffs_waiting, normalize_handle
+from socialtui.care import CARE_LOOKBACK, QueueEntry, handoffs_waiting, normalize_handle
 from socialtui.config import Config
-from socialtui.model import ITEM_KINDS, AuditEvent, Contact, HandoffNote, Item, Post, Shift, item_id
+from socialtui.model import (
+    ITEM_KINDS,
+    AuditEvent,
+    Contact,
+    HandoffNote,
+    Item,
+    OutboxEntry,
+    Post,
+    Shift,
+    item_id,
+    parse_time,
+)
 from socialtui.overview import FOLLOWED_CARE, Overview, OverviewKeeper, build_overview, with_health
 from socialtui.store import Snapshot, Store
-from socialtui.store.follow import Follower, Slim
+from socialtui.store.follow import Follower, Mark, Slim
 
 if TYPE_CHECKING:
     from socialtui.model_work import ItemState
@@ -90,6 +104,55 @@ def slim_outbox_entry(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 
 SLIM: dict[str, Slim] = {"own": slim_own_post, "outbox": slim_outbox_entry}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMark:
+    """What the care rules read of a sent or discarded outbox entry (`care.QueueKeeper`: which item,
+    sent or not), in place of the entry while the reading indexes it: the reading does not hold it
+    after (`StoreFollower._let_go`), and tens of thousands of them decoded at once, on the first
+    reading, stayed as the process's size."""
+
+    item: str
+    state: str
+
+
+def mark_outbox_entry(doc: dict[str, Any]) -> OutboxMark | None:
+    state, item = doc.get("state"), doc.get("item")
+    if state not in DONE_OUTBOX or not isinstance(item, str) or not isinstance(state, str):
+        return None
+    return OutboxMark(item, state)
+
+
+MARK: dict[str, Mark] = {"outbox": mark_outbox_entry}
+
+
+@dataclass(frozen=True, slots=True)
+class OwnMark:
+    """What the care rules read of an own post (written by the account itself) older than their
+    lookback, in place of the post while the reading indexes it (`care.QueueKeeper`: what it
+    answers; `care.GapKeeper`: when): the reading lets go of it after (or reads the post whole if
+    it is the account's newest)."""
+
+    account: str
+    remote_id: str
+    reply_to: str
+    created_at: datetime
+    own: bool = True
+
+
+def mark_own_post(doc: dict[str, Any], since: datetime) -> OwnMark | None:
+    """The stand-in of an own post written before `since` by the account itself, else None."""
+    account, remote_id, reply_to = doc.get("account"), doc.get("remote_id"), doc.get("reply_to") or ""
+    if doc.get("own") is not True or not isinstance(account, str) or not isinstance(remote_id, str):
+        return None
+    try:
+        at = parse_time(doc["created_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if at >= since or not isinstance(reply_to, str):
+        return None
+    return OwnMark(account, remote_id, reply_to, at)
 
 
 @dataclass(frozen=True)
@@ -195,7 +258,7 @@ class StoreFollower:
         self.store = store
         self.operator = operator
         """Whose handoff notes `Dashboard.waiting` lists."""
-        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM)
+        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=self._marks())
         self._held: dict[str, Item] = {}
         """The items the last reading held (`Follower.hold`): the open ones and the pinned ones."""
         self._held_list: list[Item] = []
@@ -203,6 +266,10 @@ class StoreFollower:
         """The items' version (`Follower.versions`) when they were held: not changed since, the
         follower holds `_held` still."""
         self._item_ids: tuple[int, frozenset[str]] = (-1, frozenset())
+        self._own_since = datetime.min.replace(tzinfo=UTC)
+        """The own posts written before this are read as stand-ins (`OwnMark`) by the next refresh."""
+        self._own_kept: Mapping[str, Post] = {}
+        """The own posts held after the last reading (`_let_go`)."""
         self._posts: Follower | None = None
         """Every item and own post whole, for the timeline: read once it first asks for them."""
         self._posts_made: TimelinePosts | None = None
@@ -281,7 +348,8 @@ class StoreFollower:
 
     def held(self, table: str) -> Mapping[str, Any]:
         """What the reading holds decoded of one of its tables, by key (what its memory grows with:
-        of the items, the open ones and the pinned ones; own posts and sent replies slim)."""
+        of the items, the open ones and the pinned ones; of the outbox, the entries still to send or
+        failed; of the own posts, the recent ones and each account's newest, slim)."""
         return self._follow.objects(table)
 
     def wait(self, timeout: float) -> bool:
@@ -294,6 +362,7 @@ class StoreFollower:
         with self._lock:
             # The first reading leaves the items the store calls answered undecoded (most of a busy
             # store: decoded and let go of, they would stay as the process's size).
+            self._own_since = now - CARE_LOOKBACK
             follow.refresh({"items": self.store.answered_ids()} if self._keeper is None else None)
             versions = dict(follow.versions)
             last = self._last
@@ -347,6 +416,7 @@ class StoreFollower:
                     held = self._unexplained(keeper, now, tables)
                 queue = keeper.entries(now, claims)
                 items = self._hold(queue, handoffs, held)
+                self._let_go(keeper, now)
             except BaseException:
                 # What changed is spent and the items let go of are gone (reading one again failed,
                 # say): the next reading starts again from the whole store, with a new follower.
@@ -427,6 +497,58 @@ class StoreFollower:
         self._held_version = version
         return self._held
 
+    def _marks(self) -> dict[str, Mark]:
+        return {**MARK, "own": lambda doc: mark_own_post(doc, self._own_since)}
+
+    def _let_go(self, keeper: OverviewKeeper, now: datetime) -> None:
+        """Let go of what the keeper indexed and no screen shows: the sent (or discarded) outbox
+        entries (but those of an item with one still to send or failed), and the own posts but the recent ones (since `CARE_LOOKBACK`) and each account's
+        newest (its gap is measured from it): what `Store.snapshot(posts_since=...)` holds, so the
+        reading's snapshot gives `build_overview` the same queue and gaps."""
+        own: Mapping[str, Post] = self._dict("own")
+        outbox: Mapping[str, OutboxEntry] = self._dict("outbox")
+        if own is not self._own_kept:  # the own posts changed since
+            since = now - CARE_LOOKBACK
+            lasts = {account.id: keeper.last_own(account.id) for account in self.config.accounts}
+            kept: dict[str, Post] = {}
+            newest: set[str] = set()
+            for key, post in own.items():
+                last = lasts.get(post.account)
+                if post.created_at >= since or (last is not None and post.created_at >= last):
+                    kept[key] = post
+                    if last is not None and post.created_at >= last:
+                        newest.add(post.account)
+            # An account's newest post let go of before (older than the lookback, it was not the
+            # newest then: the newest was deleted since): read again.
+            wanted = [
+                key
+                for account, last in lasts.items()
+                if last is not None and last < since and account not in newest
+                for key in [keeper.newest_own(account)]
+                if key is not None
+            ]
+            wanted += [key for key, post in kept.items() if isinstance(post, OwnMark)]
+            kept.update(self._follow.fetch("own", set(wanted)) if wanted else {})
+            self._follow.hold("own", kept)
+            self._dicts["own"] = (self._follow.versions["own"], kept)
+            self._lists.pop("own", None)
+            self._own_kept = kept
+        # A reply sent for an item with one still to send or failed stays: it tells whether the
+        # failed one was dealt with (`care.failed_replies`: a later reply sent).
+        pending = {entry.item for entry in outbox.values() if entry.state not in DONE_OUTBOX}
+        unsent = {
+            key: entry
+            for key, entry in outbox.items()
+            if entry.state not in DONE_OUTBOX or (entry.state == "sent" and entry.item in pending)
+        }
+        marked = [key for key, entry in unsent.items() if isinstance(entry, OutboxMark)]
+        if marked:  # rare: a reply sent for an item with a failed one, say
+            unsent.update(self._follow.fetch("outbox", marked))
+        if len(unsent) != len(outbox) or marked:
+            self._follow.hold("outbox", unsent)
+            self._dicts["outbox"] = (self._follow.versions["outbox"], unsent)
+            self._lists.pop("outbox", None)
+
     def _ids(self) -> frozenset[str]:
         """Every item's id, as of the last refresh (made again when the items changed)."""
         version = self._follow.versions["items"]
@@ -436,11 +558,14 @@ class StoreFollower:
 
     def _restart(self) -> None:
         """Follow the store again from scratch (a reading that failed half-way)."""
-        self._follow = Follower(self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM)
+        self._follow = Follower(
+            self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=self._marks()
+        )
         self._dicts.clear()
         self._lists.clear()
         self._held, self._held_list, self._held_version = {}, [], -1
         self._item_ids = (-1, frozenset())
+        self._own_kept = {}
         self._last = None
 
     def first_look(self, now: datetime, shift_start: datetime | None = None, oldest: int = 200) -> Dashboard:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from tuikit import ALICE, BOB, NOW, World, bluesky_author, make_item, mastodon_author, own_post
 
+from socialtui.care import CARE_LOOKBACK
 from socialtui.config import Config
 from socialtui.model import AccountHealth, Author, Draft, Item, OutboxEntry, Post, from_record
 from socialtui.overview import AccountOverview, build_overview
@@ -398,7 +399,9 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The dashboard's reading holds the working set, not the store: the open items decoded (and
-    those a handoff note pins), own posts and sent replies without their text; an item answered
+    those a handoff note pins), the outbox entries not sent, the recent own posts (and each
+    account's newest) without their text; not the sent replies nor the older own posts (the care
+    rules' keepers index what they count of them); an item answered
     (done, replied to by an own post, a reply sent through the outbox) is let go of, and comes back
     whole, read from the store, when it opens again (reopened, the own reply deleted, the sent
     reply gone)."""
@@ -412,6 +415,10 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
         other.mark_done(pinned, "handled", BOB, NOW)
         reply = own_post(replied.account, "own-reply", 1, text="Sorry!", reply_to=replied.post.remote_id)
         other.put_own_posts([reply])
+        # Two old posts of an account: let go of (its gap runs from its newer post).
+        older = [own_post("acme-bluesky", f"old-{days}", 60 * 24 * days) for days in (12, 10)]
+        other.put_own_posts(older)
+        old_keys = [post_key(post.account, post.remote_id) for post in older]
         sent = OutboxEntry(
             f"out-{sent_to.id}",
             sent_to.id,
@@ -435,33 +442,43 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
         assert answered.items[pinned.id] == pinned, "a pinned item is held whole, answered or not"
         assert set(answered.items) == queued | {pinned.id}
         assert all(answered.has_item(item.id) for item in world.items) and not answered.has_item("nope")
-        kept = follower.held("outbox")[sent.id]
-        assert (kept.state, kept.item, kept.operator, kept.sent_at) == ("sent", sent_to.id, BOB.operator, NOW)
-        assert (kept.text, kept.target) == ("", None), "a sent reply is held without its text and target"
+        assert sent.id not in follower.held("outbox"), "a sent reply is not held: the queue indexed it"
+        assert sent.id not in {entry.id for entry in answered.snapshot.outbox}
         own = follower.held("own")
         assert own and all(post.text == "" and post.url == "" for post in own.values())
         assert own[post_key(reply.account, reply.remote_id)].reply_to == replied.post.remote_id
+        assert not set(old_keys) & set(own), "the own posts older than the lookback are let go of"
+        assert all(post.created_at >= NOW - CARE_LOOKBACK for post in own.values())
         posts = follower.timeline_posts()  # the timeline reads them whole
         assert posts.items[done.id] == done and reply in posts.own_posts
-        # Another dashboard's first reading does not even decode the answered items (but the pinned).
+        # Another dashboard's first reading does not even decode the answered items (but the pinned),
+        # nor the sent replies nor the old own posts (the keepers read what they index of them from
+        # stand-ins).
         decoded: list[str] = []
 
         def counting(cls: type, doc: dict) -> object:
             made = from_record(cls, doc)
-            if isinstance(made, Item):
+            if isinstance(made, Item | OutboxEntry):
                 decoded.append(made.id)
+            elif isinstance(made, Post):
+                decoded.append(post_key(made.account, made.remote_id))
             return made
 
         monkeypatch.setattr(follow, "from_record", counting)
         fresh = StoreFollower(world.config, world.store).read(NOW + timedelta(seconds=1))
         assert fresh.queue == answered.queue and decoded
-        assert not {done.id, replied.id, sent_to.id} & set(decoded)
+        assert not {done.id, replied.id, sent_to.id, sent.id, *old_keys} & set(decoded)
         monkeypatch.undo()
 
         other.reopen(done, BOB, NOW)
         other._write(["own"], lambda w: w.delete("own", [post_key(reply.account, reply.remote_id)]))
         other.outbox_update(replace(sent, state="failed", sent_at=None, error="refused"))
+        newer = [p for p in own.values() if p.account == "acme-bluesky"]
+        other._write(["own"], lambda w: w.delete("own", [post_key(p.account, p.remote_id) for p in newer]))
         reopened = follower.read(NOW + timedelta(seconds=2))
+        own = follower.held("own")
+        assert old_keys[1] in own and old_keys[0] not in own, "the account's newest, read again"
+        assert _row(reopened, "acme-bluesky").gap.last_post_at == older[1].created_at
         entries = {entry.item.id: entry.item for entry in reopened.queue}
         for item in (done, replied, sent_to):
             assert entries[item.id] == item, "back in the queue, whole"
