@@ -57,6 +57,10 @@ CLOCK_SLACK_SHARE = 4
 care rules take at most a fifth of a core. A small store's reading takes milliseconds: every second
 applies them again."""
 CLOCK_SLACK_MAX = timedelta(seconds=30)
+TIMELINES_KEPT_S = 300.0
+"""Seconds the timelines' readings (every item and own post whole, the followed timelines: most of a
+busy store) are kept after the timeline screen closed, so that going back and forth costs no new
+first reading; then they are let go of, and a dashboard holds its queue again."""
 
 FOLLOWED = (
     "items",
@@ -286,6 +290,8 @@ class StoreFollower:
         if nothing is written)."""
         self._lock = threading.Lock()
         self._timeline_lock = threading.Lock()
+        self._timelines_closed_at: float | None = None
+        """When the timeline screen last closed (`time.monotonic`); None while it is open."""
         """The timeline's readings' (`timeline_posts`, `home_posts`): their first reading takes
         seconds on a big store, and the dashboard's readings do not wait on it."""
         self.queue_readings = 0
@@ -318,6 +324,7 @@ class StoreFollower:
     def timeline_posts(self) -> TimelinePosts:
         """Every item and own post, whole (read, and then followed, from the first call)."""
         with self._timeline_lock:
+            self._timelines_closed_at = None
             if self._posts is None:
                 self._posts = Follower(self.store.engine, ("items", "own"))
             self._posts.refresh()
@@ -334,6 +341,7 @@ class StoreFollower:
     def home_posts(self) -> list[Post]:
         """The followed timelines of all accounts (read, and then followed, from the first call)."""
         with self._timeline_lock:
+            self._timelines_closed_at = None
             if self._home is None:
                 self._home = Follower(self.store.engine, ("home",))
             self._home.refresh()
@@ -341,6 +349,23 @@ class StoreFollower:
             if self._home_list[0] != version:
                 self._home_list = (version, list(self._home.objects("home").values()))
             return self._home_list[1]
+
+    def timelines_closed(self) -> None:
+        """The timeline screen closed: what its readings hold is let go of `TIMELINES_KEPT_S` later
+        (by a dashboard reading), unless it opens again first."""
+        with self._timeline_lock:
+            self._timelines_closed_at = time.monotonic()
+
+    def _let_go_of_timelines(self) -> None:
+        """The timelines' readings, if the screen has been closed long enough (`timelines_closed`)."""
+        closed = self._timelines_closed_at
+        if closed is None or time.monotonic() - closed < TIMELINES_KEPT_S:
+            return
+        with self._timeline_lock:
+            if self._timelines_closed_at is closed:  # not opened again meanwhile
+                self._posts = self._posts_made = self._home = None
+                self._home_list = (-1, [])
+                self._timelines_closed_at = None
 
     @property
     def home_version(self) -> int:
@@ -358,6 +383,7 @@ class StoreFollower:
 
     def read(self, now: datetime, shift_start: datetime | None = None) -> Dashboard:
         """The store as of now, with the care rules applied."""
+        self._let_go_of_timelines()
         follow = self._follow
         with self._lock:
             # The first reading leaves the items the store calls answered undecoded (most of a busy

@@ -257,6 +257,11 @@ async def test_a_favourite_is_audited_marked_on_the_post_and_a_second_f_takes_it
         ]
         await wait_for(lambda: "★" not in screen_text(app), pilot, what="the marks gone")
         assert world.store.reactions() == {}
+        # Back to the queue: the timelines' readings are let go of a while later (`timelines_closed`).
+        assert app.follower._timelines_closed_at is None
+        await pilot.press("escape")
+        await wait_for(lambda: not isinstance(app.screen, TimelineScreen), pilot, what="the queue")
+        await wait_for(lambda: app.follower._timelines_closed_at is not None, pilot, what="closed")
 
 
 async def test_a_second_b_asks_then_takes_the_boost_back(world: World) -> None:

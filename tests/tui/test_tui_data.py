@@ -92,6 +92,30 @@ def test_the_contact_view_says_why_a_past_item_was_done_before_and_after_the_fir
         assert not tables["states"]._cache
 
 
+def test_the_timelines_readings_are_let_go_of_a_while_after_the_timeline_closed(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The timelines read every item and own post whole, and the followed timelines: most of a busy
+    store. Kept while the screen is open and a while after (back and forth costs no new first
+    reading), then let go of by a dashboard reading, so the dashboard holds its queue again."""
+    follower = StoreFollower(world.config, world.store)
+    follower.read(NOW)
+    first = follower.timeline_posts()
+    follower.home_posts()
+    follower.timelines_closed()
+    follower.read(NOW + timedelta(seconds=1))
+    assert follower.timeline_posts() is first, "kept a while after the screen closed"
+    monkeypatch.setattr(data, "TIMELINES_KEPT_S", 0.0)
+    follower.read(NOW + timedelta(seconds=2))
+    assert follower.timeline_posts() is first, "open again (it asked since): kept"
+    follower.timelines_closed()
+    follower.read(NOW + timedelta(seconds=3))
+    assert follower.home_version == -1, "the followed timelines let go of"
+    again = follower.timeline_posts()
+    assert again is not first, "read again when opened again"
+    assert set(again.items) == set(first.items) and len(again.own_posts) == len(first.own_posts)
+
+
 def test_timelines_merge_newest_first_and_filter(world: World) -> None:
     data = StoreFollower(world.config, world.store).timeline_posts()
     rows, matched = timeline(data, [], TimelineQuery(kind="ours"), world.config, limit=3)

@@ -109,6 +109,9 @@ class TimelineScreen(Screen[None]):
             yield Static(id="timeline-preview-text")
         yield Footer()
 
+    def on_unmount(self) -> None:
+        self.app.follower.timelines_closed()
+
     def on_mount(self) -> None:
         table = self.query_one(TimelineTable)
         self._add_columns(table, zone_label(self.app.config.team.tz, self.app.now()))
