@@ -867,8 +867,8 @@ class GapKeeper:
     def __init__(self, accounts: Sequence[AccountConfig]) -> None:
         self._accounts = {account.id: account for account in accounts}
         self._owners = {account.id: _Owners([account]) for account in accounts}
-        self._at: dict[str, dict[str, datetime]] = {account.id: {} for account in accounts}
-        """Per account, the time of each own post (by key) that counts for its gap."""
+        self._at: dict[str, tuple[str, datetime]] = {}
+        """Own post key -> (the account whose gap it counts for, its time)."""
         self._times: dict[str, list[datetime]] = {account.id: [] for account in accounts}
         """Per account, the times of `_at`, ascending."""
 
@@ -885,16 +885,14 @@ class GapKeeper:
         first); `own`: the posts now, by key (those of `changed` at least: a key of `changed` it
         lacks was deleted). A post's key stands for one post of one account (`post_key`)."""
         for key in changed:
-            for account, at in self._at.items():  # a handful of accounts
-                was = at.pop(key, None)
-                if was is not None:
-                    times = self._times[account]
-                    del times[bisect_left(times, was)]
-                    break
+            was = self._at.pop(key, None)
+            if was is not None:
+                times = self._times[was[0]]
+                del times[bisect_left(times, was[1])]
             post = own.get(key)
             account_id = self._counts_for(post)
             if post is not None and account_id is not None:
-                self._at[account_id][key] = post.created_at
+                self._at[key] = (account_id, post.created_at)
                 insort(self._times[account_id], post.created_at)
 
     def last(self, account: str) -> datetime | None:
@@ -906,7 +904,7 @@ class GapKeeper:
         """The key of the account's newest own post that counts for its gap (a pass over its posts:
         for a reader that let go of it)."""
         last = self.last(account)
-        return next((key for key, at in self._at.get(account, {}).items() if at == last), None)
+        return next((key for key, counted in self._at.items() if counted == (account, last)), None)
 
     def gap(self, account: AccountConfig, now: datetime, *, synced: bool) -> QuietGap:
         times = self._times.get(account.id, [])

@@ -366,18 +366,22 @@ class _FilesView(Reader):
             rows = rows[: q.newest]
         return iter(rows)
 
+    def _keys_by_part(self, table: str) -> Iterator[Collection[str]]:
+        """Each partition's keys in turn: of the transaction's copy, or of the file as it is now,
+        its documents not kept (`TableFiles.keys_of`)."""
+        spec = schema.TABLES[table]
+        if table in self._tx or spec.log:
+            yield from (docs.keys() for docs in self._parts(table))
+            return
+        files = self.engine.table_files(table)
+        for part in _wanted(spec, files.parts(), None) if spec.per_account else [SINGLE]:
+            yield files.keys_of(part)
+
     def keys(self, table: str, query: Query | None = None) -> set[str]:
         if query is None:
             out: set[str] = set()
-            spec = schema.TABLES[table]
-            if table in self._tx or spec.log:
-                for docs in self._parts(table):
-                    out.update(docs)
-                return out
-            # Only the keys: the documents are not kept (`TableFiles.keys_of`).
-            files = self.engine.table_files(table)
-            for part in _wanted(spec, files.parts(), None) if spec.per_account else [SINGLE]:
-                out.update(files.keys_of(part))
+            for keys in self._keys_by_part(table):
+                out.update(keys)
             return out
         return {key for key, _ in self.scan(table, query)}
 
@@ -436,16 +440,9 @@ class _FilesView(Reader):
         return out
 
     def holds_any(self, table: str) -> bool:
-        """The partitions read in turn, up to the first that holds a document (the files of a big
+        """The partitions' keys in turn, up to the first that holds a document (the files of a big
         table, sorted by time to find its newest document, took a tenth of a second of every open)."""
-        if table in self._tx or schema.TABLES[table].log:
-            return any(docs for docs in self._parts(table))
-        files = self.engine.table_files(table)
-        spec = schema.TABLES[table]
-        return any(
-            files.keys_of(part)
-            for part in (_wanted(spec, files.parts(), None) if spec.per_account else [SINGLE])
-        )
+        return any(self._keys_by_part(table))
 
     def count(self, table: str) -> int:
         if schema.TABLES[table].log:

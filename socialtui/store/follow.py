@@ -91,6 +91,16 @@ Mark = Callable[[dict[str, Any]], Any]
 what a keeper indexes before the reader lets go of it), or None to decode it (`slim`)."""
 
 
+def _decode(model: type | None, slim: Slim | None, doc: Any) -> Any:
+    """The document as a reader keeps it (its `slim` part, as `model`), or None: not ours to read
+    (a line cut short, a hand edit)."""
+    kept = doc if slim is None else (slim(doc) or doc)
+    try:
+        return from_record(model, kept) if model is not None else kept
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class Follower:
     """The decoded content of `tables`, brought up to date by `refresh()`. Thread-safe.
 
@@ -172,10 +182,8 @@ class Follower:
                         continue
                     decoded = stand_in(doc) if stand_in is not None else None
                     if decoded is None:
-                        kept = doc if slim is None else (slim(doc) or doc)
-                        try:
-                            decoded = from_record(model, kept) if model is not None else kept
-                        except (ValueError, KeyError, TypeError):
+                        decoded = _decode(model, slim, doc)
+                        if decoded is None:
                             continue  # not ours to show (a line cut short, a hand edit): skipped
                     if key not in before:
                         before[key] = objects.get(key)
@@ -233,14 +241,13 @@ class Follower:
             docs = reader.get_many(table, keys)
         out: dict[str, Any] = {}
         for key, doc in docs.items():
-            kept = doc if slim is None else (slim(doc) or doc)
-            try:
-                out[key] = from_record(model, kept) if model is not None else kept
-            except (ValueError, KeyError, TypeError):
+            decoded = _decode(model, slim, doc)
+            if decoded is None:
                 continue
-            if model is Item or model is Post:
+            if isinstance(decoded, Item | Post):
                 with self._lock:
-                    share(out[key], self._shared)
+                    share(decoded, self._shared)
+            out[key] = decoded
         return out
 
     def changes(self) -> tuple[dict[str, set[str]], dict[str, dict[str, Any]]]:
@@ -252,10 +259,6 @@ class Follower:
             self._changed = {t: set() for t in self._track}
             self._before = {t: {} for t in self._track}
             return changed, before
-
-    def changed_keys(self) -> dict[str, set[str]]:
-        """The keys of `changes()`, without the objects they had."""
-        return self.changes()[0]
 
     def wait(self, timeout: float) -> bool:
         """Block until one of the tables may have changed since the last refresh, or `timeout`."""

@@ -262,7 +262,7 @@ class StoreFollower:
         self.store = store
         self.operator = operator
         """Whose handoff notes `Dashboard.waiting` lists."""
-        self._follow = Follower(store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=self._marks())
+        self._follow = self._new_follower()
         self._held: dict[str, Item] = {}
         """The items the last reading held (`Follower.hold`): the open ones and the pinned ones."""
         self._held_list: list[Item] = []
@@ -523,8 +523,10 @@ class StoreFollower:
         self._held_version = version
         return self._held
 
-    def _marks(self) -> dict[str, Mark]:
-        return {**MARK, "own": lambda doc: mark_own_post(doc, self._own_since)}
+    def _new_follower(self) -> Follower:
+        """The reading's follower: the care rules' tables, tracked key by key, slim and marked."""
+        marks: dict[str, Mark] = {**MARK, "own": lambda doc: mark_own_post(doc, self._own_since)}
+        return Follower(self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=marks)
 
     def _let_go(self, keeper: OverviewKeeper, now: datetime) -> None:
         """Let go of what the keeper indexed and no screen shows: the sent (or discarded) outbox
@@ -584,9 +586,7 @@ class StoreFollower:
 
     def _restart(self) -> None:
         """Follow the store again from scratch (a reading that failed half-way)."""
-        self._follow = Follower(
-            self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=self._marks()
-        )
+        self._follow = self._new_follower()
         self._dicts.clear()
         self._lists.clear()
         self._held, self._held_list, self._held_version = {}, [], -1
