@@ -605,6 +605,7 @@ class TableFiles:
         copy of an older version is let go (a file is only ever replaced by a newer one, so it
         would never be of use again)."""
         self._followed[part] = seen
+        self._keys.pop(part, None)  # an index made before the follower's first look: not needed now
         if self.keep:
             with self._cache_lock:
                 cached = self._cache.get(part)

@@ -660,8 +660,10 @@ class FilesEngine(Engine):
             return TableFiles(self.tables_dir, table)  # nothing there: every read is empty
         # The day-partitioned tables (items, own posts, home timelines) are most of the store: a
         # process that read them once would hold them decoded for good (a dashboard keeps what it
-        # needs of them, decoded its own way). Read again when asked; the small tables are kept.
-        files = TableFiles(self.tables_dir, table, keep=not schema.TABLES[table].per_day)
+        # needs of them, decoded its own way). Read again when asked; the small tables are kept,
+        # but the states (`Table.kept`).
+        spec = schema.TABLES[table]
+        files = TableFiles(self.tables_dir, table, keep=spec.kept and not spec.per_day)
         if schema.TABLES[table].per_day:  # a dossier's reads (by ref) skip what holds none of it
             files.ref = schema.TABLES[table].ref
         if table == "items":

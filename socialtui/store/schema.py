@@ -48,6 +48,11 @@ class Table:
     per_day: bool = False
     """Files engine, with `per_account`: one file per account and day of `at` (which never changes),
     so that a new mention rewrites, and every dashboard reads again, a day's worth of one account."""
+    kept: bool = True
+    """Files engine: a process keeps the partitions it read decoded (by version) for its next read.
+    Off for a table that grows with the store's history and is read a few documents at a time (the
+    states: a dashboard's first look reads the states of the 200 oldest open items, and kept the
+    files of every account decoded, 20 MB at 30,000 done items); the per-day tables are never kept."""
     log: bool = False
     """Append-only (the audit): operators may add, never change or remove."""
     unique_open_ref: tuple[str, tuple[str, ...]] | None = None
@@ -93,7 +98,7 @@ TABLES: dict[str, Table] = {
         # the queue reads the open items without decoding the answered ones
         Table("answered", "answered", account=_account, at=lambda d: utc(d["at"]), per_account=True),
         # operators' work
-        Table("states", "ops", account=_account, per_account=True),
+        Table("states", "ops", account=_account, per_account=True, kept=False),
         Table("claims", "ops", at=lambda d: utc(d["expires_at"])),
         Table("contacts", "ops"),
         Table("drafts", "ops", account=_account, at=lambda d: utc(d["updated_at"]), per_account=True),
