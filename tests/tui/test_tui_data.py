@@ -13,6 +13,7 @@ from tuikit import ALICE, BOB, NOW, World, bluesky_author, make_item, mastodon_a
 from socialtui.care import CARE_LOOKBACK
 from socialtui.config import Config
 from socialtui.model import AccountHealth, Author, Draft, Item, OutboxEntry, Post, from_record
+from socialtui.model_work import ItemState
 from socialtui.overview import AccountOverview, build_overview
 from socialtui.store import Store, follow, open_store
 from socialtui.store.schema import post_key
@@ -473,6 +474,22 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
         assert own[post_key(reply.account, reply.remote_id)].reply_to == replied.post.remote_id
         assert not set(old_keys) & set(own), "the own posts older than the lookback are let go of"
         assert all(post.created_at >= NOW - CARE_LOOKBACK for post in own.values())
+        states = follower.held("states")
+        assert (states[done.id].done, states[done.id].reason, states[done.id].operator) == (
+            True,
+            "spam",
+            BOB.operator,
+        )
+        assert not isinstance(states[done.id], ItemState), "a done state is held as a stand-in"
+        more_spam = make_item("acme-mastodon", "0980", done.post.author, "Cheap followers again", 30)
+        other.put_items([more_spam])
+        other.mark_done(more_spam, "spam", BOB, NOW)
+        again = follower.read(NOW + timedelta(seconds=1))
+        assert more_spam.id not in {entry.item.id for entry in again.queue}
+        assert follower.held("states")[more_spam.id] is follower.held("states")[done.id], (
+            "one stand-in for every done state of the same reason and operator"
+        )
+        assert again.snapshot.states[more_spam.id].reason == "spam"
         posts = follower.timeline_posts()  # the timeline reads them whole
         assert posts.items[done.id] == done and reply in posts.own_posts
         # Another dashboard's first reading does not even decode the answered items (but the pinned),
@@ -490,7 +507,7 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
 
         monkeypatch.setattr(follow, "from_record", counting)
         fresh = StoreFollower(world.config, world.store).read(NOW + timedelta(seconds=1))
-        assert fresh.queue == answered.queue and decoded
+        assert fresh.queue == again.queue and decoded
         assert not {done.id, replied.id, sent_to.id, sent.id, *old_keys} & set(decoded)
         monkeypatch.undo()
 
