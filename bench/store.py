@@ -551,13 +551,13 @@ def _started(start: Any) -> None:
 def _follow(store: Store, start: Any, stop: Any, out: Any, number: int) -> dict[str, float]:
     """A dashboard: the store loaded, then wait + refresh; the wall-clock time each new key of
     `states` and `claims` was first seen."""
-    # The keys that changed, as the dashboard asks for them (`changed_keys`): a copy of the whole
+    # The keys that changed, as the dashboard asks for them (`Follower.changes`): a copy of the whole
     # states table and a set of its keys per refresh, to find its new keys, grew with the store
     # (50,000 states at 200,000 items), which the TUI (`tui/data.py`) does not pay.
     follower = Follower(store.engine, FOLLOWED, track=("states", "claims"))
     follower.refresh()  # the dashboard has loaded the store already
     known = {t: set(follower.objects(t)) for t in ("states", "claims")}
-    follower.changed_keys()  # what the load brought: known already
+    follower.changes()  # what the load brought: known already
     seen: dict[str, float] = {}
     out.put(("ready", "follower", number))
     _started(start)
@@ -566,7 +566,7 @@ def _follow(store: Store, start: Any, stop: Any, out: Any, number: int) -> dict[
             continue
         follower.refresh()
         now = time.time()
-        for table, keys in follower.changed_keys().items():
+        for table, keys in follower.changes()[0].items():
             for key in keys - known[table]:
                 known[table].add(key)
                 seen.setdefault(f"{table}|{key}", now)
