@@ -50,9 +50,10 @@ class Table:
     so that a new mention rewrites, and every dashboard reads again, a day's worth of one account."""
     kept: bool = True
     """Files engine: a process keeps the partitions it read decoded (by version) for its next read.
-    Off for a table that grows with the store's history and is read a few documents at a time (the
-    states: a dashboard's first look reads the states of the 200 oldest open items, and kept the
-    files of every account decoded, 20 MB at 30,000 done items); the per-day tables are never kept."""
+    Off for the tables that grow with the store's history and are read a few documents at a time:
+    the states (a dashboard's first look reads those of the 200 oldest open items, and kept the
+    files of every account decoded, 20 MB at 30,000 done items) and the answered items (an operator
+    marking items done kept their accounts' files decoded); the per-day tables are never kept."""
     log: bool = False
     """Append-only (the audit): operators may add, never change or remove."""
     unique_open_ref: tuple[str, tuple[str, ...]] | None = None
@@ -96,7 +97,9 @@ TABLES: dict[str, Table] = {
         ),
         # which items are answered (done, replied to, sent): derived from the tables above, so that
         # the queue reads the open items without decoding the answered ones
-        Table("answered", "answered", account=_account, at=lambda d: utc(d["at"]), per_account=True),
+        Table(
+            "answered", "answered", account=_account, at=lambda d: utc(d["at"]), per_account=True, kept=False
+        ),
         # operators' work
         Table("states", "ops", account=_account, per_account=True, kept=False),
         Table("claims", "ops", at=lambda d: utc(d["expires_at"])),
