@@ -1017,13 +1017,17 @@ class PgEngine(Engine):
         return self._run(work)
 
     def _follow_whole(self, conn: psycopg.Connection, names: list[str], take: Take) -> None:
-        """Every row of each table, a table at a time."""
+        """Every row of each table, a table at a time, `FOLLOW_PART` rows per round trip (a server-
+        side cursor: a client-side one has libpq hold the whole table's rows at once, and a
+        dashboard's first reading of a busy store kept the 60 MB of them as its size)."""
         for name in names:
             key = sql.SQL("id::text") if TABLES[name].log else sql.SQL("key")
-            cursor = conn.execute(sql.SQL("SELECT {key}, doc FROM {t}").format(key=key, t=_ident(name)))
             take(name, {}, True)  # every table asked for is answered, changed or not
-            while rows := cursor.fetchmany(self.FOLLOW_PART):
-                take(name, dict(rows), True)
+            with conn.cursor(name=f"follow_{name}") as cursor:
+                cursor.itersize = self.FOLLOW_PART
+                cursor.execute(sql.SQL("SELECT {key}, doc FROM {t}").format(key=key, t=_ident(name)))
+                while rows := cursor.fetchmany(self.FOLLOW_PART):
+                    take(name, dict(rows), True)
 
     def _follow_since(self, conn: psycopg.Connection, token: str, names: list[str], take: Take) -> None:
         """What the token's snapshot could not see, of every table and its tombstones, in one
