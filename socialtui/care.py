@@ -895,16 +895,11 @@ class GapKeeper:
                 self._at[key] = (account_id, post.created_at)
                 insort(self._times[account_id], post.created_at)
 
-    def last(self, account: str) -> datetime | None:
-        """The time of the account's newest own post that counts for its gap."""
-        times = self._times.get(account)
-        return times[-1] if times else None
-
-    def newest(self, account: str) -> str | None:
-        """The key of the account's newest own post that counts for its gap (a pass over its posts:
-        for a reader that let go of it)."""
-        last = self.last(account)
-        return next((key for key, counted in self._at.items() if counted == (account, last)), None)
+    def times(self, account: str, since: datetime) -> tuple[datetime, ...]:
+        """The times of the account's own posts that count for its gap, since `since`, ascending:
+        what a reader that let go of the posts shows of them (the schedule's day strip)."""
+        times = self._times.get(account, [])
+        return tuple(times[bisect_left(times, since) :])
 
     def gap(self, account: AccountConfig, now: datetime, *, synced: bool) -> QuietGap:
         times = self._times.get(account.id, [])

@@ -200,12 +200,16 @@ def build_overview(
     )
 
 
+GapOf = Callable[[AccountConfig, bool], care.QuietGap]
+"""An account's quiet gap, given whether it ever synced (at a time the maker of it chose)."""
+
+
 def _account_rows(
     config: Config,
     now: datetime,
     queue: list[care.QueueEntry],
     snap: Snapshot,
-    gap_of: Callable[[AccountConfig, bool], care.QuietGap],
+    gap_of: GapOf,
 ) -> list[AccountOverview]:
     """Each configured account's row of the overview: its part of the queue counted, its gap
     (`gap_of(account, synced)`), health, forecast and failed replies."""
@@ -289,13 +293,13 @@ class OverviewKeeper:
         if changed.get("own"):
             self._gaps.update(changed["own"], tables["own"])
 
-    def last_own(self, account: str) -> datetime | None:
-        """The time of the account's newest own post as of the last update (`care.GapKeeper`)."""
-        return self._gaps.last(account)
+    def gap_of(self, now: datetime) -> GapOf:
+        """Each account's gap at `now`, of the own posts as of the last update (`care.GapKeeper`)."""
+        return lambda account, synced: self._gaps.gap(account, now, synced=synced)
 
-    def newest_own(self, account: str) -> str | None:
-        """The key of the account's newest own post as of the last update (`care.GapKeeper`)."""
-        return self._gaps.newest(account)
+    def own_times(self, since: datetime) -> dict[str, tuple[datetime, ...]]:
+        """Per account, the times of its own posts since `since` as of the last update, ascending."""
+        return {account.id: self._gaps.times(account.id, since) for account in self.config.accounts}
 
     def unexplained(self, keys: Iterable[str], states: Mapping[str, Any]) -> list[str]:
         """`care.QueueKeeper.unexplained`: of items left out unread, those to read after all."""
@@ -331,7 +335,7 @@ class OverviewKeeper:
                 now,
                 queue,
                 snapshot,
-                lambda account, synced: self._gaps.gap(account, now, synced=synced),
+                self.gap_of(now),
             ),
             queue=queue,
             snapshot=snapshot,
@@ -342,12 +346,16 @@ class OverviewKeeper:
         )
 
 
-def with_health(overview: Overview, health: Mapping[str, AccountHealth], now: datetime) -> Overview:
+def with_health(
+    overview: Overview, health: Mapping[str, AccountHealth], now: datetime, gap_of: GapOf | None = None
+) -> Overview:
     """`overview` with the accounts' health (and how fresh their data is) read again at `now`, and
     nothing else: what a reader does when only the health changed (a live poller confirming its
     stream, about once per poll interval per account). The queue, its counts and the gaps stay as
     they were made at `overview.generated_at`; an account's gap is made again only when the new
-    health changes whether it ever synced (before a successful sync its gap is unknown)."""
+    health changes whether it ever synced (before a successful sync its gap is unknown): by
+    `gap_of` (at `overview.generated_at`: a reader that keeps the own posts' times, not the posts,
+    `OverviewKeeper.gap_of`), else from the snapshot's own posts."""
     own_posts = overview.snapshot.own_posts
     scheduled: dict[str, list[datetime]] | None = None
     accounts = []
@@ -360,7 +368,10 @@ def with_health(overview: Overview, health: Mapping[str, AccountHealth], now: da
             if scheduled is None:
                 scheduled = _outbox_by_account(overview.snapshot.outbox)[0]
             at = overview.generated_at
-            gap = care.quiet_gap(account, own_posts, at, synced=synced)
+            if gap_of is not None:
+                gap = gap_of(account, synced)
+            else:
+                gap = care.quiet_gap(account, own_posts, at, synced=synced)
             forecast = care.gap_forecast(account, gap, scheduled.get(account.id, []), at)
         accounts.append(
             replace(

@@ -7,14 +7,14 @@ keep a core busy and make the UI stutter (the reading thread and the UI share on
 
 A `Dashboard` is one immutable reading, handed to the screens as it is.
 
-It holds the care rules' working set, not the store: the open items (and those a handoff note pins),
-the outbox entries still to send (or failed) whole, and the recent own posts slim (what the rules read
-of them). Older own posts and sent replies are read as stand-ins (`OwnMark`, `OutboxMark`: not
-decoded) and let go of once the care rules' keepers indexed them (which parent a reply answers,
-which item a sent entry is for, each own post's time). A done state is held as one object shared by
-every state of the same reason and operator (`DoneMark`). An answered item is let go of once read and read again from the store if it opens again: at
-50,000 open and as many answered items, holding every item and post whole was most of a dashboard's
-memory.
+It holds the care rules' working set, not the store: the open items (and those a handoff note pins)
+and the outbox entries still to send (or failed), whole. The own posts and the sent replies are read
+as stand-ins (`OwnMark`, `OutboxMark`: not decoded) and let go of once the care rules' keepers indexed
+them (which parent a reply answers, which item a sent entry is for, each own post's time: the gaps
+and the schedule's day strip read the times, `Dashboard.own_times`). A done state is held as one
+object shared by every state of the same reason and operator (`DoneMark`). An answered item is let
+go of once read, and read again from the store if it opens again. At 50,000 open and as many
+answered items, holding every item and post whole was most of a dashboard's memory.
 The timeline, which shows every item and own post whole, has its own reading (`timeline_posts`).
 
 The handoff notes and the shifts come with every reading, so the header can flag a note waiting for this operator, or one left unacknowledged by anyone, within a
@@ -27,9 +27,9 @@ import heapq
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -79,8 +79,9 @@ FOLLOWED = (
 
 
 OWN_KEPT = ("account", "remote_id", "author", "created_at", "reply_to", "own")
-"""What the dashboard's reading keeps of an own post: what the care rules read (whose it is, when it
-was written, what it answers). Its text, links and the rest are left to the timeline's reading."""
+"""What the dashboard's reading decodes of a post in the own table not marked as written by the
+account itself (`OwnMark` stands for those): what the care rules read (whose it is, when it was
+written, what it answers). Its text, links and the rest are left to the timeline's reading."""
 SENT_KEPT = (
     "id",
     "item",
@@ -156,15 +157,11 @@ def mark_state(doc: dict[str, Any]) -> DoneMark | None:
     return _done_mark(reason, operator)
 
 
-MARK: dict[str, Mark] = {"outbox": mark_outbox_entry, "states": mark_state}
-
-
 @dataclass(frozen=True, slots=True)
 class OwnMark:
-    """What the care rules read of an own post (written by the account itself) older than their
-    lookback, in place of the post while the reading indexes it (`care.QueueKeeper`: what it
-    answers; `care.GapKeeper`: when): the reading lets go of it after (or reads the post whole if
-    it is the account's newest)."""
+    """What the care rules read of an own post (written by the account itself), in place of the
+    post while the reading indexes it (`care.QueueKeeper`: what it answers; `care.GapKeeper`:
+    when): the reading lets go of it after."""
 
     account: str
     remote_id: str
@@ -173,8 +170,8 @@ class OwnMark:
     own: bool = True
 
 
-def mark_own_post(doc: dict[str, Any], since: datetime) -> OwnMark | None:
-    """The stand-in of an own post written before `since` by the account itself, else None."""
+def mark_own_post(doc: dict[str, Any]) -> OwnMark | None:
+    """The stand-in of an own post written by the account itself, else None (decoded slim)."""
     account, remote_id, reply_to = doc.get("account"), doc.get("remote_id"), doc.get("reply_to") or ""
     if doc.get("own") is not True or not isinstance(account, str) or not isinstance(remote_id, str):
         return None
@@ -182,9 +179,12 @@ def mark_own_post(doc: dict[str, Any], since: datetime) -> OwnMark | None:
         at = parse_time(doc["created_at"])
     except (KeyError, TypeError, ValueError):
         return None
-    if at >= since or not isinstance(reply_to, str):
+    if not isinstance(reply_to, str):
         return None
     return OwnMark(account, remote_id, reply_to, at)
+
+
+MARK: dict[str, Mark] = {"outbox": mark_outbox_entry, "states": mark_state, "own": mark_own_post}
 
 
 @dataclass(frozen=True)
@@ -222,6 +222,9 @@ class Dashboard:
     many items are open in all. None: the queue is whole."""
     item_ids: Collection[str] | None = None
     """The id of every item in the store, answered or not (None: only those of `items` are known)."""
+    own_times: Mapping[str, Sequence[datetime]] = field(default_factory=dict)
+    """Per account, the times of its own posts within the care rules' lookback, ascending (the
+    reading holds their times, not the posts: `snapshot.own_posts` is empty but on the first look)."""
 
     def has_item(self, item_id: str) -> bool:
         """Whether the store holds this item (open or answered), as of this reading."""
@@ -298,10 +301,8 @@ class StoreFollower:
         """The items' version (`Follower.versions`) when they were held: not changed since, the
         follower holds `_held` still."""
         self._item_ids: tuple[int, frozenset[str]] = (-1, frozenset())
-        self._own_since = datetime.min.replace(tzinfo=UTC)
-        """The own posts written before this are read as stand-ins (`OwnMark`) by the next refresh."""
-        self._own_kept: Mapping[str, Post] = {}
-        """The own posts held after the last reading (`_let_go`)."""
+        self._own_times: tuple[int, Mapping[str, Sequence[datetime]]] = (-1, {})
+        """The own posts' version and the times made of it (`Dashboard.own_times`)."""
         self._posts: Follower | None = None
         """Every item and own post whole, for the timeline: read once it first asks for them."""
         self._posts_made: TimelinePosts | None = None
@@ -402,7 +403,7 @@ class StoreFollower:
     def held(self, table: str) -> Mapping[str, Any]:
         """What the reading holds decoded of one of its tables, by key (what its memory grows with:
         of the items, the open ones and the pinned ones; of the outbox, the entries still to send or
-        failed; of the own posts, the recent ones and each account's newest, slim)."""
+        failed; of the states, a stand-in each; of the own posts, none)."""
         return self._follow.objects(table)
 
     def wait(self, timeout: float) -> bool:
@@ -416,7 +417,6 @@ class StoreFollower:
         with self._lock:
             # The first reading leaves the items the store calls answered undecoded (most of a busy
             # store: decoded and let go of, they would stay as the process's size).
-            self._own_since = now - CARE_LOOKBACK
             follow.refresh({"items": self.store.answered_ids()} if self._keeper is None else None)
             versions = dict(follow.versions)
             last = self._last
@@ -437,7 +437,9 @@ class StoreFollower:
                     # once per poll interval and account. The accounts' rows are read again at
                     # `now`; the queue stands as for the clock alone, within the largest slack
                     # (the timed reading moves its ages on: nothing moved, past its own slack).
-                    overview = with_health(last[1].overview, follow.objects("health"), now)
+                    keeper = self._keeper
+                    gap_of = keeper.gap_of(last[1].overview.generated_at) if keeper is not None else None
+                    overview = with_health(last[1].overview, follow.objects("health"), now, gap_of)
                     reading = replace(last[1], now=now, overview=overview)
                     self._last = (versions, reading, last[2])
                     return reading
@@ -470,7 +472,7 @@ class StoreFollower:
                     held = self._unexplained(keeper, now, tables)
                 queue = keeper.entries(now, claims)
                 items = self._hold(queue, handoffs, held)
-                self._let_go(keeper, now)
+                self._let_go()
             except BaseException:
                 # What changed is spent and the items let go of are gone (reading one again failed,
                 # say): the next reading starts again from the whole store, with a new follower.
@@ -480,7 +482,7 @@ class StoreFollower:
             snapshot = Snapshot.of(
                 now,
                 items=self._held_list,
-                own_posts=self._list("own"),
+                own_posts=(),  # not held: their times are (`Dashboard.own_times`)
                 states=states,
                 claims=claims,
                 outbox=self._list("outbox"),
@@ -503,6 +505,7 @@ class StoreFollower:
                 waiting=waiting,
                 tags=tags,
                 item_ids=self._ids(),
+                own_times=self._times_of_own(keeper, now),
             )
             took = time.perf_counter() - started
             self._last = (
@@ -553,42 +556,17 @@ class StoreFollower:
 
     def _new_follower(self) -> Follower:
         """The reading's follower: the care rules' tables, tracked key by key, slim and marked."""
-        marks: dict[str, Mark] = {**MARK, "own": lambda doc: mark_own_post(doc, self._own_since)}
-        return Follower(self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=marks)
+        return Follower(self.store.engine, FOLLOWED, track=FOLLOWED_CARE, slim=SLIM, mark=MARK)
 
-    def _let_go(self, keeper: OverviewKeeper, now: datetime) -> None:
-        """Let go of what the keeper indexed and no screen shows: the sent (or discarded) outbox
-        entries (but those of an item with one still to send or failed), and the own posts but the recent ones (since `CARE_LOOKBACK`) and each account's
-        newest (its gap is measured from it): what `Store.snapshot(posts_since=...)` holds, so the
-        reading's snapshot gives `build_overview` the same queue and gaps."""
-        own: Mapping[str, Post] = self._dict("own")
+    def _let_go(self) -> None:
+        """Let go of what the keeper indexed and no screen shows: the own posts (the keepers index
+        what they answer and when; `Dashboard.own_times` gives the times) and the sent (or
+        discarded) outbox entries (but those of an item with one still to send or failed)."""
         outbox: Mapping[str, OutboxEntry] = self._dict("outbox")
-        if own is not self._own_kept:  # the own posts changed since
-            since = now - CARE_LOOKBACK
-            lasts = {account.id: keeper.last_own(account.id) for account in self.config.accounts}
-            kept: dict[str, Post] = {}
-            newest: set[str] = set()
-            for key, post in own.items():
-                last = lasts.get(post.account)
-                if post.created_at >= since or (last is not None and post.created_at >= last):
-                    kept[key] = post
-                    if last is not None and post.created_at >= last:
-                        newest.add(post.account)
-            # An account's newest post let go of before (older than the lookback, it was not the
-            # newest then: the newest was deleted since): read again.
-            wanted = [
-                key
-                for account, last in lasts.items()
-                if last is not None and last < since and account not in newest
-                for key in [keeper.newest_own(account)]
-                if key is not None
-            ]
-            wanted += [key for key, post in kept.items() if isinstance(post, OwnMark)]
-            kept.update(self._follow.fetch("own", set(wanted)) if wanted else {})
-            self._follow.hold("own", kept)
-            self._dicts["own"] = (self._follow.versions["own"], kept)
+        if self._dict("own"):  # decoded (or stood in for) since the last reading
+            self._follow.hold("own", {})
+            self._dicts["own"] = (self._follow.versions["own"], {})
             self._lists.pop("own", None)
-            self._own_kept = kept
         # A reply sent for an item with one still to send or failed stays: it tells whether the
         # failed one was dealt with (`care.failed_replies`: a later reply sent).
         pending = {entry.item for entry in outbox.values() if entry.state not in DONE_OUTBOX}
@@ -605,6 +583,14 @@ class StoreFollower:
             self._dicts["outbox"] = (self._follow.versions["outbox"], unsent)
             self._lists.pop("outbox", None)
 
+    def _times_of_own(self, keeper: OverviewKeeper, now: datetime) -> Mapping[str, Sequence[datetime]]:
+        """`Dashboard.own_times`, made again when the own posts changed (the lookback moves with
+        the clock meanwhile: a time older than it is harmless, its readers take a window of it)."""
+        version = self._follow.versions["own"]
+        if self._own_times[0] != version:
+            self._own_times = (version, keeper.own_times(now - CARE_LOOKBACK))
+        return self._own_times[1]
+
     def _ids(self) -> frozenset[str]:
         """Every item's id, as of the last refresh (made again when the items changed)."""
         version = self._follow.versions["items"]
@@ -619,7 +605,7 @@ class StoreFollower:
         self._lists.clear()
         self._held, self._held_list, self._held_version = {}, [], -1
         self._item_ids = (-1, frozenset())
-        self._own_kept = {}
+        self._own_times = (-1, {})
         self._last = None
 
     def first_look(self, now: datetime, shift_start: datetime | None = None, oldest: int = 200) -> Dashboard:
@@ -661,6 +647,10 @@ class StoreFollower:
             shifts=shifts,
             waiting=waiting,
             open_total=total,
+            own_times={
+                account.id: tuple(sorted(p.created_at for p in snapshot.own_posts if p.account == account.id))
+                for account in configured
+            },
         )
 
     def contact_view(self, item: Item, limit: int = 20) -> ContactView:

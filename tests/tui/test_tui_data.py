@@ -301,9 +301,11 @@ def vars_of(row: AccountOverview) -> dict[str, object]:
 
 def _same_as_a_full_reading(world: World, config: Config, reading: Dashboard) -> None:
     """`reading` (made by what changed since the last) is what a fresh full reading gives at its time,
-    and what `build_overview` (the care rules over every record) gives."""
+    and what `build_overview` (the care rules over every record) gives: of the fresh reading's
+    records, and the store's own posts (the reading holds their times, not the posts)."""
     fresh = StoreFollower(config, world.store).read(reading.now)
-    whole = build_overview(config, world.store, reading.now, fresh.snapshot)
+    own = world.store.snapshot(reading.now, posts_since=reading.now - CARE_LOOKBACK).own_posts
+    whole = build_overview(config, world.store, reading.now, replace(fresh.snapshot, own_posts=own))
     for made in (fresh.overview, whole):
         assert reading.queue == made.queue
         for mine, theirs in zip(reading.overview.accounts, made.accounts, strict=True):
@@ -424,9 +426,9 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The dashboard's reading holds the working set, not the store: the open items decoded (and
-    those a handoff note pins), the outbox entries not sent, the recent own posts (and each
-    account's newest) without their text; not the sent replies nor the older own posts (the care
-    rules' keepers index what they count of them); an item answered
+    those a handoff note pins), the outbox entries not sent, a stand-in per done state; not the
+    sent replies nor the own posts (the care rules' keepers index what they count of them, and
+    the reading gives the own posts' times); an item answered
     (done, replied to by an own post, a reply sent through the outbox) is let go of, and comes back
     whole, read from the store, when it opens again (reopened, the own reply deleted, the sent
     reply gone)."""
@@ -469,11 +471,10 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
         assert all(answered.has_item(item.id) for item in world.items) and not answered.has_item("nope")
         assert sent.id not in follower.held("outbox"), "a sent reply is not held: the queue indexed it"
         assert sent.id not in {entry.id for entry in answered.snapshot.outbox}
-        own = follower.held("own")
-        assert own and all(post.text == "" and post.url == "" for post in own.values())
-        assert own[post_key(reply.account, reply.remote_id)].reply_to == replied.post.remote_id
-        assert not set(old_keys) & set(own), "the own posts older than the lookback are let go of"
-        assert all(post.created_at >= NOW - CARE_LOOKBACK for post in own.values())
+        assert follower.held("own") == {} and answered.snapshot.own_posts == [], "no own post held"
+        times = answered.own_times["acme-bluesky"]
+        assert reply.created_at in answered.own_times[reply.account], "their times, within the lookback"
+        assert times == tuple(sorted(times)) and min(times) >= NOW - CARE_LOOKBACK
         states = follower.held("states")
         assert (states[done.id].done, states[done.id].reason, states[done.id].operator) == (
             True,
@@ -509,17 +510,18 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
         fresh = StoreFollower(world.config, world.store).read(NOW + timedelta(seconds=1))
         assert fresh.queue == again.queue and decoded
         assert not {done.id, replied.id, sent_to.id, sent.id, *old_keys} & set(decoded)
+        assert post_key(reply.account, reply.remote_id) not in decoded, "nor a recent own post"
         monkeypatch.undo()
 
         other.reopen(done, BOB, NOW)
         other._write(["own"], lambda w: w.delete("own", [post_key(reply.account, reply.remote_id)]))
         other.outbox_update(replace(sent, state="failed", sent_at=None, error="refused"))
-        newer = [p for p in own.values() if p.account == "acme-bluesky"]
+        newer = [p for p in world.store.own_posts("acme-bluesky") if p.created_at > older[1].created_at]
         other._write(["own"], lambda w: w.delete("own", [post_key(p.account, p.remote_id) for p in newer]))
         reopened = follower.read(NOW + timedelta(seconds=2))
-        own = follower.held("own")
-        assert old_keys[1] in own and old_keys[0] not in own, "the account's newest, read again"
-        assert _row(reopened, "acme-bluesky").gap.last_post_at == older[1].created_at
+        assert follower.held("own") == {}
+        assert _row(reopened, "acme-bluesky").gap.last_post_at == older[1].created_at, "its newest now"
+        assert reopened.own_times["acme-bluesky"] == ()
         entries = {entry.item.id: entry.item for entry in reopened.queue}
         for item in (done, replied, sent_to):
             assert entries[item.id] == item, "back in the queue, whole"

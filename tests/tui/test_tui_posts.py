@@ -145,12 +145,17 @@ async def test_the_schedule_merged_and_per_account_cancel_move_and_edit(world: W
             lambda: world.store.outbox_entry(mastodon.id).state == "cancelled", pilot, what="cancelled"
         )
         await wait_for(lambda: len(screen.posts) == 1, pilot, what="gone from the schedule")
-        # One account: the Bluesky one, with its forecast and day strip.
+        # One account: the Bluesky one, with its forecast and day strip: its post made 3h20m ago
+        # (the reading's own post times), the one scheduled.
         await pilot.press("a", "a")
         await wait_for(lambda: screen.account_id == "acme-bluesky", pilot)
-        await wait_for(
-            lambda: "▓" in screen_text(app) and "quiet gap:" in screen_text(app), pilot, what="the strip"
-        )
+
+        def strip() -> str:
+            lines = screen_text(app).splitlines()
+            at = next((n for n, line in enumerate(lines) if "quiet gap:" in line), None)
+            return lines[at + 1] if at is not None and at + 1 < len(lines) else ""
+
+        await wait_for(lambda: "█" in strip() and "▓" in strip(), pilot, what="the strip")
         # Move it.
         await pilot.press("m")
         await wait_for(lambda: isinstance(app.screen, WhenDialog), pilot, what="the time dialog")

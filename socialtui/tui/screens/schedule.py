@@ -199,7 +199,7 @@ class ScheduleScreen(Screen[None]):
             forecast.update("")
             return
         summary = mine.forecast.summary(account.tz, data.now)
-        own = [p.created_at for p in data.overview.snapshot.own_posts if p.account == account.id]
+        own = list(data.own_times.get(account.id, ()))
         planned = [p.at for p in self.posts if p.state == "scheduled"]
         width = max(self.size.width - 2, 24)
         start = data.now - timedelta(hours=6)
