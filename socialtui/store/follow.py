@@ -230,6 +230,11 @@ class Follower:
         with self._lock:
             return frozenset(self._seen[table])
 
+    def holds(self, table: str, key: str) -> bool:
+        """Whether the table held a document of `key` at the last refresh (held or let go of)."""
+        with self._lock:
+            return key in self._seen[table]
+
     def fetch(self, table: str, keys: Collection[str]) -> dict[str, Any]:
         """The objects of `keys` that the table holds now, read from the store (as `refresh` would
         decode them, slim or not): what a reader that let go of them (`hold`) needs back. Not held."""

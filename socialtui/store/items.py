@@ -65,10 +65,11 @@ class Snapshot:
     ) -> Snapshot:
         """The snapshot of these records at `now` (claims that expired by then are left out)."""
         return cls(
-            # Lists are kept as given: the dashboard hands the same decoded lists again and again.
+            # Lists and dicts are kept as given: the dashboard hands the same decoded ones again
+            # and again (never changed after: a new version of a table is a new dict).
             items=items if isinstance(items, list) else list(items),
             own_posts=own_posts if isinstance(own_posts, list) else list(own_posts),
-            states=dict(states),
+            states=states if isinstance(states, dict) else dict(states),
             claims={claim.item: claim for claim in claims if claim.expires_at > now},
             outbox=list(outbox),
             health=dict(health),

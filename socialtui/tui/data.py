@@ -27,7 +27,7 @@ import heapq
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -198,6 +198,17 @@ class TimelinePosts:
 
 
 @dataclass(frozen=True)
+class KnownItems:
+    """Whether the store holds an item, asked of the reader (`StoreFollower.knows_item`), not a
+    copy of every item's id: 80,000 ids, made again at every poller's page, took 4 MB."""
+
+    reader: StoreFollower
+
+    def __contains__(self, item_id: object) -> bool:
+        return isinstance(item_id, str) and self.reader.knows_item(item_id)
+
+
+@dataclass(frozen=True)
 class Dashboard:
     """One reading of the store with the care rules applied: what every screen shows."""
 
@@ -220,8 +231,9 @@ class Dashboard:
     open_total: int | None = None
     """The first look (`StoreFollower.first_look`): the queue holds only its oldest part, and this
     many items are open in all. None: the queue is whole."""
-    item_ids: Collection[str] | None = None
-    """The id of every item in the store, answered or not (None: only those of `items` are known)."""
+    item_ids: Container[str] | None = None
+    """Tells the id of every item in the store, answered or not, as of the reader's last look
+    (`KnownItems`; None: only those of `items` are known)."""
     own_times: Mapping[str, Sequence[datetime]] = field(default_factory=dict)
     """Per account, the times of its own posts within the care rules' lookback, ascending (the
     reading holds their times, not the posts: `snapshot.own_posts` is empty but on the first look)."""
@@ -300,7 +312,6 @@ class StoreFollower:
         self._held_version = -1
         """The items' version (`Follower.versions`) when they were held: not changed since, the
         follower holds `_held` still."""
-        self._item_ids: tuple[int, frozenset[str]] = (-1, frozenset())
         self._own_times: tuple[int, Mapping[str, Sequence[datetime]]] = (-1, {})
         """The own posts' version and the times made of it (`Dashboard.own_times`)."""
         self._posts: Follower | None = None
@@ -504,7 +515,7 @@ class StoreFollower:
                 shifts=shifts,
                 waiting=waiting,
                 tags=tags,
-                item_ids=self._ids(),
+                item_ids=KnownItems(self),
                 own_times=self._times_of_own(keeper, now),
             )
             took = time.perf_counter() - started
@@ -591,12 +602,9 @@ class StoreFollower:
             self._own_times = (version, keeper.own_times(now - CARE_LOOKBACK))
         return self._own_times[1]
 
-    def _ids(self) -> frozenset[str]:
-        """Every item's id, as of the last refresh (made again when the items changed)."""
-        version = self._follow.versions["items"]
-        if self._item_ids[0] != version:
-            self._item_ids = (version, self._follow.keys("items"))
-        return self._item_ids[1]
+    def knows_item(self, item_id: str) -> bool:
+        """Whether the store held the item (open or answered) at the last reading's look."""
+        return self._follow.holds("items", item_id)
 
     def _restart(self) -> None:
         """Follow the store again from scratch (a reading that failed half-way)."""
@@ -604,7 +612,6 @@ class StoreFollower:
         self._dicts.clear()
         self._lists.clear()
         self._held, self._held_list, self._held_version = {}, [], -1
-        self._item_ids = (-1, frozenset())
         self._own_times = (-1, {})
         self._last = None
 
