@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from socialtui.model import Actor, Author, Item, OutboxEntry, Post, item_id, to_record
 from socialtui.store import Store, StoreCorrupt, StoreTooNew
-from socialtui.store.files import SCHEMA_VERSION, FileLock, StoreFile, TableFiles
+from socialtui.store.files import SCHEMA_VERSION, FileLock, StoreFile, TableFiles, part_keys, with_keys
 from socialtui.store.files_engine import FilesEngine
 from socialtui.store.follow import Follower
 
@@ -828,3 +830,15 @@ def test_asking_which_items_are_answered_keeps_their_keys_not_their_documents(tm
     assert _held(reader.engine).get("answered") is None
     files = reader.engine.table_files("answered")  # type: ignore[attr-defined]
     assert not files._keys and not files._followed, "nor their keys"
+
+
+@given(
+    st.sets(st.text(max_size=3), max_size=20),
+    st.lists(st.text(max_size=3), max_size=8),
+    st.lists(st.text(max_size=3), max_size=8),
+)
+def test_a_partitions_keys_follow_its_deltas(keys: set[str], put: list[str], removed: list[str]) -> None:
+    """A follower's token keeps each partition's keys sorted (`part_keys`, looked up by bisection)
+    and brings them up to date by a delta (`with_keys`): the same keys as the sets' arithmetic."""
+    removed = [key for key in removed if key not in put]  # a delta's keys gone are not put again
+    assert with_keys(part_keys(keys), put, removed) == part_keys((keys - set(removed)) | set(put))

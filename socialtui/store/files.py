@@ -23,8 +23,8 @@ import re
 import threading
 import time
 from array import array
-from bisect import bisect_left
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from bisect import bisect_left, insort
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -404,6 +404,36 @@ def file_signature(path: str | Path) -> Signature | None:
         return None
 
 
+PartKeys = tuple[str, ...]
+"""A partition's keys, sorted: what a follower's token holds of each partition it read, and what
+`holding` trusts for that version of the file (a frozenset of them took four times the room: 9 MB
+at 190,000 documents, held for as long as the follower)."""
+
+
+def part_keys(keys: Iterable[str]) -> PartKeys:
+    return tuple(sorted(keys))
+
+
+def holds_key(keys: PartKeys, key: str) -> bool:
+    at = bisect_left(keys, key)
+    return at < len(keys) and keys[at] == key
+
+
+def with_keys(keys: PartKeys, put: Iterable[str], removed: Iterable[str]) -> PartKeys:
+    """`keys` with those of `put` added and those of `removed` taken away (a partition's change, by
+    its delta: most change documents it holds already, and the keys stay as they were)."""
+    added = {key for key in put if not holds_key(keys, key)}
+    taken = {key for key in removed if holds_key(keys, key)}
+    if not added and not taken:
+        return keys
+    out = list(keys)
+    for key in taken:
+        del out[bisect_left(out, key)]
+    for key in added:
+        insort(out, key)
+    return tuple(out)
+
+
 class TableFiles:
     """One table of the store: `tables/NAME/PART.json` files, locked together by `tables/NAME.lock`.
 
@@ -441,7 +471,7 @@ class TableFiles:
         known (a writer's, such as the poller's check for the items it already has), so that
         processes that never look up keys, or follow the table, do not pay for the index."""
         self._keys: dict[str, tuple[Signature, frozenset[int]]] = {}
-        self._followed: dict[str, tuple[Signature, frozenset[str]]] = {}
+        self._followed: dict[str, tuple[Signature, PartKeys]] = {}
         """Per partition, its keys as a follower of this process last saw them (`note_keys`)."""
         self.summarize: Callable[[Mapping[str, Any]], Any] | None = None
         """What a partition's summary holds (JSON made from its documents), if the table keeps
@@ -549,7 +579,7 @@ class TableFiles:
                     known.append(cached[0])
             followed = self._followed.get(part)
             if followed is not None and not present:
-                present = not wanted.isdisjoint(followed[1])
+                present = any(holds_key(followed[1], key) for key in wanted)
                 known.append(followed[0])
             indexed = self._keys.get(part)
             if indexed is not None and not present:
@@ -589,10 +619,10 @@ class TableFiles:
             return frozenset(cached[1])
         followed = self._followed.get(part)
         if followed is not None and followed[0] == signature:
-            return followed[1]
+            return frozenset(followed[1])
         return frozenset(self._load(part, keep=False)[1])
 
-    def note_keys(self, part: str, seen: tuple[Signature, frozenset[str]]) -> None:
+    def note_keys(self, part: str, seen: tuple[Signature, PartKeys]) -> None:
         """A follower of this process saw the partition's file of that signature hold these keys
         (`holding` trusts them for that version of the file, and needs no index of its own); a kept
         copy of an older version is let go (a file is only ever replaced by a newer one, so it

@@ -68,10 +68,13 @@ from socialtui.store.files import (
     SCHEMA_VERSION,
     SINGLE,
     FileLock,
+    PartKeys,
     TableFiles,
     file_signature,
+    part_keys,
     part_of_filename,
     save_together,
+    with_keys,
 )
 from socialtui.store.safefile import ensure_dir, open_read, open_shared, read_bytes, write_atomic
 from socialtui.store.upgrade import LAYOUT_FILE, TABLES_DIR
@@ -777,8 +780,8 @@ class FilesEngine(Engine):
                 take(table, {f"{offset}+{i}": doc for i, doc in enumerate(events)}, False)
                 continue
             files = self.table_files(table)
-            previous_token: tuple[Any, dict[str, tuple[Any, frozenset[str]]]] = old.get(table) or (None, {})
-            before: dict[str, tuple[Any, frozenset[str]]] = previous_token[1]
+            previous_token: tuple[Any, dict[str, tuple[Any, PartKeys]]] = old.get(table) or (None, {})
+            before: dict[str, tuple[Any, PartKeys]] = previous_token[1]
             directory = files.directory_signature()
             if (
                 token is not None
@@ -789,7 +792,7 @@ class FilesEngine(Engine):
                 new[table] = previous_token  # no file of the table was replaced since
                 continue
             now = files.signatures()
-            parts: dict[str, tuple[Any, frozenset[str]]] = {}
+            parts: dict[str, tuple[Any, PartKeys]] = {}
             gone: set[str] = set()
             present: set[str] = set()
             for part, (_, keys) in before.items():
@@ -805,7 +808,7 @@ class FilesEngine(Engine):
                 delta = files.delta(part, previous[0], signature) if previous is not None else None
                 if previous is not None and delta is not None:
                     put, removed = delta  # what changed since the version we read: no need to read it all
-                    parts[part] = (signature, (previous[1] - set(removed)) | frozenset(put))
+                    parts[part] = (signature, with_keys(previous[1], put, removed))
                     files.note_keys(part, parts[part])
                     present.update(put)
                     gone.update(removed)
@@ -813,12 +816,11 @@ class FilesEngine(Engine):
                         take(table, put, False)
                     continue
                 docs = files.load(part, keep=False)
-                keys = frozenset(docs)
-                parts[part] = (signature, keys)
+                parts[part] = (signature, part_keys(docs))
                 files.note_keys(part, parts[part])
-                present.update(keys)
+                present.update(docs)
                 if previous is not None:
-                    gone.update(previous[1] - keys)
+                    gone.update(key for key in previous[1] if key not in docs)
                 if docs:
                     take(table, docs, False)
             new[table] = (directory, parts)
