@@ -377,7 +377,8 @@ class SocialApp(App[int]):
         self.dashboard = reading
         if before is not None:
             self._tell_acknowledgements(before.handoffs, reading.handoffs)
-            self._alert(before, reading)
+            if not before.partial:  # after the first look, the rest of the queue: nothing turned late
+                self._alert(before, reading)
         if not self._greeted and (reading.shift_start is not None or self._shift_tried):
             self._greeted = True
             if reading.waiting:

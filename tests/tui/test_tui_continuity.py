@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from tuikit import ALICE, BOB, CAROL, NOW, World, screen_text, wait_for
 
 from socialtui.store.safefile import write_atomic
@@ -473,6 +474,26 @@ async def test_the_text_column_takes_what_is_left_and_the_queue_never_scrolls_si
         )
         await wait_for(lambda: table.max_scroll_x == 0, pilot, what="still no sideways scroll")
         await wait_for(lambda: "The app crashed again after the update. Any news?" in screen_text(app), pilot)
+
+
+async def test_the_rest_of_the_queue_read_after_the_first_look_is_no_news(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first look shows the head of the queue; the full reading that follows brings the rest,
+    late items among them. Nothing turned late: no alert, no flash (a busy store's dashboard said
+    "now late: ... (+19,000 more)" as it opened)."""
+    from socialtui.tui.data import StoreFollower
+
+    first_look = StoreFollower.first_look
+    monkeypatch.setattr(
+        StoreFollower, "first_look", lambda self, now, shift_start=None: first_look(self, now, shift_start, 1)
+    )
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the whole queue")
+        assert app.dashboard is not None and not app.dashboard.partial
+        assert app.dashboard.overview.late >= 1, "late items beyond the first look's head"
+        assert app.alerts == 0 and not app.screen.has_class("-alert")
 
 
 async def test_an_item_turning_late_or_a_direct_message_alerts_with_a_flash_and_the_bell(
