@@ -64,8 +64,8 @@ RSS_PER_OPEN_KB = 4.0
 and its share of what the bench's store ties to each open item, held slim or as a fingerprint (an
 answered item, an own post, half an outbox entry and half a state) and the store's caches of them.
 At 50,000 open items that is 295 MB: a dashboard that held the whole store decoded took 360 MB
-(files) and 310 MB (PostgreSQL); holding the working set, 322 MB and 266 MB (the files engine's own
-caches of the outbox, states, answered and item refs, about 75 MB there, are another matter)."""
+(files) and 310 MB (PostgreSQL); holding the working set, 322 MB and 266 MB; with the own posts, the
+done states and the answered items not held (and the engines' caches of them gone), 202 and 211 MB."""
 STEPS = 40
 SEEN_ROUNDS = 5
 HEALTH_ROUNDS = 5
