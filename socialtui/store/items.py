@@ -8,9 +8,11 @@ queue reads the open items without decoding the answered ones.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import heapq
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from socialtui.model import (
@@ -26,7 +28,7 @@ from socialtui.model import (
 )
 from socialtui.store.base import NotFoundInStore, StoreBase, iso
 from socialtui.store.engine import Doc, Group, Query, Reader, Tally, Writer
-from socialtui.store.schema import contact_key, post_key
+from socialtui.store.schema import TABLES, contact_key, post_key
 
 if TYPE_CHECKING:
     # Imported where they are made, not here: `status` reads none of them (see `model_work`).
@@ -100,6 +102,25 @@ class Dossier:
     contact: Contact | None
     items: list[Item]
     replies: list[Post]
+
+
+POST_TABLES = ("items", "own", "home")
+
+
+def holds_words(table: str, doc: Doc, words: Sequence[str]) -> bool:
+    """Whether the post of a document of `table` (an item's post, or the post itself) holds every
+    one of `words` (lower case) in its account, author's handle and name, or text."""
+    post = doc.get("post") if table == "items" else doc
+    if not isinstance(post, dict):
+        return False
+    author = post.get("author")
+    author = author if isinstance(author, dict) else {}
+    haystack = " ".join(
+        str(part)
+        for part in (post.get("account"), author.get("handle"), author.get("display_name"), post.get("text"))
+        if part
+    ).lower()
+    return all(word in haystack for word in words)
 
 
 def answered_doc(account: str, at: datetime, by: str) -> dict[str, Any]:
@@ -208,6 +229,40 @@ class ItemsMixin(StoreBase):
     def home_posts(self, account: str | None = None) -> list[Post]:
         query = Query(account=account) if account is not None else None
         return self._read(lambda r: [from_record(Post, doc) for _, doc in r.scan("home", query)])
+
+    def newest_posts(
+        self, tables: Sequence[str], accounts: Iterable[str], newest: int, words: Sequence[str] = ()
+    ) -> list[tuple[str, Any]]:
+        """What the timeline shows: the newest `newest` documents of `tables` (of `items`, `own`
+        and `home`) written for any of `accounts` whose post's account, author and text hold every
+        one of `words` (lower case), newest first, as (table, decoded: an `Item` of the items, a
+        `Post` of the others). Without words, only each account's newest day files (rows) are read;
+        with words, every document of those accounts is read and let go of. Only what is returned
+        is decoded: the timeline holds what it shows, not the store."""
+        wanted = list(dict.fromkeys(accounts))
+        for table in tables:
+            if table not in POST_TABLES:
+                raise ValueError(f"not a table of posts: {table!r}")
+
+        def candidates(r: Reader, table: str) -> Iterator[tuple[str, str, Doc]]:
+            at = TABLES[table].at
+            assert at is not None  # every table of posts has a time
+            for account in wanted:
+                for _, doc in r.scan(table, Query(account=account, newest=None if words else newest)):
+                    if not words or holds_words(table, doc, words):
+                        yield at(doc), table, doc
+
+        def body(r: Reader) -> list[tuple[str, str, Doc]]:
+            every = (row for table in tables for row in candidates(r, table))
+            return heapq.nlargest(newest, every, key=itemgetter(0))
+
+        out: list[tuple[str, Any]] = []
+        for _, table, doc in self._read(body):
+            try:
+                out.append((table, from_record(Item if table == "items" else Post, doc)))
+            except (ValueError, KeyError, TypeError):
+                continue  # not ours to show (a hand edit): skipped, as the dashboard skips it
+        return out
 
     def snapshot(
         self, now: datetime, *, open_only: bool = False, posts_since: datetime | None = None

@@ -15,7 +15,8 @@ and the schedule's day strip read the times, `Dashboard.own_times`). A done stat
 object shared by every state of the same reason and operator (`DoneMark`). An answered item is let
 go of once read, and read again from the store if it opens again. At 50,000 open and as many
 answered items, holding every item and post whole was most of a dashboard's memory.
-The timeline, which shows every item and own post whole, has its own reading (`timeline_posts`).
+The timeline reads what it shows from the store when it shows it (`read_timeline`): the newest
+posts of each account, not the store.
 
 The handoff notes and the shifts come with every reading, so the header can flag a note waiting for this operator, or one left unacknowledged by anyone, within a
 second of it being written.
@@ -27,7 +28,7 @@ import heapq
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Collection, Container, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -59,10 +60,6 @@ CLOCK_SLACK_SHARE = 4
 care rules take at most a fifth of a core. A small store's reading takes milliseconds: every second
 applies them again."""
 CLOCK_SLACK_MAX = timedelta(seconds=30)
-TIMELINES_KEPT_S = 300.0
-"""Seconds the timelines' readings (every item and own post whole, the followed timelines: most of a
-busy store) are kept after the timeline screen closed, so that going back and forth costs no new
-first reading; then they are let go of, and a dashboard holds its queue again."""
 
 FOLLOWED = (
     "items",
@@ -188,16 +185,6 @@ MARK: dict[str, Mark] = {"outbox": mark_outbox_entry, "states": mark_state, "own
 
 
 @dataclass(frozen=True)
-class TimelinePosts:
-    """Every item and own post, whole: what the timeline merges (`StoreFollower.timeline_posts`)."""
-
-    version: tuple[int, int]
-    """Changes whenever the items or the own posts changed."""
-    items: Mapping[str, Item]
-    own_posts: list[Post]
-
-
-@dataclass(frozen=True)
 class KnownItems:
     """Whether the store holds an item, asked of the reader (`StoreFollower.knows_item`), not a
     copy of every item's id: 80,000 ids, made again at every poller's page, took 4 MB."""
@@ -314,13 +301,6 @@ class StoreFollower:
         follower holds `_held` still."""
         self._own_times: tuple[int, Mapping[str, Sequence[datetime]]] = (-1, {})
         """The own posts' version and the times made of it (`Dashboard.own_times`)."""
-        self._posts: Follower | None = None
-        """Every item and own post whole, for the timeline: read once it first asks for them."""
-        self._posts_made: TimelinePosts | None = None
-        self._home: Follower | None = None
-        """The followed timelines, read once the timeline first asks for them: they are most of the
-        store (tens of thousands of posts per account) and the queue never needs them."""
-        self._home_list: tuple[int, list[Post]] = (-1, [])
         self._lists: dict[str, tuple[int, list]] = {}
         self._dicts: dict[str, tuple[int, Mapping[str, Any]]] = {}
         self._keeper: OverviewKeeper | None = None
@@ -329,11 +309,6 @@ class StoreFollower:
         """The last reading that made the queue: (the table versions it read, it, how long it stands
         if nothing is written)."""
         self._lock = threading.Lock()
-        self._timeline_lock = threading.Lock()
-        self._timelines_closed_at: float | None = None
-        """When the timeline screen last closed (`time.monotonic`); None while it is open."""
-        """The timeline's readings' (`timeline_posts`, `home_posts`): their first reading takes
-        seconds on a big store, and the dashboard's readings do not wait on it."""
         self.queue_readings = 0
         """How many readings made the queue again (the first over the whole store, the others by
         what changed since, or for the clock); the others stood on the last one's queue (nothing
@@ -361,56 +336,6 @@ class StoreFollower:
 
     # -- readings ---------------------------------------------------------------------------------
 
-    def timeline_posts(self) -> TimelinePosts:
-        """Every item and own post, whole (read, and then followed, from the first call)."""
-        with self._timeline_lock:
-            self._timelines_closed_at = None
-            if self._posts is None:
-                self._posts = Follower(self.store.engine, ("items", "own"))
-            self._posts.refresh()
-            versions = self._posts.versions
-            version = (versions["items"], versions["own"])
-            made = self._posts_made
-            if made is None or made.version != version:
-                items = self._posts.objects("items")
-                made = self._posts_made = TimelinePosts(
-                    version, items, list(self._posts.objects("own").values())
-                )
-            return made
-
-    def home_posts(self) -> list[Post]:
-        """The followed timelines of all accounts (read, and then followed, from the first call)."""
-        with self._timeline_lock:
-            self._timelines_closed_at = None
-            if self._home is None:
-                self._home = Follower(self.store.engine, ("home",))
-            self._home.refresh()
-            version = self._home.versions["home"]
-            if self._home_list[0] != version:
-                self._home_list = (version, list(self._home.objects("home").values()))
-            return self._home_list[1]
-
-    def timelines_closed(self) -> None:
-        """The timeline screen closed: what its readings hold is let go of `TIMELINES_KEPT_S` later
-        (by a dashboard reading), unless it opens again first."""
-        with self._timeline_lock:
-            self._timelines_closed_at = time.monotonic()
-
-    def _let_go_of_timelines(self) -> None:
-        """The timelines' readings, if the screen has been closed long enough (`timelines_closed`)."""
-        closed = self._timelines_closed_at
-        if closed is None or time.monotonic() - closed < TIMELINES_KEPT_S:
-            return
-        with self._timeline_lock:
-            if self._timelines_closed_at is closed:  # not opened again meanwhile
-                self._posts = self._posts_made = self._home = None
-                self._home_list = (-1, [])
-                self._timelines_closed_at = None
-
-    @property
-    def home_version(self) -> int:
-        return self._home.versions["home"] if self._home is not None else -1
-
     def held(self, table: str) -> Mapping[str, Any]:
         """What the reading holds decoded of one of its tables, by key (what its memory grows with:
         of the items, the open ones and the pinned ones; of the outbox, the entries still to send or
@@ -423,7 +348,6 @@ class StoreFollower:
 
     def read(self, now: datetime, shift_start: datetime | None = None) -> Dashboard:
         """The store as of now, with the care rules applied."""
-        self._let_go_of_timelines()
         follow = self._follow
         with self._lock:
             # The first reading leaves the items the store calls answered undecoded (most of a busy
@@ -774,41 +698,62 @@ class TimelineQuery:
     words: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class TimelineReading:
+    """What the timeline shows: the newest rows that match its query, read from the store."""
+
+    rows: list[TimelinePost]
+    items: Mapping[str, Item]
+    """The items among the rows, by id (one is replied to as itself)."""
+    more: bool
+    """Older posts match too (the rows are the newest `limit`)."""
+
+
+def read_timeline(store: Store, query: TimelineQuery, config: Config, limit: int = 500) -> TimelineReading:
+    """The timeline of `query` as of now: the newest `limit` items, own posts and followed posts that
+    match, of the accounts it covers (`Store.newest_posts`), merged (`timeline`). What it holds
+    is what it shows: the timeline used to keep every item and post of the store decoded while it
+    was open (350 MB at 20,000 open items, 280,000 posts). Blocks on the store: call it from a
+    worker thread."""
+    accounts = [
+        account.id
+        for account in config.accounts
+        if (not query.account or account.id == query.account)
+        and (not query.network or account.network == query.network)
+    ]
+    tables = (("items", "own") if query.kind in ("ours", "all") else ()) + (
+        ("home",) if query.kind in ("listening", "all") else ()
+    )
+    found = store.newest_posts(tables, accounts, limit + 1, query.words)
+    items: list[Item] = [made for table, made in found if table == "items"]
+    own: list[Post] = [made for table, made in found if table == "own"]
+    home: list[Post] = [made for table, made in found if table == "home"]
+    rows, more = timeline(items, own, home, config, limit)
+    shown = {row.key for row in rows}
+    return TimelineReading(
+        rows, {item.id: item for item in items if f"item:{item.account}:{item.post.remote_id}" in shown}, more
+    )
+
+
 def timeline(
-    posts: TimelinePosts, home: list[Post], query: TimelineQuery, config: Config, limit: int = 500
-) -> tuple[list[TimelinePost], int]:
-    """All accounts merged by time, newest first, filtered: (the newest `limit`, how many matched).
-    `posts`: every item and own post (`StoreFollower.timeline_posts`); `home`: the followed timelines."""
+    items: Iterable[Item], own: Iterable[Post], home: Iterable[Post], config: Config, limit: int = 500
+) -> tuple[list[TimelinePost], bool]:
+    """The posts merged by time, newest first: (the newest `limit`, whether there were more). A
+    post that is both addressed to us and in a followed timeline (or written by one of our accounts
+    to another) is shown once, as what it is to the team: items first, then our posts."""
     networks = {account.id: account.network for account in config.accounts}
-    sources: list[tuple[str, list[Post]]] = []
-    # Items first: a post that is both addressed to us and in a followed timeline (or written by one
-    # of our accounts to another) is shown once, as what it is to the team.
-    if query.kind in ("ours", "all"):
-        sources.append(("item", [item.post for item in posts.items.values()]))
-        sources.append(("ours", posts.own_posts))
-    if query.kind in ("listening", "all"):
-        sources.append(("home", home))
+    sources = (("item", [item.post for item in items]), ("ours", own), ("home", home))
     rows: list[TimelinePost] = []
     seen: set[tuple[str, str]] = set()
     for kind, source in sources:
         for post in source:
-            if query.account and post.account != query.account:
-                continue
-            if query.network and networks.get(post.account) != query.network:
-                continue
-            if query.words:
-                haystack = (
-                    f"{post.account} {post.author.handle} {post.author.display_name} {post.text}".lower()
-                )
-                if not all(word in haystack for word in query.words):
-                    continue
             same = (networks.get(post.account, ""), post.url or post.remote_id)
             if same in seen:
                 continue
             seen.add(same)
             rows.append(TimelinePost(f"{kind}:{post.account}:{post.remote_id}", post, kind))
     newest = heapq.nlargest(limit, rows, key=lambda row: row.post.created_at)
-    return newest, len(rows)
+    return newest, len(rows) > limit
 
 
 __all__ = [
@@ -817,7 +762,8 @@ __all__ = [
     "ContactView",
     "Conversation",
     "TimelinePost",
-    "TimelinePosts",
+    "TimelineReading",
+    "read_timeline",
     "TimelineQuery",
     "TIMELINE_KINDS",
     "AuditQuery",

@@ -258,11 +258,6 @@ async def test_a_favourite_is_audited_marked_on_the_post_and_a_second_f_takes_it
         ]
         await wait_for(lambda: "★" not in screen_text(app), pilot, what="the marks gone")
         assert world.store.reactions() == {}
-        # Back to the queue: the timelines' readings are let go of a while later (`timelines_closed`).
-        assert app.follower._timelines_closed_at is None
-        await pilot.press("escape")
-        await wait_for(lambda: not isinstance(app.screen, TimelineScreen), pilot, what="the queue")
-        await wait_for(lambda: app.follower._timelines_closed_at is not None, pilot, what="closed")
 
 
 async def test_a_second_b_asks_then_takes_the_boost_back(world: World) -> None:
@@ -559,14 +554,13 @@ async def test_the_people_view_lists_everyone_who_talked_to_us(world: World) -> 
 def test_the_merged_timeline_shows_each_post_once_with_plain_kind_names(world: World) -> None:
     from dataclasses import replace
 
-    from socialtui.tui.data import StoreFollower, TimelineQuery, timeline
+    from socialtui.tui.data import TimelineQuery, read_timeline
     from socialtui.tui.screens.timeline import KIND_LABEL, QUERY_LABEL
 
-    data = StoreFollower(world.config, world.store).timeline_posts()
     item_post = world.items[0].post
     # The same post also in a followed timeline (someone we follow mentioned us).
-    followed = replace(item_post, own=False)
-    rows, _ = timeline(data, [followed], TimelineQuery(kind="all"), world.config)
+    world.store.put_home_posts([replace(item_post, own=False)])
+    rows = read_timeline(world.store, TimelineQuery(kind="all"), world.config).rows
     same = [
         row
         for row in rows

@@ -26,7 +26,7 @@ from socialtui.tui.data import (
     TimelineQuery,
     item_for_post,
     read_audit,
-    timeline,
+    read_timeline,
 )
 
 
@@ -93,44 +93,61 @@ def test_the_contact_view_says_why_a_past_item_was_done_before_and_after_the_fir
         assert not tables["states"]._cache
 
 
-def test_the_timelines_readings_are_let_go_of_a_while_after_the_timeline_closed(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The timelines read every item and own post whole, and the followed timelines: most of a busy
-    store. Kept while the screen is open and a while after (back and forth costs no new first
-    reading), then let go of by a dashboard reading, so the dashboard holds its queue again."""
-    follower = StoreFollower(world.config, world.store)
-    follower.read(NOW)
-    first = follower.timeline_posts()
-    follower.home_posts()
-    follower.timelines_closed()
-    follower.read(NOW + timedelta(seconds=1))
-    assert follower.timeline_posts() is first, "kept a while after the screen closed"
-    monkeypatch.setattr(data, "TIMELINES_KEPT_S", 0.0)
-    follower.read(NOW + timedelta(seconds=2))
-    assert follower.timeline_posts() is first, "open again (it asked since): kept"
-    follower.timelines_closed()
-    follower.read(NOW + timedelta(seconds=3))
-    assert follower.home_version == -1, "the followed timelines let go of"
-    again = follower.timeline_posts()
-    assert again is not first, "read again when opened again"
-    assert set(again.items) == set(first.items) and len(again.own_posts) == len(first.own_posts)
-
-
 def test_timelines_merge_newest_first_and_filter(world: World) -> None:
-    data = StoreFollower(world.config, world.store).timeline_posts()
-    rows, matched = timeline(data, [], TimelineQuery(kind="ours"), world.config, limit=3)
-    assert matched == 8 and len(rows) == 3
+    reading = read_timeline(world.store, TimelineQuery(kind="ours"), world.config, limit=3)
+    rows = reading.rows
+    assert len(rows) == 3 and reading.more, "the newest 3, and older ones match too"
     assert [row.post.created_at for row in rows] == sorted(
         (row.post.created_at for row in rows), reverse=True
     )
-    bluesky, _ = timeline(data, [], TimelineQuery(kind="ours", network="bluesky"), world.config)
-    assert {row.post.account for row in bluesky} == {"acme-bluesky"}
-    words, _ = timeline(data, [], TimelineQuery(kind="all", words=("norway",)), world.config)
+    everything = read_timeline(world.store, TimelineQuery(kind="ours"), world.config)
+    assert len(everything.rows) == 8 and not everything.more
+    assert [row.key for row in everything.rows[:3]] == [row.key for row in rows]
+    bluesky = read_timeline(world.store, TimelineQuery(kind="ours", network="bluesky"), world.config).rows
+    assert bluesky and {row.post.account for row in bluesky} == {"acme-bluesky"}
+    words = read_timeline(world.store, TimelineQuery(kind="all", words=("norway",)), world.config).rows
     assert [row.post.text for row in words] == ["Also: do you ship to Norway?"]
-    # A post that is not an item can still be answered: it becomes an item on the spot.
-    item = item_for_post(rows[0].post, data.items)
-    assert item.account == rows[0].post.account and item.post == rows[0].post
+    by_author = read_timeline(world.store, TimelineQuery(kind="all", words=("lee",)), world.config).rows
+    assert by_author and all("lee" in row.post.author.handle for row in by_author), "the author is searched"
+    # The items among the rows come whole: one is replied to as itself. A post that is not an item
+    # can still be answered: it becomes an item on the spot.
+    items = [row for row in everything.rows if row.kind == "item"]
+    assert items and all(everything.items[_item_id(row)].post == row.post for row in items)
+    ours = next(row for row in everything.rows if row.kind == "ours")
+    item = item_for_post(ours.post, everything.items)
+    assert item.account == ours.post.account and item.post == ours.post
+
+
+def _item_id(row: data.TimelinePost) -> str:
+    from socialtui.model import item_id
+
+    return item_id(row.post.account, row.post.remote_id)
+
+
+def test_the_timeline_reads_the_newest_posts_of_each_account_not_the_store(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without words, the timeline decodes the newest `limit` posts of each account and table it
+    covers, no more (it used to hold every item and post of the store while open); with words,
+    only the posts that hold them."""
+    posts = [own_post("acme-bluesky", f"many-{n}", 60 * 24 + n, text=f"post {n}") for n in range(40)]
+    world.store.put_own_posts(posts)
+    decoded: list[object] = []
+    real = from_record
+
+    def counting(cls: type, doc: dict) -> object:
+        made = real(cls, doc)
+        decoded.append(made)
+        return made
+
+    monkeypatch.setattr("socialtui.store.items.from_record", counting)
+    reading = read_timeline(world.store, TimelineQuery(kind="ours", account="acme-bluesky"), world.config, 5)
+    assert len(reading.rows) == 5 and reading.more
+    assert len(decoded) == 6, "the newest 6 of its items and own posts, no more"
+    decoded.clear()
+    words = TimelineQuery(kind="ours", account="acme-bluesky", words=("post", "17"))
+    assert [row.post.text for row in read_timeline(world.store, words, world.config, 5).rows] == ["post 17"]
+    assert len(decoded) == 1, "only the match decoded"
 
 
 def test_each_reading_carries_the_handoff_notes_waiting_for_its_operator(world: World) -> None:
@@ -491,8 +508,8 @@ def test_the_reading_holds_the_open_items_and_reads_an_answered_one_again_when_i
             "one stand-in for every done state of the same reason and operator"
         )
         assert again.snapshot.states[more_spam.id].reason == "spam"
-        posts = follower.timeline_posts()  # the timeline reads them whole
-        assert posts.items[done.id] == done and reply in posts.own_posts
+        shown = read_timeline(world.store, TimelineQuery(kind="ours"), world.config)  # read whole
+        assert shown.items[done.id] == done and reply in [row.post for row in shown.rows]
         # Another dashboard's first reading does not even decode the answered items (but the pinned),
         # nor the sent replies nor the old own posts (the keepers read what they index of them from
         # stand-ins).

@@ -10,6 +10,7 @@ from tuikit import ALICE, BOB, NOW, World, own_post, screen_text, wait_for
 
 from socialtui.model import Post
 from socialtui.store import Store
+from socialtui.tui.data import TimelineQuery
 from socialtui.tui.screens.composer import ComposerScreen
 from socialtui.tui.screens.dialogs import ConfirmDialog, DoneDialog, NoteDialog, SavedRepliesDialog
 from socialtui.tui.screens.main import MainScreen
@@ -478,5 +479,31 @@ async def test_timelines_merge_filter_and_act_from_the_right_account(world: Worl
             lambda: all(r.post.account == "acme-mastodon" for r in screen._rows) and screen._rows, pilot
         )
         assert len(screen.query_one(TimelineTable).rows) == len(screen._rows)
+        # A filter's words, looked for in the store once typing pauses: the account's posts that
+        # hold them, an item among them replied to as itself.
+        await pilot.press("k", "a", "a")  # ours again, every account
+        await wait_for(lambda: screen.query_state == TimelineQuery(), pilot, what="the first query")
+        await pilot.press("slash", *"norway")
+        await wait_for(
+            lambda: [r.post.text for r in screen._rows] == ["Also: do you ship to Norway?"],
+            pilot,
+            what="found",
+        )
+        assert "our posts and to us (1 post)  filter norway" in screen_text(app)
+        await pilot.press("enter", "r")
+        await wait_for(lambda: isinstance(app.screen, ComposerScreen), pilot)
+        assert app.screen.item.id in {item.id for item in world.items}, "the item itself"
         await pilot.press("escape")
+        await wait_for(lambda: isinstance(app.screen, TimelineScreen), pilot)
+        # The filter emptied; a post that arrives while the timeline is shown comes in with the
+        # dashboard's next readings (a search's rows are read again every 30 s only).
+        await pilot.press("slash", *["backspace"] * 6, "enter")
+        await wait_for(lambda: screen.query_state == TimelineQuery() and len(screen._rows) > 1, pilot)
+        world.store.put_own_posts([own_post("acme-bluesky", "news-2", 1, text="Norway: yes, we do ship")])
+        await wait_for(
+            lambda: [r.post.text for r in screen._rows][:1] == ["Norway: yes, we do ship"],
+            pilot,
+            what="the new post",
+        )
+        await pilot.press("escape", "escape")
         await wait_for(lambda: isinstance(app.screen, MainScreen), pilot)
