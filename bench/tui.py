@@ -21,6 +21,9 @@ Prints, each against its budget:
                              (RSS_BASE_MB + RSS_PER_OPEN_KB per open item)
     another_operator_seen    another operator marks an item done: from the commit to the paint
                              without it (the slowest of SEEN_ROUNDS)
+    timeline_open            `t`: key press to the timelines' rows in their table (the app idle after),
+                             and the memory with them open (within rss_after_full_reading's
+                             budget: they hold what they show, the newest 500 posts, not the store)
     health_write_reading     another process rewrites an account's health only (a live poller's
                              confirmation, once per poll interval and live account): how long the
                              dashboard's reading it wakes takes (median of HEALTH_ROUNDS; the full
@@ -37,6 +40,7 @@ PROCESS_STARTED = time.time()  # before any import: the child's cold start count
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
@@ -55,6 +59,7 @@ BUDGETS = {
     "rss_after_start": 150.0,
     "another_operator_seen": 2.0,
     "health_write_reading": 50.0,
+    "timeline_open": 1.5,
 }
 RSS_BASE_MB = 100.0
 """rss_after_full_reading's budget without open items: the process and its UI (`rss_after_start`
@@ -327,6 +332,27 @@ def child(
             result["after_health_ms"] = after_health
             result["health_remade"] = remade
 
+            # The timelines: from `t` to the paint of their rows (the newest 500 of every account's
+            # items, own posts and followed posts), and the memory with them open.
+            from socialtui.tui.screens.timeline import TimelineScreen
+
+            await pilot.press("escape", "escape")  # the queue's filter emptied and closed
+            while queue.query_text or len(queue.shown_ids) != len(queue.entries):
+                await asyncio.sleep(0.01)
+            await pilot.pause()
+            gc.collect()
+            result["rss_before_timeline"] = rss_mb()
+            # (The pushed screen's own paints are not hooked: to the rows in its table, then the
+            # app idle, its paint made.)
+            pressed = time.perf_counter()
+            await pilot.press("t")
+            while not (isinstance(app.screen, TimelineScreen) and app.screen._rows):
+                await asyncio.sleep(0.0005)
+            await pilot.pause()
+            result["timeline_ms"] = (time.perf_counter() - pressed) * 1000
+            gc.collect()
+            result["rss_timeline"] = rss_mb()
+
     asyncio.run(run())
     print(json.dumps(result))
 
@@ -489,6 +515,11 @@ def drive(args: argparse.Namespace, url: str | None) -> int:
         print(
             f"another_operator_seen: {worst:.2f} s, the slowest of {len(seen)} (median {statistics.median(seen):.2f} s; budget {BUDGETS['another_operator_seen']} s) {verdict(worst, BUDGETS['another_operator_seen'])}"
         )
+    timeline_s = result["timeline_ms"] / 1000
+    print(
+        f"timeline_open: {timeline_s:.2f} s, RSS {result['rss_before_timeline']:.0f} MB before, {result['rss_timeline']:.0f} MB then (budget {BUDGETS['timeline_open']} s,"
+        f" and the memory within rss_after_full_reading's) {verdict(timeline_s, BUDGETS['timeline_open']) if result['rss_timeline'] <= full_budget else 'over'}"
+    )
     if result["after_health_ms"]:
         health = statistics.median(result["after_health_ms"])
         action = statistics.median(result["after_action_ms"])

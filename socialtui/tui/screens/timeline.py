@@ -149,7 +149,10 @@ class TimelineScreen(Screen[None]):
             return
         self._build(data, self.query_state, force)
 
-    @work(group="timeline", exclusive=True, exit_on_error=False)
+    # A description of its own: Textual describes a worker by the repr of its arguments, and a
+    # dashboard's repr (every queue entry) took a second of the UI's time at 20,000 open items, at
+    # every reading while the timelines were shown.
+    @work(group="timeline", exclusive=True, exit_on_error=False, description="the timelines' rows")
     async def _build(self, data: Dashboard, query: TimelineQuery, force: bool) -> None:
         # Read again when the query changed; else when the items or our posts changed or, for the
         # followed timelines and searches, now and then; never more often than `READ_EVERY_S`.
