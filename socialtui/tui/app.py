@@ -142,6 +142,8 @@ class SocialApp(App[int]):
         """Quitting: the draft is being saved and the app is closing."""
         self.gc_frozen = False
         """What the first full reading decoded is out of the collector's full passes (`gc.freeze`)."""
+        self._ended = False
+        """The app unmounted: nothing is frozen any more (`_freeze_what_stays`)."""
 
     # -- start and stop -----------------------------------------------------------------------------
 
@@ -233,6 +235,7 @@ class SocialApp(App[int]):
         self.set_keymap(keymap)
 
     async def on_unmount(self) -> None:
+        self._ended = True
         sys.setswitchinterval(self._switch_interval)
         if self.gc_frozen:
             gc.unfreeze()
@@ -330,7 +333,7 @@ class SocialApp(App[int]):
                         shown.wait(2.0)
                 reading = self.follower.read(self.now(), self.shift_start)
                 if not self.gc_frozen and self.follower.full_readings:
-                    self._freeze_what_stays()
+                    self._from_thread(self._freeze_what_stays)
             except StoreBusy:
                 self._from_thread(self._reading_failed, "store busy: locked by another process; retrying")
             except StoreError as exc:
@@ -354,7 +357,12 @@ class SocialApp(App[int]):
         rules keep) stays for the dashboard's life, and the collector's full passes over it took
         150 ms of every other reading at 50,000 open items, the interpreter held. Frozen
         (`gc.freeze`), it is left out of them; objects are freed by their counts all the same.
-        The young generations are collected first, so little garbage is frozen with it."""
+        The young generations are collected first, so little garbage is frozen with it.
+
+        Run on the UI thread, as `on_unmount` is: frozen from the reading thread as the app ended, it
+        stayed frozen after it (the next app of a test process found the collector half off)."""
+        if self._ended:
+            return
         gc.collect(1)
         gc.freeze()
         self.gc_frozen = True
