@@ -13,6 +13,7 @@ from socialtui.store.safefile import write_atomic
 from socialtui.tui.screens.dialogs import QuitDialog
 from socialtui.tui.screens.handoff import HandoffComposer
 from socialtui.tui.screens.main import MainScreen
+from socialtui.tui.widgets.filter import FilterInput
 from socialtui.tui.widgets.queue import QueueTable
 
 
@@ -469,6 +470,29 @@ async def test_the_text_column_takes_what_is_left_and_the_queue_never_scrolls_si
         )
         await wait_for(lambda: table.max_scroll_x == 0, pilot, what="still no sideways scroll")
         await wait_for(lambda: "The app crashed again after the update. Any news?" in screen_text(app), pilot)
+
+
+@pytest.mark.parametrize("screen_key", ["", "t"], ids=["queue", "timelines"])
+async def test_keys_typed_in_one_burst_after_a_slash_go_to_the_filter(world: World, screen_key: str) -> None:
+    """A fast typist over SSH, or a paste, sends `/refund` in one burst: every key after `/` is the
+    filter's text. (They went to the list, and its bindings fired: `r` opened a reply, `d` marked
+    done, `e` the end of the shift.) A `/` typed in the filter is text."""
+    from textual import events
+
+    from socialtui.tui.screens.timeline import TimelineScreen
+
+    app = world.app(ALICE)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(lambda: len(queue_ids(app)) == 4, pilot, what="the queue")
+        if screen_key:
+            await pilot.press(screen_key)
+            await wait_for(lambda: isinstance(app.screen, TimelineScreen) and app.screen._rows, pilot)
+        screen = app.screen
+        for key, character in [("slash", "/"), *((c, c) for c in "refund"), ("slash", "/"), ("x", "x")]:
+            app.post_message(events.Key(key, character))  # queued at once, as a burst comes
+        await wait_for(lambda: screen.query_one(FilterInput).value == "refund/x", pilot, what="the text")
+        assert app.screen is screen, "no key acted on the list"
+        assert world.store.states() == {} and world.store.drafts() == {}
 
 
 async def test_the_rest_of_the_queue_read_after_the_first_look_is_no_news(

@@ -50,7 +50,7 @@ class AuditScreen(Screen[None]):
         Binding("w", "cycle_window", "Window", id="window"),
         Binding("o", "cycle_operator", "Operator", id="filter-operator"),
         Binding("k", "cycle_action", "Action", id="filter-action"),
-        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("slash", "filter", "Filter", id="filter", priority=True),
         Binding("escape", "back", "Back", id="back"),
     ]
 

@@ -63,7 +63,7 @@ class ContactsScreen(Screen[None]):
     """Search the team's contacts; read and annotate one dossier."""
 
     BINDINGS = [
-        Binding("slash", "search", "Search", id="filter"),
+        Binding("slash", "search", "Search", id="filter", priority=True),
         Binding("n", "note", "Note", id="note"),
         Binding("g", "tags", "Tags", id="tags"),
         Binding("escape", "back", "Back", id="back"),

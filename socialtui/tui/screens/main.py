@@ -60,7 +60,7 @@ class MainScreen(Screen[None]):
         Binding("o", "open_in_browser", "Open in browser", show=False, id="open-in-browser"),
         Binding("y", "copy_link", "Copy link", show=False, id="copy-link"),
         Binding("t", "timeline", "Timeline", id="timeline"),
-        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("slash", "filter", "Filter", id="filter", priority=True),
         Binding("N", "negative_first", "Negative first / oldest first", show=False, id="negative-first"),
         Binding("h", "handoffs", "Handoff notes", show=False, id="handoff"),
         Binding("H", "handoff_history", "Handoff history", show=False, id="handoff-history"),

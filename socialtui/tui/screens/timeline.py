@@ -93,7 +93,7 @@ class TimelineScreen(Screen[None]):
         Binding("m", "cycle_network", "Network", id="filter-network"),
         Binding("o", "open_in_browser", "Open", id="open-in-browser"),
         Binding("y", "copy_link", "Copy link", id="copy-link"),
-        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("slash", "filter", "Filter", id="filter", priority=True),
         Binding("t", "back", "Queue", id="timeline"),
         Binding("escape", "back", "Back", show=False, id="back"),
     ]

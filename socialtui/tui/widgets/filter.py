@@ -1,7 +1,7 @@
 """The `/` filter of the list screens (queue, timeline, audit, contacts): one behaviour everywhere.
 
 - `/` opens it (`open`): the screen gets the `-filtering` class (its stylesheet shows the input)
-  and the input takes the focus.
+  and the input takes the focus, at once (the screens bind `/` with priority: see `open`).
 - Typing narrows the list: the screen handles `Input.Changed` for its own input (what a filter
   means differs from screen to screen: words, `account:`, tags...).
 - Enter goes back to the list, the filter kept; an empty filter closes.
@@ -12,7 +12,8 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from textual.actions import SkipAction
+from textual.widgets import Input, TextArea
 
 
 class FilterInput(Input):
@@ -25,10 +26,17 @@ class FilterInput(Input):
         """Shown all the time (contacts' search) rather than opened by `/`."""
 
     def open(self) -> None:
-        """`/`: show the input and type in it."""
+        """`/`: show the input and type in it, at once. The screens bind `/` with priority: the app
+        runs it as the key comes, so the keys typed after it in the same burst (a fast typist over
+        SSH, a paste) go to the input. Bound as usual, `/` reached the list after those keys were
+        sent to it too, and their bindings fired (`/refund`: `r` replied, `d` marked done).
+        Where text is typed (this input, another), `/` is text: the binding steps aside."""
+        if isinstance(self.screen.focused, Input | TextArea):
+            raise SkipAction()
         if not self.always_shown:
             self.screen.add_class("-filtering")
-        self.focus()
+            self.app.stylesheet.update_nodes([self])  # shown now: it can take the focus now
+        self.screen.set_focus(self)
 
     def _back_to_list(self) -> None:
         self.screen.query_one(self.list_selector).focus()
