@@ -332,8 +332,6 @@ class SocialApp(App[int]):
                         # be painted before it starts.
                         shown.wait(2.0)
                 reading = self.follower.read(self.now(), self.shift_start)
-                if not self.gc_frozen and self.follower.full_readings:
-                    self._from_thread(self._freeze_what_stays)
             except StoreBusy:
                 self._from_thread(self._reading_failed, "store busy: locked by another process; retrying")
             except StoreError as exc:
@@ -359,8 +357,9 @@ class SocialApp(App[int]):
         (`gc.freeze`), it is left out of them; objects are freed by their counts all the same.
         The young generations are collected first, so little garbage is frozen with it.
 
-        Run on the UI thread, as `on_unmount` is: frozen from the reading thread as the app ended, it
-        stayed frozen after it (the next app of a test process found the collector half off)."""
+        Run on the UI thread, as `on_unmount` is, once the reading is the app's: frozen from the
+        reading thread as the app ended, it stayed frozen after it (the next app of a test process
+        found the collector half off)."""
         if self._ended:
             return
         gc.collect(1)
@@ -383,6 +382,8 @@ class SocialApp(App[int]):
         before = self.dashboard
         self.store_problem = ""
         self.dashboard = reading
+        if not self.gc_frozen and reading.items_version >= 0:  # the first full reading (not the first look)
+            self._freeze_what_stays()
         if before is not None:
             self._tell_acknowledgements(before.handoffs, reading.handoffs)
             if not before.partial:  # after the first look, the rest of the queue: nothing turned late
