@@ -664,11 +664,11 @@ class FilesEngine(Engine):
         # The day-partitioned tables (items, own posts, home timelines) are most of the store: a
         # process that read them once would hold them decoded for good (a dashboard keeps what it
         # needs of them, decoded its own way). Read again when asked; the small tables are kept,
-        # but the states (`Table.kept`).
+        # but those that grow with the store's history too (`Table.kept`: states, answered).
         spec = schema.TABLES[table]
         files = TableFiles(self.tables_dir, table, keep=spec.kept and not spec.per_day)
-        if schema.TABLES[table].per_day:  # a dossier's reads (by ref) skip what holds none of it
-            files.ref = schema.TABLES[table].ref
+        if spec.per_day:  # a dossier's reads (by ref) skip what holds none of it
+            files.ref = spec.ref
         if table == "items":
             files.summarize = _item_rows
             files.summary_format = ITEM_SUMMARY_FORMAT

@@ -704,7 +704,7 @@ class TimelineReading:
 
     rows: list[TimelinePost]
     items: Mapping[str, Item]
-    """The items among the rows, by id (one is replied to as itself)."""
+    """The items read for the rows, by id (one is replied to as itself)."""
     more: bool
     """Older posts match too (the rows are the newest `limit`)."""
 
@@ -729,10 +729,7 @@ def read_timeline(store: Store, query: TimelineQuery, config: Config, limit: int
     own: list[Post] = [made for table, made in found if table == "own"]
     home: list[Post] = [made for table, made in found if table == "home"]
     rows, more = timeline(items, own, home, config, limit)
-    shown = {row.key for row in rows}
-    return TimelineReading(
-        rows, {item.id: item for item in items if f"item:{item.account}:{item.post.remote_id}" in shown}, more
-    )
+    return TimelineReading(rows, {item.id: item for item in items}, more)
 
 
 def timeline(
